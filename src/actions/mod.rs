@@ -1,0 +1,89 @@
+//! Actions: what logwarden does with an alert. Today: deliver it to channels.
+//!
+//! A channel only knows how to deliver one alert; it never sees patterns or rules. The
+//! dispatcher routes each alert to the channels its watch names in `notify`. Later work adds
+//! more channels (email, Telegram, ...) and the restart action behind the same interface.
+
+pub mod console;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::alert::Alert;
+use crate::config::{ChannelConfig, Config};
+use crate::logging::LogFormat;
+
+/// A delivery that failed, with the reason for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("channel {channel}: {reason}")]
+pub struct ChannelError {
+    pub channel: String,
+    pub reason: String,
+}
+
+/// A future returned by a channel.
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), ChannelError>> + Send + 'a>>;
+
+/// Somewhere alerts can be delivered.
+pub trait Channel: Send + Sync {
+    /// The channel's name in the config.
+    fn name(&self) -> &str;
+    /// Delivers one alert.
+    fn send<'a>(&'a self, alert: &'a Alert) -> SendFuture<'a>;
+}
+
+/// Routes alerts to channels.
+pub struct Dispatcher {
+    channels: HashMap<String, Arc<dyn Channel>>,
+    /// Channel names per watch name.
+    routes: HashMap<String, Vec<String>>,
+}
+
+impl Dispatcher {
+    /// Builds every configured channel.
+    pub fn new(config: &Config, format: LogFormat) -> Dispatcher {
+        let channels = config
+            .channels
+            .iter()
+            .map(|(name, c)| {
+                let ch: Arc<dyn Channel> = match c {
+                    ChannelConfig::Console => Arc::new(console::Console::new(name, format)),
+                };
+                (name.clone(), ch)
+            })
+            .collect();
+        let routes = config
+            .watches
+            .iter()
+            .map(|w| (w.name.clone(), w.notify.clone()))
+            .collect();
+        Dispatcher { channels, routes }
+    }
+
+    /// Delivers one alert to every channel of its watch; failures are logged.
+    pub async fn deliver(&self, alert: &Alert) {
+        let Some(names) = self.routes.get(&alert.watch) else {
+            tracing::warn!(watch = %alert.watch, "alert for an unknown watch dropped");
+            return;
+        };
+        for name in names {
+            let Some(ch) = self.channels.get(name) else {
+                continue;
+            };
+            if let Err(e) = ch.send(alert).await {
+                tracing::error!(error = %e, watch = %alert.watch, rule = %alert.rule, "alert not delivered");
+            }
+        }
+    }
+
+    /// Delivers alerts until the engine closes the queue.
+    pub async fn run(self, mut alerts: mpsc::Receiver<Alert>) {
+        while let Some(alert) = alerts.recv().await {
+            self.deliver(&alert).await;
+        }
+    }
+}

@@ -1,0 +1,605 @@
+//! The validated configuration: what to watch, how to match, which rules, where to alert.
+//!
+//! `load` reads the main file and its drop-ins (`logwarden.d/*.toml` beside it, merged in name
+//! order), reads the pattern packs, and checks everything, returning either a `Config` the rest
+//! of the program can trust or every problem found, each with file:line:column.
+
+pub mod duration;
+pub mod error;
+pub mod located;
+pub mod packs;
+pub mod raw;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::{ConfigError, Diagnostics};
+pub use packs::{PackSet, PatternDef, PatternPack};
+
+use located::{Located, SourceMap};
+use raw::{RawChannel, RawDaemon, RawFile, RawRule, RawWatch, RuleKindText, SeverityText};
+
+/// Default location of the main config file.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/logwarden/logwarden.toml";
+/// Default longest line kept whole; longer lines are cut and marked.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// A fully validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub daemon: DaemonConfig,
+    pub watches: Vec<WatchConfig>,
+    pub channels: BTreeMap<String, ChannelConfig>,
+    /// Every file that was read (config, drop-ins, pattern packs), for reload and `check`.
+    pub files_read: Vec<PathBuf>,
+}
+
+/// `[daemon]` after defaults.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub state_dir: PathBuf,
+    pub patterns_dir: PathBuf,
+    /// How often file sources stat their paths to catch what inotify missed.
+    pub poll_interval: Duration,
+}
+
+/// Where a file source begins when it has no checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    End,
+    Beginning,
+}
+
+/// One watched service.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    pub name: String,
+    pub unit: Option<String>,
+    pub files: Vec<PathBuf>,
+    pub packs: Vec<PatternPack>,
+    pub notify: Vec<String>,
+    pub start_at: StartAt,
+    pub max_line_bytes: usize,
+    pub rules: Vec<RuleConfig>,
+}
+
+/// How urgent an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    /// Upper-case name for subjects and console lines.
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Info => "INFO",
+            Severity::Warning => "WARNING",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// One rule of a watch.
+#[derive(Debug, Clone)]
+pub struct RuleConfig {
+    pub name: String,
+    pub severity: Severity,
+    pub kind: RuleKind,
+}
+
+/// What a rule looks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleKind {
+    /// More than `threshold` matches of `pattern` within `window`; resolved when the count falls
+    /// below `resolve_below`.
+    Rate {
+        pattern: String,
+        threshold: u64,
+        resolve_below: u64,
+        window: Duration,
+    },
+    /// No line at all from any source of the watch for `after`.
+    Stale { after: Duration },
+    /// Fewer than `min` matches of `pattern` within `window`.
+    Absent {
+        pattern: String,
+        min: u64,
+        window: Duration,
+    },
+    /// Every match of `pattern` is an event; repeats within `cooldown` are counted, not sent.
+    Match { pattern: String, cooldown: Duration },
+}
+
+/// One alert channel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChannelConfig {
+    Console,
+}
+
+/// Loads the config at `path` with its drop-ins and pattern packs.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let mut files = Vec::new();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        problems: vec![format!("{}: cannot read config file: {e}", path.display())],
+    })?;
+    files.push((path.to_path_buf(), text));
+    let dropin_dir = path.parent().unwrap_or(Path::new(".")).join("logwarden.d");
+    let mut problems = Vec::new();
+    match std::fs::read_dir(&dropin_dir) {
+        Ok(entries) => {
+            let mut paths: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            paths.sort();
+            for p in paths {
+                match std::fs::read_to_string(&p) {
+                    Ok(t) => files.push((p, t)),
+                    Err(e) => problems.push(format!("{}: cannot read drop-in: {e}", p.display())),
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => problems.push(format!("{}: cannot read: {e}", dropin_dir.display())),
+    }
+    if !problems.is_empty() {
+        return Err(ConfigError { problems });
+    }
+    load_texts(files)
+}
+
+/// Loads a config from texts already read: the main file first, then drop-ins in order.
+pub fn load_texts(files: Vec<(PathBuf, String)>) -> Result<Config, ConfigError> {
+    let mut sources = SourceMap::default();
+    let mut diags = Diagnostics::default();
+    let mut merged = RawFile::default();
+    for (path, text) in files {
+        let index = sources.add(&path, text);
+        let parsed: Result<RawFile, _> =
+            located::with_current_file(index, || toml::from_str(sources.text(index)));
+        match parsed {
+            Ok(file) => merge(&mut merged, file),
+            Err(e) => diags.toml_error(&sources, index, &e),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(ConfigError {
+            problems: diags.messages().to_vec(),
+        });
+    }
+    let config = resolve(merged, &mut sources, &mut diags);
+    if !diags.is_empty() {
+        return Err(ConfigError {
+            problems: diags.messages().to_vec(),
+        });
+    }
+    Ok(config)
+}
+
+/// Merges a later file into what the earlier files set.
+fn merge(into: &mut RawFile, later: RawFile) {
+    if let Some(d) = later.daemon {
+        into.daemon
+            .get_or_insert_with(RawDaemon::default)
+            .merge_from(d);
+    }
+    for w in later.watch {
+        match into
+            .watch
+            .iter_mut()
+            .find(|existing| existing.name.value == w.name.value)
+        {
+            Some(existing) => existing.merge_from(w),
+            None => into.watch.push(w),
+        }
+    }
+    into.channels.extend(later.channels);
+}
+
+/// Resolves a path written in file `file` against that file's directory.
+fn resolve_path(sources: &SourceMap, value: &Located<String>) -> PathBuf {
+    let p = PathBuf::from(&value.value);
+    if p.is_absolute() {
+        return p;
+    }
+    let base = sources
+        .paths()
+        .nth(value.file)
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    base.join(p)
+}
+
+fn resolve(raw: RawFile, sources: &mut SourceMap, diags: &mut Diagnostics) -> Config {
+    let d = raw.daemon.unwrap_or_default();
+    let daemon = DaemonConfig {
+        state_dir: d
+            .state_dir
+            .as_ref()
+            .map(|v| resolve_path(sources, v))
+            .unwrap_or_else(|| PathBuf::from("/var/lib/logwarden")),
+        patterns_dir: d
+            .patterns_dir
+            .as_ref()
+            .map(|v| resolve_path(sources, v))
+            .unwrap_or_else(|| PathBuf::from("/etc/logwarden/patterns")),
+        poll_interval: d
+            .poll_interval
+            .as_ref()
+            .map(|v| v.value.0)
+            .unwrap_or(Duration::from_secs(1)),
+    };
+    if let Some(p) = &d.poll_interval {
+        if p.value.0 < Duration::from_millis(50) {
+            diags.at(sources, p, "poll_interval must be at least 50ms".into());
+        }
+    }
+    let packs = PackSet::load(Some(&daemon.patterns_dir), sources, diags);
+
+    let mut channels = BTreeMap::new();
+    channels.insert("console".to_string(), ChannelConfig::Console);
+    for (name, ch) in &raw.channels {
+        let resolved = match &ch.value {
+            RawChannel::Console {} => ChannelConfig::Console,
+        };
+        channels.insert(name.clone(), resolved);
+    }
+
+    let watches = raw
+        .watch
+        .into_iter()
+        .filter_map(|w| resolve_watch(w, &packs, &channels, sources, diags))
+        .collect();
+    Config {
+        daemon,
+        watches,
+        channels,
+        files_read: sources.paths().map(Path::to_path_buf).collect(),
+    }
+}
+
+/// Whether a watch or rule name is safe to use in state file names and metric labels.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+}
+
+fn resolve_watch(
+    w: RawWatch,
+    packs: &PackSet,
+    channels: &BTreeMap<String, ChannelConfig>,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<WatchConfig> {
+    let errors_before = diags.len();
+    let name = w.name.value.clone();
+    if !valid_name(&name) {
+        diags.at(
+            sources,
+            &w.name,
+            format!("watch name {name:?} may use only letters, digits, '-', '_', '.', '@'"),
+        );
+    }
+    let files: Vec<PathBuf> = w
+        .files
+        .as_ref()
+        .map(|f| f.value.iter().map(|p| resolve_path(sources, p)).collect())
+        .unwrap_or_default();
+    if files.is_empty() {
+        diags.at(
+            sources,
+            &w.name,
+            format!("watch {name:?} has no source: set files = [\"/path/to/bot.log\"]"),
+        );
+    }
+    let mut watch_packs = Vec::new();
+    for p in w.patterns.iter().flat_map(|p| p.value.iter()) {
+        match packs.get(&p.value) {
+            Some(pack) => watch_packs.push(pack.clone()),
+            None => diags.at(
+                sources,
+                p,
+                format!(
+                    "unknown pattern pack {:?}; available: {}",
+                    p.value,
+                    packs.names().collect::<Vec<_>>().join(", ")
+                ),
+            ),
+        }
+    }
+    let notify: Vec<String> = match &w.notify {
+        Some(n) => {
+            for c in &n.value {
+                if !channels.contains_key(&c.value) {
+                    diags.at(
+                        sources,
+                        c,
+                        format!(
+                            "unknown channel {:?}; define it under [channels.{}] or use one of: {}",
+                            c.value,
+                            c.value,
+                            channels.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                }
+            }
+            n.value.iter().map(|c| c.value.clone()).collect()
+        }
+        None => vec!["console".to_string()],
+    };
+    let max_line_bytes = match &w.max_line_bytes {
+        Some(m) if !(256..=16 * 1024 * 1024).contains(&m.value) => {
+            diags.at(
+                sources,
+                m,
+                "max_line_bytes must be between 256 and 16777216".into(),
+            );
+            DEFAULT_MAX_LINE_BYTES
+        }
+        Some(m) => m.value as usize,
+        None => DEFAULT_MAX_LINE_BYTES,
+    };
+    let start_at = match w.start_at.as_ref().map(|s| s.value) {
+        Some(raw::StartAtText::Beginning) => StartAt::Beginning,
+        _ => StartAt::End,
+    };
+    let pattern_names: Vec<&str> = {
+        let mut v: Vec<&str> = watch_packs
+            .iter()
+            .flat_map(|p| p.patterns.iter().map(|d| d.name.as_str()))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    if pattern_names.len() > crate::matcher::MAX_SLOTS {
+        diags.at(
+            sources,
+            &w.name,
+            format!(
+                "watch {name:?} uses {} distinct pattern names; at most {} are supported",
+                pattern_names.len(),
+                crate::matcher::MAX_SLOTS
+            ),
+        );
+    }
+    let mut rules = Vec::new();
+    for r in w.rule {
+        if let Some(rule) = resolve_rule(&name, r, &pattern_names, sources, diags) {
+            rules.push(rule);
+        }
+    }
+    if diags.len() > errors_before {
+        return None;
+    }
+    Some(WatchConfig {
+        name,
+        unit: w.unit.map(|u| u.value),
+        files,
+        packs: watch_packs,
+        notify,
+        start_at,
+        max_line_bytes,
+        rules,
+    })
+}
+
+fn resolve_rule(
+    watch: &str,
+    r: RawRule,
+    pattern_names: &[&str],
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<RuleConfig> {
+    if r.enabled.as_ref().is_some_and(|e| !e.value) {
+        return None;
+    }
+    let rule = r.name.value.clone();
+    if !valid_name(&rule) {
+        diags.at(
+            sources,
+            &r.name,
+            format!("rule name {rule:?} may use only letters, digits, '-', '_', '.', '@'"),
+        );
+    }
+    let Some(when) = &r.when else {
+        diags.at(
+            sources,
+            &r.name,
+            format!(
+                "rule {watch}/{rule} has no `when`; use one of \"rate\", \"stale\", \"absent\", \"match\""
+            ),
+        );
+        return None;
+    };
+    let kind_name = match when.value {
+        RuleKindText::Rate => "rate",
+        RuleKindText::Stale => "stale",
+        RuleKindText::Absent => "absent",
+        RuleKindText::Match => "match",
+    };
+    // Settings that do not apply to this kind are errors: a `window` on a stale rule is a
+    // misunderstanding the operator should hear about, not a silent no-op.
+    let allowed: &[&str] = match when.value {
+        RuleKindText::Rate => &["pattern", "threshold", "resolve_below", "window"],
+        RuleKindText::Stale => &["after"],
+        RuleKindText::Absent => &["pattern", "min", "window"],
+        RuleKindText::Match => &["pattern", "cooldown"],
+    };
+    let present: [(&str, Option<(usize, usize)>); 7] = [
+        (
+            "pattern",
+            r.pattern.as_ref().map(|v| (v.file, v.span.start)),
+        ),
+        (
+            "threshold",
+            r.threshold.as_ref().map(|v| (v.file, v.span.start)),
+        ),
+        (
+            "resolve_below",
+            r.resolve_below.as_ref().map(|v| (v.file, v.span.start)),
+        ),
+        ("window", r.window.as_ref().map(|v| (v.file, v.span.start))),
+        ("min", r.min.as_ref().map(|v| (v.file, v.span.start))),
+        ("after", r.after.as_ref().map(|v| (v.file, v.span.start))),
+        (
+            "cooldown",
+            r.cooldown.as_ref().map(|v| (v.file, v.span.start)),
+        ),
+    ];
+    for (key, at) in present {
+        if let Some((file, offset)) = at {
+            if !allowed.contains(&key) {
+                diags.push(format!(
+                    "{}: `{key}` does not apply to a {kind_name} rule (rule {watch}/{rule}); it takes: {}",
+                    sources.position(file, offset),
+                    allowed.join(", ")
+                ));
+            }
+        }
+    }
+    let name_at = &r.name;
+    let need = |present: bool, what: &str, diags: &mut Diagnostics| {
+        if !present {
+            diags.at(
+                sources,
+                name_at,
+                format!("{kind_name} rule {watch}/{rule} needs `{what}`"),
+            );
+        }
+        present
+    };
+    let kind = match when.value {
+        RuleKindText::Rate => {
+            let ok = need(r.pattern.is_some(), "pattern", diags)
+                & need(r.threshold.is_some(), "threshold", diags)
+                & need(r.window.is_some(), "window", diags);
+            let (Some(pattern), Some(threshold), Some(window), true) =
+                (&r.pattern, &r.threshold, &r.window, ok)
+            else {
+                return None;
+            };
+            let resolve_below = r
+                .resolve_below
+                .as_ref()
+                .map(|v| v.value)
+                .unwrap_or(threshold.value + 1);
+            if let Some(rb) = &r.resolve_below {
+                if rb.value == 0 || rb.value > threshold.value + 1 {
+                    diags.at(
+                        sources,
+                        rb,
+                        format!(
+                            "resolve_below must be between 1 and threshold + 1 ({})",
+                            threshold.value + 1
+                        ),
+                    );
+                }
+            }
+            if threshold.value > 1_000_000 {
+                diags.at(
+                    sources,
+                    threshold,
+                    "threshold must be at most 1000000".into(),
+                );
+            }
+            RuleKind::Rate {
+                pattern: pattern.value.clone(),
+                threshold: threshold.value,
+                resolve_below,
+                window: positive(window, sources, diags),
+            }
+        }
+        RuleKindText::Stale => {
+            let Some(after) = &r.after else {
+                need(false, "after", diags);
+                return None;
+            };
+            RuleKind::Stale {
+                after: positive(after, sources, diags),
+            }
+        }
+        RuleKindText::Absent => {
+            let ok = need(r.pattern.is_some(), "pattern", diags)
+                & need(r.window.is_some(), "window", diags);
+            let (Some(pattern), Some(window), true) = (&r.pattern, &r.window, ok) else {
+                return None;
+            };
+            let min = r.min.as_ref().map(|v| v.value).unwrap_or(1);
+            if let Some(m) = &r.min {
+                if m.value == 0 || m.value > 1_000_000 {
+                    diags.at(sources, m, "min must be between 1 and 1000000".into());
+                }
+            }
+            RuleKind::Absent {
+                pattern: pattern.value.clone(),
+                min,
+                window: positive(window, sources, diags),
+            }
+        }
+        RuleKindText::Match => {
+            let Some(pattern) = &r.pattern else {
+                need(false, "pattern", diags);
+                return None;
+            };
+            RuleKind::Match {
+                pattern: pattern.value.clone(),
+                cooldown: r
+                    .cooldown
+                    .as_ref()
+                    .map(|c| c.value.0)
+                    .unwrap_or(Duration::from_secs(60)),
+            }
+        }
+    };
+    if let Some(p) = &r.pattern {
+        if !pattern_names.contains(&p.value.as_str()) {
+            diags.at(
+                sources,
+                p,
+                format!(
+                    "rule {watch}/{rule} uses pattern {:?}, which no pack of this watch defines; defined: {}",
+                    p.value,
+                    if pattern_names.is_empty() {
+                        "none (add packs with `patterns = [...]`)".to_string()
+                    } else {
+                        pattern_names.join(", ")
+                    }
+                ),
+            );
+        }
+    }
+    let severity = match r.severity.as_ref().map(|s| s.value) {
+        Some(SeverityText::Info) => Severity::Info,
+        Some(SeverityText::Critical) => Severity::Critical,
+        Some(SeverityText::Warning) | None => Severity::Warning,
+    };
+    Some(RuleConfig {
+        name: rule,
+        severity,
+        kind,
+    })
+}
+
+/// A duration that must be longer than zero.
+fn positive(
+    d: &Located<duration::ConfigDuration>,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Duration {
+    if d.value.0.is_zero() {
+        diags.at(sources, d, "duration must be longer than 0s".into());
+    }
+    d.value.0
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,347 @@
+//! Pattern packs: TOML files of named patterns, shipped in the binary or read from `patterns_dir`.
+//!
+//! A pack found in `patterns_dir` replaces the shipped pack of the same name, so operators tune
+//! packs without editing files a package upgrade would overwrite. Everything is validated here,
+//! with file:line:column, so the matcher can be built without failing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::error::Diagnostics;
+use super::located::{Located, SourceMap};
+
+/// Packs compiled into the binary: (name, file text).
+pub const SHIPPED_PACKS: &[(&str, &str)] = &[
+    (
+        "python-logging",
+        include_str!("../../patterns/python-logging.toml"),
+    ),
+    ("trading", include_str!("../../patterns/trading.toml")),
+];
+
+/// A validated pattern pack.
+#[derive(Debug, Clone)]
+pub struct PatternPack {
+    /// The pack's name (its file name without `.toml`).
+    pub name: String,
+    /// Where it was read from: a path, or `<built-in>/NAME.toml` for shipped packs.
+    pub origin: PathBuf,
+    /// Its patterns, in file order.
+    pub patterns: Vec<PatternDef>,
+}
+
+/// One validated pattern of a pack.
+#[derive(Debug, Clone)]
+pub struct PatternDef {
+    /// Name that rules refer to (`pattern = "error"`); packs may share names.
+    pub name: String,
+    /// Literal substrings: any of them matching makes the pattern match.
+    pub literals: Vec<String>,
+    /// Regexes (regex crate syntax): any of them matching makes the pattern match.
+    pub regexes: Vec<String>,
+    /// Literal substrings that veto a match of this pattern.
+    pub ignore: Vec<String>,
+    /// Regexes that veto a match of this pattern.
+    pub ignore_regexes: Vec<String>,
+    /// Whether literals and regexes compare case-sensitively.
+    pub case_sensitive: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPack {
+    #[allow(dead_code)] // documentation for people reading the file
+    description: Option<String>,
+    #[serde(default)]
+    pattern: Vec<RawPattern>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPattern {
+    name: Located<String>,
+    #[allow(dead_code)]
+    description: Option<String>,
+    #[serde(default)]
+    any: Vec<Located<String>>,
+    #[serde(default)]
+    regex: Vec<Located<String>>,
+    #[serde(default)]
+    ignore: Vec<Located<String>>,
+    #[serde(default)]
+    ignore_regex: Vec<Located<String>>,
+    #[serde(default)]
+    case_sensitive: bool,
+}
+
+/// All packs available to one config: shipped ones, overridden by those in `patterns_dir`.
+#[derive(Debug, Default)]
+pub struct PackSet {
+    packs: BTreeMap<String, PatternPack>,
+}
+
+impl PackSet {
+    /// Loads shipped packs, then every `*.toml` in `dir` (if it exists). Errors go to `diags`;
+    /// a pack with errors is left out.
+    pub fn load(dir: Option<&Path>, sources: &mut SourceMap, diags: &mut Diagnostics) -> PackSet {
+        let mut set = PackSet::default();
+        for (name, text) in SHIPPED_PACKS {
+            let origin = PathBuf::from(format!("<built-in>/{name}.toml"));
+            if let Some(pack) = parse_pack(name, &origin, text, sources, diags) {
+                set.packs.insert(name.to_string(), pack);
+            }
+        }
+        let Some(dir) = dir else { return set };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return set,
+            Err(e) => {
+                diags.plain(format!(
+                    "{}: cannot read patterns directory: {e}",
+                    dir.display()
+                ));
+                return set;
+            }
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            if let Some(pack) = set.load_file(&path, sources, diags) {
+                set.packs.insert(pack.name.clone(), pack);
+            }
+        }
+        set
+    }
+
+    /// Reads one pack file by path; its name is the file stem.
+    pub fn load_file(
+        &self,
+        path: &Path,
+        sources: &mut SourceMap,
+        diags: &mut Diagnostics,
+    ) -> Option<PatternPack> {
+        let name = path.file_stem()?.to_string_lossy().into_owned();
+        match std::fs::read_to_string(path) {
+            Ok(text) => parse_pack(&name, path, &text, sources, diags),
+            Err(e) => {
+                diags.plain(format!("{}: cannot read pattern pack: {e}", path.display()));
+                None
+            }
+        }
+    }
+
+    /// The pack called `name`.
+    pub fn get(&self, name: &str) -> Option<&PatternPack> {
+        self.packs.get(name)
+    }
+
+    /// Adds (or replaces) a pack.
+    pub fn insert(&mut self, pack: PatternPack) {
+        self.packs.insert(pack.name.clone(), pack);
+    }
+
+    /// Names of all packs, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.packs.keys().map(String::as_str)
+    }
+}
+
+/// Parses and validates one pack's text.
+fn parse_pack(
+    name: &str,
+    origin: &Path,
+    text: &str,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<PatternPack> {
+    let file = sources.add(origin, text.to_string());
+    let raw: RawPack = match super::located::with_current_file(file, || toml::from_str(text)) {
+        Ok(raw) => raw,
+        Err(e) => {
+            diags.toml_error(sources, file, &e);
+            return None;
+        }
+    };
+    let errors_before = diags.len();
+    let mut patterns: Vec<PatternDef> = Vec::new();
+    for p in raw.pattern {
+        if p.name.value.trim().is_empty() {
+            diags.at(sources, &p.name, "pattern name is empty".to_string());
+        }
+        if patterns.iter().any(|q| q.name == p.name.value) {
+            diags.at(
+                sources,
+                &p.name,
+                format!(
+                    "pattern {:?} is defined twice in pack {name:?}",
+                    p.name.value
+                ),
+            );
+        }
+        if p.any.is_empty() && p.regex.is_empty() {
+            diags.at(
+                sources,
+                &p.name,
+                format!(
+                    "pattern {name}/{} has neither `any` literals nor `regex`: it would match nothing",
+                    p.name.value
+                ),
+            );
+        }
+        for lit in p.any.iter().chain(&p.ignore) {
+            if lit.value.is_empty() {
+                diags.at(
+                    sources,
+                    lit,
+                    format!(
+                        "empty literal in pattern {name}/{}: it would match every line",
+                        p.name.value
+                    ),
+                );
+            }
+        }
+        for (re, is_ignore) in p
+            .regex
+            .iter()
+            .map(|r| (r, false))
+            .chain(p.ignore_regex.iter().map(|r| (r, true)))
+        {
+            check_regex(
+                name,
+                &p.name.value,
+                re,
+                p.case_sensitive,
+                is_ignore,
+                sources,
+                diags,
+            );
+        }
+        let strings = |v: Vec<Located<String>>| v.into_iter().map(|l| l.value).collect();
+        patterns.push(PatternDef {
+            name: p.name.value,
+            literals: strings(p.any),
+            regexes: strings(p.regex),
+            ignore: strings(p.ignore),
+            ignore_regexes: strings(p.ignore_regex),
+            case_sensitive: p.case_sensitive,
+        });
+    }
+    if diags.len() > errors_before {
+        return None;
+    }
+    Some(PatternPack {
+        name: name.to_string(),
+        origin: origin.to_path_buf(),
+        patterns,
+    })
+}
+
+/// Checks that a regex compiles and does not match the empty line; errors point into the regex.
+fn check_regex(
+    pack: &str,
+    pattern: &str,
+    re: &Located<String>,
+    case_sensitive: bool,
+    is_ignore: bool,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) {
+    match regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(&re.value)
+    {
+        Err(e) => {
+            let (offset, message) = match &e {
+                regex_syntax::Error::Parse(a) => (a.span().start.offset, a.kind().to_string()),
+                regex_syntax::Error::Translate(h) => {
+                    (h.span().start.offset, h.kind().to_string())
+                }
+                other => (0, other.to_string()),
+            };
+            // Point at the offending character: +1 skips the opening quote. Exact for TOML
+            // literal strings ('...'), which is how regexes should be written.
+            let pos = sources.position(re.file, re.span.start + 1 + offset);
+            diags.push(format!(
+                "{pos}: regex in pattern {pack}/{pattern} does not compile: {message} (at character {} of {:?})",
+                offset + 1,
+                re.value
+            ));
+        }
+        Ok(_) => match build_regex(&re.value, case_sensitive) {
+            Err(e) => diags.at(
+                sources,
+                re,
+                format!("regex in pattern {pack}/{pattern} does not compile: {e}"),
+            ),
+            Ok(compiled) if !is_ignore && compiled.is_match(b"") => diags.at(
+                sources,
+                re,
+                format!(
+                    "regex {:?} in pattern {pack}/{pattern} matches the empty line, so it would match every line",
+                    re.value
+                ),
+            ),
+            Ok(_) => {}
+        },
+    }
+}
+
+/// Compiles one regex the way the matcher will (bytes, optional case folding).
+pub fn build_regex(re: &str, case_sensitive: bool) -> Result<regex::bytes::Regex, regex::Error> {
+    regex::bytes::RegexBuilder::new(re)
+        .case_insensitive(!case_sensitive)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> (Option<PatternPack>, Vec<String>) {
+        let mut sources = SourceMap::default();
+        let mut diags = Diagnostics::default();
+        let pack = parse_pack("t", Path::new("t.toml"), text, &mut sources, &mut diags);
+        (pack, diags.messages().to_vec())
+    }
+
+    #[test]
+    fn shipped_packs_are_valid() {
+        for (name, text) in SHIPPED_PACKS {
+            let (pack, errors) = parse(text);
+            assert!(errors.is_empty(), "{name}: {errors:?}");
+            assert!(!pack.unwrap().patterns.is_empty());
+        }
+    }
+
+    #[test]
+    fn bad_regex_names_pack_pattern_and_column() {
+        let (pack, errors) = parse("[[pattern]]\nname = \"boom\"\nregex = ['ab(c']\n");
+        assert!(pack.is_none());
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("t.toml:3:"), "{}", errors[0]);
+        assert!(errors[0].contains("t/boom"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn patterns_that_match_everything_are_rejected() {
+        let (_, errors) = parse("[[pattern]]\nname = \"all\"\nany = [\"\"]\n");
+        assert!(errors[0].contains("every line"), "{errors:?}");
+        let (_, errors) = parse("[[pattern]]\nname = \"all\"\nregex = ['.*']\n");
+        assert!(errors[0].contains("empty line"), "{errors:?}");
+        let (_, errors) = parse("[[pattern]]\nname = \"none\"\n");
+        assert!(errors[0].contains("neither"), "{errors:?}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_position() {
+        let (_, errors) = parse("[[pattern]]\nname = \"x\"\nanyy = [\"a\"]\n");
+        assert!(errors[0].starts_with("t.toml:3:1"), "{errors:?}");
+        assert!(errors[0].contains("anyy"), "{errors:?}");
+    }
+}

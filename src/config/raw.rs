@@ -1,0 +1,157 @@
+//! The config file schema as written by operators, one file at a time.
+//!
+//! Every field is optional here so that a drop-in may set only what it overrides; required
+//! fields are checked after all files are merged (see `resolve.rs`). Unknown keys are rejected
+//! (`deny_unknown_fields`) so a typo never silently disables a rule.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::duration::ConfigDuration;
+use super::located::Located;
+
+/// One config file (`logwarden.toml` or a drop-in).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    pub daemon: Option<RawDaemon>,
+    #[serde(default)]
+    pub watch: Vec<RawWatch>,
+    #[serde(default)]
+    pub channels: BTreeMap<String, Located<RawChannel>>,
+}
+
+/// `[daemon]`: settings of the process itself.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    pub state_dir: Option<Located<String>>,
+    pub patterns_dir: Option<Located<String>>,
+    /// How often file sources stat their files to catch what inotify missed.
+    pub poll_interval: Option<Located<ConfigDuration>>,
+}
+
+/// `[[watch]]`: one watched service. Drop-ins merge into the watch with the same `name`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWatch {
+    pub name: Located<String>,
+    pub unit: Option<Located<String>>,
+    pub files: Option<Located<Vec<Located<String>>>>,
+    pub patterns: Option<Located<Vec<Located<String>>>>,
+    pub notify: Option<Located<Vec<Located<String>>>>,
+    pub start_at: Option<Located<StartAtText>>,
+    pub max_line_bytes: Option<Located<u64>>,
+    #[serde(default)]
+    pub rule: Vec<RawRule>,
+}
+
+/// Where a file source starts on its first run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartAtText {
+    End,
+    Beginning,
+}
+
+/// `[[watch.rule]]`: one rule. Drop-ins merge into the rule with the same `name`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub name: Located<String>,
+    pub when: Option<Located<RuleKindText>>,
+    pub pattern: Option<Located<String>>,
+    pub threshold: Option<Located<u64>>,
+    pub resolve_below: Option<Located<u64>>,
+    pub window: Option<Located<ConfigDuration>>,
+    pub min: Option<Located<u64>>,
+    pub after: Option<Located<ConfigDuration>>,
+    pub cooldown: Option<Located<ConfigDuration>>,
+    pub severity: Option<Located<SeverityText>>,
+    /// `false` switches a shipped rule off from a drop-in.
+    pub enabled: Option<Located<bool>>,
+}
+
+/// The `when` of a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleKindText {
+    Rate,
+    Stale,
+    Absent,
+    Match,
+}
+
+/// Severity as written in config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeverityText {
+    Info,
+    Warning,
+    Critical,
+}
+
+/// `[channels.NAME]`: one alert channel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "type", rename_all = "lowercase")]
+pub enum RawChannel {
+    /// Human-readable lines (or JSON lines) on stderr.
+    Console {},
+}
+
+impl RawWatch {
+    /// Applies the fields a later file (a drop-in) sets for the same watch.
+    pub fn merge_from(&mut self, later: RawWatch) {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if later.$f.is_some() { self.$f = later.$f; } )* };
+        }
+        take!(unit, files, patterns, notify, start_at, max_line_bytes);
+        for rule in later.rule {
+            match self
+                .rule
+                .iter_mut()
+                .find(|r| r.name.value == rule.name.value)
+            {
+                Some(existing) => existing.merge_from(rule),
+                None => self.rule.push(rule),
+            }
+        }
+    }
+}
+
+impl RawRule {
+    /// Applies the fields a later file sets for the same rule.
+    pub fn merge_from(&mut self, later: RawRule) {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if later.$f.is_some() { self.$f = later.$f; } )* };
+        }
+        take!(
+            when,
+            pattern,
+            threshold,
+            resolve_below,
+            window,
+            min,
+            after,
+            cooldown,
+            severity,
+            enabled
+        );
+    }
+}
+
+impl RawDaemon {
+    /// Applies the fields a later file sets.
+    pub fn merge_from(&mut self, later: RawDaemon) {
+        if later.state_dir.is_some() {
+            self.state_dir = later.state_dir;
+        }
+        if later.patterns_dir.is_some() {
+            self.patterns_dir = later.patterns_dir;
+        }
+        if later.poll_interval.is_some() {
+            self.poll_interval = later.poll_interval;
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! logwarden: follows the logs of long-running services, matches every line against pattern
+//! packs, turns matches and silence into alerts, and acts on them.
+//!
+//! Data flows one way: [`source`] -> [`matcher`] -> [`rules`] -> [`actions`], wired by
+//! [`pipeline`] from a validated [`config`].
+
+pub mod actions;
+pub mod alert;
+pub mod config;
+pub mod demo;
+pub mod logging;
+pub mod matcher;
+pub mod pipeline;
+pub mod rules;
+pub mod shutdown;
+pub mod source;
+pub mod timefmt;
+pub mod tune;

@@ -1,0 +1,220 @@
+//! The `logwarden` command line: parses arguments, loads config, and runs one subcommand.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use logwarden::config::{self, Diagnostics, PackSet, DEFAULT_CONFIG_PATH};
+use logwarden::logging::{self, LogFormat};
+use logwarden::{demo, pipeline, shutdown, tune};
+
+const EXAMPLES: &str = "\
+Examples:
+  logwarden demo                                  watch a bundled bot burst errors and freeze
+  logwarden check --config /etc/logwarden/logwarden.toml
+  logwarden test-patterns python-logging trading /home/bot/logs/bot.log
+  journalctl -u bot.service --since -1h | logwarden test-patterns python-logging -
+  logwarden run                                   the daemon (what the systemd unit starts)";
+
+/// Watches the logs of long-running services, alerts on error bursts, stale logs and missing
+/// activity, and (soon) restarts what is frozen.
+#[derive(Debug, Parser)]
+#[command(name = "logwarden", version, about, after_help = EXAMPLES)]
+struct Cli {
+    /// Main config file; drop-ins are read from logwarden.d/*.toml beside it.
+    #[arg(long, global = true, default_value = DEFAULT_CONFIG_PATH, env = "LOGWARDEN_CONFIG")]
+    config: PathBuf,
+    /// Format of logwarden's own log and of console alerts on stderr.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon: follow, match, judge and alert until stopped (SIGTERM or Ctrl-C).
+    Run,
+    /// Validate the config and every pattern pack it uses; print file:line:column per problem.
+    Check,
+    /// Run pattern packs over a log and show per-pattern counts and samples.
+    #[command(name = "test-patterns")]
+    TestPatterns {
+        /// Pack names (shipped or in patterns_dir) or paths to pack files, then optionally the
+        /// log file to read (`-` or nothing: standard input).
+        #[arg(required = true, value_name = "PACK... [FILE|-]")]
+        args: Vec<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A half-minute demo: a bundled bot bursts errors then freezes; logwarden alerts.
+    Demo,
+    /// The bundled bot of the demo (writes FILE until killed).
+    #[command(name = "demo-bot", hide = true)]
+    DemoBot { file: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("logwarden: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check => Ok(check(&cli.config)),
+        Command::Run => {
+            let config = match config::load(&cli.config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    eprintln!("logwarden: config not valid; nothing started");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            runtime()?.block_on(async {
+                let (trigger, shutdown) = shutdown::channel();
+                tokio::spawn(async move {
+                    wait_for_signal().await;
+                    tracing::info!("stopping");
+                    trigger.trigger();
+                });
+                pipeline::run(config, cli.log_format, shutdown).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::TestPatterns { args, json } => test_patterns(&cli.config, &args, json),
+        Command::Demo => {
+            let ok = runtime()?.block_on(demo::run(cli.log_format))?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::DemoBot { file } => {
+            demo::bot(&file).with_context(|| format!("demo bot writing {}", file.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// A small runtime: the work is a few tasks; sources have their own threads.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn check(path: &Path) -> ExitCode {
+    match config::load(path) {
+        Ok(c) => {
+            let rules: usize = c.watches.iter().map(|w| w.rules.len()).sum();
+            println!(
+                "{}: ok ({} watches, {} rules, {} files read)",
+                path.display(),
+                c.watches.len(),
+                rules,
+                c.files_read.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("{p}");
+            }
+            eprintln!("{} problem(s) found", e.problems.len());
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn test_patterns(config_path: &Path, args: &[String], json: bool) -> anyhow::Result<ExitCode> {
+    // Packs come from the config's patterns_dir when the config loads, else the default one.
+    let patterns_dir = config::load(config_path)
+        .map(|c| c.daemon.patterns_dir)
+        .unwrap_or_else(|_| PathBuf::from("/etc/logwarden/patterns"));
+    let mut sources = config::located::SourceMap::default();
+    let mut diags = Diagnostics::default();
+    let mut set = PackSet::load(Some(&patterns_dir), &mut sources, &mut diags);
+    let (pack_args, file) = split_pack_args(args, &set);
+    let mut packs = Vec::new();
+    for a in pack_args {
+        if let Some(p) = set.get(a) {
+            packs.push(p.clone());
+        } else if a.ends_with(".toml") && Path::new(a).is_file() {
+            if let Some(p) = set.load_file(Path::new(a), &mut sources, &mut diags) {
+                set.insert(p.clone());
+                packs.push(p);
+            }
+        } else {
+            diags.push(format!(
+                "unknown pattern pack {a:?}; available: {}",
+                set.names().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    if !diags.is_empty() {
+        for m in diags.messages() {
+            eprintln!("{m}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let report = match file {
+        Some(f) if f != "-" => {
+            let file = std::fs::File::open(f).with_context(|| format!("cannot open {f}"))?;
+            tune::test_patterns(&packs, file)?
+        }
+        _ => tune::test_patterns(&packs, std::io::stdin().lock().take(u64::MAX))?,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", tune::render_human(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Splits `PACK... [FILE|-]`: the last argument is the log when it is `-` or an existing file
+/// that is not a pack.
+fn split_pack_args<'a>(args: &'a [String], set: &PackSet) -> (&'a [String], Option<&'a str>) {
+    match args.split_last() {
+        Some((last, rest))
+            if !rest.is_empty()
+                && (last == "-"
+                    || (set.get(last).is_none()
+                        && !last.ends_with(".toml")
+                        && Path::new(last).exists())) =>
+        {
+            (rest, Some(last.as_str()))
+        }
+        _ => (args, None),
+    }
+}

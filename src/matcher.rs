@@ -1,0 +1,373 @@
+//! The matcher: which patterns does a line match? The per-line hot path of logwarden.
+//!
+//! All literals of all patterns of a watch (match and ignore literals alike) are compiled into
+//! ONE Aho-Corasick automaton, searched once per line. It is ASCII-case-insensitive; a hit of a
+//! case-sensitive literal is confirmed by comparing the bytes, so mixed sensitivities still need
+//! one pass. All regexes go into one `regex::bytes::RegexSet`, asked first whether anything
+//! matches at all (`is_match`, no allocation) and only then which (`matches`, which allocates;
+//! that is a matching line, rare by nature). Lines are `&[u8]`: invalid UTF-8 is matched
+//! bytewise and never an error.
+//!
+//! Patterns are grouped into *slots* by name: packs may share a name (`python-logging/error` and
+//! `trading/error`), and a rule's `pattern = "error"` means any of them. A line's slots are a
+//! `u64` bit set, which is what travels to the rules.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::bytes::RegexSet;
+
+use crate::config::PatternPack;
+
+/// Most distinct pattern names (slots) one watch can use; a `SlotSet` is a `u64`.
+pub const MAX_SLOTS: usize = 64;
+
+/// A set of slot indexes (bit `i` = slot `i` matched).
+pub type SlotSet = u64;
+
+/// A compiled matcher for one watch. Immutable once built; share it with `Arc`.
+#[derive(Debug)]
+pub struct Matcher {
+    /// One automaton over every literal; `None` when no pattern has literals.
+    ac: Option<AhoCorasick>,
+    /// Per automaton pattern id: which pattern it belongs to, and how.
+    literals: Vec<Literal>,
+    /// One set over every regex; `None` when no pattern has regexes.
+    set: Option<RegexSet>,
+    /// Per regex set index: which pattern it belongs to, and how.
+    regexes: Vec<Entry>,
+    /// Every pack pattern, in pack order then file order; indexes are pattern ids.
+    patterns: Vec<PatternInfo>,
+    /// Slot names; a slot's index is its bit in a `SlotSet`.
+    slots: Vec<String>,
+}
+
+/// Which pattern an automaton or regex entry belongs to, and whether it vetoes.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// Index into `Matcher::patterns`.
+    pattern: u32,
+    /// An `ignore` entry: a hit vetoes the pattern instead of matching it.
+    ignore: bool,
+}
+
+#[derive(Debug)]
+struct Literal {
+    entry: Entry,
+    /// For case-sensitive literals, the exact bytes a hit must equal.
+    exact: Option<Box<[u8]>>,
+}
+
+/// Names of one pack pattern.
+#[derive(Debug, Clone)]
+pub struct PatternInfo {
+    pub pack: String,
+    pub name: String,
+    /// Index of this pattern's name in the slot list.
+    pub slot: usize,
+}
+
+/// Reusable per-thread state for matching, so matching a line allocates nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Scratch {
+    /// Patterns with a match entry hit, as a bit set over pattern ids.
+    hits: Vec<u64>,
+    /// Patterns with an ignore entry hit.
+    vetoes: Vec<u64>,
+}
+
+/// What one line matched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineMatch {
+    /// Slots matched (a pattern of the slot hit and was not vetoed).
+    pub slots: SlotSet,
+    /// At least one pattern hit but was vetoed by its ignore list.
+    pub vetoed: bool,
+}
+
+/// A pattern set that cannot be compiled (only on limits; packs are validated beforehand).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot build the literal automaton: {0}")]
+    Literals(#[from] aho_corasick::BuildError),
+    #[error("cannot build the regex set: {0}")]
+    Regexes(#[from] regex::Error),
+    #[error("more than {MAX_SLOTS} distinct pattern names")]
+    TooManySlots,
+}
+
+impl Matcher {
+    /// Compiles every pattern of `packs`.
+    pub fn build(packs: &[PatternPack]) -> Result<Matcher, BuildError> {
+        let mut patterns = Vec::new();
+        let mut slots: Vec<String> = Vec::new();
+        let mut literal_bytes: Vec<Vec<u8>> = Vec::new();
+        let mut literals = Vec::new();
+        let mut regex_src = Vec::new();
+        let mut regexes = Vec::new();
+        for pack in packs {
+            for def in &pack.patterns {
+                let slot = match slots.iter().position(|s| *s == def.name) {
+                    Some(i) => i,
+                    None => {
+                        slots.push(def.name.clone());
+                        slots.len() - 1
+                    }
+                };
+                let id = patterns.len() as u32;
+                patterns.push(PatternInfo {
+                    pack: pack.name.clone(),
+                    name: def.name.clone(),
+                    slot,
+                });
+                for (list, ignore) in [(&def.literals, false), (&def.ignore, true)] {
+                    for lit in list {
+                        literal_bytes.push(lit.as_bytes().to_vec());
+                        literals.push(Literal {
+                            entry: Entry {
+                                pattern: id,
+                                ignore,
+                            },
+                            exact: def
+                                .case_sensitive
+                                .then(|| lit.as_bytes().to_vec().into_boxed_slice()),
+                        });
+                    }
+                }
+                for (list, ignore) in [(&def.regexes, false), (&def.ignore_regexes, true)] {
+                    for re in list {
+                        regex_src.push(if def.case_sensitive {
+                            re.clone()
+                        } else {
+                            format!("(?i:{re})")
+                        });
+                        regexes.push(Entry {
+                            pattern: id,
+                            ignore,
+                        });
+                    }
+                }
+            }
+        }
+        if slots.len() > MAX_SLOTS {
+            return Err(BuildError::TooManySlots);
+        }
+        let ac = if literal_bytes.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&literal_bytes)?,
+            )
+        };
+        let set = if regex_src.is_empty() {
+            None
+        } else {
+            Some(RegexSet::new(&regex_src)?)
+        };
+        Ok(Matcher {
+            ac,
+            literals,
+            set,
+            regexes,
+            patterns,
+            slots,
+        })
+    }
+
+    /// A scratch sized for this matcher.
+    pub fn scratch(&self) -> Scratch {
+        let words = self.patterns.len().div_ceil(64);
+        Scratch {
+            hits: vec![0; words],
+            vetoes: vec![0; words],
+        }
+    }
+
+    /// Matches one line. Allocates nothing unless a regex matches.
+    pub fn match_line(&self, line: &[u8], scratch: &mut Scratch) -> LineMatch {
+        scratch.hits.iter_mut().for_each(|w| *w = 0);
+        scratch.vetoes.iter_mut().for_each(|w| *w = 0);
+        let mut any = false;
+        if let Some(ac) = &self.ac {
+            for m in ac.find_overlapping_iter(line) {
+                let lit = &self.literals[m.pattern().as_usize()];
+                if let Some(exact) = &lit.exact {
+                    if line[m.start()..m.end()] != exact[..] {
+                        continue;
+                    }
+                }
+                set_bit(&mut scratch.hits, &mut scratch.vetoes, lit.entry);
+                any = true;
+            }
+        }
+        if let Some(set) = &self.set {
+            if set.is_match(line) {
+                for i in set.matches(line).iter() {
+                    set_bit(&mut scratch.hits, &mut scratch.vetoes, self.regexes[i]);
+                    any = true;
+                }
+            }
+        }
+        if !any {
+            return LineMatch::default();
+        }
+        let mut out = LineMatch::default();
+        for (w, (&hit, &veto)) in scratch.hits.iter().zip(&scratch.vetoes).enumerate() {
+            let kept = hit & !veto;
+            out.vetoed |= hit & veto != 0;
+            let mut bits = kept;
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                out.slots |= 1u64 << self.patterns[w * 64 + b].slot;
+            }
+        }
+        out
+    }
+
+    /// Pattern ids that matched (and were not vetoed) in the last `match_line` with `scratch`.
+    pub fn matched_patterns<'a>(
+        &'a self,
+        scratch: &'a Scratch,
+    ) -> impl Iterator<Item = usize> + 'a {
+        bits(&scratch.hits, &scratch.vetoes, false)
+    }
+
+    /// Pattern ids that hit but were vetoed by their ignore list in the last `match_line`.
+    pub fn vetoed_patterns<'a>(&'a self, scratch: &'a Scratch) -> impl Iterator<Item = usize> + 'a {
+        bits(&scratch.hits, &scratch.vetoes, true)
+    }
+
+    /// The slot index of a pattern name, if any pack of this watch defines it.
+    pub fn slot(&self, name: &str) -> Option<usize> {
+        self.slots.iter().position(|s| s == name)
+    }
+
+    /// Slot names in slot order.
+    pub fn slot_names(&self) -> &[String] {
+        &self.slots
+    }
+
+    /// Every pack pattern, indexed by pattern id.
+    pub fn patterns(&self) -> &[PatternInfo] {
+        &self.patterns
+    }
+}
+
+fn set_bit(hits: &mut [u64], vetoes: &mut [u64], entry: Entry) {
+    let p = entry.pattern as usize;
+    let target = if entry.ignore { vetoes } else { hits };
+    target[p / 64] |= 1u64 << (p % 64);
+}
+
+fn bits<'a>(hits: &'a [u64], vetoes: &'a [u64], vetoed: bool) -> impl Iterator<Item = usize> + 'a {
+    hits.iter()
+        .zip(vetoes)
+        .enumerate()
+        .flat_map(move |(w, (&h, &v))| {
+            let mut word = if vetoed { h & v } else { h & !v };
+            std::iter::from_fn(move || {
+                if word == 0 {
+                    return None;
+                }
+                let b = word.trailing_zeros() as usize;
+                word &= word - 1;
+                Some(w * 64 + b)
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PatternDef;
+
+    fn def(name: &str, lits: &[&str], res: &[&str], ignore: &[&str], cs: bool) -> PatternDef {
+        PatternDef {
+            name: name.into(),
+            literals: lits.iter().map(|s| s.to_string()).collect(),
+            regexes: res.iter().map(|s| s.to_string()).collect(),
+            ignore: ignore.iter().map(|s| s.to_string()).collect(),
+            ignore_regexes: vec![],
+            case_sensitive: cs,
+        }
+    }
+
+    fn pack(name: &str, patterns: Vec<PatternDef>) -> PatternPack {
+        PatternPack {
+            name: name.into(),
+            origin: "t".into(),
+            patterns,
+        }
+    }
+
+    #[test]
+    fn case_sensitive_and_insensitive_literals_share_one_automaton() {
+        let m = Matcher::build(&[pack(
+            "p",
+            vec![
+                def("error", &["ERROR"], &[], &[], true),
+                def("timeout", &["timeout"], &[], &[], false),
+            ],
+        )])
+        .unwrap();
+        let mut s = m.scratch();
+        let error = 1 << m.slot("error").unwrap();
+        let timeout = 1 << m.slot("timeout").unwrap();
+        assert_eq!(m.match_line(b"x ERROR y", &mut s).slots, error);
+        assert_eq!(m.match_line(b"x error y", &mut s).slots, 0);
+        assert_eq!(m.match_line(b"socket TimeOut", &mut s).slots, timeout);
+        assert_eq!(
+            m.match_line(b"ERROR timeout", &mut s).slots,
+            error | timeout
+        );
+    }
+
+    #[test]
+    fn packs_sharing_a_name_share_a_slot() {
+        let m = Matcher::build(&[
+            pack("a", vec![def("error", &["ERROR"], &[], &[], true)]),
+            pack(
+                "b",
+                vec![def("error", &[], &[r"connection\s+reset"], &[], false)],
+            ),
+        ])
+        .unwrap();
+        let mut s = m.scratch();
+        assert_eq!(m.slot_names(), &["error".to_string()]);
+        assert_eq!(m.match_line(b"Connection  RESET by peer", &mut s).slots, 1);
+        assert_eq!(m.match_line(b"ERROR", &mut s).slots, 1);
+        assert_eq!(m.match_line(b"fine", &mut s).slots, 0);
+    }
+
+    #[test]
+    fn ignore_vetoes_only_its_own_pattern() {
+        let m = Matcher::build(&[pack(
+            "p",
+            vec![
+                def("error", &["ERROR"], &[], &["HealthCheck"], true),
+                def("health", &["HealthCheck"], &[], &[], true),
+            ],
+        )])
+        .unwrap();
+        let mut s = m.scratch();
+        let r = m.match_line(b"ERROR HealthCheck failed", &mut s);
+        assert_eq!(r.slots, 1 << m.slot("health").unwrap());
+        assert!(r.vetoed);
+        assert_eq!(m.vetoed_patterns(&s).collect::<Vec<_>>(), vec![0]);
+    }
+
+    #[test]
+    fn invalid_utf8_and_nul_bytes_are_matched_bytewise() {
+        let m = Matcher::build(&[pack(
+            "p",
+            vec![def("error", &["ERROR"], &[r"fail\w+"], &[], true)],
+        )])
+        .unwrap();
+        let mut s = m.scratch();
+        assert_eq!(m.match_line(b"\xff\xfe\x00ERROR\x80", &mut s).slots, 1);
+        assert_eq!(m.match_line(b"\xff failed \xc3", &mut s).slots, 1);
+        assert_eq!(m.match_line(b"\xff\xff\xff", &mut s).slots, 0);
+    }
+}

@@ -1,0 +1,90 @@
+//! `absent`: fewer than `min` matches of a pattern within `window` (expected activity stopped).
+//!
+//! Like `stale`, it counts from the start: no `Update` line in the first window is an alert.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::recent::Recent;
+use super::Outcome;
+use crate::alert::AlertState;
+use crate::config::duration::format_duration;
+
+#[derive(Debug)]
+pub struct Absent {
+    pattern: String,
+    min: u64,
+    window: Duration,
+    /// When counting started; the rule cannot fire before `start + window`.
+    start: Instant,
+    /// The last `min` match times.
+    recent: Recent,
+    firing: bool,
+}
+
+impl Absent {
+    pub fn new(pattern: &str, min: u64, window: Duration, start: Instant) -> Absent {
+        Absent {
+            pattern: pattern.to_string(),
+            min,
+            window,
+            start,
+            recent: Recent::new(min as usize),
+            firing: false,
+        }
+    }
+
+    pub fn on_match(&mut self, at: Instant, line: &str, source: &str) -> Option<Outcome> {
+        self.recent.push(at);
+        if !self.firing || (self.recent.count_within(at, self.window) as u64) < self.min {
+            return None;
+        }
+        self.firing = false;
+        Some(Outcome {
+            state: AlertState::Resolved,
+            summary: format!("{:?} is back", self.pattern),
+            line: Some(line.to_string()),
+            source: Some(source.to_string()),
+        })
+    }
+
+    pub fn on_time(&mut self, now: Instant) -> Option<Outcome> {
+        if self.firing || now < self.start + self.window {
+            return None;
+        }
+        let count = self.recent.count_within(now, self.window) as u64;
+        if count >= self.min {
+            return None;
+        }
+        self.firing = true;
+        Some(Outcome {
+            state: AlertState::Firing,
+            summary: format!(
+                "{count} matches of {:?} within {} (expected at least {})",
+                self.pattern,
+                format_duration(self.window),
+                self.min
+            ),
+            line: None,
+            source: None,
+        })
+    }
+
+    pub fn deadline(&self) -> Option<Instant> {
+        if self.firing {
+            return None;
+        }
+        let earliest = self.start + self.window;
+        Some(match self.recent.oldest_if_full() {
+            Some(oldest) => earliest.max(oldest + self.window),
+            None => earliest,
+        })
+    }
+
+    /// Counts from `now` again.
+    pub fn reset(&mut self, now: Instant) {
+        self.start = now;
+        self.recent.clear();
+    }
+}

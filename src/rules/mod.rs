@@ -1,0 +1,264 @@
+//! Rules: from matched lines and the passing of time to firing and resolved alerts.
+//!
+//! The engine owns the state of every rule of every watch. It receives `Input` from the
+//! sources (batches of lines and matched lines, already matched), asks each rule what changed,
+//! and sends `Alert`s to the actions. Rules are plain state machines driven by the `Instant`s
+//! they are given, so tests drive them in microseconds; the engine sleeps exactly until the
+//! earliest rule deadline, so an idle daemon does not wake needlessly.
+
+pub mod absent;
+pub mod match_rule;
+pub mod rate;
+pub mod recent;
+pub mod stale;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::alert::{Alert, AlertState};
+use crate::config::{RuleKind, Severity, WatchConfig};
+use crate::matcher::{Matcher, SlotSet};
+use crate::shutdown::Shutdown;
+
+/// What a rule says when its state changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub state: AlertState,
+    pub summary: String,
+    pub line: Option<String>,
+    pub source: Option<String>,
+}
+
+/// What sources send to the engine.
+#[derive(Debug)]
+pub enum Input {
+    /// `count` lines (matched or not) were read by a source of `watch` at `at`.
+    Lines {
+        watch: usize,
+        count: u64,
+        at: Instant,
+    },
+    /// One line matched at least one slot.
+    Matched(Box<MatchedLine>),
+}
+
+/// A line that matched, with what it matched.
+#[derive(Debug)]
+pub struct MatchedLine {
+    pub watch: usize,
+    pub at: Instant,
+    pub slots: SlotSet,
+    /// The line, lossily decoded (invalid UTF-8 becomes U+FFFD).
+    pub line: String,
+    /// Where it came from (a file path).
+    pub source: Arc<str>,
+}
+
+#[derive(Debug)]
+enum State {
+    Rate(rate::Rate),
+    Stale(stale::Stale),
+    Absent(absent::Absent),
+    Match(match_rule::MatchRule),
+}
+
+#[derive(Debug)]
+struct Rule {
+    name: String,
+    severity: Severity,
+    /// Bit of the rule's pattern slot (0 for rules without a pattern).
+    slot_bit: SlotSet,
+    state: State,
+}
+
+#[derive(Debug)]
+struct WatchRules {
+    name: String,
+    unit: Option<String>,
+    rules: Vec<Rule>,
+}
+
+/// The state of every rule of every watch.
+#[derive(Debug)]
+pub struct Engine {
+    watches: Vec<WatchRules>,
+}
+
+impl Engine {
+    /// Builds rule state for `watches`; `matchers[i]` is watch `i`'s matcher. Counting starts
+    /// at `start`.
+    pub fn new(watches: &[WatchConfig], matchers: &[Arc<Matcher>], start: Instant) -> Engine {
+        let watches = watches
+            .iter()
+            .zip(matchers)
+            .map(|(w, m)| WatchRules {
+                name: w.name.clone(),
+                unit: w.unit.clone(),
+                rules: w
+                    .rules
+                    .iter()
+                    .map(|r| {
+                        let slot_bit = |p: &str| m.slot(p).map(|s| 1u64 << s).unwrap_or(0);
+                        let (slot_bit, state) = match &r.kind {
+                            RuleKind::Rate {
+                                pattern,
+                                threshold,
+                                resolve_below,
+                                window,
+                            } => (
+                                slot_bit(pattern),
+                                State::Rate(rate::Rate::new(
+                                    pattern,
+                                    *threshold,
+                                    *resolve_below,
+                                    *window,
+                                )),
+                            ),
+                            RuleKind::Stale { after } => {
+                                (0, State::Stale(stale::Stale::new(*after, start)))
+                            }
+                            RuleKind::Absent {
+                                pattern,
+                                min,
+                                window,
+                            } => (
+                                slot_bit(pattern),
+                                State::Absent(absent::Absent::new(pattern, *min, *window, start)),
+                            ),
+                            RuleKind::Match { pattern, cooldown } => (
+                                slot_bit(pattern),
+                                State::Match(match_rule::MatchRule::new(pattern, *cooldown)),
+                            ),
+                        };
+                        Rule {
+                            name: r.name.clone(),
+                            severity: r.severity,
+                            slot_bit,
+                            state,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        Engine { watches }
+    }
+
+    /// Feeds one input; alerts it causes are pushed to `out`.
+    pub fn handle(&mut self, input: &Input, out: &mut Vec<Alert>) {
+        match input {
+            Input::Lines { watch, at, .. } => {
+                let Some(w) = self.watches.get_mut(*watch) else {
+                    return;
+                };
+                for r in &mut w.rules {
+                    if let State::Stale(s) = &mut r.state {
+                        if let Some(o) = s.on_lines(*at) {
+                            out.push(alert(&w.name, &w.unit, r, o));
+                        }
+                    }
+                }
+            }
+            Input::Matched(m) => {
+                let Some(w) = self.watches.get_mut(m.watch) else {
+                    return;
+                };
+                for r in &mut w.rules {
+                    if r.slot_bit & m.slots == 0 {
+                        continue;
+                    }
+                    let o = match &mut r.state {
+                        State::Rate(s) => s.on_match(m.at, &m.line, &m.source),
+                        State::Absent(s) => s.on_match(m.at, &m.line, &m.source),
+                        State::Match(s) => s.on_match(m.at, &m.line, &m.source),
+                        State::Stale(_) => None,
+                    };
+                    if let Some(o) = o {
+                        out.push(alert(&w.name, &w.unit, r, o));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lets time pass to `now`; alerts it causes are pushed to `out`.
+    pub fn on_time(&mut self, now: Instant, out: &mut Vec<Alert>) {
+        for w in &mut self.watches {
+            for r in &mut w.rules {
+                let o = match &mut r.state {
+                    State::Rate(s) => s.on_time(now),
+                    State::Stale(s) => s.on_time(now),
+                    State::Absent(s) => s.on_time(now),
+                    State::Match(s) => s.on_time(now),
+                };
+                if let Some(o) = o {
+                    out.push(alert(&w.name, &w.unit, r, o));
+                }
+            }
+        }
+    }
+
+    /// The earliest time at which some rule may change state without new input.
+    pub fn deadline(&self, now: Instant) -> Option<Instant> {
+        self.watches
+            .iter()
+            .flat_map(|w| &w.rules)
+            .filter_map(|r| match &r.state {
+                State::Rate(s) => s.deadline(now),
+                State::Stale(s) => s.deadline(),
+                State::Absent(s) => s.deadline(),
+                State::Match(s) => s.deadline(),
+            })
+            .min()
+    }
+
+    /// Runs until shutdown or until every source is gone: inputs in, alerts out.
+    pub async fn run(
+        mut self,
+        mut inputs: mpsc::Receiver<Input>,
+        alerts: mpsc::Sender<Alert>,
+        mut shutdown: Shutdown,
+    ) {
+        let mut out = Vec::new();
+        loop {
+            let now = Instant::now();
+            self.on_time(now, &mut out);
+            for a in out.drain(..) {
+                if alerts.send(a).await.is_err() {
+                    return;
+                }
+            }
+            // Sleep until the next rule deadline; with none, a long sleep that any input ends.
+            let wake = self
+                .deadline(now)
+                .unwrap_or(now + std::time::Duration::from_secs(3600));
+            tokio::select! {
+                input = inputs.recv() => match input {
+                    Some(input) => self.handle(&input, &mut out),
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(wake) => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    }
+}
+
+fn alert(watch: &str, unit: &Option<String>, rule: &Rule, o: Outcome) -> Alert {
+    Alert {
+        watch: watch.to_string(),
+        rule: rule.name.clone(),
+        severity: rule.severity,
+        state: o.state,
+        at: SystemTime::now(),
+        summary: o.summary,
+        line: o.line,
+        source: o.source,
+        unit: unit.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,105 @@
+//! `rate`: more than `threshold` matches of a pattern within `window`, with hysteresis.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::recent::Recent;
+use super::Outcome;
+use crate::alert::AlertState;
+use crate::config::duration::format_duration;
+
+/// State of one rate rule.
+#[derive(Debug)]
+pub struct Rate {
+    pattern: String,
+    threshold: u64,
+    /// Resolve when the count in the window falls below this (<= threshold + 1).
+    resolve_below: u64,
+    window: Duration,
+    /// The last `threshold + 1` match times: enough to decide both firing and resolving.
+    recent: Recent,
+    /// Since when the rule has been firing, if it is.
+    firing_since: Option<Instant>,
+    /// Matches seen while firing (for the resolved message).
+    matches_while_firing: u64,
+}
+
+impl Rate {
+    pub fn new(pattern: &str, threshold: u64, resolve_below: u64, window: Duration) -> Rate {
+        Rate {
+            pattern: pattern.to_string(),
+            threshold,
+            resolve_below,
+            window,
+            recent: Recent::new(threshold as usize + 1),
+            firing_since: None,
+            matches_while_firing: 0,
+        }
+    }
+
+    /// A line matched the rule's pattern at `at`.
+    pub fn on_match(&mut self, at: Instant, line: &str, source: &str) -> Option<Outcome> {
+        self.recent.push(at);
+        if self.firing_since.is_some() {
+            self.matches_while_firing += 1;
+            return None;
+        }
+        let count = self.recent.count_within(at, self.window) as u64;
+        if count > self.threshold {
+            self.firing_since = Some(at);
+            self.matches_while_firing = count;
+            return Some(Outcome {
+                state: AlertState::Firing,
+                summary: format!(
+                    "{count} matches of {:?} within {} (threshold {})",
+                    self.pattern,
+                    format_duration(self.window),
+                    self.threshold
+                ),
+                line: Some(line.to_string()),
+                source: Some(source.to_string()),
+            });
+        }
+        None
+    }
+
+    /// Time passed: resolve when the count fell below `resolve_below`.
+    pub fn on_time(&mut self, now: Instant) -> Option<Outcome> {
+        let since = self.firing_since?;
+        let count = self.recent.count_within(now, self.window) as u64;
+        if count >= self.resolve_below {
+            return None;
+        }
+        self.firing_since = None;
+        Some(Outcome {
+            state: AlertState::Resolved,
+            summary: format!(
+                "{count} matches of {:?} within {} now (resolves below {}); {} matches while firing for {}",
+                self.pattern,
+                format_duration(self.window),
+                self.resolve_below,
+                self.matches_while_firing,
+                format_duration(round_secs(now.saturating_duration_since(since)))
+            ),
+            line: None,
+            source: None,
+        })
+    }
+
+    /// When the count can next fall (only matters while firing).
+    pub fn deadline(&self, now: Instant) -> Option<Instant> {
+        self.firing_since?;
+        self.recent.next_expiry(now, self.window)
+    }
+
+    /// Starts counting afresh (after a pause or a restart of the watched unit).
+    pub fn reset(&mut self) {
+        self.recent.clear();
+    }
+}
+
+/// Rounds to whole seconds for messages.
+pub(super) fn round_secs(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs_f64().round() as u64)
+}

@@ -1,0 +1,95 @@
+//! The most recent N match times: exact counts up to N within a sliding window, in O(N) memory.
+//!
+//! A rate rule only needs to know whether more than `threshold` matches fell in the window, so
+//! it keeps the last `threshold + 1` times; an absent rule keeps the last `min`. A flood of a
+//! million matches costs no more memory than a trickle.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// The last `capacity` times, oldest first.
+#[derive(Debug, Clone)]
+pub struct Recent {
+    /// Times in non-decreasing order; never longer than `capacity`.
+    times: VecDeque<Instant>,
+    capacity: usize,
+}
+
+impl Recent {
+    /// Keeps at most `capacity` (at least 1) times.
+    pub fn new(capacity: usize) -> Recent {
+        let capacity = capacity.max(1);
+        Recent {
+            times: VecDeque::with_capacity(capacity.min(4096)),
+            capacity,
+        }
+    }
+
+    /// Records a time; times must not go backwards (a smaller one is clamped to the newest).
+    pub fn push(&mut self, at: Instant) {
+        let at = match self.times.back() {
+            Some(&last) if at < last => last,
+            _ => at,
+        };
+        if self.times.len() == self.capacity {
+            self.times.pop_front();
+        }
+        self.times.push_back(at);
+    }
+
+    /// How many of the kept times lie within `window` before `now` (exact up to `capacity`).
+    pub fn count_within(&self, now: Instant, window: Duration) -> usize {
+        self.times
+            .iter()
+            .rev()
+            .take_while(|&&t| in_window(t, now, window))
+            .count()
+    }
+
+    /// When the oldest kept time that is still within the window leaves it.
+    pub fn next_expiry(&self, now: Instant, window: Duration) -> Option<Instant> {
+        self.times
+            .iter()
+            .find(|&&t| in_window(t, now, window))
+            .map(|&t| t + window)
+    }
+
+    /// The oldest kept time, if the ring is full.
+    pub fn oldest_if_full(&self) -> Option<Instant> {
+        (self.times.len() == self.capacity)
+            .then(|| self.times.front().copied())
+            .flatten()
+    }
+
+    /// Forgets every time.
+    pub fn clear(&mut self) {
+        self.times.clear();
+    }
+}
+
+/// `t` is within `window` before `now`: `now - window < t <= now`.
+fn in_window(t: Instant, now: Instant, window: Duration) -> bool {
+    now.saturating_duration_since(t) < window
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_exactly_up_to_capacity() {
+        let t0 = Instant::now();
+        let w = Duration::from_secs(10);
+        let mut r = Recent::new(3);
+        for s in [0, 1, 2, 3, 4] {
+            r.push(t0 + Duration::from_secs(s));
+        }
+        let now = t0 + Duration::from_secs(4);
+        assert_eq!(r.count_within(now, w), 3);
+        assert_eq!(r.count_within(t0 + Duration::from_secs(13), w), 1);
+        assert_eq!(r.count_within(t0 + Duration::from_secs(14), w), 0);
+        assert_eq!(r.next_expiry(now, w), Some(t0 + Duration::from_secs(12)));
+    }
+}

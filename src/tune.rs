@@ -1,0 +1,161 @@
+//! `logwarden test-patterns`: runs pattern packs over a log and reports, per pattern, how many
+//! lines matched with a few samples, which lines nothing matched, and what `ignore` removed,
+//! so an operator can tune packs against their own history (like `fail2ban-regex`).
+
+use std::io::{self, Read};
+
+use serde::Serialize;
+
+use crate::config::{PatternPack, DEFAULT_MAX_LINE_BYTES};
+use crate::matcher::{BuildError, Matcher};
+use crate::source::line_reader::LineReader;
+
+/// Sample lines kept per pattern and for unmatched lines.
+pub const SAMPLES: usize = 3;
+
+/// Counts for one pack pattern.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatternReport {
+    pub pack: String,
+    pub pattern: String,
+    /// Lines this pattern matched (after `ignore`).
+    pub matched: u64,
+    /// Lines this pattern hit but its `ignore` list removed.
+    pub ignored: u64,
+    /// (line number, text) of the first matches.
+    pub samples: Vec<(u64, String)>,
+    pub ignored_samples: Vec<(u64, String)>,
+}
+
+/// The result of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TuneReport {
+    pub lines: u64,
+    /// Lines matched by at least one pattern.
+    pub matched: u64,
+    /// Lines matched by nothing (and not removed by ignore).
+    pub unmatched: u64,
+    /// Lines matched by nothing because `ignore` removed every hit.
+    pub only_ignored: u64,
+    pub patterns: Vec<PatternReport>,
+    pub unmatched_samples: Vec<(u64, String)>,
+}
+
+/// Why the run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TuneError {
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("cannot read the log: {0}")]
+    Read(#[from] io::Error),
+}
+
+/// Runs `packs` over every line of `input`.
+pub fn test_patterns<R: Read>(
+    packs: &[PatternPack],
+    mut input: R,
+) -> Result<TuneReport, TuneError> {
+    let matcher = Matcher::build(packs)?;
+    let mut scratch = matcher.scratch();
+    let mut report = TuneReport {
+        lines: 0,
+        matched: 0,
+        unmatched: 0,
+        only_ignored: 0,
+        patterns: matcher
+            .patterns()
+            .iter()
+            .map(|p| PatternReport {
+                pack: p.pack.clone(),
+                pattern: p.name.clone(),
+                matched: 0,
+                ignored: 0,
+                samples: Vec::new(),
+                ignored_samples: Vec::new(),
+            })
+            .collect(),
+        unmatched_samples: Vec::new(),
+    };
+    let mut reader = LineReader::new(DEFAULT_MAX_LINE_BYTES);
+    let mut on_line = |line: &[u8], _flags| {
+        report.lines += 1;
+        let n = report.lines;
+        let m = matcher.match_line(line, &mut scratch);
+        let sample = |v: &mut Vec<(u64, String)>| {
+            if v.len() < SAMPLES {
+                v.push((n, String::from_utf8_lossy(line).into_owned()));
+            }
+        };
+        for p in matcher.matched_patterns(&scratch) {
+            let r = &mut report.patterns[p];
+            r.matched += 1;
+            sample(&mut r.samples);
+        }
+        for p in matcher.vetoed_patterns(&scratch) {
+            let r = &mut report.patterns[p];
+            r.ignored += 1;
+            sample(&mut r.ignored_samples);
+        }
+        if m.slots != 0 {
+            report.matched += 1;
+        } else if m.vetoed {
+            report.only_ignored += 1;
+        } else {
+            report.unmatched += 1;
+            sample(&mut report.unmatched_samples);
+        }
+    };
+    while reader.read_from(&mut input, &mut on_line)? > 0 {}
+    reader.flush_partial(&mut on_line);
+    Ok(report)
+}
+
+/// Renders a report for a person.
+pub fn render_human(r: &TuneReport) -> String {
+    let mut s = format!(
+        "Lines: {} read, {} matched, {} matched by nothing, {} removed by ignore\n\n",
+        r.lines, r.matched, r.unmatched, r.only_ignored
+    );
+    let width = r
+        .patterns
+        .iter()
+        .map(|p| p.pack.len() + p.pattern.len() + 1)
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    s.push_str(&format!(
+        "{:<width$}  {:>9}  {:>9}\n",
+        "pattern", "matched", "ignored"
+    ));
+    for p in &r.patterns {
+        let name = format!("{}/{}", p.pack, p.pattern);
+        s.push_str(&format!(
+            "{name:<width$}  {:>9}  {:>9}\n",
+            p.matched, p.ignored
+        ));
+        for (n, line) in &p.samples {
+            s.push_str(&format!("    {n:>7}: {}\n", clip(line)));
+        }
+        for (n, line) in &p.ignored_samples {
+            s.push_str(&format!("    {n:>7}: (ignored) {}\n", clip(line)));
+        }
+    }
+    if !r.unmatched_samples.is_empty() {
+        s.push_str("\nMatched by nothing (first lines):\n");
+        for (n, line) in &r.unmatched_samples {
+            s.push_str(&format!("    {n:>7}: {}\n", clip(line)));
+        }
+    }
+    s
+}
+
+/// Shortens a sample line for the terminal.
+fn clip(line: &str) -> String {
+    const MAX: usize = 160;
+    if line.chars().count() <= MAX {
+        return line.to_string();
+    }
+    let mut s: String = line.chars().take(MAX).collect();
+    s.push('…');
+    s
+}
