@@ -193,6 +193,7 @@ impl<S: LineSink> Follower<S> {
         self.first_open = false;
         file.seek(SeekFrom::Start(start))?;
         self.reader.reset(start);
+        tracing::info!(path = %self.config.path.display(), offset = start, "reading file");
         self.open = Some(Open {
             file,
             dev: meta.dev(),

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what building (and, with --test, testing) logwarden needs on Debian/Ubuntu, and
+# only what is missing. Safe to run again.
+set -euo pipefail
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else echo "deps: need root to run: $*" >&2; exit 1
+  fi
+}
+
+# Debian packages needed to build and run logwarden.
+build_pkgs=(pkg-config gcc libc6-dev)
+# Debian packages the test suite runs for real (servers, rotation, ...).
+test_pkgs=(procps)
+
+missing=()
+for p in "${build_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "$want_test" = 1 ]; then
+  for p in "${test_pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  missing+=(cargo rustc)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# logwarden needs Rust 1.80 or newer.
+ver=$(rustc --version | awk '{print $2}')
+major=${ver%%.*}; rest=${ver#*.}; minor=${rest%%.*}
+if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 80 ]; }; then
+  echo "deps: rustc $ver is too old; logwarden needs 1.80 or newer (install it with rustup)" >&2
+  exit 1
+fi
+if [ "$want_test" = 1 ]; then
+  rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt 2>/dev/null || true
+fi

@@ -1,0 +1,170 @@
+//! Shared helpers for integration tests: run the real `logwarden` binary and read what it says.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_logwarden")
+}
+
+/// A running `logwarden run`, killed when dropped (also when a test fails).
+pub struct Daemon {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+    /// Every JSON line seen so far (alerts and logs).
+    pub seen: Vec<Value>,
+}
+
+impl Daemon {
+    /// Starts `logwarden --log-format json run --config CONFIG`.
+    pub fn start(config: &Path) -> Daemon {
+        let mut child = Command::new(bin())
+            .args(["--log-format", "json", "run", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start logwarden");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let v = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| serde_json::json!({ "raw": line }));
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        Daemon {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits until a line satisfies `pred`; panics with everything seen on timeout.
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return v.clone();
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return v;
+                    }
+                }
+                Err(_) => panic!(
+                    "timed out after {timeout:?} waiting for {what}; seen:\n{}",
+                    self.seen
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits for an alert of `rule` in `state` ("firing", "resolved", "event").
+    pub fn wait_alert(&mut self, rule: &str, state: &str, timeout: Duration) -> Value {
+        self.wait_for(&format!("alert {rule} {state}"), timeout, |v| {
+            is_alert(v, rule, state)
+        })
+    }
+
+    /// Waits until the follower has opened `path`.
+    pub fn wait_reading(&mut self, path: &Path) {
+        let p = path.display().to_string();
+        self.wait_for(&format!("reading {p}"), Duration::from_secs(10), |v| {
+            v["message"] == "reading file" && v["path"] == p.as_str()
+        });
+    }
+
+    /// Collects lines for `d` more.
+    pub fn collect_for(&mut self, d: Duration) {
+        let deadline = Instant::now() + d;
+        while let Ok(v) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(v);
+        }
+    }
+
+    /// Alerts of `rule` in `state` seen so far.
+    pub fn count_alerts(&self, rule: &str, state: &str) -> usize {
+        self.seen
+            .iter()
+            .filter(|v| is_alert(v, rule, state))
+            .count()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns whether it exited 0.
+    pub fn stop(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn is_alert(v: &Value, rule: &str, state: &str) -> bool {
+    v["type"] == "alert" && v["rule"] == rule && v["state"] == state
+}
+
+/// Appends lines to a file (creating it), flushing each write.
+pub fn append(path: &Path, lines: &[String]) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open log for append");
+    for l in lines {
+        writeln!(f, "{l}").expect("append");
+    }
+}
+
+/// A temp dir with a config file written into it; returns (dir, config path).
+pub fn config_dir(config: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("logwarden.toml");
+    std::fs::write(
+        &path,
+        config.replace("@DIR@", &dir.path().display().to_string()),
+    )
+    .expect("write config");
+    (dir, path)
+}
