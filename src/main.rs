@@ -158,9 +158,19 @@ fn check(path: &Path) -> ExitCode {
 
 fn test_patterns(config_path: &Path, args: &[String], json: bool) -> anyhow::Result<ExitCode> {
     // Packs come from the config's patterns_dir when the config loads, else the default one.
-    let patterns_dir = config::load(config_path)
-        .map(|c| c.daemon.patterns_dir)
-        .unwrap_or_else(|_| PathBuf::from("/etc/logwarden/patterns"));
+    let patterns_dir = match config::load(config_path) {
+        Ok(c) => c.daemon.patterns_dir,
+        Err(e) => {
+            if config_path.exists() {
+                eprintln!(
+                    "note: {} does not load ({} problem(s); see `logwarden check`); using packs from /etc/logwarden/patterns and the shipped ones",
+                    config_path.display(),
+                    e.problems.len()
+                );
+            }
+            PathBuf::from("/etc/logwarden/patterns")
+        }
+    };
     let mut sources = config::located::SourceMap::default();
     let mut diags = Diagnostics::default();
     let mut set = PackSet::load(Some(&patterns_dir), &mut sources, &mut diags);

@@ -17,18 +17,22 @@ use crate::alert::Alert;
 use crate::config::Config;
 use crate::logging::LogFormat;
 use crate::matcher::{BuildError, Matcher, Scratch};
-use crate::rules::{Engine, Input, MatchedLine};
+use crate::rules::{Engine, Input, MatchedLine, Output};
 use crate::shutdown::Shutdown;
-use crate::source::file::{self, FileSourceConfig};
-use crate::source::{LineFlags, LineSink};
+use crate::source::checkpoint::Checkpointer;
+use crate::source::file::{self, FileSourceConfig, FileStats};
+use crate::source::{FileIdentity, FilePosition, LineFlags, LineSink};
 
 /// Inputs queued between the sources and the rules engine. Each message is a batch count or a
 /// matched line; 4096 absorbs a burst of matches while the engine sends an alert, and bounds
 /// memory to a few MB even with long matched lines.
 const INPUT_QUEUE: usize = 4096;
-/// Alerts queued between the engine and the channels. Alerts are rare; when channels stall
-/// this fills and the engine (then the sources) wait rather than drop an alert.
+/// Alerts and acknowledgements queued between the engine and the channels. Alerts are rare;
+/// when channels stall this fills and the engine (then the sources) wait rather than drop one.
 const ALERT_QUEUE: usize = 256;
+/// Positions of lines that caused no alert are appended to the checkpoint journal this often
+/// (a `write` to the page cache, not to the disk; snapshots are what is fsynced).
+const JOURNAL_EVERY: Duration = Duration::from_millis(250);
 /// A last line without newline is handed to the rules after this long without new data.
 const PARTIAL_FLUSH: Duration = Duration::from_secs(2);
 
@@ -49,25 +53,39 @@ pub enum PipelineError {
     },
 }
 
+/// Where alerts end up. `handle` returns once the alert is delivered (or, later, durably
+/// spooled): only then are the positions of the lines that caused it acknowledged.
+pub trait AlertHandler: Send {
+    fn handle(&mut self, alert: Alert) -> impl std::future::Future<Output = ()> + Send;
+}
+
+impl AlertHandler for Dispatcher {
+    async fn handle(&mut self, alert: Alert) {
+        self.deliver(&alert).await;
+    }
+}
+
+/// For the demo and tests: alerts go to a queue someone else reads.
+impl AlertHandler for mpsc::Sender<Alert> {
+    async fn handle(&mut self, alert: Alert) {
+        let _ = self.send(alert).await;
+    }
+}
+
 /// Runs the whole daemon until `shutdown` fires.
 pub async fn run(
     config: Config,
     format: LogFormat,
     shutdown: Shutdown,
 ) -> Result<(), PipelineError> {
-    let (alert_tx, alert_rx) = mpsc::channel::<Alert>(ALERT_QUEUE);
     let dispatcher = Dispatcher::new(&config, format);
-    let delivery = tokio::spawn(dispatcher.run(alert_rx));
-    run_with_sink(config, alert_tx, shutdown).await?;
-    // The engine dropped its sender: the dispatcher delivers what is queued, then ends.
-    let _ = delivery.await;
-    Ok(())
+    run_with_sink(config, dispatcher, shutdown).await
 }
 
-/// Runs sources, matcher and rules, sending alerts to `alerts` (used by `run` and by tests).
+/// Runs sources, matcher and rules, handing alerts to `alerts` (used by `run` and the demo).
 pub async fn run_with_sink(
     config: Config,
-    alerts: mpsc::Sender<Alert>,
+    alerts: impl AlertHandler + 'static,
     shutdown: Shutdown,
 ) -> Result<(), PipelineError> {
     let matchers = config
@@ -83,8 +101,11 @@ pub async fn run_with_sink(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (input_tx, input_rx) = mpsc::channel::<Input>(INPUT_QUEUE);
+    let (output_tx, output_rx) = mpsc::channel::<Output>(ALERT_QUEUE);
     let engine = Engine::new(&config.watches, &matchers, Instant::now());
+    let checkpoints = Checkpointer::open(&config.daemon.state_dir);
     let mut threads = Vec::new();
+    let mut stats = Vec::new();
     for (i, w) in config.watches.iter().enumerate() {
         for path in &w.files {
             let feed = WatchFeed {
@@ -94,6 +115,8 @@ pub async fn run_with_sink(
                 source: Arc::from(path.display().to_string()),
                 tx: input_tx.clone(),
                 lines: 0,
+                file: None,
+                last_offset: None,
                 closed: false,
             };
             let cfg = FileSourceConfig {
@@ -102,19 +125,24 @@ pub async fn run_with_sink(
                 max_line_bytes: w.max_line_bytes,
                 poll_interval: config.daemon.poll_interval,
                 partial_flush: PARTIAL_FLUSH,
+                resume: checkpoints.position(&path.display().to_string()).cloned(),
             };
-            let handle = file::spawn(cfg, feed, shutdown.clone()).map_err(|source| {
-                PipelineError::Source {
-                    path: path.display().to_string(),
-                    source,
-                }
-            })?;
+            let file_stats = Arc::new(FileStats::default());
+            stats.push((path.display().to_string(), file_stats.clone()));
+            let handle =
+                file::spawn(cfg, feed, file_stats, shutdown.clone()).map_err(|source| {
+                    PipelineError::Source {
+                        path: path.display().to_string(),
+                        source,
+                    }
+                })?;
             threads.push(handle);
             tracing::info!(watch = %w.name, path = %path.display(), "following file");
         }
     }
     drop(input_tx);
-    engine.run(input_rx, alerts, shutdown).await;
+    let router = tokio::spawn(route_outputs(output_rx, alerts, checkpoints));
+    engine.run(input_rx, output_tx, shutdown).await;
     // Source threads see the shutdown within one poll interval (or see the closed queue).
     let _ = tokio::task::spawn_blocking(move || {
         for t in threads {
@@ -122,7 +150,61 @@ pub async fn run_with_sink(
         }
     })
     .await;
+    // The engine is gone: the router writes the last snapshot and ends.
+    let _ = router.await;
+    for (path, s) in stats {
+        use std::sync::atomic::Ordering::Relaxed;
+        tracing::info!(
+            path = %path,
+            bytes = s.bytes.load(Relaxed),
+            rotations = s.rotations.load(Relaxed),
+            truncations = s.truncations.load(Relaxed),
+            recovered_bytes = s.recovered_bytes.load(Relaxed),
+            unrecovered_truncations = s.unrecovered_truncations.load(Relaxed),
+            "file source stopped"
+        );
+    }
     Ok(())
+}
+
+/// Hands alerts to the actions and then records the positions acknowledged after them (so a
+/// position is saved only once the alerts its lines caused were handled), writing a snapshot
+/// at most once a second and once at the end.
+async fn route_outputs(
+    mut outputs: mpsc::Receiver<Output>,
+    mut alerts: impl AlertHandler,
+    mut checkpoints: Checkpointer,
+) {
+    let mut tick = tokio::time::interval(JOURNAL_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // An alert was handled whose acknowledgement is not written yet.
+    let mut alert_unacked = false;
+    loop {
+        tokio::select! {
+            out = outputs.recv() => match out {
+                Some(Output::Alert(a)) => {
+                    alerts.handle(a).await;
+                    alert_unacked = true;
+                }
+                // After an alert, write at once (a kill now must not repeat it); otherwise
+                // positions of quiet lines wait for the next tick.
+                Some(Output::Ack(position)) if alert_unacked => {
+                    checkpoints.record(position);
+                    alert_unacked = false;
+                }
+                Some(Output::Ack(position)) => checkpoints.update(position),
+                None => break,
+            },
+            _ = tick.tick(), if checkpoints.journal_due() || checkpoints.snapshot_due() => {
+                if checkpoints.snapshot_due() {
+                    tokio::task::block_in_place(|| checkpoints.snapshot());
+                } else {
+                    checkpoints.write_journal();
+                }
+            }
+        }
+    }
+    tokio::task::block_in_place(|| checkpoints.snapshot());
 }
 
 /// The sink of one source of one watch: matches each line and forwards what rules need.
@@ -135,11 +217,32 @@ struct WatchFeed {
     tx: mpsc::Sender<Input>,
     /// Lines read since the last batch end.
     lines: u64,
+    /// The file lines come from now.
+    file: Option<FileIdentity>,
+    /// The last position sent on (file and offset), to send each only once.
+    last_offset: Option<(u64, u64, u64)>,
     /// The engine is gone.
     closed: bool,
 }
 
+impl WatchFeed {
+    /// Sends a position on (once per distinct position).
+    fn send_position(&mut self, p: FilePosition) {
+        let key = (p.id.ino, p.id.checksum, p.offset);
+        if self.last_offset != Some(key) && !self.closed {
+            self.last_offset = Some(key);
+            if self.tx.blocking_send(Input::Checkpoint(p)).is_err() {
+                self.closed = true;
+            }
+        }
+    }
+}
+
 impl LineSink for WatchFeed {
+    fn file_changed(&mut self, id: &FileIdentity) {
+        self.file = Some(*id);
+    }
+
     fn line(&mut self, line: &[u8], flags: LineFlags) {
         self.lines += 1;
         let m = self.matcher.match_line(line, &mut self.scratch);
@@ -160,9 +263,18 @@ impl LineSink for WatchFeed {
         if self.tx.blocking_send(msg).is_err() {
             self.closed = true;
         }
+        // A matched line may cause an alert: acknowledge it on its own, so its position is
+        // saved right after the alert is handled, not a batch later (no repeat after kill -9).
+        if let Some(id) = self.file {
+            self.send_position(FilePosition {
+                path: self.source.to_string(),
+                id,
+                offset: flags.end,
+            });
+        }
     }
 
-    fn batch_end(&mut self) -> bool {
+    fn batch_end(&mut self, position: Option<&FilePosition>) -> bool {
         if self.lines > 0 && !self.closed {
             let msg = Input::Lines {
                 watch: self.watch,
@@ -172,6 +284,9 @@ impl LineSink for WatchFeed {
             if self.tx.blocking_send(msg).is_err() {
                 self.closed = true;
             }
+        }
+        if let Some(p) = position {
+            self.send_position(p.clone());
         }
         !self.closed
     }

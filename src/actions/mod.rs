@@ -11,8 +11,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
 use crate::alert::Alert;
 use crate::config::{ChannelConfig, Config};
 use crate::logging::LogFormat;
@@ -77,13 +75,6 @@ impl Dispatcher {
             if let Err(e) = ch.send(alert).await {
                 tracing::error!(error = %e, watch = %alert.watch, rule = %alert.rule, "alert not delivered");
             }
-        }
-    }
-
-    /// Delivers alerts until the engine closes the queue.
-    pub async fn run(self, mut alerts: mpsc::Receiver<Alert>) {
-        while let Some(alert) = alerts.recv().await {
-            self.deliver(&alert).await;
         }
     }
 }

@@ -41,6 +41,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             i += 1;
         }
         let unit = &s[unit_start..i];
+        if unit.is_empty() && i < bytes.len() {
+            return Err(format!("invalid duration {text:?}; {ACCEPTED_FORMS}"));
+        }
         let part = match unit {
             "ms" => Duration::from_millis(number),
             "s" => Duration::from_secs(number),

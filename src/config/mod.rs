@@ -163,7 +163,10 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Result<Config, ConfigError> 
         let parsed: Result<RawFile, _> =
             located::with_current_file(index, || toml::from_str(sources.text(index)));
         match parsed {
-            Ok(file) => merge(&mut merged, file),
+            Ok(file) => {
+                check_duplicates(&file, &sources, &mut diags);
+                merge(&mut merged, file)
+            }
             Err(e) => diags.toml_error(&sources, index, &e),
         }
     }
@@ -179,6 +182,32 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Result<Config, ConfigError> 
         });
     }
     Ok(config)
+}
+
+/// Within one file a watch, and a rule of a watch, is defined once: merging by name is for
+/// drop-ins, and two rules of one name would share one alert key.
+fn check_duplicates(file: &RawFile, sources: &SourceMap, diags: &mut Diagnostics) {
+    for (i, w) in file.watch.iter().enumerate() {
+        if file.watch[..i].iter().any(|o| o.name.value == w.name.value) {
+            diags.at(
+                sources,
+                &w.name,
+                format!("watch {:?} is defined twice in this file", w.name.value),
+            );
+        }
+        for (j, r) in w.rule.iter().enumerate() {
+            if w.rule[..j].iter().any(|o| o.name.value == r.name.value) {
+                diags.at(
+                    sources,
+                    &r.name,
+                    format!(
+                        "rule {:?} is defined twice in watch {:?}",
+                        r.name.value, w.name.value
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// Merges a later file into what the earlier files set.
@@ -399,7 +428,19 @@ fn resolve_rule(
     sources: &SourceMap,
     diags: &mut Diagnostics,
 ) -> Option<RuleConfig> {
-    if r.enabled.as_ref().is_some_and(|e| !e.value) {
+    if let Some(e) = r.enabled.as_ref().filter(|e| !e.value) {
+        // `enabled = false` alone (no `when` from any file) names a rule that does not exist:
+        // most likely a typo, which would leave the rule the operator meant switched on.
+        if r.when.is_none() {
+            diags.at(
+                sources,
+                e,
+                format!(
+                    "`enabled = false` for rule {watch}/{}, but no file defines that rule; check its name",
+                    r.name.value
+                ),
+            );
+        }
         return None;
     }
     let rule = r.name.value.clone();

@@ -279,12 +279,13 @@ fn check_regex(
                 re,
                 format!("regex in pattern {pack}/{pattern} does not compile: {e}"),
             ),
-            Ok(compiled) if !is_ignore && compiled.is_match(b"") => diags.at(
+            Ok(compiled) if compiled.is_match(b"") => diags.at(
                 sources,
                 re,
                 format!(
-                    "regex {:?} in pattern {pack}/{pattern} matches the empty line, so it would match every line",
-                    re.value
+                    "regex {:?} in pattern {pack}/{pattern} matches the empty line, so it would {} every line",
+                    re.value,
+                    if is_ignore { "ignore" } else { "match" }
                 ),
             ),
             Ok(_) => {}

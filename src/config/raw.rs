@@ -1,7 +1,7 @@
 //! The config file schema as written by operators, one file at a time.
 //!
 //! Every field is optional here so that a drop-in may set only what it overrides; required
-//! fields are checked after all files are merged (see `resolve.rs`). Unknown keys are rejected
+//! fields are checked after all files are merged (see `resolve` in `mod.rs`). Unknown keys are rejected
 //! (`deny_unknown_fields`) so a typo never silently disables a rule.
 
 use std::collections::BTreeMap;

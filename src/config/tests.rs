@@ -1,1 +1,691 @@
+//! Config loading tests: validation, positions of errors, drop-ins, pattern packs on disk.
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{load, load_texts, ChannelConfig, Config, RuleKind, Severity, StartAt};
+
+/// The config of `logwarden demo` (src/demo.rs), as an operator would write it.
+const DEMO_CONFIG: &str = r#"
+[daemon]
+state_dir = "state"
+poll_interval = "500ms"
+
+[[watch]]
+name = "demo-bot"
+files = ["bot.log"]
+patterns = ["python-logging", "trading"]
+start_at = "beginning"
+notify = ["console"]
+
+  [[watch.rule]]
+  name = "error-burst"
+  when = "rate"
+  pattern = "error"
+  threshold = 8
+  resolve_below = 2
+  window = "5s"
+  severity = "critical"
+
+  [[watch.rule]]
+  name = "log-stale"
+  when = "stale"
+  after = "5s"
+  severity = "critical"
+
+  [[watch.rule]]
+  name = "no-activity"
+  when = "absent"
+  pattern = "activity"
+  min = 1
+  window = "6s"
+  severity = "warning"
+
+  [[watch.rule]]
+  name = "critical-line"
+  when = "match"
+  pattern = "critical"
+  cooldown = "1m"
+"#;
+
+/// A minimal valid watch with one rate rule, for tests that add one mistake.
+const BASE: &str = r#"[[watch]]
+name = "bot"
+files = ["/var/log/bot.log"]
+patterns = ["python-logging", "trading"]
+
+  [[watch.rule]]
+  name = "error-burst"
+  when = "rate"
+  pattern = "error"
+  threshold = 10
+  window = "1m"
+"#;
+
+fn main_only(text: &str) -> Result<Config, Vec<String>> {
+    load_texts(vec![(PathBuf::from("main.toml"), text.to_string())]).map_err(|e| e.problems)
+}
+
+fn with_dropin(main: &str, dropin: &str) -> Result<Config, Vec<String>> {
+    load_texts(vec![
+        (PathBuf::from("main.toml"), main.to_string()),
+        (PathBuf::from("logwarden.d/10-x.toml"), dropin.to_string()),
+    ])
+    .map_err(|e| e.problems)
+}
+
+/// The only problem of a config that must not load.
+fn one_problem(result: Result<Config, Vec<String>>) -> String {
+    let problems = result.expect_err("config should not load");
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    problems.into_iter().next().unwrap()
+}
+
+/// `file:line:column` of the first occurrence of `needle` in `text` (1-based, as editors).
+fn at(file: &str, text: &str, needle: &str) -> String {
+    let offset = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in text"));
+    position(file, text, offset)
+}
+
+/// `file:line:column` of byte `offset` of `text`.
+fn position(file: &str, text: &str, offset: usize) -> String {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    format!("{file}:{line}:{column}")
+}
+
+fn assert_starts(problem: &str, prefix: &str) {
+    assert!(
+        problem.starts_with(&format!("{prefix}: ")),
+        "expected it at {prefix}: {problem}"
+    );
+}
+
+fn rule_kind(c: &Config, watch: &str, rule: &str) -> RuleKind {
+    let w = c.watches.iter().find(|w| w.name == watch).expect("watch");
+    let r = w.rules.iter().find(|r| r.name == rule).expect("rule");
+    r.kind.clone()
+}
+
+fn rule_names(c: &Config, watch: &str) -> Vec<String> {
+    let w = c.watches.iter().find(|w| w.name == watch).expect("watch");
+    w.rules.iter().map(|r| r.name.clone()).collect()
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+// ---------------------------------------------------------------- valid configs
+
+#[test]
+fn the_demo_config_loads_with_every_value_and_default() {
+    let c = load_texts(vec![(
+        PathBuf::from("/srv/demo/logwarden.toml"),
+        DEMO_CONFIG.to_string(),
+    )])
+    .unwrap();
+    assert_eq!(c.daemon.state_dir, Path::new("/srv/demo/state"));
+    assert_eq!(c.daemon.poll_interval, Duration::from_millis(500));
+    assert_eq!(c.watches.len(), 1);
+    let w = &c.watches[0];
+    assert_eq!(w.name, "demo-bot");
+    assert_eq!(w.unit, None);
+    assert_eq!(w.files, vec![PathBuf::from("/srv/demo/bot.log")]);
+    let packs: Vec<&str> = w.packs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(packs, ["python-logging", "trading"]);
+    assert_eq!(w.notify, ["console"]);
+    assert_eq!(w.start_at, StartAt::Beginning);
+    assert_eq!(w.max_line_bytes, super::DEFAULT_MAX_LINE_BYTES);
+    let kinds: Vec<(&str, Severity, &RuleKind)> = w
+        .rules
+        .iter()
+        .map(|r| (r.name.as_str(), r.severity, &r.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (
+                "error-burst",
+                Severity::Critical,
+                &RuleKind::Rate {
+                    pattern: "error".into(),
+                    threshold: 8,
+                    resolve_below: 2,
+                    window: secs(5)
+                }
+            ),
+            (
+                "log-stale",
+                Severity::Critical,
+                &RuleKind::Stale { after: secs(5) }
+            ),
+            (
+                "no-activity",
+                Severity::Warning,
+                &RuleKind::Absent {
+                    pattern: "activity".into(),
+                    min: 1,
+                    window: secs(6)
+                }
+            ),
+            (
+                "critical-line",
+                Severity::Warning,
+                &RuleKind::Match {
+                    pattern: "critical".into(),
+                    cooldown: secs(60)
+                }
+            ),
+        ]
+    );
+    assert_eq!(c.channels.get("console"), Some(&ChannelConfig::Console));
+    assert_eq!(c.files_read[0], Path::new("/srv/demo/logwarden.toml"));
+}
+
+#[test]
+fn defaults_fill_what_a_minimal_config_leaves_out() {
+    let c = main_only(BASE).unwrap();
+    assert_eq!(c.daemon.poll_interval, secs(1));
+    assert_eq!(c.daemon.state_dir, Path::new("/var/lib/logwarden"));
+    let w = &c.watches[0];
+    assert_eq!(w.start_at, StartAt::End);
+    assert_eq!(w.notify, ["console"]);
+    assert_eq!(w.rules[0].severity, Severity::Warning);
+    assert_eq!(
+        rule_kind(&c, "bot", "error-burst"),
+        RuleKind::Rate {
+            pattern: "error".into(),
+            threshold: 10,
+            resolve_below: 11,
+            window: secs(60)
+        }
+    );
+}
+
+// ---------------------------------------------------------------- typos and bad values
+
+#[test]
+fn an_unknown_key_is_an_error_pointing_at_the_key() {
+    let text = BASE.replace("threshold = 10", "treshold = 10");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "treshold"));
+    assert!(p.contains("unknown field `treshold`"), "{p}");
+    assert!(p.contains("threshold"), "the valid keys are listed: {p}");
+
+    let text = format!("{BASE}\n[daemon]\npoll_intervall = \"1s\"\n");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "poll_intervall"));
+}
+
+#[test]
+fn a_spelled_out_duration_is_rejected_with_the_accepted_forms_on_its_line() {
+    let text = BASE.replace("window = \"1m\"", "window = \"5 minutes\"");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "\"5 minutes\""));
+    assert!(p.contains("\"5 minutes\""), "{p}");
+    assert!(p.contains(super::duration::ACCEPTED_FORMS), "{p}");
+}
+
+#[test]
+fn a_bare_number_duration_is_rejected() {
+    let text = BASE.replace("window = \"1m\"", "window = 300");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "300"));
+    assert!(p.contains("bare number 300 is not a duration"), "{p}");
+    assert!(p.contains("\"90s\""), "{p}");
+}
+
+#[test]
+fn a_zero_duration_is_rejected() {
+    let text = BASE.replace("window = \"1m\"", "window = \"0s\"");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "\"0s\""));
+    assert!(p.contains("longer than 0s"), "{p}");
+}
+
+#[test]
+fn an_unknown_pack_is_an_error_listing_the_available_packs() {
+    let text = BASE.replace("\"trading\"]", "\"tradng\"]");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "\"tradng\""));
+    assert!(p.contains("unknown pattern pack \"tradng\""), "{p}");
+    assert!(p.ends_with("available: python-logging, trading"), "{p}");
+}
+
+#[test]
+fn an_unknown_channel_is_an_error_listing_the_channels() {
+    let text = BASE.replace(
+        "patterns = [",
+        "notify = [\"console\", \"pager\"]\npatterns = [",
+    );
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "\"pager\""));
+    assert!(p.contains("unknown channel \"pager\""), "{p}");
+    assert!(p.contains("[channels.pager]"), "{p}");
+    assert!(p.ends_with("use one of: console"), "{p}");
+
+    // Once defined, it is valid.
+    let text = format!("{text}\n[channels.pager]\ntype = \"console\"\n");
+    let c = main_only(&text).unwrap();
+    assert_eq!(c.watches[0].notify, ["console", "pager"]);
+}
+
+#[test]
+fn a_rule_pattern_no_pack_of_the_watch_defines_is_an_error_listing_the_defined_ones() {
+    // `activity` is in the trading pack, which this watch does not use.
+    let text = BASE
+        .replace("\"python-logging\", \"trading\"", "\"python-logging\"")
+        .replace("pattern = \"error\"", "pattern = \"activity\"");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "\"activity\""));
+    assert!(
+        p.contains("rule bot/error-burst uses pattern \"activity\""),
+        "{p}"
+    );
+    assert!(
+        p.ends_with("defined: critical, error, traceback, warning"),
+        "{p}"
+    );
+
+    let text = BASE.replace("patterns = [\"python-logging\", \"trading\"]\n", "");
+    let p = one_problem(main_only(&text));
+    assert!(p.contains("defined: none (add packs"), "{p}");
+}
+
+// ---------------------------------------------------------------- rule kinds
+
+#[test]
+fn a_threshold_on_a_stale_rule_is_an_error() {
+    let text = format!(
+        "{BASE}\n  [[watch.rule]]\n  name = \"quiet\"\n  when = \"stale\"\n  after = \"5m\"\n  threshold = 3\n"
+    );
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "3\n"));
+    assert!(
+        p.contains("`threshold` does not apply to a stale rule (rule bot/quiet); it takes: after"),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_rule_without_when_is_an_error_listing_the_kinds() {
+    let text = BASE.replace("  when = \"rate\"\n", "");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "\"error-burst\""));
+    assert!(p.contains("rule bot/error-burst has no `when`"), "{p}");
+    assert!(
+        p.contains("\"rate\", \"stale\", \"absent\", \"match\""),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_rate_rule_without_window_is_an_error() {
+    let text = BASE.replace("  window = \"1m\"\n", "");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "\"error-burst\""));
+    assert!(
+        p.contains("rate rule bot/error-burst needs `window`"),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_rule_missing_several_settings_names_each() {
+    let text = BASE
+        .replace("  window = \"1m\"\n", "")
+        .replace("  threshold = 10\n", "");
+    let problems = main_only(&text).unwrap_err();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(problems[0].ends_with("needs `threshold`"), "{problems:#?}");
+    assert!(problems[1].ends_with("needs `window`"), "{problems:#?}");
+}
+
+#[test]
+fn resolve_below_must_be_between_one_and_threshold_plus_one() {
+    let text = BASE.replace("threshold = 10", "threshold = 10\n  resolve_below = 12");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "12"));
+    assert!(p.contains("between 1 and threshold + 1 (11)"), "{p}");
+
+    let text = BASE.replace("threshold = 10", "threshold = 10\n  resolve_below = 0");
+    assert!(one_problem(main_only(&text)).contains("between 1 and threshold + 1"));
+
+    let text = BASE.replace("threshold = 10", "threshold = 10\n  resolve_below = 11");
+    let c = main_only(&text).unwrap();
+    assert!(matches!(
+        rule_kind(&c, "bot", "error-burst"),
+        RuleKind::Rate {
+            resolve_below: 11,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn several_problems_are_reported_at_once_in_file_order() {
+    let text = r#"[[watch]]
+name = "bot"
+files = ["/var/log/bot.log"]
+patterns = ["python-logging", "nope"]
+notify = ["pager"]
+
+  [[watch.rule]]
+  name = "burst"
+  when = "rate"
+  pattern = "error"
+  threshold = 5
+  resolve_below = 9
+  window = "1m"
+
+  [[watch.rule]]
+  name = "quiet"
+  when = "stale"
+  after = "10m"
+  window = "1m"
+
+[[watch]]
+name = "other bot"
+"#;
+    let problems = main_only(text).unwrap_err();
+    let expected = [
+        (at("main.toml", text, "\"nope\""), "unknown pattern pack"),
+        (at("main.toml", text, "\"pager\""), "unknown channel"),
+        (at("main.toml", text, "9\n"), "resolve_below"),
+        (
+            at("main.toml", text, "\"1m\"\n\n[[watch]]"),
+            "`window` does not apply to a stale rule",
+        ),
+        (at("main.toml", text, "\"other bot\""), "watch name"),
+        (at("main.toml", text, "\"other bot\""), "has no source"),
+    ];
+    assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+    for (p, (pos, what)) in problems.iter().zip(&expected) {
+        assert_starts(p, pos);
+        assert!(p.contains(what), "{p} should say {what}");
+    }
+}
+
+#[test]
+fn syntax_errors_in_several_files_are_all_reported() {
+    let problems = with_dropin(
+        &BASE.replace("threshold = 10", "threshold = = 10"),
+        "[[watch]]\nname = \"bot\"\nfiless = []\n",
+    )
+    .unwrap_err();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(problems[0].starts_with("main.toml:10:"), "{problems:#?}");
+    assert_starts(&problems[1], "logwarden.d/10-x.toml:3:1");
+}
+
+// ---------------------------------------------------------------- drop-ins
+
+#[test]
+fn a_dropin_overrides_one_rule_of_a_watch_and_adds_a_rule() {
+    let dropin = r#"[[watch]]
+name = "bot"
+
+  [[watch.rule]]
+  name = "error-burst"
+  threshold = 3
+
+  [[watch.rule]]
+  name = "no-updates"
+  when = "absent"
+  pattern = "activity"
+  window = "10m"
+  severity = "critical"
+"#;
+    let c = with_dropin(BASE, dropin).unwrap();
+    assert_eq!(c.watches.len(), 1, "merged by watch name");
+    let w = &c.watches[0];
+    assert_eq!(
+        w.files,
+        [PathBuf::from("/var/log/bot.log")],
+        "kept from main"
+    );
+    assert_eq!(rule_names(&c, "bot"), ["error-burst", "no-updates"]);
+    assert_eq!(
+        rule_kind(&c, "bot", "error-burst"),
+        RuleKind::Rate {
+            pattern: "error".into(),
+            threshold: 3,
+            resolve_below: 4,
+            window: secs(60)
+        },
+        "only the threshold changed"
+    );
+    assert_eq!(
+        rule_kind(&c, "bot", "no-updates"),
+        RuleKind::Absent {
+            pattern: "activity".into(),
+            min: 1,
+            window: secs(600)
+        }
+    );
+    assert_eq!(w.rules[1].severity, Severity::Critical);
+    assert_eq!(c.files_read[1], Path::new("logwarden.d/10-x.toml"));
+}
+
+#[test]
+fn a_dropin_can_add_a_watch_and_leave_other_watches_alone() {
+    let dropin = "[[watch]]\nname = \"bot2\"\nfiles = [\"/var/log/bot2.log\"]\n";
+    let c = with_dropin(BASE, dropin).unwrap();
+    let names: Vec<&str> = c.watches.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["bot", "bot2"]);
+    assert_eq!(rule_names(&c, "bot"), ["error-burst"]);
+    assert!(rule_names(&c, "bot2").is_empty());
+}
+
+#[test]
+fn a_dropin_with_enabled_false_removes_a_rule() {
+    let main = format!(
+        "{BASE}\n  [[watch.rule]]\n  name = \"quiet\"\n  when = \"stale\"\n  after = \"5m\"\n"
+    );
+    assert_eq!(
+        rule_names(&main_only(&main).unwrap(), "bot"),
+        ["error-burst", "quiet"]
+    );
+    let dropin = "[[watch]]\nname = \"bot\"\n\n  [[watch.rule]]\n  name = \"error-burst\"\n  enabled = false\n";
+    let c = with_dropin(&main, dropin).unwrap();
+    assert_eq!(rule_names(&c, "bot"), ["quiet"]);
+}
+
+#[test]
+fn an_error_in_a_dropin_value_points_at_the_dropin() {
+    let dropin = "[[watch]]\nname = \"bot\"\n\n  [[watch.rule]]\n  name = \"error-burst\"\n  resolve_below = 50\n";
+    let p = one_problem(with_dropin(BASE, dropin));
+    assert_starts(&p, &at("logwarden.d/10-x.toml", dropin, "50"));
+}
+
+// ---------------------------------------------------------------- files on disk
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn load_resolves_relative_files_against_the_config_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("logwarden.toml");
+    write(
+        &main,
+        &BASE.replace(
+            "files = [\"/var/log/bot.log\"]",
+            "files = [\"logs/bot.log\", \"/abs/other.log\"]",
+        ),
+    );
+    let c = load(&main).unwrap();
+    assert_eq!(
+        c.watches[0].files,
+        [
+            dir.path().join("logs/bot.log"),
+            PathBuf::from("/abs/other.log")
+        ]
+    );
+    assert_eq!(c.files_read[0], main);
+}
+
+#[test]
+fn load_merges_dropins_in_name_order_and_skips_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("logwarden.toml");
+    write(&main, BASE);
+    let rule = |t: u64| {
+        format!(
+            "[[watch]]\nname = \"bot\"\n[[watch.rule]]\nname = \"error-burst\"\nthreshold = {t}\n"
+        )
+    };
+    write(&dir.path().join("logwarden.d/20-late.toml"), &rule(7));
+    write(&dir.path().join("logwarden.d/10-early.toml"), &rule(3));
+    write(
+        &dir.path().join("logwarden.d/99-off.toml.disabled"),
+        "not toml at all [",
+    );
+    let c = load(&main).unwrap();
+    assert!(matches!(
+        rule_kind(&c, "bot", "error-burst"),
+        RuleKind::Rate { threshold: 7, .. }
+    ));
+    assert_eq!(
+        &c.files_read[..3],
+        [
+            main.clone(),
+            dir.path().join("logwarden.d/10-early.toml"),
+            dir.path().join("logwarden.d/20-late.toml")
+        ]
+    );
+}
+
+#[test]
+fn load_of_a_missing_file_says_which_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.toml");
+    let problems = load(&missing).unwrap_err().problems;
+    assert_eq!(problems.len(), 1);
+    assert!(
+        problems[0].starts_with(&format!("{}: cannot read config file", missing.display())),
+        "{problems:?}"
+    );
+}
+
+const MY_TRADING: &str = r#"description = "local trading pack"
+
+[[pattern]]
+name = "activity"
+any = ["Heartbeat"]
+
+[[pattern]]
+name = "halt"
+regex = ['trading\s+halted']
+"#;
+
+#[test]
+fn a_pack_in_patterns_dir_overrides_the_shipped_pack_of_that_name() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("patterns/trading.toml"), MY_TRADING);
+    write(&dir.path().join("patterns/README.md"), "not a pack");
+    let main = dir.path().join("logwarden.toml");
+    let text = format!(
+        "[daemon]\npatterns_dir = \"patterns\"\n\n{}\n  [[watch.rule]]\n  name = \"halted\"\n  when = \"match\"\n  pattern = \"halt\"\n",
+        BASE
+    );
+    write(&main, &text);
+    let c = load(&main).unwrap();
+    assert_eq!(c.daemon.patterns_dir, dir.path().join("patterns"));
+    let trading = c.watches[0]
+        .packs
+        .iter()
+        .find(|p| p.name == "trading")
+        .unwrap();
+    assert_eq!(trading.origin, dir.path().join("patterns/trading.toml"));
+    let names: Vec<&str> = trading.patterns.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["activity", "halt"]);
+    assert_eq!(trading.patterns[0].literals, ["Heartbeat"]);
+    assert!(c
+        .files_read
+        .contains(&dir.path().join("patterns/trading.toml")));
+    // The shipped python-logging pack is still there, untouched.
+    let python = &c.watches[0].packs[0];
+    assert_eq!(python.origin, Path::new("<built-in>/python-logging.toml"));
+
+    // The shipped trading pack's `disconnect` is gone with it.
+    let text = text.replace("pattern = \"halt\"", "pattern = \"disconnect\"");
+    write(&main, &text);
+    let p = one_problem(load(&main).map_err(|e| e.problems));
+    assert!(p.contains("uses pattern \"disconnect\""), "{p}");
+}
+
+#[test]
+fn a_new_pack_in_patterns_dir_becomes_available_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("patterns/mybot.toml"), MY_TRADING);
+    let main = dir.path().join("logwarden.toml");
+    let text = format!(
+        "[daemon]\npatterns_dir = \"patterns\"\n\n{}",
+        BASE.replace("\"trading\"]", "\"mybot\"]")
+    );
+    write(&main, &text);
+    let c = load(&main).unwrap();
+    let packs: Vec<&str> = c.watches[0].packs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(packs, ["python-logging", "mybot"]);
+}
+
+#[test]
+fn a_malformed_pack_in_patterns_dir_is_reported_with_file_line_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack_path = dir.path().join("patterns/trading.toml");
+    let pack = "[[pattern]]\nname = \"activity\"\nany = [\"VIX\"]\n\n[[pattern]]\nname = \"halt\"\nregex = ['trading(']\n";
+    write(&pack_path, pack);
+    let main = dir.path().join("logwarden.toml");
+    write(
+        &main,
+        &format!("[daemon]\npatterns_dir = \"patterns\"\n\n{BASE}"),
+    );
+    let problems = load(&main).unwrap_err().problems;
+    // The broken pack is reported where it breaks; the watch using it then names it unknown.
+    eprintln!("{problems:#?}");
+    assert!(!problems.is_empty());
+    let first = &problems[0];
+    let expected = at(&pack_path.display().to_string(), pack, "(']");
+    assert!(expected.ends_with(":7:18"), "{expected}");
+    assert_starts(first, &expected);
+    assert!(
+        first.contains("regex in pattern trading/halt does not compile"),
+        "{first}"
+    );
+
+    let pack = "[[pattern]]\nname = \"activity\"\nanyy = [\"VIX\"]\n";
+    write(&pack_path, pack);
+    let problems = load(&main).unwrap_err().problems;
+    assert_starts(&problems[0], &format!("{}:3:1", pack_path.display()));
+    assert!(problems[0].contains("anyy"), "{problems:?}");
+}
+
+#[test]
+fn a_rule_name_used_twice_in_one_watch_is_an_error() {
+    let text = format!(
+        "{BASE}\n  [[watch.rule]]\n  name = \"error-burst\"\n  when = \"stale\"\n  after = \"5m\"\n"
+    );
+    let p = one_problem(main_only(&text));
+    let second = text.rfind("\"error-burst\"").unwrap();
+    assert_starts(&p, &position("main.toml", &text, second));
+    assert!(
+        p.contains("rule \"error-burst\" is defined twice in watch \"bot\""),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_watch_name_used_twice_in_one_file_is_an_error() {
+    let text = format!("{BASE}\n[[watch]]\nname = \"bot\"\nfiles = [\"/var/log/other.log\"]\n");
+    let p = one_problem(main_only(&text));
+    let second = text.rfind("\"bot\"").unwrap();
+    assert_starts(&p, &position("main.toml", &text, second));
+    assert!(p.contains("watch \"bot\" is defined twice"), "{p}");
+}

@@ -22,6 +22,7 @@ use crate::alert::{Alert, AlertState};
 use crate::config::{RuleKind, Severity, WatchConfig};
 use crate::matcher::{Matcher, SlotSet};
 use crate::shutdown::Shutdown;
+use crate::source::FilePosition;
 
 /// What a rule says when its state changes.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +44,17 @@ pub enum Input {
     },
     /// One line matched at least one slot.
     Matched(Box<MatchedLine>),
+    /// Every line of a file before this position was sent (as `Lines` and `Matched` before
+    /// it). The engine passes it on once it has handled them, as an `Output::Ack`.
+    Checkpoint(FilePosition),
+}
+
+/// What the engine sends on: alerts, and acknowledgements of the lines it has handled.
+#[derive(Debug)]
+pub enum Output {
+    Alert(Alert),
+    /// Every line before this position has been handed to the rules.
+    Ack(FilePosition),
 }
 
 /// A line that matched, with what it matched.
@@ -180,6 +192,7 @@ impl Engine {
                     }
                 }
             }
+            Input::Checkpoint(_) => {}
         }
     }
 
@@ -218,15 +231,22 @@ impl Engine {
     pub async fn run(
         mut self,
         mut inputs: mpsc::Receiver<Input>,
-        alerts: mpsc::Sender<Alert>,
+        outputs: mpsc::Sender<Output>,
         mut shutdown: Shutdown,
     ) {
         let mut out = Vec::new();
+        let mut ack = None;
         loop {
             let now = Instant::now();
             self.on_time(now, &mut out);
             for a in out.drain(..) {
-                if alerts.send(a).await.is_err() {
+                if outputs.send(Output::Alert(a)).await.is_err() {
+                    return;
+                }
+            }
+            // Acknowledged only after the alerts its lines caused were sent on.
+            if let Some(position) = ack.take() {
+                if outputs.send(Output::Ack(position)).await.is_err() {
                     return;
                 }
             }
@@ -236,6 +256,7 @@ impl Engine {
                 .unwrap_or(now + std::time::Duration::from_secs(3600));
             tokio::select! {
                 input = inputs.recv() => match input {
+                    Some(Input::Checkpoint(position)) => ack = Some(position),
                     Some(input) => self.handle(&input, &mut out),
                     None => return,
                 },

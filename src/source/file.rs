@@ -1,21 +1,31 @@
-//! Follows one file path: reads what is appended, survives a file that does not exist yet,
-//! rename+create rotation, deletion and truncation.
+//! Follows one file path without losing or repeating lines: files that appear later,
+//! rename+create rotation, copytruncate, truncation, deletion, and restarts of logwarden.
 //!
-//! Identity is (device, inode) of the open file. On each wake (an inotify event in the
-//! file's directory, or the poll interval passing) the open file is read to its end first, and
-//! only then is the path stat'ed: if it now names another file, the old one has been drained
-//! (lines written just before a rotation are kept) and the new one is read from its start.
-//! A file shorter than our offset was truncated and is read again from 0.
+//! Identity is device+inode plus a checksum of the first bytes (`identity.rs`). On each wake
+//! (an inotify event in the file's directory, or the poll interval passing) the open file is
+//! read to its end first, and only then is the path examined:
+//! - another file at the path: the old one was rotated away and has been drained (lines
+//!   written just before the rotation are kept); the new one is read from its start;
+//! - the same inode, but shorter than our offset or with other first bytes: it was
+//!   truncated (copytruncate, `truncate -s0`); what we had not read yet is taken from the
+//!   rotated copy (`NAME.1`) when that copy starts with the same bytes, then the file is
+//!   read from 0.
+//!
+//! On start, a saved position resumes reading: in the same file at the same offset, or, when
+//! the file was rotated while logwarden was down, in the rotated file first.
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 
+use super::checkpoint::FilePosition;
+use super::identity::{FileIdentity, FINGERPRINT_BYTES};
 use super::line_reader::LineReader;
 use super::LineSink;
 use crate::config::StartAt;
@@ -25,41 +35,58 @@ use crate::shutdown::Shutdown;
 #[derive(Debug, Clone)]
 pub struct FileSourceConfig {
     pub path: PathBuf,
-    /// Where to begin in the file that exists at start (files that appear later are read whole).
+    /// Where to begin in the file that exists at start when there is no saved position
+    /// (files that appear later are read whole).
     pub start_at: StartAt,
     pub max_line_bytes: usize,
     /// Stat the path at least this often, for what inotify does not report.
     pub poll_interval: Duration,
     /// A partial line with no newline is handed out after this long without new data.
     pub partial_flush: Duration,
+    /// The position saved by an earlier run, if any.
+    pub resume: Option<FilePosition>,
+}
+
+/// Counters of one followed path, read by whoever reports on the daemon.
+#[derive(Debug, Default)]
+pub struct FileStats {
+    pub bytes: AtomicU64,
+    pub rotations: AtomicU64,
+    pub truncations: AtomicU64,
+    /// Bytes read back from a rotated copy after a copytruncate.
+    pub recovered_bytes: AtomicU64,
+    /// Truncations after which the unread rest of the file could not be found in a copy.
+    pub unrecovered_truncations: AtomicU64,
 }
 
 /// The file currently open.
 struct Open {
     file: File,
-    dev: u64,
-    ino: u64,
+    id: FileIdentity,
 }
 
 /// Follows `config.path` on a new thread until `shutdown` or until the sink stops listening.
 pub fn spawn(
     config: FileSourceConfig,
     sink: impl LineSink + 'static,
+    stats: Arc<FileStats>,
     shutdown: Shutdown,
 ) -> io::Result<std::thread::JoinHandle<()>> {
-    let name = format!("file:{}", config.path.display());
     std::thread::Builder::new()
-        .name(name.chars().take(15).collect())
-        .spawn(move || Follower::new(config, sink, shutdown).run())
+        .name("file-source".into())
+        .spawn(move || Follower::new(config, sink, stats, shutdown).run())
 }
 
 struct Follower<S: LineSink> {
     config: FileSourceConfig,
+    /// `config.path` as text, the key of saved positions.
+    key: String,
     sink: S,
+    stats: Arc<FileStats>,
     shutdown: Shutdown,
     reader: LineReader,
     open: Option<Open>,
-    /// Whether the next open is the first one (where `start_at` applies).
+    /// Whether the next open is the first one (where `resume` and `start_at` apply).
     first_open: bool,
     /// Reported once per absence so a missing file does not flood the log.
     warned_missing: bool,
@@ -68,11 +95,13 @@ struct Follower<S: LineSink> {
 }
 
 impl<S: LineSink> Follower<S> {
-    fn new(config: FileSourceConfig, sink: S, shutdown: Shutdown) -> Self {
+    fn new(config: FileSourceConfig, sink: S, stats: Arc<FileStats>, shutdown: Shutdown) -> Self {
         let reader = LineReader::new(config.max_line_bytes);
         Follower {
+            key: config.path.display().to_string(),
             config,
             sink,
+            stats,
             shutdown,
             reader,
             open: None,
@@ -97,7 +126,7 @@ impl<S: LineSink> Follower<S> {
             let read = match self.poll() {
                 Ok(n) => n,
                 Err(e) => {
-                    tracing::warn!(path = %self.config.path.display(), error = %e, "read failed; will retry");
+                    tracing::warn!(path = %self.key, error = %e, "read failed; will retry");
                     0
                 }
             };
@@ -109,9 +138,7 @@ impl<S: LineSink> Follower<S> {
                 let sink = &mut self.sink;
                 self.reader.flush_partial(|l, f| sink.line(l, f));
             }
-            if !self.sink.batch_end() {
-                return;
-            }
+            self.end_batch();
             let wait = if self.reader.pending() > 0 {
                 self.config.partial_flush.min(self.config.poll_interval)
             } else {
@@ -122,13 +149,25 @@ impl<S: LineSink> Follower<S> {
         }
     }
 
+    /// Tells the sink a batch ended, with the position reached.
+    fn end_batch(&mut self) {
+        let position = self.open.as_ref().map(|o| FilePosition {
+            path: self.key.clone(),
+            id: o.id,
+            offset: self.reader.consumed(),
+        });
+        if !self.sink.batch_end(position.as_ref()) {
+            self.stopped = true;
+        }
+    }
+
     /// Watches the file's directory; without it (no directory yet, inotify limits) we poll.
     fn watch_directory(&self, tx: mpsc::SyncSender<()>) -> Option<notify::RecommendedWatcher> {
         let dir = self.config.path.parent().unwrap_or(Path::new("/"));
         let mut watcher =
             notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
-                // Full means a wake-up is already due; an error or overflow also just wakes us, and
-                // the wake-up re-reads and re-stats everything.
+                // Full means a wake-up is already due. An error (such as a queue overflow) also
+                // just wakes us: every wake-up re-reads and re-examines the file, a full rescan.
                 let _ = tx.try_send(());
             })
             .map_err(|e| tracing::warn!(error = %e, "inotify unavailable; polling"))
@@ -145,61 +184,170 @@ impl<S: LineSink> Follower<S> {
     /// Reads what is new, then follows a rotation or truncation. Returns bytes read.
     fn poll(&mut self) -> io::Result<usize> {
         let mut total = self.drain()?;
-        match std::fs::metadata(&self.config.path) {
-            Ok(meta) => {
-                self.warned_missing = false;
-                let same = self
-                    .open
-                    .as_ref()
-                    .is_some_and(|o| o.dev == meta.dev() && o.ino == meta.ino());
-                if same {
-                    if meta.len() < self.reader.consumed() + self.reader.pending() as u64 {
-                        tracing::info!(path = %self.config.path.display(), "file truncated; reading from its start");
-                        if let Some(o) = &mut self.open {
-                            o.file.seek(SeekFrom::Start(0))?;
-                        }
-                        self.reader.reset(0);
-                        total += self.drain()?;
-                    }
-                } else {
-                    if self.open.is_some() {
-                        tracing::info!(path = %self.config.path.display(), "file replaced (rotated); following the new one");
-                    }
-                    self.open_path()?;
-                    total += self.drain()?;
-                }
-            }
+        let meta = match std::fs::metadata(&self.config.path) {
+            Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if !self.warned_missing {
-                    tracing::info!(path = %self.config.path.display(), "file does not exist (yet); waiting for it");
+                    tracing::info!(path = %self.key, "file does not exist (yet); waiting for it");
                     self.warned_missing = true;
                 }
+                if self.first_open {
+                    self.first_open = false;
+                    if let Some(resume) = self.config.resume.take() {
+                        total += self.drain_rotated(&resume)?;
+                    }
+                }
                 // A deleted file may still be written through open handles: keep reading it.
-                self.first_open = false;
+                return Ok(total);
             }
             Err(e) => return Err(e),
+        };
+        self.warned_missing = false;
+        let same_inode = self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.id.dev == meta.dev() && o.id.ino == meta.ino());
+        if !same_inode {
+            if self.open.is_some() {
+                self.stats.rotations.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(path = %self.key, "file replaced (rotated); following the new one");
+            }
+            self.open_path()?;
+            return Ok(total + self.drain()?);
+        }
+        let read_to = self.reader.consumed() + self.reader.pending() as u64;
+        let head_same = match &self.open {
+            Some(o) => o.id.head_matches(&o.file)?,
+            None => true,
+        };
+        if meta.len() < read_to || !head_same {
+            total += self.truncated()?;
         }
         Ok(total)
     }
 
+    /// The open file was truncated (or rewritten in place): recover the unread rest from a
+    /// rotated copy if there is one, then read the file from its start.
+    fn truncated(&mut self) -> io::Result<usize> {
+        self.stats.truncations.fetch_add(1, Ordering::Relaxed);
+        let Some(open) = &self.open else {
+            return Ok(0);
+        };
+        let id = open.id;
+        let offset = self.reader.consumed();
+        let mut total = 0;
+        let copy_path = PathBuf::from(format!("{}.1", self.key));
+        let copy = File::open(&copy_path)
+            .ok()
+            .filter(|f| id.head_matches(f).unwrap_or(false));
+        match copy {
+            Some(mut copy) if copy.metadata()?.len() >= offset => {
+                let len = copy.metadata()?.len();
+                copy.seek(SeekFrom::Start(offset))?;
+                self.reader.reset(offset);
+                let original = self.open.replace(Open { file: copy, id });
+                self.sink.file_changed(&id);
+                total += self.drain()?;
+                self.open = original;
+                self.stats
+                    .recovered_bytes
+                    .fetch_add(len - offset, Ordering::Relaxed);
+                tracing::info!(path = %self.key, copy = %copy_path.display(), bytes = len - offset, "file truncated (copytruncate); read its unread rest from the rotated copy");
+            }
+            _ if self.reader.pending() > 0 || offset > 0 => {
+                self.stats
+                    .unrecovered_truncations
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(path = %self.key, offset, "file truncated; lines written after offset just before the truncation may be missed (no matching rotated copy)");
+            }
+            _ => {}
+        }
+        if let Some(o) = &mut self.open {
+            o.file.seek(SeekFrom::Start(0))?;
+            o.id = FileIdentity::of(&o.file)?;
+            self.sink.file_changed(&o.id);
+        }
+        self.reader.reset(0);
+        Ok(total + self.drain()?)
+    }
+
     fn open_path(&mut self) -> io::Result<()> {
         let mut file = File::open(&self.config.path)?;
-        let meta = file.metadata()?;
-        let start = if self.first_open && self.config.start_at == StartAt::End {
-            meta.len()
-        } else {
-            0
-        };
-        self.first_open = false;
+        let id = FileIdentity::of(&file)?;
+        let len = file.metadata()?.len();
+        let mut start = 0;
+        if self.first_open {
+            self.first_open = false;
+            match self.config.resume.take() {
+                Some(r)
+                    if r.id.dev == id.dev && r.id.ino == id.ino && r.id.head_matches(&file)? =>
+                {
+                    if r.offset <= len {
+                        start = r.offset;
+                    } else {
+                        tracing::warn!(path = %self.key, "file shorter than the saved position (truncated while logwarden was down); reading it from its start");
+                    }
+                }
+                Some(r) => {
+                    self.drain_rotated(&r)?;
+                }
+                None if self.config.start_at == StartAt::End => start = len,
+                None => {}
+            }
+        }
         file.seek(SeekFrom::Start(start))?;
         self.reader.reset(start);
-        tracing::info!(path = %self.config.path.display(), offset = start, "reading file");
-        self.open = Some(Open {
-            file,
-            dev: meta.dev(),
-            ino: meta.ino(),
-        });
+        self.sink.file_changed(&id);
+        self.open = Some(Open { file, id });
+        tracing::info!(path = %self.key, offset = start, "reading file");
         Ok(())
+    }
+
+    /// The file of a saved position is no longer at the path (rotated while logwarden was
+    /// down): find it among `NAME.*` beside it and read its rest.
+    fn drain_rotated(&mut self, saved: &FilePosition) -> io::Result<usize> {
+        let dir = self.config.path.parent().unwrap_or(Path::new("/"));
+        let name = self
+            .config
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let prefix = format!("{name}.");
+        let mut candidates: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().starts_with(&prefix))
+                    .unwrap_or(false)
+            })
+            .collect();
+        candidates.sort();
+        for path in candidates {
+            let Ok(mut file) = File::open(&path) else {
+                continue;
+            };
+            let meta = file.metadata()?;
+            let same_inode = meta.dev() == saved.id.dev && meta.ino() == saved.id.ino;
+            // A copy (copytruncate) has another inode but the same first bytes.
+            if !saved.id.head_matches(&file)? || meta.len() < saved.offset {
+                continue;
+            }
+            if !same_inode && saved.id.head_len < FINGERPRINT_BYTES as u32 {
+                continue; // too little to tell a copy from another file
+            }
+            file.seek(SeekFrom::Start(saved.offset))?;
+            self.reader.reset(saved.offset);
+            self.open = Some(Open { file, id: saved.id });
+            self.sink.file_changed(&saved.id);
+            let n = self.drain()?;
+            self.end_batch();
+            self.open = None;
+            tracing::info!(path = %self.key, rotated = %path.display(), bytes = n, "file was rotated while logwarden was down; read the rest of the rotated file first");
+            return Ok(n);
+        }
+        tracing::warn!(path = %self.key, offset = saved.offset, "file was replaced while logwarden was down and the old one was not found beside it; lines written to it after the saved position may be missed");
+        Ok(0)
     }
 
     /// Reads the open file to its end.
@@ -214,15 +362,29 @@ impl<S: LineSink> Follower<S> {
                 .reader
                 .read_from(&mut open.file, |l, f| sink.line(l, f))?;
             if n == 0 {
-                return Ok(total);
+                break;
             }
             total += n;
+            self.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
             // Hand over each chunk's batch at once, so a flood that never reaches EOF still
-            // tells the rules that lines arrive.
-            if !sink.batch_end() {
+            // tells the rules that lines arrive (and checkpoints advance).
+            let position = FilePosition {
+                path: self.key.clone(),
+                id: open.id,
+                offset: self.reader.consumed(),
+            };
+            if !sink.batch_end(Some(&position)) {
                 self.stopped = true;
                 return Ok(total);
             }
         }
+        // A file opened while shorter than the fingerprint: widen the fingerprint as it grows.
+        if open.id.head_len < FINGERPRINT_BYTES as u32
+            && self.reader.consumed() > u64::from(open.id.head_len)
+        {
+            open.id = FileIdentity::of(&open.file)?;
+            self.sink.file_changed(&open.id);
+        }
+        Ok(total)
     }
 }

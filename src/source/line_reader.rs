@@ -19,6 +19,8 @@ pub struct LineFlags {
     pub truncated: bool,
     /// The line had no newline yet and was flushed after a quiet time.
     pub unterminated: bool,
+    /// Stream offset just past the line (and its newline): where reading resumes after it.
+    pub end: u64,
 }
 
 /// A line splitter over a reused buffer.
@@ -93,6 +95,7 @@ impl LineReader {
             let flags = LineFlags {
                 truncated: false,
                 unterminated: true,
+                end: self.consumed + self.len as u64,
             };
             on_line(trim_cr(&self.buf[..self.len]), flags);
         }
@@ -107,7 +110,11 @@ impl LineReader {
             if self.skipping {
                 self.skipping = false;
             } else {
-                on_line(trim_cr(&self.buf[start..end]), LineFlags::default());
+                let flags = LineFlags {
+                    end: self.consumed + end as u64 + 1,
+                    ..LineFlags::default()
+                };
+                on_line(trim_cr(&self.buf[start..end]), flags);
             }
             start = end + 1;
         }
@@ -116,9 +123,12 @@ impl LineReader {
             // Still inside the over-long line: drop what we have of it.
             start = self.len;
         } else if rest >= self.max_line {
+            // The line's end is not known yet; resuming at its start would read it again, so
+            // its hand-over counts as reaching the end of what was read.
             let flags = LineFlags {
                 truncated: true,
                 unterminated: false,
+                end: self.consumed + self.len as u64,
             };
             on_line(&self.buf[start..start + self.max_line], flags);
             self.skipping = true;

@@ -5,16 +5,24 @@
 //! pipeline) matches the line and forwards what the rules need; the source knows nothing of
 //! patterns or rules.
 
+pub mod checkpoint;
 pub mod file;
+pub mod identity;
 pub mod line_reader;
 
+pub use checkpoint::FilePosition;
+pub use identity::FileIdentity;
 pub use line_reader::LineFlags;
 
 /// Receives the lines of one source.
 pub trait LineSink: Send {
+    /// The file lines come from now (called before its first line, and again whenever the
+    /// source moves to another file).
+    fn file_changed(&mut self, id: &FileIdentity);
     /// One line, without its newline.
     fn line(&mut self, line: &[u8], flags: LineFlags);
-    /// The end of a batch of lines read together. Returns `false` when nobody listens any more
-    /// and the source should stop.
-    fn batch_end(&mut self) -> bool;
+    /// The end of a batch of lines read together, with the position reached (every line
+    /// before it has been given to `line`). Returns `false` when nobody listens any more and
+    /// the source should stop.
+    fn batch_end(&mut self, position: Option<&FilePosition>) -> bool;
 }

@@ -134,6 +134,18 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// Kills the process with SIGKILL (no chance to flush anything) and collects its output.
+    pub fn kill9(mut self) -> Vec<Value> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        while let Ok(v) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(v);
+        }
+        std::mem::take(&mut self.seen)
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -1,0 +1,329 @@
+//! Where each followed file was: positions persisted in `state_dir` so a restart (even after
+//! `kill -9`) resumes without reading a line twice or skipping one.
+//!
+//! Two files, a write-ahead journal and a snapshot:
+//! - every acknowledged batch appends one small record to `checkpoints.journal` (one `write`
+//!   per batch of lines, never per line, and no fsync: after `kill -9` the kernel still has
+//!   it, so a restart resumes at the exact last acknowledged line);
+//! - at most once a second (and at shutdown) the whole table is written as a versioned
+//!   snapshot: `checkpoints.json.tmp`, fsync, rename over `checkpoints.json`, fsync of the
+//!   directory; then the journal is emptied. Only these writes are forced to the disk, which
+//!   keeps an SD card's wear to one small write a second at most. After a power loss the
+//!   journal's unsynced tail may be gone and at most about a second of lines is read again.
+//!
+//! Records carry a sequence number; the snapshot records the last one it includes, so journal
+//! records older than the snapshot (a crash between the rename and the emptying) are ignored.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::identity::FileIdentity;
+
+/// Snapshot file name in `state_dir`.
+pub const SNAPSHOT: &str = "checkpoints.json";
+/// Journal file name in `state_dir`.
+pub const JOURNAL: &str = "checkpoints.journal";
+/// The snapshot format this version writes.
+pub const VERSION: u32 = 1;
+/// Snapshots are written at most this often (SD card wear).
+pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
+
+/// Where one followed path was: which file, and the offset just past the last line handed on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilePosition {
+    /// The configured path (the key).
+    pub path: String,
+    pub id: FileIdentity,
+    pub offset: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Snapshot {
+    version: u32,
+    /// The sequence number of the last journal record this snapshot includes.
+    seq: u64,
+    files: Vec<FilePosition>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct JournalRecord {
+    seq: u64,
+    #[serde(flatten)]
+    position: FilePosition,
+}
+
+/// The position table and its files. Owned by one task.
+#[derive(Debug)]
+pub struct Checkpointer {
+    dir: PathBuf,
+    positions: BTreeMap<String, FilePosition>,
+    /// Sequence number of the last record written.
+    seq: u64,
+    /// Positions changed since the last snapshot.
+    dirty: bool,
+    last_snapshot: Instant,
+    /// Open for appending; `None` while the state directory cannot be written.
+    journal: Option<File>,
+    /// Reused serialisation buffer.
+    buf: Vec<u8>,
+    /// Paths whose position changed since the journal was last written.
+    unjournaled: Vec<String>,
+    /// A write failed and was reported; cleared by the next success.
+    failing: bool,
+}
+
+impl Checkpointer {
+    /// Loads the positions from `dir` (created if missing). Problems (unreadable or corrupt
+    /// files) are logged and the affected positions forgotten: those files start over as on a
+    /// first run, which is the safe direction for `start_at = "end"`.
+    pub fn open(dir: &Path) -> Checkpointer {
+        let mut cp = Checkpointer {
+            dir: dir.to_path_buf(),
+            positions: BTreeMap::new(),
+            seq: 0,
+            dirty: false,
+            last_snapshot: Instant::now(),
+            journal: None,
+            buf: Vec::with_capacity(256),
+            unjournaled: Vec::new(),
+            failing: false,
+        };
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot create state directory; positions will not survive a restart");
+        }
+        let snap = [dir.join(SNAPSHOT), dir.join(format!("{SNAPSHOT}.tmp"))]
+            .into_iter()
+            .filter_map(|p| read_snapshot(&p))
+            .max_by_key(|s| s.seq);
+        if let Some(s) = snap {
+            cp.seq = s.seq;
+            for f in s.files {
+                cp.positions.insert(f.path.clone(), f);
+            }
+        }
+        let snapshot_seq = cp.seq;
+        if let Ok(f) = File::open(dir.join(JOURNAL)) {
+            for line in BufReader::new(f).split(b'\n') {
+                let Ok(line) = line else { break };
+                // A torn last record (power loss) does not parse and is skipped.
+                let Ok(rec) = serde_json::from_slice::<JournalRecord>(&line) else {
+                    continue;
+                };
+                if rec.seq > snapshot_seq {
+                    cp.seq = cp.seq.max(rec.seq);
+                    cp.positions.insert(rec.position.path.clone(), rec.position);
+                    cp.dirty = true;
+                }
+            }
+        }
+        cp.journal = open_journal(dir);
+        cp
+    }
+
+    /// The saved position of `path`, if any.
+    pub fn position(&self, path: &str) -> Option<&FilePosition> {
+        self.positions.get(path)
+    }
+
+    /// Notes that every line of `position.path` before `position.offset` was handed on. Kept in
+    /// memory until `write_journal` (the caller decides when a write is worth it).
+    pub fn update(&mut self, position: FilePosition) {
+        if self.positions.get(&position.path) == Some(&position) {
+            return;
+        }
+        if !self.unjournaled.contains(&position.path) {
+            self.unjournaled.push(position.path.clone());
+        }
+        self.dirty = true;
+        self.positions.insert(position.path.clone(), position);
+    }
+
+    /// `update`, then `write_journal` at once.
+    pub fn record(&mut self, position: FilePosition) {
+        self.update(position);
+        self.write_journal();
+    }
+
+    /// Whether some position changed since the journal was last written.
+    pub fn journal_due(&self) -> bool {
+        !self.unjournaled.is_empty()
+    }
+
+    /// Appends the changed positions to the journal: one `write` for all of them.
+    pub fn write_journal(&mut self) {
+        if self.unjournaled.is_empty() {
+            return;
+        }
+        self.buf.clear();
+        for path in self.unjournaled.drain(..) {
+            let Some(position) = self.positions.get(&path) else {
+                continue;
+            };
+            self.seq += 1;
+            let rec = JournalRecord {
+                seq: self.seq,
+                position: position.clone(),
+            };
+            if serde_json::to_writer(&mut self.buf, &rec).is_ok() {
+                self.buf.push(b'\n');
+            }
+        }
+        if self.journal.is_none() {
+            self.journal = open_journal(&self.dir);
+        }
+        let result = match &mut self.journal {
+            Some(j) => j.write_all(&self.buf),
+            None => Err(io::Error::other("journal not open")),
+        };
+        self.note(result, "cannot append to the checkpoint journal");
+    }
+
+    /// Whether a snapshot is due (positions changed and the last one is a second old).
+    pub fn snapshot_due(&self) -> bool {
+        self.dirty && self.last_snapshot.elapsed() >= SNAPSHOT_EVERY
+    }
+
+    /// Writes the snapshot now (temp file, fsync, rename, fsync dir) and empties the journal.
+    pub fn snapshot(&mut self) {
+        self.unjournaled.clear(); // the snapshot holds them
+        if !self.dirty {
+            return;
+        }
+        self.last_snapshot = Instant::now();
+        let result = self.write_snapshot();
+        if result.is_ok() {
+            self.dirty = false;
+            if let Some(j) = &self.journal {
+                let _ = j.set_len(0);
+            }
+        }
+        self.note(result, "cannot write the checkpoint snapshot");
+    }
+
+    fn write_snapshot(&self) -> io::Result<()> {
+        let snap = Snapshot {
+            version: VERSION,
+            seq: self.seq,
+            files: self.positions.values().cloned().collect(),
+        };
+        let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
+        let mut f = File::create(&tmp)?;
+        serde_json::to_writer_pretty(&mut f, &snap)?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, self.dir.join(SNAPSHOT))?;
+        File::open(&self.dir)?.sync_all()
+    }
+
+    /// Logs a write problem once, and its end.
+    fn note(&mut self, result: io::Result<()>, what: &str) {
+        match result {
+            Ok(()) if self.failing => {
+                self.failing = false;
+                tracing::info!(dir = %self.dir.display(), "checkpoints are written again");
+            }
+            Ok(()) => {}
+            Err(e) if !self.failing => {
+                self.failing = true;
+                tracing::warn!(dir = %self.dir.display(), error = %e, "{what}; matching and alerting go on, but a restart may read lines again");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+fn open_journal(dir: &Path) -> Option<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(JOURNAL))
+        .ok()
+}
+
+fn read_snapshot(path: &Path) -> Option<Snapshot> {
+    let text = std::fs::read(path).ok()?;
+    match serde_json::from_slice::<Snapshot>(&text) {
+        Ok(s) if s.version == VERSION => Some(s),
+        Ok(s) => {
+            tracing::warn!(path = %path.display(), version = s.version, "checkpoint snapshot of an unknown version ignored");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "corrupt checkpoint snapshot ignored");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pos(path: &str, offset: u64) -> FilePosition {
+        FilePosition {
+            path: path.into(),
+            id: FileIdentity {
+                dev: 1,
+                ino: 2,
+                head_len: 3,
+                checksum: 4,
+            },
+            offset,
+        }
+    }
+
+    #[test]
+    fn journal_records_survive_without_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cp = Checkpointer::open(dir.path());
+        cp.record(pos("/a", 10));
+        cp.record(pos("/a", 20));
+        cp.record(pos("/b", 5));
+        drop(cp); // like kill -9: no snapshot written
+        let cp = Checkpointer::open(dir.path());
+        assert_eq!(cp.position("/a").unwrap().offset, 20);
+        assert_eq!(cp.position("/b").unwrap().offset, 5);
+    }
+
+    #[test]
+    fn snapshot_then_journal_and_stale_journal_records_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cp = Checkpointer::open(dir.path());
+        cp.record(pos("/a", 10));
+        let stale = std::fs::read(dir.path().join(JOURNAL)).unwrap();
+        cp.snapshot();
+        assert_eq!(
+            std::fs::metadata(dir.path().join(JOURNAL)).unwrap().len(),
+            0
+        );
+        cp.record(pos("/a", 30));
+        drop(cp);
+        // A crash between rename and emptying leaves old records behind: they must not win.
+        let mut j = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(JOURNAL))
+            .unwrap();
+        j.write_all(&stale).unwrap();
+        j.write_all(b"{\"seq\": 99, \"pa").unwrap(); // torn record
+        let cp = Checkpointer::open(dir.path());
+        assert_eq!(cp.position("/a").unwrap().offset, 30);
+    }
+
+    #[test]
+    fn corrupt_or_future_snapshots_are_ignored_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(SNAPSHOT), b"{not json").unwrap();
+        assert!(Checkpointer::open(dir.path()).position("/a").is_none());
+        std::fs::write(
+            dir.path().join(SNAPSHOT),
+            br#"{"version": 9, "seq": 1, "files": []}"#,
+        )
+        .unwrap();
+        assert!(Checkpointer::open(dir.path()).position("/a").is_none());
+    }
+}
