@@ -21,6 +21,7 @@ use crate::rules::{Engine, Input, MatchedLine, Output};
 use crate::shutdown::Shutdown;
 use crate::source::checkpoint::Checkpointer;
 use crate::source::file::{self, FileSourceConfig, FileStats};
+use crate::source::multiline::Assembler;
 use crate::source::{FileIdentity, FilePosition, LineFlags, LineSink};
 
 /// Inputs queued between the sources and the rules engine. Each message is a batch count or a
@@ -129,13 +130,16 @@ pub async fn run_with_sink(
             };
             let file_stats = Arc::new(FileStats::default());
             stats.push((path.display().to_string(), file_stats.clone()));
-            let handle =
-                file::spawn(cfg, feed, file_stats, shutdown.clone()).map_err(|source| {
-                    PipelineError::Source {
-                        path: path.display().to_string(),
-                        source,
-                    }
-                })?;
+            let handle = file::spawn(
+                cfg,
+                Assembler::new(feed, w.multiline.clone()),
+                file_stats,
+                shutdown.clone(),
+            )
+            .map_err(|source| PipelineError::Source {
+                path: path.display().to_string(),
+                source,
+            })?;
             threads.push(handle);
             tracing::info!(watch = %w.name, path = %path.display(), "following file");
         }

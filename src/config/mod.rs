@@ -17,6 +17,13 @@ use std::time::Duration;
 pub use error::{ConfigError, Diagnostics};
 pub use packs::{PackSet, PatternDef, PatternPack};
 
+use crate::source::multiline::{Grouping, MultilineRule};
+
+/// Default quiet time after which a pending multi-line event is handed on.
+pub const DEFAULT_MULTILINE_TIMEOUT: Duration = Duration::from_millis(300);
+/// Default most lines in one event.
+pub const DEFAULT_MULTILINE_MAX_LINES: usize = 500;
+
 use located::{Located, SourceMap};
 use raw::{RawChannel, RawDaemon, RawFile, RawRule, RawWatch, RuleKindText, SeverityText};
 
@@ -61,6 +68,8 @@ pub struct WatchConfig {
     pub notify: Vec<String>,
     pub start_at: StartAt,
     pub max_line_bytes: usize,
+    /// How lines are grouped into events.
+    pub multiline: MultilineRule,
     pub rules: Vec<RuleConfig>,
 }
 
@@ -400,6 +409,7 @@ fn resolve_watch(
             ),
         );
     }
+    let multiline = resolve_multiline(&w, &watch_packs, max_line_bytes, sources, diags);
     let mut rules = Vec::new();
     for r in w.rule {
         if let Some(rule) = resolve_rule(&name, r, &pattern_names, sources, diags) {
@@ -417,8 +427,83 @@ fn resolve_watch(
         notify,
         start_at,
         max_line_bytes,
+        multiline,
         rules,
     })
+}
+
+/// The watch's multi-line rule: as configured, else `python` when it uses the
+/// `python-logging` pack, else none.
+fn resolve_multiline(
+    w: &RawWatch,
+    packs: &[PatternPack],
+    max_line_bytes: usize,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> MultilineRule {
+    let mut rule = MultilineRule {
+        grouping: if packs.iter().any(|p| p.name == "python-logging") {
+            Grouping::Python
+        } else {
+            Grouping::None
+        },
+        timeout: DEFAULT_MULTILINE_TIMEOUT,
+        max_lines: DEFAULT_MULTILINE_MAX_LINES,
+        max_bytes: max_line_bytes.saturating_mul(4),
+    };
+    let Some(m) = &w.multiline else {
+        return rule;
+    };
+    let m = &m.value;
+    use raw::MultilineKindText as K;
+    let needs_pattern = matches!(m.kind.value, K::Continuation | K::Start);
+    let regex = match (&m.pattern, needs_pattern) {
+        (Some(p), true) => match packs::build_regex(&p.value, true) {
+            Ok(re) => Some(re),
+            Err(e) => {
+                diags.at(
+                    sources,
+                    p,
+                    format!("multiline pattern does not compile: {e}"),
+                );
+                None
+            }
+        },
+        (None, true) => {
+            diags.at(
+                sources,
+                &m.kind,
+                "this multiline kind needs `pattern = '<regex>'`".into(),
+            );
+            None
+        }
+        (Some(p), false) => {
+            diags.at(
+                sources,
+                p,
+                "`pattern` applies only to kind \"continuation\" or \"start\"".into(),
+            );
+            None
+        }
+        (None, false) => None,
+    };
+    rule.grouping = match (m.kind.value, regex) {
+        (K::None, _) => Grouping::None,
+        (K::Python, _) => Grouping::Python,
+        (K::Continuation, Some(re)) => Grouping::Continuation(re),
+        (K::Start, Some(re)) => Grouping::Start(re),
+        _ => Grouping::None,
+    };
+    if let Some(t) = &m.timeout {
+        rule.timeout = t.value.0;
+    }
+    if let Some(n) = &m.max_lines {
+        if n.value == 0 || n.value > 100_000 {
+            diags.at(sources, n, "max_lines must be between 1 and 100000".into());
+        }
+        rule.max_lines = n.value as usize;
+    }
+    rule
 }
 
 fn resolve_rule(

@@ -43,8 +43,30 @@ pub struct RawWatch {
     pub notify: Option<Located<Vec<Located<String>>>>,
     pub start_at: Option<Located<StartAtText>>,
     pub max_line_bytes: Option<Located<u64>>,
+    pub multiline: Option<Located<RawMultiline>>,
     #[serde(default)]
     pub rule: Vec<RawRule>,
+}
+
+/// `[watch.multiline]`: how lines are grouped into events.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMultiline {
+    pub kind: Located<MultilineKindText>,
+    /// The regex of `continuation` and `start`.
+    pub pattern: Option<Located<String>>,
+    pub timeout: Option<Located<ConfigDuration>>,
+    pub max_lines: Option<Located<u64>>,
+}
+
+/// `kind` of `[watch.multiline]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MultilineKindText {
+    None,
+    Python,
+    Continuation,
+    Start,
 }
 
 /// Where a file source starts on its first run.
@@ -106,7 +128,15 @@ impl RawWatch {
         macro_rules! take {
             ($($f:ident),*) => { $( if later.$f.is_some() { self.$f = later.$f; } )* };
         }
-        take!(unit, files, patterns, notify, start_at, max_line_bytes);
+        take!(
+            unit,
+            files,
+            patterns,
+            notify,
+            start_at,
+            max_line_bytes,
+            multiline
+        );
         for rule in later.rule {
             match self
                 .rule

@@ -53,6 +53,12 @@ fn watch(name: &str, packs: Vec<PatternPack>, rules: Vec<RuleConfig>) -> WatchCo
         notify: vec!["console".into()],
         start_at: StartAt::End,
         max_line_bytes: 64 * 1024,
+        multiline: crate::source::multiline::MultilineRule {
+            grouping: crate::source::multiline::Grouping::None,
+            timeout: Duration::from_millis(300),
+            max_lines: 500,
+            max_bytes: 256 * 1024,
+        },
         rules,
     }
 }

@@ -139,11 +139,14 @@ impl<S: LineSink> Follower<S> {
                 self.reader.flush_partial(|l, f| sink.line(l, f));
             }
             self.end_batch();
-            let wait = if self.reader.pending() > 0 {
+            let mut wait = if self.reader.pending() > 0 {
                 self.config.partial_flush.min(self.config.poll_interval)
             } else {
                 self.config.poll_interval
             };
+            if let Some(w) = self.sink.wake_in() {
+                wait = wait.min(w.max(Duration::from_millis(1)));
+            }
             // `tx` is kept alive above, so this only ends by an event or the timeout.
             let _ = rx.recv_timeout(wait);
         }
@@ -382,8 +385,8 @@ impl<S: LineSink> Follower<S> {
         if open.id.head_len < FINGERPRINT_BYTES as u32
             && self.reader.consumed() > u64::from(open.id.head_len)
         {
+            // The same file: the sink is not told (a narrower identity stays valid).
             open.id = FileIdentity::of(&open.file)?;
-            self.sink.file_changed(&open.id);
         }
         Ok(total)
     }

@@ -19,6 +19,8 @@ pub struct LineFlags {
     pub truncated: bool,
     /// The line had no newline yet and was flushed after a quiet time.
     pub unterminated: bool,
+    /// Stream offset of the line's first byte.
+    pub start: u64,
     /// Stream offset just past the line (and its newline): where reading resumes after it.
     pub end: u64,
 }
@@ -95,6 +97,7 @@ impl LineReader {
             let flags = LineFlags {
                 truncated: false,
                 unterminated: true,
+                start: self.consumed,
                 end: self.consumed + self.len as u64,
             };
             on_line(trim_cr(&self.buf[..self.len]), flags);
@@ -111,6 +114,7 @@ impl LineReader {
                 self.skipping = false;
             } else {
                 let flags = LineFlags {
+                    start: self.consumed + start as u64,
                     end: self.consumed + end as u64 + 1,
                     ..LineFlags::default()
                 };
@@ -128,6 +132,7 @@ impl LineReader {
             let flags = LineFlags {
                 truncated: true,
                 unterminated: false,
+                start: self.consumed + start as u64,
                 end: self.consumed + self.len as u64,
             };
             on_line(&self.buf[start..start + self.max_line], flags);

@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod file;
 pub mod identity;
 pub mod line_reader;
+pub mod multiline;
 
 pub use checkpoint::FilePosition;
 pub use identity::FileIdentity;
@@ -25,4 +26,9 @@ pub trait LineSink: Send {
     /// before it has been given to `line`). Returns `false` when nobody listens any more and
     /// the source should stop.
     fn batch_end(&mut self, position: Option<&FilePosition>) -> bool;
+    /// How soon the sink wants another `batch_end` call even if nothing is read (to end a
+    /// multi-line event after its quiet time). `None`: no need.
+    fn wake_in(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
