@@ -6,7 +6,9 @@
 //! channels fall behind, the sources wait (back-pressure lands on our reading, never on the
 //! writer of the log, which just appends to its file).
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -14,14 +16,15 @@ use tokio::time::Instant;
 
 use crate::actions::Dispatcher;
 use crate::alert::Alert;
-use crate::config::Config;
+use crate::config::{Config, StartAt};
 use crate::logging::LogFormat;
 use crate::matcher::{BuildError, Matcher, Scratch};
 use crate::rules::{Engine, Input, MatchedLine, Output};
 use crate::shutdown::Shutdown;
 use crate::source::checkpoint::Checkpointer;
 use crate::source::file::{self, FileSourceConfig, FileStats};
-use crate::source::multiline::Assembler;
+use crate::source::glob;
+use crate::source::multiline::{Assembler, MultilineRule};
 use crate::source::{FileIdentity, FilePosition, LineFlags, LineSink};
 
 /// Inputs queued between the sources and the rules engine. Each message is a batch count or a
@@ -105,58 +108,65 @@ pub async fn run_with_sink(
     let (output_tx, output_rx) = mpsc::channel::<Output>(ALERT_QUEUE);
     let engine = Engine::new(&config.watches, &matchers, Instant::now());
     let checkpoints = Checkpointer::open(&config.daemon.state_dir);
-    let mut threads = Vec::new();
-    let mut stats = Vec::new();
+    let spawned = Arc::new(Spawned::default());
+    let resume = Arc::new(checkpoints.positions());
     for (i, w) in config.watches.iter().enumerate() {
+        let follower = Follow {
+            watch: i,
+            watch_name: w.name.clone(),
+            matcher: matchers[i].clone(),
+            multiline: w.multiline.clone(),
+            tx: input_tx.clone(),
+            max_line_bytes: w.max_line_bytes,
+            poll_interval: config.daemon.poll_interval,
+            resume: resume.clone(),
+            shutdown: shutdown.clone(),
+            spawned: spawned.clone(),
+        };
         for path in &w.files {
-            let feed = WatchFeed {
-                watch: i,
-                matcher: matchers[i].clone(),
-                scratch: matchers[i].scratch(),
-                source: Arc::from(path.display().to_string()),
-                tx: input_tx.clone(),
-                lines: 0,
-                file: None,
-                last_offset: None,
-                closed: false,
-            };
-            let cfg = FileSourceConfig {
-                path: path.clone(),
-                start_at: w.start_at,
-                max_line_bytes: w.max_line_bytes,
-                poll_interval: config.daemon.poll_interval,
-                partial_flush: PARTIAL_FLUSH,
-                resume: checkpoints.position(&path.display().to_string()).cloned(),
-            };
-            let file_stats = Arc::new(FileStats::default());
-            stats.push((path.display().to_string(), file_stats.clone()));
-            let handle = file::spawn(
-                cfg,
-                Assembler::new(feed, w.multiline.clone()),
-                file_stats,
-                shutdown.clone(),
-            )
-            .map_err(|source| PipelineError::Source {
-                path: path.display().to_string(),
-                source,
-            })?;
-            threads.push(handle);
-            tracing::info!(watch = %w.name, path = %path.display(), "following file");
+            if glob::is_glob(path) {
+                let f = follower.clone();
+                let start_at = w.start_at;
+                let handle = glob::spawn(
+                    path.clone(),
+                    config.daemon.poll_interval,
+                    shutdown.clone(),
+                    move |p, at_start| {
+                        let start = if at_start {
+                            start_at
+                        } else {
+                            StartAt::Beginning
+                        };
+                        if let Err(e) = f.follow(p.clone(), start) {
+                            tracing::error!(path = %p.display(), error = %e, "cannot follow file");
+                        }
+                    },
+                )
+                .map_err(|source| PipelineError::Source {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                spawned.push_thread(handle);
+                tracing::info!(watch = %w.name, glob = %path.display(), "following files matching a glob");
+            } else {
+                follower
+                    .follow(path.clone(), w.start_at)
+                    .map_err(|source| PipelineError::Source {
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+            }
         }
     }
     drop(input_tx);
     let router = tokio::spawn(route_outputs(output_rx, alerts, checkpoints));
     engine.run(input_rx, output_tx, shutdown).await;
     // Source threads see the shutdown within one poll interval (or see the closed queue).
-    let _ = tokio::task::spawn_blocking(move || {
-        for t in threads {
-            let _ = t.join();
-        }
-    })
-    .await;
+    let joiner = spawned.clone();
+    let _ = tokio::task::spawn_blocking(move || joiner.join_all()).await;
     // The engine is gone: the router writes the last snapshot and ends.
     let _ = router.await;
-    for (path, s) in stats {
+    for (path, s) in spawned.stats() {
         use std::sync::atomic::Ordering::Relaxed;
         tracing::info!(
             path = %path,
@@ -209,6 +219,92 @@ async fn route_outputs(
         }
     }
     tokio::task::block_in_place(|| checkpoints.snapshot());
+}
+
+/// Threads and counters of every source started, also those a glob starts later.
+#[derive(Default)]
+struct Spawned {
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    stats: Mutex<Vec<(String, Arc<FileStats>)>>,
+}
+
+impl Spawned {
+    fn push_thread(&self, t: std::thread::JoinHandle<()>) {
+        if let Ok(mut v) = self.threads.lock() {
+            v.push(t);
+        }
+    }
+
+    /// Joins every source thread, including ones started while joining.
+    fn join_all(&self) {
+        loop {
+            let batch: Vec<_> = match self.threads.lock() {
+                Ok(mut v) => v.drain(..).collect(),
+                Err(_) => return,
+            };
+            if batch.is_empty() {
+                return;
+            }
+            for t in batch {
+                let _ = t.join();
+            }
+        }
+    }
+
+    fn stats(&self) -> Vec<(String, Arc<FileStats>)> {
+        self.stats.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+/// Everything needed to start a follower for one path of one watch.
+#[derive(Clone)]
+struct Follow {
+    watch: usize,
+    watch_name: String,
+    matcher: Arc<Matcher>,
+    multiline: MultilineRule,
+    tx: mpsc::Sender<Input>,
+    max_line_bytes: usize,
+    poll_interval: Duration,
+    /// Positions saved by the previous run.
+    resume: Arc<BTreeMap<String, FilePosition>>,
+    shutdown: Shutdown,
+    spawned: Arc<Spawned>,
+}
+
+impl Follow {
+    /// Starts following `path` on its own thread.
+    fn follow(&self, path: PathBuf, start_at: StartAt) -> std::io::Result<()> {
+        let key = path.display().to_string();
+        let feed = WatchFeed {
+            watch: self.watch,
+            matcher: self.matcher.clone(),
+            scratch: self.matcher.scratch(),
+            source: Arc::from(key.as_str()),
+            tx: self.tx.clone(),
+            lines: 0,
+            file: None,
+            last_offset: None,
+            closed: false,
+        };
+        let cfg = FileSourceConfig {
+            path: path.clone(),
+            start_at,
+            max_line_bytes: self.max_line_bytes,
+            poll_interval: self.poll_interval,
+            partial_flush: PARTIAL_FLUSH,
+            resume: self.resume.get(&key).cloned(),
+        };
+        let stats = Arc::new(FileStats::default());
+        if let Ok(mut v) = self.spawned.stats.lock() {
+            v.push((key, stats.clone()));
+        }
+        let sink = Assembler::new(feed, self.multiline.clone());
+        let handle = file::spawn(cfg, sink, stats, self.shutdown.clone())?;
+        self.spawned.push_thread(handle);
+        tracing::info!(watch = %self.watch_name, path = %path.display(), "following file");
+        Ok(())
+    }
 }
 
 /// The sink of one source of one watch: matches each line and forwards what rules need.

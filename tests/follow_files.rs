@@ -174,3 +174,26 @@ fn long_lines_invalid_utf8_and_crlf_are_handled_not_panicked_on() {
     assert!(!crlf["line"].as_str().unwrap().ends_with('\r'));
     assert!(d.stop());
 }
+
+#[test]
+fn a_glob_picks_up_files_as_they_appear() {
+    let (dir, config) = config_dir(&CONFIG.replace("logs/bot.log", "logs/*.log"));
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let a = logs.join("a.log");
+    append(&a, &[error(1000)]); // before start, start_at = "end": not read
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&a);
+    append(&a, &(0..5).map(error).collect::<Vec<_>>());
+    // New files matching the glob are read from their start; others are not followed.
+    append(&logs.join("b.log"), &(5..10).map(error).collect::<Vec<_>>());
+    append(&logs.join("b.log.1"), &[error(2000)]);
+    append(&logs.join("c.txt"), &[error(3000)]);
+    wait_numbers(&mut d, 10);
+    let seen = numbers(&d);
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        (0..10).collect::<Vec<_>>()
+    );
+    assert!(seen.values().all(|&c| c == 1), "{seen:?}");
+}

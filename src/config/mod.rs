@@ -331,6 +331,15 @@ fn resolve_watch(
         .as_ref()
         .map(|f| f.value.iter().map(|p| resolve_path(sources, p)).collect())
         .unwrap_or_default();
+    if let Some(f) = &w.files {
+        for (p, resolved) in f.value.iter().zip(&files) {
+            if crate::source::glob::is_glob(resolved) {
+                if let Err(e) = crate::source::glob::validate(resolved) {
+                    diags.at(sources, p, e);
+                }
+            }
+        }
+    }
     if files.is_empty() {
         diags.at(
             sources,

@@ -125,6 +125,11 @@ impl Checkpointer {
         cp
     }
 
+    /// Every saved position, by path.
+    pub fn positions(&self) -> BTreeMap<String, FilePosition> {
+        self.positions.clone()
+    }
+
     /// The saved position of `path`, if any.
     pub fn position(&self, path: &str) -> Option<&FilePosition> {
         self.positions.get(path)

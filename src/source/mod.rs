@@ -7,6 +7,7 @@
 
 pub mod checkpoint;
 pub mod file;
+pub mod glob;
 pub mod identity;
 pub mod line_reader;
 pub mod multiline;
