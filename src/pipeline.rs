@@ -365,7 +365,7 @@ impl LineSink for WatchFeed {
         }
         // A matched line may cause an alert: acknowledge it on its own, so its position is
         // saved right after the alert is handled, not a batch later (no repeat after kill -9).
-        if let Some(id) = self.file {
+        if let (Some(id), true) = (self.file, flags.positioned) {
             self.send_position(FilePosition {
                 path: self.source.to_string(),
                 id,

@@ -47,14 +47,21 @@ fn a_traceback_written_in_pieces_arrives_as_one_event() {
     }
     let event = d.wait_alert("errors", "event", Duration::from_secs(5));
     let text = event["line"].as_str().unwrap();
-    assert!(text.starts_with("2026-11-23 09:41:42,002 - bot - ERROR - order failed\n"), "{text}");
+    assert!(
+        text.starts_with("2026-11-23 09:41:42,002 - bot - ERROR - order failed\n"),
+        "{text}"
+    );
     assert!(
         text.ends_with("ConnectionResetError: [Errno 104] Connection reset by peer"),
         "{text}"
     );
     assert_eq!(text.lines().count(), 5, "{text}");
     d.collect_for(Duration::from_millis(800));
-    assert_eq!(d.count_alerts("errors", "event"), 1, "one event, not one per line");
+    assert_eq!(
+        d.count_alerts("errors", "event"),
+        1,
+        "one event, not one per line"
+    );
 }
 
 #[test]
@@ -64,9 +71,19 @@ fn a_lone_error_line_is_handed_on_after_the_quiet_time() {
     std::fs::write(&log, b"").unwrap();
     let mut d = Daemon::start(&config);
     d.wait_reading(&log);
-    common::append(&log, &["2026-11-23 09:41:42,002 - bot - ERROR - lone".to_string()]);
+    common::append(
+        &log,
+        &["2026-11-23 09:41:42,002 - bot - ERROR - lone".to_string()],
+    );
     let started = std::time::Instant::now();
     let event = d.wait_alert("errors", "event", Duration::from_secs(5));
-    assert_eq!(event["line"], "2026-11-23 09:41:42,002 - bot - ERROR - lone");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!(
+        event["line"],
+        "2026-11-23 09:41:42,002 - bot - ERROR - lone"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }

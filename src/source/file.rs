@@ -59,10 +59,22 @@ pub struct FileStats {
     pub unrecovered_truncations: AtomicU64,
 }
 
+/// How long a rotated-away file is still read after it was last written to: its writer may
+/// keep appending until it reopens the path. Holding it this long costs one open descriptor.
+pub const ROTATE_WAIT: Duration = Duration::from_secs(10);
+
 /// The file currently open.
 struct Open {
     file: File,
     id: FileIdentity,
+}
+
+/// A rotated-away file still read until it has been quiet for `ROTATE_WAIT`.
+struct Retired {
+    open: Open,
+    /// Its own reader: a partial line of the old file must not join the new file's lines.
+    reader: LineReader,
+    last_data: std::time::Instant,
 }
 
 /// Follows `config.path` on a new thread until `shutdown` or until the sink stops listening.
@@ -86,6 +98,8 @@ struct Follower<S: LineSink> {
     shutdown: Shutdown,
     reader: LineReader,
     open: Option<Open>,
+    /// The previous file after a rotation, still read for a while.
+    retired: Option<Retired>,
     /// Whether the next open is the first one (where `resume` and `start_at` apply).
     first_open: bool,
     /// Reported once per absence so a missing file does not flood the log.
@@ -105,6 +119,7 @@ impl<S: LineSink> Follower<S> {
             shutdown,
             reader,
             open: None,
+            retired: None,
             first_open: true,
             warned_missing: false,
             stopped: false,
@@ -186,7 +201,8 @@ impl<S: LineSink> Follower<S> {
 
     /// Reads what is new, then follows a rotation or truncation. Returns bytes read.
     fn poll(&mut self) -> io::Result<usize> {
-        let mut total = self.drain()?;
+        let mut total = self.drain_retired()?;
+        total += self.drain()?;
         let meta = match std::fs::metadata(&self.config.path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -211,22 +227,91 @@ impl<S: LineSink> Follower<S> {
             .as_ref()
             .is_some_and(|o| o.id.dev == meta.dev() && o.id.ino == meta.ino());
         if !same_inode {
-            if self.open.is_some() {
+            if let Some(old) = self.open.take() {
                 self.stats.rotations.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(path = %self.key, "file replaced (rotated); following the new one");
+                self.retire(old);
             }
             self.open_path()?;
-            return Ok(total + self.drain()?);
-        }
-        let read_to = self.reader.consumed() + self.reader.pending() as u64;
-        let head_same = match &self.open {
-            Some(o) => o.id.head_matches(&o.file)?,
-            None => true,
-        };
-        if meta.len() < read_to || !head_same {
-            total += self.truncated()?;
+            total += self.drain()?;
         }
         Ok(total)
+    }
+
+    /// Keeps reading a rotated-away file: its writer may append to it until it reopens the
+    /// path (a `postrotate` signal, say), and those lines must not be lost.
+    fn retire(&mut self, old: Open) {
+        if let Some(previous) = self.retired.take() {
+            self.drop_retired(previous);
+        }
+        let mut reader = std::mem::replace(
+            &mut self.reader,
+            LineReader::new(self.config.max_line_bytes),
+        );
+        // Its lines are handed on, but the saved position belongs to the new file now.
+        reader.set_positioned(false);
+        self.retired = Some(Retired {
+            open: old,
+            reader,
+            last_data: std::time::Instant::now(),
+        });
+    }
+
+    /// Reads what was appended to the retired file; lets it go after `ROTATE_WAIT` of quiet.
+    fn drain_retired(&mut self) -> io::Result<usize> {
+        let Some(r) = &mut self.retired else {
+            return Ok(0);
+        };
+        let len = r.open.file.metadata()?.len();
+        let mut n = 0;
+        if len > r.reader.consumed() + r.reader.pending() as u64 {
+            self.sink.file_changed(&r.open.id);
+            let (read, listening) = pump(
+                &mut r.open.file,
+                &mut r.reader,
+                &mut self.sink,
+                &self.key,
+                None,
+                &self.stats,
+            )?;
+            n = read;
+            self.stopped |= !listening;
+            if n > 0 {
+                r.last_data = std::time::Instant::now();
+            }
+            if let Some(o) = &self.open {
+                self.sink.file_changed(&o.id);
+            }
+        }
+        if r.last_data.elapsed() >= ROTATE_WAIT {
+            if let Some(r) = self.retired.take() {
+                self.drop_retired(r);
+            }
+        }
+        Ok(n)
+    }
+
+    /// Hands on a retired file's unterminated last line and closes it.
+    fn drop_retired(&mut self, mut r: Retired) {
+        if r.reader.pending() > 0 {
+            self.sink.file_changed(&r.open.id);
+            let sink = &mut self.sink;
+            r.reader.flush_partial(|l, f| sink.line(l, f));
+            if let Some(o) = &self.open {
+                self.sink.file_changed(&o.id);
+            }
+        }
+        tracing::debug!(path = %self.key, "stopped reading the rotated file");
+    }
+
+    /// Whether the open file was truncated or rewritten under us: shorter than what we read,
+    /// or its first bytes changed (truncated and written again past our offset).
+    fn was_truncated(&self) -> io::Result<bool> {
+        let Some(o) = &self.open else {
+            return Ok(false);
+        };
+        let read_to = self.reader.consumed() + self.reader.pending() as u64;
+        Ok(o.file.metadata()?.len() < read_to || !o.id.head_matches(&o.file)?)
     }
 
     /// The open file was truncated (or rewritten in place): recover the unread rest from a
@@ -244,26 +329,35 @@ impl<S: LineSink> Follower<S> {
             .ok()
             .filter(|f| id.head_matches(f).unwrap_or(false));
         match copy {
-            Some(mut copy) if copy.metadata()?.len() >= offset => {
+            Some(mut copy) => {
                 let len = copy.metadata()?.len();
-                copy.seek(SeekFrom::Start(offset))?;
-                self.reader.reset(offset);
-                let original = self.open.replace(Open { file: copy, id });
-                self.sink.file_changed(&id);
-                total += self.drain()?;
-                self.open = original;
-                self.stats
-                    .recovered_bytes
-                    .fetch_add(len - offset, Ordering::Relaxed);
-                tracing::info!(path = %self.key, copy = %copy_path.display(), bytes = len - offset, "file truncated (copytruncate); read its unread rest from the rotated copy");
+                if len > offset {
+                    // The copy holds what we had not read yet (the partial line included).
+                    copy.seek(SeekFrom::Start(offset))?;
+                    self.reader.reset(offset);
+                    let (n, listening) = pump(
+                        &mut copy,
+                        &mut self.reader,
+                        &mut self.sink,
+                        &self.key,
+                        Some(id),
+                        &self.stats,
+                    )?;
+                    self.stopped |= !listening;
+                    total += n;
+                    self.stats
+                        .recovered_bytes
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    tracing::info!(path = %self.key, copy = %copy_path.display(), bytes = n, "file truncated (copytruncate); read its unread rest from the rotated copy");
+                }
             }
-            _ if self.reader.pending() > 0 || offset > 0 => {
+            None if offset > 0 || self.reader.pending() > 0 => {
                 self.stats
                     .unrecovered_truncations
                     .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(path = %self.key, offset, "file truncated; lines written after offset just before the truncation may be missed (no matching rotated copy)");
+                tracing::warn!(path = %self.key, offset, "file truncated and no rotated copy starts like it: lines written just before the truncation may be missed");
             }
-            _ => {}
+            None => {}
         }
         if let Some(o) = &mut self.open {
             o.file.seek(SeekFrom::Start(0))?;
@@ -271,7 +365,7 @@ impl<S: LineSink> Follower<S> {
             self.sink.file_changed(&o.id);
         }
         self.reader.reset(0);
-        Ok(total + self.drain()?)
+        Ok(total)
     }
 
     fn open_path(&mut self) -> io::Result<()> {
@@ -341,11 +435,18 @@ impl<S: LineSink> Follower<S> {
             }
             file.seek(SeekFrom::Start(saved.offset))?;
             self.reader.reset(saved.offset);
-            self.open = Some(Open { file, id: saved.id });
             self.sink.file_changed(&saved.id);
-            let n = self.drain()?;
-            self.end_batch();
-            self.open = None;
+            let (n, listening) = pump(
+                &mut file,
+                &mut self.reader,
+                &mut self.sink,
+                &self.key,
+                Some(saved.id),
+                &self.stats,
+            )?;
+            self.stopped |= !listening;
+            let sink = &mut self.sink;
+            self.reader.flush_partial(|l, f| sink.line(l, f));
             tracing::info!(path = %self.key, rotated = %path.display(), bytes = n, "file was rotated while logwarden was down; read the rest of the rotated file first");
             return Ok(n);
         }
@@ -353,14 +454,23 @@ impl<S: LineSink> Follower<S> {
         Ok(0)
     }
 
-    /// Reads the open file to its end.
+    /// Reads the open file to its end, checking before each read that it was not truncated
+    /// under us (a reader behind its writer across a copytruncate must not read the new
+    /// content from the old offset).
     fn drain(&mut self) -> io::Result<usize> {
-        let Some(open) = &mut self.open else {
-            return Ok(0);
-        };
-        let sink = &mut self.sink;
         let mut total = 0;
         loop {
+            if self.stopped || self.open.is_none() {
+                return Ok(total);
+            }
+            if self.was_truncated()? {
+                total += self.truncated()?;
+                continue;
+            }
+            let Some(open) = &mut self.open else {
+                return Ok(total);
+            };
+            let sink = &mut self.sink;
             let n = self
                 .reader
                 .read_from(&mut open.file, |l, f| sink.line(l, f))?;
@@ -378,16 +488,47 @@ impl<S: LineSink> Follower<S> {
             };
             if !sink.batch_end(Some(&position)) {
                 self.stopped = true;
-                return Ok(total);
             }
         }
         // A file opened while shorter than the fingerprint: widen the fingerprint as it grows.
-        if open.id.head_len < FINGERPRINT_BYTES as u32
-            && self.reader.consumed() > u64::from(open.id.head_len)
-        {
-            // The same file: the sink is not told (a narrower identity stays valid).
-            open.id = FileIdentity::of(&open.file)?;
+        if let Some(open) = &mut self.open {
+            if open.id.head_len < FINGERPRINT_BYTES as u32
+                && self.reader.consumed() > u64::from(open.id.head_len)
+            {
+                // The same file: the sink is not told (a narrower identity stays valid).
+                open.id = FileIdentity::of(&open.file)?;
+            }
         }
         Ok(total)
+    }
+}
+
+/// Reads `file` to its end through `reader`, handing lines to `sink`. After each chunk the
+/// sink is told the position reached in the file `position_id` (or nothing, for a file whose
+/// position is not to be saved). Returns the bytes read and whether the sink still listens.
+fn pump<S: LineSink>(
+    file: &mut File,
+    reader: &mut LineReader,
+    sink: &mut S,
+    key: &str,
+    position_id: Option<FileIdentity>,
+    stats: &FileStats,
+) -> io::Result<(usize, bool)> {
+    let mut total = 0;
+    loop {
+        let n = reader.read_from(file, |l, f| sink.line(l, f))?;
+        if n == 0 {
+            return Ok((total, true));
+        }
+        total += n;
+        stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        let position = position_id.map(|id| FilePosition {
+            path: key.to_string(),
+            id,
+            offset: reader.consumed(),
+        });
+        if !sink.batch_end(position.as_ref()) {
+            return Ok((total, false));
+        }
     }
 }

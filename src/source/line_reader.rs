@@ -21,6 +21,9 @@ pub struct LineFlags {
     pub unterminated: bool,
     /// Stream offset of the line's first byte.
     pub start: u64,
+    /// Whether `start`/`end` may be saved as the source's position. False for lines of a
+    /// rotated file still being drained: the source's saved position belongs to the new one.
+    pub positioned: bool,
     /// Stream offset just past the line (and its newline): where reading resumes after it.
     pub end: u64,
 }
@@ -38,6 +41,8 @@ pub struct LineReader {
     skipping: bool,
     /// Bytes of the stream consumed (handed out or skipped), i.e. the stream offset of `buf[0]`.
     consumed: u64,
+    /// Copied into every line's `LineFlags::positioned`.
+    positioned: bool,
 }
 
 impl LineReader {
@@ -50,7 +55,14 @@ impl LineReader {
             max_line,
             skipping: false,
             consumed: 0,
+            positioned: true,
         }
+    }
+
+    /// Marks the lines handed out from now on as (not) to be saved as a position (see
+    /// `LineFlags::positioned`).
+    pub fn set_positioned(&mut self, positioned: bool) {
+        self.positioned = positioned;
     }
 
     /// Starts over at stream offset `offset` (a new file, or a truncated one).
@@ -97,6 +109,7 @@ impl LineReader {
             let flags = LineFlags {
                 truncated: false,
                 unterminated: true,
+                positioned: self.positioned,
                 start: self.consumed,
                 end: self.consumed + self.len as u64,
             };
@@ -114,6 +127,7 @@ impl LineReader {
                 self.skipping = false;
             } else {
                 let flags = LineFlags {
+                    positioned: self.positioned,
                     start: self.consumed + start as u64,
                     end: self.consumed + end as u64 + 1,
                     ..LineFlags::default()
@@ -132,6 +146,7 @@ impl LineReader {
             let flags = LineFlags {
                 truncated: true,
                 unterminated: false,
+                positioned: self.positioned,
                 start: self.consumed + start as u64,
                 end: self.consumed + self.len as u64,
             };

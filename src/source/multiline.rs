@@ -145,6 +145,7 @@ impl<S: LineSink> LineSink for Assembler<S> {
             self.buf.extend_from_slice(&line[..take]);
             self.flags.truncated |= flags.truncated || take < line.len();
             self.flags.unterminated = flags.unterminated;
+            self.flags.positioned &= flags.positioned;
             self.flags.end = flags.end;
             self.lines += 1;
             return;
@@ -216,6 +217,7 @@ mod tests {
         let mut offset = 0u64;
         for l in text.lines() {
             let flags = LineFlags {
+                positioned: true,
                 start: offset,
                 end: offset + l.len() as u64 + 1,
                 ..LineFlags::default()
@@ -273,6 +275,7 @@ ValueError: boom
             checksum: 0,
         };
         let line = |start: u64, end: u64| LineFlags {
+            positioned: true,
             start,
             end,
             ..LineFlags::default()
