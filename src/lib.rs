@@ -8,6 +8,7 @@ pub mod actions;
 pub mod alert;
 pub mod config;
 pub mod demo;
+pub mod feed;
 pub mod logging;
 pub mod matcher;
 pub mod pipeline;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use logwarden::config::{self, Diagnostics, PackSet, DEFAULT_CONFIG_PATH};
 use logwarden::logging::{self, LogFormat};
+use logwarden::source::journal::JournalFilter;
 use logwarden::{demo, pipeline, shutdown, tune};
 
 const EXAMPLES: &str = "\
@@ -44,12 +45,21 @@ enum Command {
     #[command(name = "test-patterns")]
     TestPatterns {
         /// Pack names (shipped or in patterns_dir) or paths to pack files, then optionally the
-        /// log file to read (`-` or nothing: standard input).
+        /// log file to read (`-` or nothing: standard input; or --journal-unit).
         #[arg(required = true, value_name = "PACK... [FILE|-]")]
         args: Vec<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Read the MESSAGEs of this systemd unit from the journal instead of a file.
+        #[arg(long, value_name = "UNIT")]
+        journal_unit: Option<String>,
+        /// Read the MESSAGEs of this syslog identifier from the journal instead of a file.
+        #[arg(long, value_name = "IDENTIFIER")]
+        journal_identifier: Option<String>,
+        /// With --journal-*: how far back to read, e.g. 1h, 7d.
+        #[arg(long, default_value = "1h", value_parser = parse_since)]
+        since: std::time::Duration,
     },
     /// A half-minute demo: a bundled bot bursts errors then freezes; logwarden alerts.
     Demo,
@@ -93,7 +103,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::TestPatterns { args, json } => test_patterns(&cli.config, &args, json),
+        Command::TestPatterns {
+            args,
+            json,
+            journal_unit,
+            journal_identifier,
+            since,
+        } => {
+            let journal =
+                (journal_unit.is_some() || journal_identifier.is_some()).then(|| JournalFilter {
+                    units: journal_unit.into_iter().collect(),
+                    identifiers: journal_identifier.into_iter().collect(),
+                    ..JournalFilter::default()
+                });
+            test_patterns(&cli.config, &args, json, journal.map(|f| (f, since)))
+        }
         Command::Demo => {
             let ok = runtime()?.block_on(demo::run(cli.log_format))?;
             Ok(if ok {
@@ -156,7 +180,16 @@ fn check(path: &Path) -> ExitCode {
     }
 }
 
-fn test_patterns(config_path: &Path, args: &[String], json: bool) -> anyhow::Result<ExitCode> {
+fn parse_since(text: &str) -> Result<std::time::Duration, String> {
+    config::duration::parse_duration(text)
+}
+
+fn test_patterns(
+    config_path: &Path,
+    args: &[String],
+    json: bool,
+    journal: Option<(JournalFilter, std::time::Duration)>,
+) -> anyhow::Result<ExitCode> {
     // Packs come from the config's patterns_dir when the config loads, else the default one.
     let patterns_dir = match config::load(config_path) {
         Ok(c) => c.daemon.patterns_dir,
@@ -197,8 +230,16 @@ fn test_patterns(config_path: &Path, args: &[String], json: bool) -> anyhow::Res
         }
         return Ok(ExitCode::from(1));
     }
-    let report = match file {
-        Some(f) if f != "-" => {
+    let report = match (file, journal) {
+        (Some(f), Some(_)) => {
+            anyhow::bail!("give either a log file ({f}) or --journal-*, not both")
+        }
+        (None, Some((filter, since))) => {
+            let text = logwarden::source::journal::history(&filter, since)
+                .context("cannot read the journal")?;
+            tune::test_patterns(&packs, text.as_slice())?
+        }
+        (Some(f), None) if f != "-" => {
             let file = std::fs::File::open(f).with_context(|| format!("cannot open {f}"))?;
             tune::test_patterns(&packs, file)?
         }

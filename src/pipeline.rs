@@ -17,15 +17,17 @@ use tokio::time::Instant;
 use crate::actions::Dispatcher;
 use crate::alert::Alert;
 use crate::config::{Config, StartAt};
+use crate::feed::{FeedCore, FileFeed, JournalFeed};
 use crate::logging::LogFormat;
-use crate::matcher::{BuildError, Matcher, Scratch};
-use crate::rules::{Engine, Input, MatchedLine, Output};
+use crate::matcher::{BuildError, Matcher};
+use crate::rules::{Engine, Input, Output};
 use crate::shutdown::Shutdown;
 use crate::source::checkpoint::Checkpointer;
 use crate::source::file::{self, FileSourceConfig, FileStats};
 use crate::source::glob;
+use crate::source::journal::{self, JournalSourceConfig};
 use crate::source::multiline::{Assembler, MultilineRule};
-use crate::source::{FileIdentity, FilePosition, LineFlags, LineSink};
+use crate::source::Position;
 
 /// Inputs queued between the sources and the rules engine. Each message is a batch count or a
 /// matched line; 4096 absorbs a burst of matches while the engine sends an alert, and bounds
@@ -123,6 +125,32 @@ pub async fn run_with_sink(
             shutdown: shutdown.clone(),
             spawned: spawned.clone(),
         };
+        if let Some(j) = &w.journal {
+            let key = format!("journal:{}", w.name);
+            let error_slot = matchers[i].slot("error").map(|s| 1u64 << s).unwrap_or(0);
+            let feed = JournalFeed::new(
+                FeedCore::new(i, matchers[i].clone(), input_tx.clone()),
+                key.clone(),
+                j.priority_as_error.map(|p| (p, error_slot)),
+            );
+            let cfg = JournalSourceConfig {
+                resume: match resume.get(&key) {
+                    Some(Position::Journal(c)) => Some(c.cursor.clone()),
+                    _ => None,
+                },
+                key,
+                filter: j.filter.clone(),
+                start_at: w.start_at,
+                poll_interval: config.daemon.poll_interval,
+            };
+            let handle = journal::spawn(cfg, feed, shutdown.clone()).map_err(|source| {
+                PipelineError::Source {
+                    path: format!("journal of {}", w.name),
+                    source,
+                }
+            })?;
+            spawned.push_thread(handle);
+        }
         for path in &w.files {
             if glob::is_glob(path) {
                 let f = follower.clone();
@@ -267,7 +295,7 @@ struct Follow {
     max_line_bytes: usize,
     poll_interval: Duration,
     /// Positions saved by the previous run.
-    resume: Arc<BTreeMap<String, FilePosition>>,
+    resume: Arc<BTreeMap<String, Position>>,
     shutdown: Shutdown,
     spawned: Arc<Spawned>,
 }
@@ -276,24 +304,20 @@ impl Follow {
     /// Starts following `path` on its own thread.
     fn follow(&self, path: PathBuf, start_at: StartAt) -> std::io::Result<()> {
         let key = path.display().to_string();
-        let feed = WatchFeed {
-            watch: self.watch,
-            matcher: self.matcher.clone(),
-            scratch: self.matcher.scratch(),
-            source: Arc::from(key.as_str()),
-            tx: self.tx.clone(),
-            lines: 0,
-            file: None,
-            last_offset: None,
-            closed: false,
-        };
+        let feed = FileFeed::new(
+            FeedCore::new(self.watch, self.matcher.clone(), self.tx.clone()),
+            Arc::from(key.as_str()),
+        );
         let cfg = FileSourceConfig {
             path: path.clone(),
             start_at,
             max_line_bytes: self.max_line_bytes,
             poll_interval: self.poll_interval,
             partial_flush: PARTIAL_FLUSH,
-            resume: self.resume.get(&key).cloned(),
+            resume: match self.resume.get(&key) {
+                Some(Position::File(f)) => Some(f.clone()),
+                _ => None,
+            },
         };
         let stats = Arc::new(FileStats::default());
         if let Ok(mut v) = self.spawned.stats.lock() {
@@ -304,90 +328,5 @@ impl Follow {
         self.spawned.push_thread(handle);
         tracing::info!(watch = %self.watch_name, path = %path.display(), "following file");
         Ok(())
-    }
-}
-
-/// The sink of one source of one watch: matches each line and forwards what rules need.
-struct WatchFeed {
-    watch: usize,
-    matcher: Arc<Matcher>,
-    /// Reused matching state: matching allocates nothing per line.
-    scratch: Scratch,
-    source: Arc<str>,
-    tx: mpsc::Sender<Input>,
-    /// Lines read since the last batch end.
-    lines: u64,
-    /// The file lines come from now.
-    file: Option<FileIdentity>,
-    /// The last position sent on (file and offset), to send each only once.
-    last_offset: Option<(u64, u64, u64)>,
-    /// The engine is gone.
-    closed: bool,
-}
-
-impl WatchFeed {
-    /// Sends a position on (once per distinct position).
-    fn send_position(&mut self, p: FilePosition) {
-        let key = (p.id.ino, p.id.checksum, p.offset);
-        if self.last_offset != Some(key) && !self.closed {
-            self.last_offset = Some(key);
-            if self.tx.blocking_send(Input::Checkpoint(p)).is_err() {
-                self.closed = true;
-            }
-        }
-    }
-}
-
-impl LineSink for WatchFeed {
-    fn file_changed(&mut self, id: &FileIdentity) {
-        self.file = Some(*id);
-    }
-
-    fn line(&mut self, line: &[u8], flags: LineFlags) {
-        self.lines += 1;
-        let m = self.matcher.match_line(line, &mut self.scratch);
-        if m.slots == 0 || self.closed {
-            return;
-        }
-        let mut text = String::from_utf8_lossy(line).into_owned();
-        if flags.truncated {
-            text.push_str(" [line cut at max_line_bytes]");
-        }
-        let msg = Input::Matched(Box::new(MatchedLine {
-            watch: self.watch,
-            at: Instant::now(),
-            slots: m.slots,
-            line: text,
-            source: self.source.clone(),
-        }));
-        if self.tx.blocking_send(msg).is_err() {
-            self.closed = true;
-        }
-        // A matched line may cause an alert: acknowledge it on its own, so its position is
-        // saved right after the alert is handled, not a batch later (no repeat after kill -9).
-        if let (Some(id), true) = (self.file, flags.positioned) {
-            self.send_position(FilePosition {
-                path: self.source.to_string(),
-                id,
-                offset: flags.end,
-            });
-        }
-    }
-
-    fn batch_end(&mut self, position: Option<&FilePosition>) -> bool {
-        if self.lines > 0 && !self.closed {
-            let msg = Input::Lines {
-                watch: self.watch,
-                count: std::mem::take(&mut self.lines),
-                at: Instant::now(),
-            };
-            if self.tx.blocking_send(msg).is_err() {
-                self.closed = true;
-            }
-        }
-        if let Some(p) = position {
-            self.send_position(p.clone());
-        }
-        !self.closed
     }
 }

@@ -158,7 +158,7 @@ fn parse(line: &[u8]) -> Option<u32> {
         return None;
     }
     let n: u32 = std::str::from_utf8(&rest[..7]).ok()?.parse().ok()?;
-    (&rest[8..] == &FILLER.as_bytes()[..filler_len(n)]).then_some(n)
+    (rest[8..] == FILLER.as_bytes()[..filler_len(n)]).then_some(n)
 }
 
 /// Appends numbered lines to `path` until `stop`, `LINES_PER_WRITE` per `write`, through an

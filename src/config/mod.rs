@@ -17,6 +17,7 @@ use std::time::Duration;
 pub use error::{ConfigError, Diagnostics};
 pub use packs::{PackSet, PatternDef, PatternPack};
 
+use crate::source::journal::{parse_priority, JournalFilter};
 use crate::source::multiline::{Grouping, MultilineRule};
 
 /// Default quiet time after which a pending multi-line event is handed on.
@@ -70,7 +71,17 @@ pub struct WatchConfig {
     pub max_line_bytes: usize,
     /// How lines are grouped into events.
     pub multiline: MultilineRule,
+    /// Lines from the systemd journal, if configured.
+    pub journal: Option<JournalConfig>,
     pub rules: Vec<RuleConfig>,
+}
+
+/// `[watch.journal]` after validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalConfig {
+    pub filter: JournalFilter,
+    /// Entries at this priority or more severe match the pattern `error`.
+    pub priority_as_error: Option<u8>,
 }
 
 /// How urgent an alert is.
@@ -340,11 +351,17 @@ fn resolve_watch(
             }
         }
     }
-    if files.is_empty() {
+    let journal = w
+        .journal
+        .as_ref()
+        .and_then(|j| resolve_journal(&name, &w, &j.value, &j_at(j), sources, diags));
+    if files.is_empty() && w.journal.is_none() {
         diags.at(
             sources,
             &w.name,
-            format!("watch {name:?} has no source: set files = [\"/path/to/bot.log\"]"),
+            format!(
+                "watch {name:?} has no source: set files = [\"/path/to/bot.log\"] or a [watch.journal] table"
+            ),
         );
     }
     let mut watch_packs = Vec::new();
@@ -418,6 +435,17 @@ fn resolve_watch(
             ),
         );
     }
+    if let (Some(j), Some(raw_j)) = (&journal, &w.journal) {
+        if j.priority_as_error.is_some() && !pattern_names.contains(&"error") {
+            diags.at(
+                sources,
+                raw_j,
+                format!(
+                    "priority_as_error in watch {name:?} marks entries as pattern \"error\", which none of its packs defines; add a pack with an \"error\" pattern (python-logging, trading)"
+                ),
+            );
+        }
+    }
     let multiline = resolve_multiline(&w, &watch_packs, max_line_bytes, sources, diags);
     let mut rules = Vec::new();
     for r in w.rule {
@@ -437,7 +465,100 @@ fn resolve_watch(
         start_at,
         max_line_bytes,
         multiline,
+        journal,
         rules,
+    })
+}
+
+/// The location of a located table, for messages about the table as a whole.
+fn j_at<T>(j: &Located<T>) -> Located<()> {
+    Located {
+        value: (),
+        file: j.file,
+        span: j.span.clone(),
+    }
+}
+
+fn resolve_journal(
+    watch: &str,
+    w: &RawWatch,
+    j: &raw::RawJournal,
+    at: &Located<()>,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<JournalConfig> {
+    let strings = |v: &Option<Vec<Located<String>>>| -> Vec<String> {
+        v.iter().flatten().map(|s| s.value.clone()).collect()
+    };
+    let mut filter = JournalFilter {
+        units: strings(&j.units),
+        user_units: strings(&j.user_units),
+        identifiers: strings(&j.identifiers),
+        matches: Vec::new(),
+        max_priority: None,
+        directory: j.directory.as_ref().map(|d| resolve_path(sources, d)),
+    };
+    for m in j.matches.iter().flatten() {
+        match m.value.split_once('=') {
+            Some((field, value))
+                if !field.is_empty()
+                    && field
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') =>
+            {
+                filter.matches.push((field.to_string(), value.to_string()));
+            }
+            _ => diags.at(
+                sources,
+                m,
+                format!(
+                    "journal match {:?} is not FIELD=value (FIELD in upper case, like _COMM=python3)",
+                    m.value
+                ),
+            ),
+        }
+    }
+    let priority = |p: &Option<Located<String>>, diags: &mut Diagnostics| {
+        p.as_ref().and_then(|p| {
+            let parsed = parse_priority(&p.value);
+            if parsed.is_none() {
+                diags.at(
+                    sources,
+                    p,
+                    format!(
+                        "unknown priority {:?}; use one of emerg, alert, crit, err, warning, notice, info, debug (or 0-7)",
+                        p.value
+                    ),
+                );
+            }
+            parsed
+        })
+    };
+    filter.max_priority = priority(&j.priority, diags);
+    let priority_as_error = priority(&j.priority_as_error, diags);
+    if filter.units.is_empty()
+        && filter.user_units.is_empty()
+        && filter.identifiers.is_empty()
+        && filter.matches.is_empty()
+    {
+        match &w.unit {
+            // The watch's unit is what to read when nothing else is named.
+            Some(u) => filter.units.push(u.value.clone()),
+            None => {
+                diags.at(
+                    sources,
+                    at,
+                    format!(
+                        "journal of watch {watch:?} names nothing to read: set units, user_units, identifiers or matches (or the watch's unit)"
+                    ),
+                );
+                return None;
+            }
+        }
+    }
+    Some(JournalConfig {
+        filter,
+        priority_as_error,
     })
 }
 

@@ -44,8 +44,25 @@ pub struct RawWatch {
     pub start_at: Option<Located<StartAtText>>,
     pub max_line_bytes: Option<Located<u64>>,
     pub multiline: Option<Located<RawMultiline>>,
+    pub journal: Option<Located<RawJournal>>,
     #[serde(default)]
     pub rule: Vec<RawRule>,
+}
+
+/// `[watch.journal]`: read the watch's lines from the systemd journal.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJournal {
+    pub units: Option<Vec<Located<String>>>,
+    pub user_units: Option<Vec<Located<String>>>,
+    pub identifiers: Option<Vec<Located<String>>>,
+    /// `"FIELD=value"` matches, all of which must hold.
+    pub matches: Option<Vec<Located<String>>>,
+    /// Only entries at this priority or more severe.
+    pub priority: Option<Located<String>>,
+    /// Entries at this priority or more severe match the pattern `error`, whatever they say.
+    pub priority_as_error: Option<Located<String>>,
+    pub directory: Option<Located<String>>,
 }
 
 /// `[watch.multiline]`: how lines are grouped into events.

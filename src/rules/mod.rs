@@ -22,7 +22,7 @@ use crate::alert::{Alert, AlertState};
 use crate::config::{RuleKind, Severity, WatchConfig};
 use crate::matcher::{Matcher, SlotSet};
 use crate::shutdown::Shutdown;
-use crate::source::FilePosition;
+use crate::source::Position;
 
 /// What a rule says when its state changes.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +46,7 @@ pub enum Input {
     Matched(Box<MatchedLine>),
     /// Every line of a file before this position was sent (as `Lines` and `Matched` before
     /// it). The engine passes it on once it has handled them, as an `Output::Ack`.
-    Checkpoint(FilePosition),
+    Checkpoint(Position),
 }
 
 /// What the engine sends on: alerts, and acknowledgements of the lines it has handled.
@@ -54,7 +54,7 @@ pub enum Input {
 pub enum Output {
     Alert(Alert),
     /// Every line before this position has been handed to the rules.
-    Ack(FilePosition),
+    Ack(Position),
 }
 
 /// A line that matched, with what it matched.

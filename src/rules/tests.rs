@@ -59,6 +59,7 @@ fn watch(name: &str, packs: Vec<PatternPack>, rules: Vec<RuleConfig>) -> WatchCo
             max_lines: 500,
             max_bytes: 256 * 1024,
         },
+        journal: None,
         rules,
     }
 }

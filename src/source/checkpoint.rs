@@ -42,26 +42,53 @@ pub struct FilePosition {
     pub offset: u64,
 }
 
+/// Where a systemd-journal source was: the cursor of the last entry handed on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalCursor {
+    /// The source's key (`journal:WATCH`).
+    pub key: String,
+    pub cursor: String,
+}
+
+/// A saved position of any source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Position {
+    File(FilePosition),
+    Journal(JournalCursor),
+}
+
+impl Position {
+    /// The key positions are saved under (a path, or `journal:WATCH`).
+    pub fn key(&self) -> &str {
+        match self {
+            Position::File(f) => &f.path,
+            Position::Journal(j) => &j.key,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Snapshot {
     version: u32,
     /// The sequence number of the last journal record this snapshot includes.
     seq: u64,
     files: Vec<FilePosition>,
+    #[serde(default)]
+    journals: Vec<JournalCursor>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct JournalRecord {
     seq: u64,
-    #[serde(flatten)]
-    position: FilePosition,
+    position: Position,
 }
 
 /// The position table and its files. Owned by one task.
 #[derive(Debug)]
 pub struct Checkpointer {
     dir: PathBuf,
-    positions: BTreeMap<String, FilePosition>,
+    positions: BTreeMap<String, Position>,
     /// Sequence number of the last record written.
     seq: u64,
     /// Positions changed since the last snapshot.
@@ -103,7 +130,10 @@ impl Checkpointer {
         if let Some(s) = snap {
             cp.seq = s.seq;
             for f in s.files {
-                cp.positions.insert(f.path.clone(), f);
+                cp.positions.insert(f.path.clone(), Position::File(f));
+            }
+            for j in s.journals {
+                cp.positions.insert(j.key.clone(), Position::Journal(j));
             }
         }
         let snapshot_seq = cp.seq;
@@ -116,7 +146,8 @@ impl Checkpointer {
                 };
                 if rec.seq > snapshot_seq {
                     cp.seq = cp.seq.max(rec.seq);
-                    cp.positions.insert(rec.position.path.clone(), rec.position);
+                    cp.positions
+                        .insert(rec.position.key().to_string(), rec.position);
                     cp.dirty = true;
                 }
             }
@@ -126,30 +157,31 @@ impl Checkpointer {
     }
 
     /// Every saved position, by path.
-    pub fn positions(&self) -> BTreeMap<String, FilePosition> {
+    pub fn positions(&self) -> BTreeMap<String, Position> {
         self.positions.clone()
     }
 
     /// The saved position of `path`, if any.
-    pub fn position(&self, path: &str) -> Option<&FilePosition> {
+    pub fn position(&self, path: &str) -> Option<&Position> {
         self.positions.get(path)
     }
 
     /// Notes that every line of `position.path` before `position.offset` was handed on. Kept in
     /// memory until `write_journal` (the caller decides when a write is worth it).
-    pub fn update(&mut self, position: FilePosition) {
-        if self.positions.get(&position.path) == Some(&position) {
+    pub fn update(&mut self, position: Position) {
+        let key = position.key();
+        if self.positions.get(key) == Some(&position) {
             return;
         }
-        if !self.unjournaled.contains(&position.path) {
-            self.unjournaled.push(position.path.clone());
+        if !self.unjournaled.iter().any(|k| k == key) {
+            self.unjournaled.push(key.to_string());
         }
         self.dirty = true;
-        self.positions.insert(position.path.clone(), position);
+        self.positions.insert(key.to_string(), position);
     }
 
     /// `update`, then `write_journal` at once.
-    pub fn record(&mut self, position: FilePosition) {
+    pub fn record(&mut self, position: Position) {
         self.update(position);
         self.write_journal();
     }
@@ -211,11 +243,18 @@ impl Checkpointer {
     }
 
     fn write_snapshot(&self) -> io::Result<()> {
-        let snap = Snapshot {
+        let mut snap = Snapshot {
             version: VERSION,
             seq: self.seq,
-            files: self.positions.values().cloned().collect(),
+            files: Vec::new(),
+            journals: Vec::new(),
         };
+        for p in self.positions.values() {
+            match p {
+                Position::File(f) => snap.files.push(f.clone()),
+                Position::Journal(j) => snap.journals.push(j.clone()),
+            }
+        }
         let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
         let mut f = File::create(&tmp)?;
         serde_json::to_writer_pretty(&mut f, &snap)?;
@@ -269,8 +308,15 @@ fn read_snapshot(path: &Path) -> Option<Snapshot> {
 mod tests {
     use super::*;
 
-    fn pos(path: &str, offset: u64) -> FilePosition {
-        FilePosition {
+    fn offset(cp: &Checkpointer, path: &str) -> u64 {
+        match cp.position(path) {
+            Some(Position::File(f)) => f.offset,
+            other => panic!("no file position for {path}: {other:?}"),
+        }
+    }
+
+    fn pos(path: &str, offset: u64) -> Position {
+        Position::File(FilePosition {
             path: path.into(),
             id: FileIdentity {
                 dev: 1,
@@ -279,7 +325,7 @@ mod tests {
                 checksum: 4,
             },
             offset,
-        }
+        })
     }
 
     #[test]
@@ -289,10 +335,17 @@ mod tests {
         cp.record(pos("/a", 10));
         cp.record(pos("/a", 20));
         cp.record(pos("/b", 5));
+        cp.record(Position::Journal(JournalCursor {
+            key: "journal:bot".into(),
+            cursor: "s=abc;i=1".into(),
+        }));
         drop(cp); // like kill -9: no snapshot written
         let cp = Checkpointer::open(dir.path());
-        assert_eq!(cp.position("/a").unwrap().offset, 20);
-        assert_eq!(cp.position("/b").unwrap().offset, 5);
+        assert_eq!(offset(&cp, "/a"), 20);
+        assert_eq!(offset(&cp, "/b"), 5);
+        assert!(
+            matches!(cp.position("journal:bot"), Some(Position::Journal(j)) if j.cursor == "s=abc;i=1")
+        );
     }
 
     #[test]
@@ -316,7 +369,7 @@ mod tests {
         j.write_all(&stale).unwrap();
         j.write_all(b"{\"seq\": 99, \"pa").unwrap(); // torn record
         let cp = Checkpointer::open(dir.path());
-        assert_eq!(cp.position("/a").unwrap().offset, 30);
+        assert_eq!(offset(&cp, "/a"), 30);
     }
 
     #[test]

@@ -9,10 +9,11 @@ pub mod checkpoint;
 pub mod file;
 pub mod glob;
 pub mod identity;
+pub mod journal;
 pub mod line_reader;
 pub mod multiline;
 
-pub use checkpoint::FilePosition;
+pub use checkpoint::{FilePosition, JournalCursor, Position};
 pub use identity::FileIdentity;
 pub use line_reader::LineFlags;
 

@@ -25,7 +25,20 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `logwarden --log-format json run --config CONFIG`.
     pub fn start(config: &Path) -> Daemon {
-        let mut child = Command::new(bin())
+        Daemon::start_in(config, None)
+    }
+
+    /// Like `start`, inside the mount namespace of process `ns_pid` (a private journal).
+    pub fn start_in(config: &Path, ns_pid: Option<u32>) -> Daemon {
+        let mut cmd = match ns_pid {
+            Some(pid) => {
+                let mut c = Command::new("nsenter");
+                c.args(["-t", &pid.to_string(), "-m", "--"]).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let mut child = cmd
             .args(["--log-format", "json", "run", "--config"])
             .arg(config)
             .env("RUST_LOG", "info")

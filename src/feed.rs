@@ -1,0 +1,227 @@
+//! Feeds: the sinks of sources. Each matches what its source reads and sends on what the
+//! rules need: matched lines (one message each), a line count per batch, and positions.
+//!
+//! This is where source meets matcher: a line that matches nothing costs no allocation and
+//! no message; the matcher is shared and immutable, the scratch is the feed's own.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::matcher::{Matcher, Scratch, SlotSet};
+use crate::rules::{Input, MatchedLine};
+use crate::source::journal::{EntryMeta, JournalSink, PRIORITIES};
+use crate::source::{FileIdentity, FilePosition, JournalCursor, LineFlags, LineSink, Position};
+
+/// What every feed does: match, count, send.
+pub struct FeedCore {
+    watch: usize,
+    matcher: Arc<Matcher>,
+    /// Reused matching state: matching allocates nothing per line.
+    scratch: Scratch,
+    tx: mpsc::Sender<Input>,
+    /// Lines read since the last batch end.
+    lines: u64,
+    /// The last position sent on, to send each only once.
+    last_position: Option<Position>,
+    /// The engine is gone.
+    closed: bool,
+}
+
+impl FeedCore {
+    pub fn new(watch: usize, matcher: Arc<Matcher>, tx: mpsc::Sender<Input>) -> FeedCore {
+        FeedCore {
+            watch,
+            scratch: matcher.scratch(),
+            matcher,
+            tx,
+            lines: 0,
+            last_position: None,
+            closed: false,
+        }
+    }
+
+    fn send(&mut self, input: Input) {
+        if !self.closed && self.tx.blocking_send(input).is_err() {
+            self.closed = true;
+        }
+    }
+
+    /// Counts and matches one line; sends it on if it matched a slot (or `extra` is set).
+    /// `source` is built only for a matching line. Returns whether it was sent.
+    fn line(
+        &mut self,
+        line: &[u8],
+        truncated: bool,
+        extra: SlotSet,
+        source: impl FnOnce() -> Arc<str>,
+    ) -> bool {
+        self.lines += 1;
+        let slots = self.matcher.match_line(line, &mut self.scratch).slots | extra;
+        if slots == 0 || self.closed {
+            return false;
+        }
+        let mut text = String::from_utf8_lossy(line).into_owned();
+        if truncated {
+            text.push_str(" [line cut at max_line_bytes]");
+        }
+        self.send(Input::Matched(Box::new(MatchedLine {
+            watch: self.watch,
+            at: Instant::now(),
+            slots,
+            line: text,
+            source: source(),
+        })));
+        true
+    }
+
+    /// Sends a position on (once per distinct position).
+    fn position(&mut self, p: Position) {
+        if self.last_position.as_ref() != Some(&p) {
+            self.last_position = Some(p.clone());
+            self.send(Input::Checkpoint(p));
+        }
+    }
+
+    /// Sends the batch's line count on. Returns whether the engine still listens.
+    fn batch_end(&mut self) -> bool {
+        if self.lines > 0 {
+            let count = std::mem::take(&mut self.lines);
+            self.send(Input::Lines {
+                watch: self.watch,
+                count,
+                at: Instant::now(),
+            });
+        }
+        !self.closed
+    }
+}
+
+/// The feed of one followed file.
+pub struct FileFeed {
+    core: FeedCore,
+    source: Arc<str>,
+    /// The file lines come from now.
+    file: Option<FileIdentity>,
+}
+
+impl FileFeed {
+    pub fn new(core: FeedCore, source: Arc<str>) -> FileFeed {
+        FileFeed {
+            core,
+            source,
+            file: None,
+        }
+    }
+}
+
+impl LineSink for FileFeed {
+    fn file_changed(&mut self, id: &FileIdentity) {
+        self.file = Some(*id);
+    }
+
+    fn line(&mut self, line: &[u8], flags: LineFlags) {
+        let source = &self.source;
+        if !self.core.line(line, flags.truncated, 0, || source.clone()) {
+            return;
+        }
+        // A matched line may cause an alert: acknowledge it on its own, so its position is
+        // saved right after the alert is handled, not a batch later (no repeat after kill -9).
+        if let (Some(id), true) = (self.file, flags.positioned) {
+            self.core.position(Position::File(FilePosition {
+                path: self.source.to_string(),
+                id,
+                offset: flags.end,
+            }));
+        }
+    }
+
+    fn batch_end(&mut self, position: Option<&FilePosition>) -> bool {
+        let listening = self.core.batch_end();
+        if let Some(p) = position {
+            self.core.position(Position::File(p.clone()));
+        }
+        listening
+    }
+}
+
+/// The feed of one watch's journal source.
+pub struct JournalFeed {
+    core: FeedCore,
+    /// The key its cursor is saved under.
+    key: String,
+    /// Entries at this priority or more severe also match the slot `error_slot`.
+    priority_as_error: Option<(u8, SlotSet)>,
+}
+
+impl JournalFeed {
+    pub fn new(
+        core: FeedCore,
+        key: String,
+        priority_as_error: Option<(u8, SlotSet)>,
+    ) -> JournalFeed {
+        JournalFeed {
+            core,
+            key,
+            priority_as_error,
+        }
+    }
+}
+
+/// `journal unit=bot.service pid=42 priority=err`: where a journal line came from.
+fn describe(meta: &EntryMeta) -> Arc<str> {
+    let mut s = String::from("journal");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    if let Some(u) = meta.unit {
+        s.push_str(&format!(" unit={}", text(u)));
+    }
+    if let Some(i) = meta.identifier {
+        s.push_str(&format!(" identifier={}", text(i)));
+    }
+    if let Some(p) = meta.pid {
+        s.push_str(&format!(" pid={}", text(p)));
+    }
+    if let Some(p) = meta.priority {
+        let name = PRIORITIES.get(p as usize).copied().unwrap_or("?");
+        s.push_str(&format!(" priority={name}"));
+    }
+    if meta.realtime_usec > 0 {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(meta.realtime_usec);
+        s.push_str(&format!(" at={}", crate::timefmt::rfc3339(t)));
+    }
+    Arc::from(s)
+}
+
+impl JournalSink for JournalFeed {
+    fn entry(
+        &mut self,
+        message: &[u8],
+        meta: &EntryMeta,
+        cursor: &mut dyn FnMut() -> Option<String>,
+    ) {
+        let extra = match (self.priority_as_error, meta.priority) {
+            (Some((max, slot)), Some(p)) if p <= max => slot,
+            _ => 0,
+        };
+        if self.core.line(message, false, extra, || describe(meta)) {
+            if let Some(c) = cursor() {
+                self.core.position(Position::Journal(JournalCursor {
+                    key: self.key.clone(),
+                    cursor: c,
+                }));
+            }
+        }
+    }
+
+    fn batch_end(&mut self, cursor: Option<String>) -> bool {
+        let listening = self.core.batch_end();
+        if let Some(c) = cursor {
+            self.core.position(Position::Journal(JournalCursor {
+                key: self.key.clone(),
+                cursor: c,
+            }));
+        }
+        listening
+    }
+}

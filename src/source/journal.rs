@@ -1,0 +1,359 @@
+//! Follows the systemd journal through `sd_journal` (the `systemd` crate), for watches whose
+//! service logs only to the journal.
+//!
+//! `Journal` is not `Send`, so it lives on its own thread, which waits with `sd_journal_wait`
+//! (a bounded wait, so shutdown is seen within a poll interval) and hands entries to a
+//! `JournalSink`. The position is the journal cursor: saved like file positions, resumed with
+//! `seek_cursor` + `next` + `test_cursor` (if the saved entry is still there it was handed on
+//! already and is skipped; if it was vacuumed, reading goes on at the next one). A corrupt
+//! cursor falls back to the tail, and says so. When reading fails (journal files replaced,
+//! journald restarted), the journal is opened again and reading goes on from the cursor.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::StartAt;
+use crate::shutdown::Shutdown;
+
+/// What to read from the journal.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JournalFilter {
+    /// System units: `_SYSTEMD_UNIT=` (and PID 1's messages about them, `UNIT=`).
+    pub units: Vec<String>,
+    /// User units: `_SYSTEMD_USER_UNIT=` (and `USER_UNIT=`).
+    pub user_units: Vec<String>,
+    /// `SYSLOG_IDENTIFIER=` values.
+    pub identifiers: Vec<String>,
+    /// Further `FIELD=value` matches, all of which must hold.
+    pub matches: Vec<(String, String)>,
+    /// Only entries at this priority or more severe (0 emerg .. 7 debug).
+    pub max_priority: Option<u8>,
+    /// A journal directory instead of the local system journal.
+    pub directory: Option<PathBuf>,
+}
+
+/// What a journal follower needs to know.
+#[derive(Debug, Clone)]
+pub struct JournalSourceConfig {
+    /// The key its position is saved under (`journal:WATCH`).
+    pub key: String,
+    pub filter: JournalFilter,
+    /// Where to begin without a saved cursor.
+    pub start_at: StartAt,
+    /// The cursor saved by an earlier run.
+    pub resume: Option<String>,
+    /// Longest wait for new entries before looking at the shutdown signal.
+    pub poll_interval: Duration,
+}
+
+/// Facts of one entry that travel with its message.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EntryMeta<'a> {
+    pub unit: Option<&'a [u8]>,
+    pub identifier: Option<&'a [u8]>,
+    pub pid: Option<&'a [u8]>,
+    pub priority: Option<u8>,
+    /// `__REALTIME_TIMESTAMP`, microseconds since the epoch.
+    pub realtime_usec: u64,
+}
+
+/// Receives the entries of a journal source.
+pub trait JournalSink: Send {
+    /// One entry's `MESSAGE`. `cursor` gives the entry's cursor (allocates; call it only for
+    /// entries that need their own acknowledgement).
+    fn entry(
+        &mut self,
+        message: &[u8],
+        meta: &EntryMeta,
+        cursor: &mut dyn FnMut() -> Option<String>,
+    );
+    /// The end of a batch, with the cursor of the last entry handed to `entry`. Returns
+    /// `false` when nobody listens any more.
+    fn batch_end(&mut self, cursor: Option<String>) -> bool;
+}
+
+/// Entries read before the cursor is passed on, so a flood does not wait for its end.
+const BATCH: usize = 512;
+
+/// Follows the journal on a new thread.
+pub fn spawn(
+    config: JournalSourceConfig,
+    sink: impl JournalSink + 'static,
+    shutdown: Shutdown,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("journal-source".into())
+        .spawn(move || imp::run(config, sink, shutdown))
+}
+
+/// Reads the `MESSAGE`s of a unit's entries since `since` ago, oldest first (for
+/// `logwarden test-patterns --journal-unit`).
+pub fn history(filter: &JournalFilter, since: Duration) -> std::io::Result<Vec<u8>> {
+    imp::history(filter, since)
+}
+
+#[cfg(feature = "journald")]
+mod imp {
+    use std::io;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use systemd::journal::{Journal, JournalWaitResult, OpenDirectoryOptions, OpenOptions};
+
+    use super::{EntryMeta, JournalFilter, JournalSink, JournalSourceConfig, BATCH};
+    use crate::config::StartAt;
+    use crate::shutdown::Shutdown;
+
+    /// Reused buffers for one entry's fields, so reading an entry allocates nothing.
+    #[derive(Default)]
+    struct Fields {
+        message: Vec<u8>,
+        unit: Vec<u8>,
+        identifier: Vec<u8>,
+        pid: Vec<u8>,
+        priority: Option<u8>,
+        realtime_usec: u64,
+        has_unit: bool,
+        has_identifier: bool,
+        has_pid: bool,
+    }
+
+    fn open(filter: &JournalFilter) -> io::Result<Journal> {
+        let mut j = match &filter.directory {
+            Some(dir) => {
+                let dir = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+                    .map_err(|_| io::Error::other("journal directory contains a NUL byte"))?;
+                OpenDirectoryOptions::default().open_directory(dir.as_c_str())?
+            }
+            None => OpenOptions::default().system(true).open()?,
+        };
+        add_matches(&mut j, filter)?;
+        Ok(j)
+    }
+
+    /// (units OR user units OR identifiers) AND (every `FIELD=value`, priority filter).
+    fn add_matches(j: &mut Journal, f: &JournalFilter) -> io::Result<()> {
+        let mut terms = 0;
+        let mut term = |j: &mut Journal, field: &str, values: &[String]| -> io::Result<()> {
+            if values.is_empty() {
+                return Ok(());
+            }
+            if terms > 0 {
+                j.match_or()?;
+            }
+            for v in values {
+                j.match_add(field, v.as_bytes().to_vec())?;
+            }
+            terms += 1;
+            Ok(())
+        };
+        term(j, "_SYSTEMD_UNIT", &f.units)?;
+        // PID 1's own messages about the unit ("Failed with result", "Scheduled restart").
+        term(j, "UNIT", &f.units)?;
+        term(j, "_SYSTEMD_USER_UNIT", &f.user_units)?;
+        term(j, "USER_UNIT", &f.user_units)?;
+        term(j, "SYSLOG_IDENTIFIER", &f.identifiers)?;
+        if f.matches.is_empty() && f.max_priority.is_none() {
+            return Ok(());
+        }
+        if terms > 0 {
+            j.match_and()?;
+        }
+        for (field, value) in &f.matches {
+            j.match_add(field, value.as_bytes().to_vec())?;
+        }
+        if let Some(max) = f.max_priority {
+            for p in 0..=max {
+                j.match_add("PRIORITY", p.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn copy(j: &mut Journal, field: &str, into: &mut Vec<u8>) -> io::Result<bool> {
+        into.clear();
+        match j.get_data(field)? {
+            Some(d) => {
+                into.extend_from_slice(d.value().unwrap_or_default());
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn read_fields(j: &mut Journal, f: &mut Fields) -> io::Result<()> {
+        copy(j, "MESSAGE", &mut f.message)?;
+        f.has_unit = copy(j, "_SYSTEMD_UNIT", &mut f.unit)?;
+        if !f.has_unit {
+            f.has_unit = copy(j, "UNIT", &mut f.unit)?;
+        }
+        f.has_identifier = copy(j, "SYSLOG_IDENTIFIER", &mut f.identifier)?;
+        f.has_pid = copy(j, "_PID", &mut f.pid)?;
+        let mut prio = Vec::new();
+        f.priority = if copy(j, "PRIORITY", &mut prio)? {
+            std::str::from_utf8(&prio).ok().and_then(|p| p.parse().ok())
+        } else {
+            None
+        };
+        f.realtime_usec = j.timestamp_usec().unwrap_or(0);
+        Ok(())
+    }
+
+    /// Positions `j` where reading should go on. Returns a note for the log, if any.
+    fn position(
+        j: &mut Journal,
+        config: &JournalSourceConfig,
+        cursor: Option<&str>,
+    ) -> io::Result<()> {
+        if let Some(c) = cursor {
+            match j.seek_cursor(c) {
+                Ok(()) => {
+                    // On the saved entry (handed on already): skip it. If it is gone
+                    // (vacuumed), `next` landed on the entry after it: keep that one.
+                    if j.next()? > 0 && !j.test_cursor(c)? {
+                        j.previous()?;
+                    }
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::warn!(source = %config.key, error = %e, "saved journal cursor is not usable; starting at the tail");
+                }
+            }
+        } else if config.start_at == StartAt::Beginning {
+            j.seek_head()?;
+            return Ok(());
+        }
+        j.seek_tail()?;
+        // After seek_tail, step back once so that `next` returns only new entries. With no
+        // entry to step back to, the location stays "tail", from which `next` would return
+        // the *last* entry once some arrive and skip the others: start at the head instead
+        // (everything there will be new).
+        if j.previous()? == 0 {
+            j.seek_head()?;
+        }
+        Ok(())
+    }
+
+    pub fn run(config: JournalSourceConfig, mut sink: impl JournalSink, shutdown: Shutdown) {
+        let mut cursor = config.resume.clone();
+        let mut fields = Fields::default();
+        let mut backoff = Duration::from_millis(100);
+        while !shutdown.is_triggered() {
+            match follow(&config, &mut sink, &shutdown, &mut cursor, &mut fields) {
+                Ok(true) => return, // shutdown or the sink stopped
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(source = %config.key, error = %e, "journal read failed; opening it again");
+                }
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Reads until shutdown (`Ok(true)`) or an error; `cursor` tracks the last entry handed on.
+    fn follow(
+        config: &JournalSourceConfig,
+        sink: &mut impl JournalSink,
+        shutdown: &Shutdown,
+        cursor: &mut Option<String>,
+        fields: &mut Fields,
+    ) -> io::Result<bool> {
+        let mut j = open(&config.filter)?;
+        position(&mut j, config, cursor.as_deref())?;
+        // Some systemd versions need the fd set up before the first wait.
+        let _ = j.fd();
+        tracing::info!(source = %config.key, "reading the journal");
+        loop {
+            let mut n = 0;
+            while j.next()? > 0 {
+                read_fields(&mut j, fields)?;
+                let meta = EntryMeta {
+                    unit: fields.has_unit.then_some(fields.unit.as_slice()),
+                    identifier: fields
+                        .has_identifier
+                        .then_some(fields.identifier.as_slice()),
+                    pid: fields.has_pid.then_some(fields.pid.as_slice()),
+                    priority: fields.priority,
+                    realtime_usec: fields.realtime_usec,
+                };
+                let jr = &j;
+                sink.entry(&fields.message, &meta, &mut || jr.cursor().ok());
+                n += 1;
+                if n % BATCH == 0 {
+                    *cursor = Some(j.cursor()?);
+                    if !sink.batch_end(cursor.clone()) {
+                        return Ok(true);
+                    }
+                }
+            }
+            if n % BATCH != 0 {
+                *cursor = Some(j.cursor()?);
+                if !sink.batch_end(cursor.clone()) {
+                    return Ok(true);
+                }
+            } else if !sink.batch_end(None) {
+                return Ok(true);
+            }
+            if shutdown.is_triggered() {
+                return Ok(true);
+            }
+            match j.wait(Some(config.poll_interval))? {
+                JournalWaitResult::Nop | JournalWaitResult::Append => {}
+                // Files were added or removed (rotation, vacuum, journald restart): sd_journal
+                // follows that by itself; nothing to do but go on reading.
+                JournalWaitResult::Invalidate => {}
+            }
+        }
+    }
+
+    pub fn history(filter: &JournalFilter, since: Duration) -> io::Result<Vec<u8>> {
+        let mut j = open(filter)?;
+        let from = SystemTime::now()
+            .checked_sub(since)
+            .unwrap_or(UNIX_EPOCH)
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        j.seek_realtime_usec(from.as_micros() as u64)?;
+        let mut out = Vec::new();
+        let mut message = Vec::new();
+        while j.next()? > 0 {
+            if copy(&mut j, "MESSAGE", &mut message)? {
+                out.extend_from_slice(&message);
+                out.push(b'\n');
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(not(feature = "journald"))]
+mod imp {
+    use std::time::Duration;
+
+    use super::{JournalFilter, JournalSink, JournalSourceConfig};
+    use crate::shutdown::Shutdown;
+
+    pub fn run(config: JournalSourceConfig, _sink: impl JournalSink, _shutdown: Shutdown) {
+        tracing::error!(source = %config.key, "this logwarden was built without journald support (cargo feature `journald`)");
+    }
+
+    pub fn history(_filter: &JournalFilter, _since: Duration) -> std::io::Result<Vec<u8>> {
+        Err(std::io::Error::other(
+            "this logwarden was built without journald support (cargo feature `journald`)",
+        ))
+    }
+}
+
+/// Journal priority names, most severe first (`0` is `emerg`).
+pub const PRIORITIES: [&str; 8] = [
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+];
+
+/// Parses a priority name (`"err"`, `"warning"`, ...) or number (`"3"`).
+pub fn parse_priority(text: &str) -> Option<u8> {
+    PRIORITIES
+        .iter()
+        .position(|p| *p == text)
+        .map(|p| p as u8)
+        .or_else(|| text.parse::<u8>().ok().filter(|p| *p < 8))
+}

@@ -1,0 +1,236 @@
+//! The journal source against a real, private `systemd-journald`: bursts and silence from an
+//! identifier become alerts, priorities count as errors, the cursor survives `kill -9`, and a
+//! journald restart does not stop the source.
+
+mod common;
+#[path = "common/journald.rs"]
+mod journald;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::{config_dir, Daemon};
+use journald::PrivateJournal;
+use serde_json::Value;
+
+const CONFIG: &str = r#"
+[daemon]
+state_dir = "@DIR@/state"
+poll_interval = "100ms"
+
+[[watch]]
+name = "bot"
+patterns = ["python-logging"]
+
+  [watch.journal]
+  identifiers = ["bot"]
+  priority_as_error = "err"
+
+  [[watch.rule]]
+  name = "error-burst"
+  when = "rate"
+  pattern = "error"
+  threshold = 5
+  window = "10s"
+
+  [[watch.rule]]
+  name = "log-stale"
+  when = "stale"
+  after = "2s"
+
+  [[watch.rule]]
+  name = "every-error"
+  when = "match"
+  pattern = "error"
+  cooldown = "0s"
+"#;
+
+fn wait_journal(d: &mut Daemon) {
+    d.wait_for("journal source", Duration::from_secs(10), |v| {
+        v["message"] == "reading the journal"
+    });
+}
+
+fn lines(from: usize, to: usize, text: &str) -> Vec<String> {
+    (from..to)
+        .map(|n| format!("{text} numbered {n} end"))
+        .collect()
+}
+
+fn numbers(seen: &[Value], into: &mut BTreeMap<usize, usize>) {
+    for v in seen {
+        if !common::is_alert(v, "every-error", "event") {
+            continue;
+        }
+        if let Some(n) = v["line"]
+            .as_str()
+            .and_then(|l| l.split("numbered ").nth(1))
+            .and_then(|s| s.split(' ').next())
+            .and_then(|s| s.parse::<usize>().ok())
+        {
+            *into.entry(n).or_insert(0) += 1;
+        }
+    }
+}
+
+#[test]
+fn an_error_burst_from_an_identifier_fires_the_rate_rule_and_silence_fires_stale() {
+    let journal = PrivateJournal::start();
+    let (_dir, config) = config_dir(CONFIG);
+    let mut d = Daemon::start_in(&config, Some(journal.pid()));
+    wait_journal(&mut d);
+    journal.write(
+        "bot",
+        "info",
+        &lines(
+            0,
+            8,
+            "2026-11-23 09:41:42,123 - bot - ERROR - socket timeout",
+        ),
+    );
+    let fired = d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    let source = fired["source"].as_str().unwrap_or("");
+    assert!(
+        source.contains("identifier=bot"),
+        "journal metadata travels with the event: {fired}"
+    );
+    assert!(source.contains("pid="), "{fired}");
+    // Nothing more from the bot: stale after 2 s.
+    d.wait_alert("log-stale", "firing", Duration::from_secs(10));
+    journal.write("bot", "info", &["back".to_string()]);
+    d.wait_alert("log-stale", "resolved", Duration::from_secs(10));
+}
+
+#[test]
+fn an_entry_at_priority_err_counts_as_an_error_whatever_it_says() {
+    let journal = PrivateJournal::start();
+    let (_dir, config) = config_dir(CONFIG);
+    let mut d = Daemon::start_in(&config, Some(journal.pid()));
+    wait_journal(&mut d);
+    journal.write(
+        "bot",
+        "err",
+        &["the broker went away numbered 1 end".to_string()],
+    );
+    journal.write("other", "err", &["not ours numbered 2 end".to_string()]);
+    let ev = d.wait_alert("every-error", "event", Duration::from_secs(10));
+    assert!(
+        ev["source"].as_str().unwrap_or("").contains("priority=err"),
+        "{ev}"
+    );
+    d.collect_for(Duration::from_millis(500));
+    let mut seen = BTreeMap::new();
+    numbers(&d.seen, &mut seen);
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        vec![1],
+        "only the watched identifier"
+    );
+}
+
+#[test]
+fn cursor_resume_across_kill_9_is_exactly_once_and_survives_a_journald_restart() {
+    let mut journal = PrivateJournal::start();
+    let (_dir, config) = config_dir(CONFIG);
+    let mut first = Daemon::start_in(&config, Some(journal.pid()));
+    wait_journal(&mut first);
+    let text = "2026-11-23 09:41:42,123 - bot - ERROR - failure";
+    journal.write("bot", "info", &lines(0, 300, text));
+    // Let some of it be handed on, then kill -9 in the middle.
+    first.wait_for("first entries", Duration::from_secs(10), |v| {
+        common::is_alert(v, "every-error", "event")
+    });
+    let before = first.kill9();
+    let mut seen = BTreeMap::new();
+    numbers(&before, &mut seen);
+    let handed_before = seen.len();
+    journal.write("bot", "info", &lines(300, 400, text));
+    journal.wait_stored("bot", 400);
+    // journald crashes and comes back while logwarden is down and after it is up again.
+    journal.kill_journald();
+    journal.start_journald();
+    let mut second = Daemon::start_in(&config, Some(journal.pid()));
+    wait_journal(&mut second);
+    journal.write("bot", "info", &lines(400, 450, text));
+    journal.wait_stored("bot", 450);
+    journal.kill_journald();
+    journal.start_journald();
+    journal.write("bot", "info", &lines(450, 500, text));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut all = seen.clone();
+        numbers(&second.seen, &mut all);
+        if all.len() >= 500 || Instant::now() > deadline {
+            break;
+        }
+        second.collect_for(Duration::from_millis(200));
+    }
+    second.collect_for(Duration::from_millis(500));
+    numbers(&second.seen, &mut seen);
+    let lost: Vec<_> = (0..500).filter(|n| !seen.contains_key(n)).collect();
+    let repeated: Vec<_> = seen
+        .iter()
+        .filter(|(_, &c)| c > 1)
+        .map(|(n, _)| *n)
+        .collect();
+    println!(
+        "journal kill -9: entries 500, handed before the kill {handed_before}, seen {}, lost {}, repeated {}",
+        seen.len(),
+        lost.len(),
+        repeated.len()
+    );
+    assert!(lost.is_empty(), "lost {lost:?}");
+    // At most the one alert delivered just before its cursor was written (docs/decisions.md).
+    assert!(repeated.len() <= 1, "repeated {repeated:?}");
+}
+
+#[test]
+fn test_patterns_reads_history_from_the_journal() {
+    let journal = PrivateJournal::start();
+    journal.write(
+        "bot",
+        "info",
+        &[
+            "2026-11-23 09:41:42,123 - bot - ERROR - socket timeout".to_string(),
+            "2026-11-23 09:41:43,123 - bot - WARNING - slow".to_string(),
+            "2026-11-23 09:41:44,123 - bot - INFO - Update VIX=17".to_string(),
+        ],
+    );
+    journal.write(
+        "other",
+        "info",
+        &["2026-11-23 - x - ERROR - not ours".to_string()],
+    );
+    journal.wait_stored("bot", 3);
+    let out = std::process::Command::new("nsenter")
+        .args(["-t", &journal.pid().to_string(), "-m", "--"])
+        .arg(common::bin())
+        .args([
+            "--config",
+            "/nonexistent",
+            "test-patterns",
+            "python-logging",
+        ])
+        .args(["--journal-identifier", "bot", "--since", "1h", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["lines"], 3, "{report}");
+    let count = |name: &str| {
+        report["patterns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["pattern"] == name)
+            .unwrap()["matched"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(count("error"), 1);
+    assert_eq!(count("warning"), 1);
+}
