@@ -30,7 +30,7 @@ impl Daemon {
 
     /// Like `start`, inside the mount namespace of process `ns_pid` (a private journal).
     pub fn start_in(config: &Path, ns_pid: Option<u32>) -> Daemon {
-        let mut cmd = match ns_pid {
+        let cmd = match ns_pid {
             Some(pid) => {
                 let mut c = Command::new("nsenter");
                 c.args(["-t", &pid.to_string(), "-m", "--"]).arg(bin());
@@ -38,6 +38,18 @@ impl Daemon {
             }
             None => Command::new(bin()),
         };
+        Daemon::spawn(cmd, config)
+    }
+
+    /// Like `start`, inside the PID and mount namespaces of a booted systemd (PID 1 `pid1`).
+    pub fn start_in_pid_ns(config: &Path, pid1: u32) -> Daemon {
+        let mut cmd = Command::new("nsenter");
+        cmd.args(["-t", &pid1.to_string(), "-p", "-m", "--"])
+            .arg(bin());
+        Daemon::spawn(cmd, config)
+    }
+
+    fn spawn(mut cmd: Command, config: &Path) -> Daemon {
         let mut child = cmd
             .args(["--log-format", "json", "run", "--config"])
             .arg(config)
