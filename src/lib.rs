@@ -12,6 +12,7 @@ pub mod feed;
 pub mod logging;
 pub mod matcher;
 pub mod pipeline;
+pub mod probes;
 pub mod rules;
 pub mod shutdown;
 pub mod source;

@@ -61,6 +61,15 @@ enum Command {
         #[arg(long, default_value = "1h", value_parser = parse_since)]
         since: std::time::Duration,
     },
+    /// Stop restarting WATCH for a while (a deploy window); alerts still go out.
+    Pause {
+        watch: String,
+        /// How long, e.g. 30m, 2h.
+        #[arg(long = "for", default_value = "1h", value_parser = parse_since)]
+        duration: std::time::Duration,
+    },
+    /// Restart WATCH again when needed: ends a pause, and a hand-over after too many restarts.
+    Resume { watch: String },
     /// A half-minute demo: a bundled bot bursts errors then freezes; logwarden alerts.
     Demo,
     /// The bundled bot of the demo (writes FILE until killed).
@@ -118,6 +127,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 });
             test_patterns(&cli.config, &args, json, journal.map(|f| (f, since)))
         }
+        Command::Pause { watch, duration } => control(&cli.config, &watch, Some(duration)),
+        Command::Resume { watch } => control(&cli.config, &watch, None),
         Command::Demo => {
             let ok = runtime()?.block_on(demo::run(cli.log_format))?;
             Ok(if ok {
@@ -178,6 +189,51 @@ fn check(path: &Path) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `pause` (with a duration) or `resume` (without): writes the watch's control file, which
+/// the running daemon reads before each restart decision.
+fn control(
+    config_path: &Path,
+    watch: &str,
+    pause: Option<std::time::Duration>,
+) -> anyhow::Result<ExitCode> {
+    use logwarden::actions::supervisor::{read_control, write_control};
+    let config = config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !config.watches.iter().any(|w| w.name == watch) {
+        anyhow::bail!(
+            "no watch {watch:?} in {}; watches: {}",
+            config_path.display(),
+            config
+                .watches
+                .iter()
+                .map(|w| w.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let dir = &config.daemon.state_dir;
+    let mut c = read_control(dir, watch);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    match pause {
+        Some(d) => {
+            c.paused_until = Some((now + d).as_secs());
+            println!(
+                "{watch}: no restarts for {} (alerts still go out); `logwarden resume {watch}` ends it earlier",
+                config::duration::format_duration(d)
+            );
+        }
+        None => {
+            c.paused_until = None;
+            c.resume += 1;
+            println!("{watch}: automatic restarts are on again");
+        }
+    }
+    write_control(dir, watch, &c)
+        .with_context(|| format!("cannot write the control file in {}", dir.display()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_since(text: &str) -> Result<std::time::Duration, String> {

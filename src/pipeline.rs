@@ -14,12 +14,14 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::actions::supervisor::Supervisor;
 use crate::actions::Dispatcher;
 use crate::alert::Alert;
 use crate::config::{Config, StartAt};
 use crate::feed::{FeedCore, FileFeed, JournalFeed};
 use crate::logging::LogFormat;
 use crate::matcher::{BuildError, Matcher};
+use crate::probes;
 use crate::rules::{Engine, Input, Output};
 use crate::shutdown::Shutdown;
 use crate::source::checkpoint::Checkpointer;
@@ -51,6 +53,8 @@ pub enum PipelineError {
         #[source]
         source: BuildError,
     },
+    #[error("cannot set up the HTTP client: {0}")]
+    Http(String),
     #[error("cannot start the source for {path}: {source}")]
     Source {
         path: String,
@@ -186,8 +190,43 @@ pub async fn run_with_sink(
             }
         }
     }
+    // One HTTP client for probes (and restart verification), with a bound on every request.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| PipelineError::Http(e.to_string()))?;
+    for (i, w) in config.watches.iter().enumerate() {
+        for (pi, p) in w.probes.iter().enumerate() {
+            tokio::spawn(probes::run(
+                i,
+                pi,
+                p.clone(),
+                client.clone(),
+                input_tx.clone(),
+                shutdown.clone(),
+            ));
+        }
+    }
+    // Alerts reach the supervisor without a bound: they are few (one per rule transition),
+    // and a bounded queue here could deadlock with the supervisor's own alerts.
+    let supervisor = Supervisor::new(
+        &config,
+        input_tx.clone(),
+        output_tx.clone(),
+        engine.activity(),
+        client,
+    );
+    let supervisor_tx = if supervisor.is_empty() {
+        // It holds a sender of the output queue: the router ends only once all are gone.
+        drop(supervisor);
+        None
+    } else {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(supervisor.run(rx, shutdown.clone()));
+        Some(tx)
+    };
     drop(input_tx);
-    let router = tokio::spawn(route_outputs(output_rx, alerts, checkpoints));
+    let router = tokio::spawn(route_outputs(output_rx, alerts, checkpoints, supervisor_tx));
     engine.run(input_rx, output_tx, shutdown).await;
     // Source threads see the shutdown within one poll interval (or see the closed queue).
     let joiner = spawned.clone();
@@ -216,6 +255,7 @@ async fn route_outputs(
     mut outputs: mpsc::Receiver<Output>,
     mut alerts: impl AlertHandler,
     mut checkpoints: Checkpointer,
+    supervisor: Option<mpsc::UnboundedSender<Alert>>,
 ) {
     let mut tick = tokio::time::interval(JOURNAL_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -225,6 +265,9 @@ async fn route_outputs(
         tokio::select! {
             out = outputs.recv() => match out {
                 Some(Output::Alert(a)) => {
+                    if let Some(s) = &supervisor {
+                        let _ = s.send(a.clone());
+                    }
                     alerts.handle(a).await;
                     alert_unacked = true;
                 }

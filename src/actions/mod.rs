@@ -5,6 +5,8 @@
 //! more channels (email, Telegram, ...) and the restart action behind the same interface.
 
 pub mod console;
+pub mod restart;
+pub mod supervisor;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -9,6 +9,7 @@ pub mod error;
 pub mod located;
 pub mod packs;
 pub mod raw;
+pub mod recovery;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 pub use error::{ConfigError, Diagnostics};
 pub use packs::{PackSet, PatternDef, PatternPack};
+pub use recovery::{ProbeConfig, ProbeKind, RestartConfig, RestartMethod};
 
 use crate::source::journal::{parse_priority, JournalFilter};
 use crate::source::multiline::{Grouping, MultilineRule};
@@ -73,6 +75,9 @@ pub struct WatchConfig {
     pub multiline: MultilineRule,
     /// Lines from the systemd journal, if configured.
     pub journal: Option<JournalConfig>,
+    /// How the service is restarted, if it may be.
+    pub restart: Option<RestartConfig>,
+    pub probes: Vec<ProbeConfig>,
     pub rules: Vec<RuleConfig>,
 }
 
@@ -110,6 +115,8 @@ pub struct RuleConfig {
     pub name: String,
     pub severity: Severity,
     pub kind: RuleKind,
+    /// `then = ["alert", "restart"]`: firing asks for a restart of the watch's service.
+    pub then_restart: bool,
 }
 
 /// What a rule looks for.
@@ -251,7 +258,7 @@ fn merge(into: &mut RawFile, later: RawFile) {
 }
 
 /// Resolves a path written in file `file` against that file's directory.
-fn resolve_path(sources: &SourceMap, value: &Located<String>) -> PathBuf {
+pub(crate) fn resolve_path(sources: &SourceMap, value: &Located<String>) -> PathBuf {
     let p = PathBuf::from(&value.value);
     if p.is_absolute() {
         return p;
@@ -453,6 +460,68 @@ fn resolve_watch(
             rules.push(rule);
         }
     }
+    let restart = recovery::resolve_restart(
+        &name,
+        w.unit.as_ref().map(|u| u.value.as_str()),
+        w.restart.as_ref(),
+        sources,
+        diags,
+    );
+    let user = w
+        .restart
+        .as_ref()
+        .and_then(|r| r.value.user.as_ref())
+        .map(|u| u.value.as_str());
+    let mut probes: Vec<ProbeConfig> = Vec::new();
+    for p in &w.probe {
+        if probes.iter().any(|q| q.name == p.name.value)
+            || rules.iter().any(|r: &RuleConfig| r.name == p.name.value)
+        {
+            diags.at(
+                sources,
+                &p.name,
+                format!(
+                    "probe name {:?} is already used by a rule or probe of this watch",
+                    p.name.value
+                ),
+            );
+        }
+        if let Some(probe) = recovery::resolve_probe(
+            &name,
+            w.unit.as_ref().map(|u| u.value.as_str()),
+            user,
+            p,
+            sources,
+            diags,
+        ) {
+            probes.push(probe);
+        }
+    }
+    let wants_restart =
+        rules.iter().any(|r| r.then_restart) || probes.iter().any(|p| p.then_restart);
+    if wants_restart && restart.is_none() {
+        diags.at(
+            sources,
+            &w.name,
+            format!("watch {name:?} has a rule or probe with then = [\"restart\"] but nothing to restart: set `unit` or [watch.restart] command"),
+        );
+    }
+    if let (Some(r), Some(raw)) = (&restart, &w.restart) {
+        for c in raw.value.confirm.iter().flatten() {
+            if !rules.iter().any(|x| x.name == c.value) && !probes.iter().any(|x| x.name == c.value)
+            {
+                diags.at(
+                    sources,
+                    c,
+                    format!(
+                        "confirm names {:?}, which is no rule or probe of watch {name:?}",
+                        c.value
+                    ),
+                );
+            }
+        }
+        let _ = r;
+    }
     if diags.len() > errors_before {
         return None;
     }
@@ -466,6 +535,8 @@ fn resolve_watch(
         max_line_bytes,
         multiline,
         journal,
+        restart,
+        probes,
         rules,
     })
 }
@@ -842,6 +913,7 @@ fn resolve_rule(
         name: rule,
         severity,
         kind,
+        then_restart: recovery::wants_restart(&r.then),
     })
 }
 

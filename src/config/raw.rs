@@ -45,8 +45,74 @@ pub struct RawWatch {
     pub max_line_bytes: Option<Located<u64>>,
     pub multiline: Option<Located<RawMultiline>>,
     pub journal: Option<Located<RawJournal>>,
+    pub restart: Option<Located<RawRestart>>,
+    #[serde(default)]
+    pub probe: Vec<RawProbe>,
     #[serde(default)]
     pub rule: Vec<RawRule>,
+}
+
+/// `[watch.restart]`: how (and how often) logwarden may restart the watched service.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRestart {
+    /// A command instead of systemd (services not under systemd).
+    pub command: Option<Located<Vec<String>>>,
+    /// For a user unit: `systemctl --user --machine=USER@`.
+    pub user: Option<Located<String>>,
+    pub stop_timeout: Option<Located<ConfigDuration>>,
+    pub verify_after: Option<Located<ConfigDuration>>,
+    pub max_restarts: Option<Located<u64>>,
+    pub window: Option<Located<ConfigDuration>>,
+    pub backoff: Option<Located<ConfigDuration>>,
+    pub backoff_max: Option<Located<ConfigDuration>>,
+    /// Healthy this long after a restart: the backoff starts over.
+    pub healthy_after: Option<Located<ConfigDuration>>,
+    pub startup_grace: Option<Located<ConfigDuration>>,
+    /// Rules or probes that must also be firing for a restart.
+    pub confirm: Option<Vec<Located<String>>>,
+}
+
+/// `[[watch.probe]]`: an active check of the service.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    pub name: Located<String>,
+    pub kind: Located<ProbeKindText>,
+    pub every: Option<Located<ConfigDuration>>,
+    pub timeout: Option<Located<ConfigDuration>>,
+    /// Consecutive failures before the probe counts as down.
+    pub failures: Option<Located<u64>>,
+    /// `http`: the URL to GET.
+    pub url: Option<Located<String>>,
+    /// `heartbeat`: the file; `disk`: a path on the file system.
+    pub path: Option<Located<String>>,
+    /// `heartbeat`: the file must be younger than this.
+    pub max_age: Option<Located<ConfigDuration>>,
+    /// `disk`, `memory`: used percent at which it is a warning / critical.
+    pub warning: Option<Located<f64>>,
+    pub critical: Option<Located<f64>>,
+    pub severity: Option<Located<SeverityText>>,
+    pub then: Option<Vec<Located<ActionText>>>,
+}
+
+/// `kind` of a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeKindText {
+    Http,
+    Heartbeat,
+    Unit,
+    Disk,
+    Memory,
+}
+
+/// What to do when a rule or probe fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionText {
+    Alert,
+    Restart,
 }
 
 /// `[watch.journal]`: read the watch's lines from the systemd journal.
@@ -110,6 +176,8 @@ pub struct RawRule {
     pub severity: Option<Located<SeverityText>>,
     /// `false` switches a shipped rule off from a drop-in.
     pub enabled: Option<Located<bool>>,
+    /// What to do when it fires: `["alert"]` (default) or `["alert", "restart"]`.
+    pub then: Option<Vec<Located<ActionText>>>,
 }
 
 /// The `when` of a rule.
@@ -152,8 +220,20 @@ impl RawWatch {
             notify,
             start_at,
             max_line_bytes,
-            multiline
+            multiline,
+            journal,
+            restart
         );
+        for probe in later.probe {
+            match self
+                .probe
+                .iter()
+                .position(|p| p.name.value == probe.name.value)
+            {
+                Some(i) => self.probe[i] = probe,
+                None => self.probe.push(probe),
+            }
+        }
         for rule in later.rule {
             match self
                 .rule
@@ -183,7 +263,8 @@ impl RawRule {
             after,
             cooldown,
             severity,
-            enabled
+            enabled,
+            then
         );
     }
 }

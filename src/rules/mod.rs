@@ -8,6 +8,7 @@
 
 pub mod absent;
 pub mod match_rule;
+pub mod probe_rule;
 pub mod rate;
 pub mod recent;
 pub mod stale;
@@ -47,6 +48,44 @@ pub enum Input {
     /// Every line of a file before this position was sent (as `Lines` and `Matched` before
     /// it). The engine passes it on once it has handled them, as an `Output::Ack`.
     Checkpoint(Position),
+    /// A probe of `watch` changed its (debounced) verdict.
+    Probe {
+        watch: usize,
+        probe: usize,
+        healthy: bool,
+        detail: String,
+    },
+    /// The watch's service was (re)started: its rules count afresh from `at`, as if
+    /// logwarden had just started (a bot still starting up is not judged yet).
+    Reset { watch: usize, at: Instant },
+}
+
+/// Lines seen per watch since start, for whoever checks that a restarted service logs again.
+#[derive(Debug, Default)]
+pub struct Activity {
+    lines: Vec<std::sync::atomic::AtomicU64>,
+}
+
+impl Activity {
+    pub fn new(watches: usize) -> Activity {
+        Activity {
+            lines: (0..watches).map(|_| Default::default()).collect(),
+        }
+    }
+
+    /// Lines seen so far by `watch`.
+    pub fn lines(&self, watch: usize) -> u64 {
+        self.lines
+            .get(watch)
+            .map(|l| l.load(std::sync::atomic::Ordering::Relaxed))
+            .unwrap_or(0)
+    }
+
+    fn add(&self, watch: usize, n: u64) {
+        if let Some(l) = self.lines.get(watch) {
+            l.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 /// What the engine sends on: alerts, and acknowledgements of the lines it has handled.
@@ -75,6 +114,7 @@ enum State {
     Stale(stale::Stale),
     Absent(absent::Absent),
     Match(match_rule::MatchRule),
+    Probe(probe_rule::ProbeRule),
 }
 
 #[derive(Debug)]
@@ -97,6 +137,7 @@ struct WatchRules {
 #[derive(Debug)]
 pub struct Engine {
     watches: Vec<WatchRules>,
+    activity: std::sync::Arc<Activity>,
 }
 
 impl Engine {
@@ -152,16 +193,29 @@ impl Engine {
                             state,
                         }
                     })
+                    .chain(w.probes.iter().map(|p| Rule {
+                        name: p.name.clone(),
+                        severity: p.severity,
+                        slot_bit: 0,
+                        state: State::Probe(probe_rule::ProbeRule::default()),
+                    }))
                     .collect(),
             })
-            .collect();
-        Engine { watches }
+            .collect::<Vec<_>>();
+        let activity = std::sync::Arc::new(Activity::new(watches.len()));
+        Engine { watches, activity }
+    }
+
+    /// Line counts per watch, shared with whoever verifies restarts.
+    pub fn activity(&self) -> std::sync::Arc<Activity> {
+        self.activity.clone()
     }
 
     /// Feeds one input; alerts it causes are pushed to `out`.
     pub fn handle(&mut self, input: &Input, out: &mut Vec<Alert>) {
         match input {
-            Input::Lines { watch, at, .. } => {
+            Input::Lines { watch, at, count } => {
+                self.activity.add(*watch, *count);
                 let Some(w) = self.watches.get_mut(*watch) else {
                     return;
                 };
@@ -185,7 +239,7 @@ impl Engine {
                         State::Rate(s) => s.on_match(m.at, &m.line, &m.source),
                         State::Absent(s) => s.on_match(m.at, &m.line, &m.source),
                         State::Match(s) => s.on_match(m.at, &m.line, &m.source),
-                        State::Stale(_) => None,
+                        State::Stale(_) | State::Probe(_) => None,
                     };
                     if let Some(o) = o {
                         out.push(alert(&w.name, &w.unit, r, o));
@@ -193,6 +247,44 @@ impl Engine {
                 }
             }
             Input::Checkpoint(_) => {}
+            Input::Probe {
+                watch,
+                probe,
+                healthy,
+                detail,
+            } => {
+                let Some(w) = self.watches.get_mut(*watch) else {
+                    return;
+                };
+                let probes = w.rules.iter_mut().filter_map(|r| match &mut r.state {
+                    State::Probe(p) => Some((r.name.clone(), r.severity, p)),
+                    _ => None,
+                });
+                if let Some((name, severity, p)) = probes.into_iter().nth(*probe) {
+                    if let Some(o) = p.on_result(*healthy, detail) {
+                        let rule = Rule {
+                            name,
+                            severity,
+                            slot_bit: 0,
+                            state: State::Probe(probe_rule::ProbeRule::default()),
+                        };
+                        out.push(alert(&w.name, &w.unit, &rule, o));
+                    }
+                }
+            }
+            Input::Reset { watch, at } => {
+                let Some(w) = self.watches.get_mut(*watch) else {
+                    return;
+                };
+                for r in &mut w.rules {
+                    match &mut r.state {
+                        State::Rate(s) => s.reset(),
+                        State::Stale(s) => s.reset(*at),
+                        State::Absent(s) => s.reset(*at),
+                        State::Match(_) | State::Probe(_) => {}
+                    }
+                }
+            }
         }
     }
 
@@ -205,6 +297,7 @@ impl Engine {
                     State::Stale(s) => s.on_time(now),
                     State::Absent(s) => s.on_time(now),
                     State::Match(s) => s.on_time(now),
+                    State::Probe(_) => None,
                 };
                 if let Some(o) = o {
                     out.push(alert(&w.name, &w.unit, r, o));
@@ -223,6 +316,7 @@ impl Engine {
                 State::Stale(s) => s.deadline(),
                 State::Absent(s) => s.deadline(),
                 State::Match(s) => s.deadline(),
+                State::Probe(_) => None,
             })
             .min()
     }

@@ -41,6 +41,7 @@ fn rule(name: &str, kind: RuleKind) -> RuleConfig {
         name: name.into(),
         severity: Severity::Critical,
         kind,
+        then_restart: false,
     }
 }
 
@@ -60,6 +61,8 @@ fn watch(name: &str, packs: Vec<PatternPack>, rules: Vec<RuleConfig>) -> WatchCo
             max_bytes: 256 * 1024,
         },
         journal: None,
+        restart: None,
+        probes: Vec::new(),
         rules,
     }
 }

@@ -1,6 +1,7 @@
 //! A real systemd as PID 1 in its own PID and mount namespace, for tests with real units.
 //!
-//! It boots with private tmpfs on `/tmp`, `/var/tmp`, `/run` and `/var/log/journal`, so its
+//! It boots to `basic.target` (no gettys, no database servers the machine may have) with
+//! private tmpfs on `/tmp`, `/var/tmp`, `/run` and `/var/log/journal`, so its
 //! systemd-tmpfiles and journald never touch the host's (CI's temp dirs live in `/tmp`).
 //! Files it must see go under `/var/lib/logwarden-tests`. PID 1 is killed by PID when the
 //! value is dropped, also when a test fails.
@@ -18,7 +19,13 @@ pub struct SystemdNs {
     unshare: Child,
     /// Host PID of the namespace's PID 1.
     pid1: u32,
+    /// Held while this systemd runs (see `BOOTED`).
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
+
+/// One namespaced systemd at a time per test binary: they share the host's cgroup tree, and
+/// two of them managing `system.slice/bot.service` at once fail each other's signals (EIO).
+static BOOTED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A temp dir visible inside and outside the namespace.
 pub fn shared_tempdir() -> tempfile::TempDir {
@@ -31,6 +38,7 @@ pub fn shared_tempdir() -> tempfile::TempDir {
 
 impl SystemdNs {
     pub fn boot() -> SystemdNs {
+        let guard = BOOTED.lock().unwrap_or_else(|e| e.into_inner());
         let unshare = Command::new("unshare")
             .args([
                 "--pid",
@@ -45,7 +53,7 @@ impl SystemdNs {
             .arg(
                 "mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /var/tmp && \
                  mount -t tmpfs tmpfs /run && mkdir -p /var/log/journal && \
-                 mount -t tmpfs tmpfs /var/log/journal && exec /lib/systemd/systemd --system",
+                 mount -t tmpfs tmpfs /var/log/journal && exec /lib/systemd/systemd --system --unit=basic.target",
             )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -72,7 +80,11 @@ impl SystemdNs {
             assert!(Instant::now() < deadline, "no PID 1 in the namespace");
             std::thread::sleep(Duration::from_millis(20));
         };
-        let ns = SystemdNs { unshare, pid1 };
+        let ns = SystemdNs {
+            unshare,
+            pid1,
+            _one_at_a_time: guard,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let out = ns.run(&["systemctl", "is-system-running"]);

@@ -1,0 +1,605 @@
+//! The supervisor: decides when a watched service is restarted, and when to stop trying.
+//!
+//! It sees every alert. A rule or probe with `then = ["restart"]` firing asks for a restart;
+//! the policy then decides: not while the operator paused the watch, not during the startup
+//! grace after a start, not unless every `confirm` signal also fires, not before the backoff
+//! (10 s, 20 s, 40 s ... 300 s) has passed, and at most `max_restarts` per `window`. Past that
+//! limit it sends one "manual intervention needed" alert and keeps its hands off until the
+//! service is healthy again or an operator runs `logwarden resume WATCH`. A unit stopped on
+//! purpose (`systemctl stop`) is never restarted. Each restart is verified after
+//! `verify_after`: the unit is active, its probes pass, and it logs again.
+//! History and backoff persist in `state_dir/restarts.json`; operator commands arrive as files
+//! in `state_dir/control/`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::restart::{self, RestartReport};
+use crate::alert::{Alert, AlertState};
+use crate::config::duration::format_duration;
+use crate::config::{Config, ProbeConfig, RestartConfig, RestartMethod, Severity};
+use crate::rules::{Activity, Input, Output};
+use crate::shutdown::Shutdown;
+
+/// Rule name of the supervisor's own alerts about restarts.
+pub const RESTART_RULE: &str = "restart";
+/// Rule name of the hand-over alert (firing until healthy or resumed).
+pub const HANDOVER_RULE: &str = "manual-intervention";
+
+/// What an operator asked for a watch, through `logwarden pause/resume`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct Control {
+    /// Unix seconds until which the watch is paused (no restarts).
+    pub paused_until: Option<u64>,
+    /// Bumped by each `logwarden resume`.
+    #[serde(default)]
+    pub resume: u64,
+}
+
+/// The control file of `watch` in `state_dir`.
+pub fn control_path(state_dir: &Path, watch: &str) -> PathBuf {
+    state_dir.join("control").join(format!("{watch}.json"))
+}
+
+/// Reads a watch's control file (missing: nothing asked).
+pub fn read_control(state_dir: &Path, watch: &str) -> Control {
+    std::fs::read(control_path(state_dir, watch))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// Writes a watch's control file atomically.
+pub fn write_control(state_dir: &Path, watch: &str, control: &Control) -> std::io::Result<()> {
+    let path = control_path(state_dir, watch);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    write_atomic(
+        &path,
+        &serde_json::to_vec_pretty(control).map_err(std::io::Error::other)?,
+    )
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+/// Persisted per watch.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct Saved {
+    /// Unix seconds of each restart within the window.
+    history: Vec<u64>,
+    /// Consecutive restarts without a healthy stretch (drives the backoff).
+    attempt: u32,
+    gave_up: bool,
+    /// The last `Control::resume` acted on.
+    resume_seen: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SavedFile {
+    version: u32,
+    watches: BTreeMap<String, Saved>,
+}
+
+/// The outcome of one restart task.
+#[derive(Debug)]
+enum Outcome {
+    /// Not restarted (the unit was stopped on purpose).
+    Skipped(String),
+    Restarted {
+        report: RestartReport,
+        /// `None`: verified healthy; `Some(why)`: not healthy after `verify_after`.
+        unhealthy: Option<String>,
+    },
+    Failed(String),
+}
+
+struct Watch {
+    index: usize,
+    name: String,
+    unit: Option<String>,
+    cfg: RestartConfig,
+    probes: Vec<ProbeConfig>,
+    has_logs: bool,
+    /// Rules and probes whose firing asks for a restart.
+    restart_on: HashSet<String>,
+    /// Rules and probes firing now.
+    firing: HashSet<String>,
+    saved: Saved,
+    busy: bool,
+    next_allowed: Instant,
+    grace_until: Instant,
+    /// When the current trouble was first seen (for detection-to-healthy times).
+    detected_at: Option<Instant>,
+    /// Since when it has been healthy after a restart.
+    healthy_since: Option<Instant>,
+    /// The last reason for not restarting, logged once.
+    noted: Option<String>,
+}
+
+/// Decides and runs restarts for every watch that may be restarted.
+pub struct Supervisor {
+    watches: Vec<Watch>,
+    state_dir: PathBuf,
+    inputs: mpsc::Sender<Input>,
+    alerts: mpsc::Sender<Output>,
+    activity: Arc<Activity>,
+    client: reqwest::Client,
+}
+
+impl Supervisor {
+    /// A supervisor for the watches of `config` that have a restart method. `inputs` reaches
+    /// the rules engine (to reset a watch's rules after a start); `alerts` the actions.
+    pub fn new(
+        config: &Config,
+        inputs: mpsc::Sender<Input>,
+        alerts: mpsc::Sender<Output>,
+        activity: Arc<Activity>,
+        client: reqwest::Client,
+    ) -> Supervisor {
+        let state_dir = config.daemon.state_dir.clone();
+        let saved: SavedFile = std::fs::read(state_dir.join("restarts.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .filter(|f: &SavedFile| f.version == 1)
+            .unwrap_or_default();
+        let now = Instant::now();
+        let watches = config
+            .watches
+            .iter()
+            .enumerate()
+            .filter_map(|(index, w)| {
+                let cfg = w.restart.clone()?;
+                let restart_on = w
+                    .rules
+                    .iter()
+                    .filter(|r| r.then_restart)
+                    .map(|r| r.name.clone())
+                    .chain(
+                        w.probes
+                            .iter()
+                            .filter(|p| p.then_restart)
+                            .map(|p| p.name.clone()),
+                    )
+                    .collect::<HashSet<_>>();
+                if restart_on.is_empty() {
+                    return None;
+                }
+                Some(Watch {
+                    index,
+                    name: w.name.clone(),
+                    unit: w.unit.clone(),
+                    grace_until: now,
+                    cfg,
+                    probes: w.probes.clone(),
+                    has_logs: !w.files.is_empty() || w.journal.is_some(),
+                    restart_on,
+                    firing: HashSet::new(),
+                    saved: saved.watches.get(&w.name).cloned().unwrap_or_default(),
+                    busy: false,
+                    next_allowed: now,
+                    detected_at: None,
+                    healthy_since: None,
+                    noted: None,
+                })
+            })
+            .collect();
+        Supervisor {
+            watches,
+            state_dir,
+            inputs,
+            alerts,
+            activity,
+            client,
+        }
+    }
+
+    /// Whether any watch may be restarted at all.
+    pub fn is_empty(&self) -> bool {
+        self.watches.is_empty()
+    }
+
+    /// Runs until shutdown: alerts in, restarts and their alerts out.
+    pub async fn run(
+        mut self,
+        mut alerts_in: mpsc::UnboundedReceiver<Alert>,
+        mut shutdown: Shutdown,
+    ) {
+        let (done_tx, mut done_rx) = mpsc::channel::<(usize, Outcome)>(8);
+        // Backoff, grace and pauses end with time: look again every second while anything
+        // asks for a restart (an idle supervisor does not wake).
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let pending = self.watches.iter().any(|w| w.busy || !w.firing.is_empty());
+            tokio::select! {
+                a = alerts_in.recv() => match a {
+                    Some(a) => self.on_alert(&a),
+                    None => return,
+                },
+                Some((i, outcome)) = done_rx.recv() => self.on_done(i, outcome).await,
+                _ = tick.tick(), if pending => {}
+                _ = shutdown.wait() => return,
+            }
+            for i in 0..self.watches.len() {
+                self.decide(i, &done_tx).await;
+            }
+        }
+    }
+
+    fn on_alert(&mut self, a: &Alert) {
+        if a.rule == RESTART_RULE || a.rule == HANDOVER_RULE {
+            return;
+        }
+        let Some(w) = self.watches.iter_mut().find(|w| w.name == a.watch) else {
+            return;
+        };
+        match a.state {
+            AlertState::Firing => {
+                w.firing.insert(a.rule.clone());
+                if w.restart_on.contains(&a.rule) && w.detected_at.is_none() {
+                    w.detected_at = Some(Instant::now());
+                }
+                w.healthy_since = None;
+            }
+            AlertState::Resolved => {
+                w.firing.remove(&a.rule);
+            }
+            AlertState::Event => {}
+        }
+    }
+
+    async fn send(
+        &self,
+        w: usize,
+        rule: &str,
+        state: AlertState,
+        severity: Severity,
+        summary: String,
+    ) {
+        let watch = &self.watches[w];
+        tracing::info!(watch = %watch.name, "{summary}");
+        let alert = Alert {
+            watch: watch.name.clone(),
+            rule: rule.to_string(),
+            severity,
+            state,
+            at: SystemTime::now(),
+            summary,
+            line: None,
+            source: None,
+            unit: watch.unit.clone(),
+        };
+        let _ = self.alerts.send(Output::Alert(alert)).await;
+    }
+
+    fn save(&self) {
+        let file = SavedFile {
+            version: 1,
+            watches: self
+                .watches
+                .iter()
+                .map(|w| (w.name.clone(), w.saved.clone()))
+                .collect(),
+        };
+        let result = std::fs::create_dir_all(&self.state_dir).and_then(|()| {
+            write_atomic(
+                &self.state_dir.join("restarts.json"),
+                &serde_json::to_vec_pretty(&file).unwrap_or_default(),
+            )
+        });
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "cannot save restart history");
+        }
+    }
+
+    /// Logs a reason for not restarting, once per reason.
+    fn note(&mut self, i: usize, why: String) {
+        let w = &mut self.watches[i];
+        if w.noted.as_deref() != Some(why.as_str()) {
+            tracing::info!(watch = %w.name, "not restarting: {why}");
+            w.noted = Some(why);
+        }
+    }
+
+    async fn decide(&mut self, i: usize, done: &mpsc::Sender<(usize, Outcome)>) {
+        let now = Instant::now();
+        if self.watches[i].busy {
+            return;
+        }
+        let control = read_control(&self.state_dir, &self.watches[i].name);
+        if control.resume > self.watches[i].saved.resume_seen {
+            let w = &mut self.watches[i];
+            w.saved = Saved {
+                resume_seen: control.resume,
+                ..Saved::default()
+            };
+            w.next_allowed = now;
+            self.save();
+            self.send(
+                i,
+                HANDOVER_RULE,
+                AlertState::Resolved,
+                Severity::Info,
+                "an operator ran `logwarden resume`: automatic restarts are on again".into(),
+            )
+            .await;
+        }
+        let w = &self.watches[i];
+        let wanted: Vec<String> = w.firing.intersection(&w.restart_on).cloned().collect();
+        if wanted.is_empty() {
+            let w = &mut self.watches[i];
+            w.detected_at = None;
+            w.noted = None;
+            if w.saved.gave_up && w.firing.is_empty() {
+                w.saved.gave_up = false;
+                w.saved.attempt = 0;
+                self.save();
+                self.send(
+                    i,
+                    HANDOVER_RULE,
+                    AlertState::Resolved,
+                    Severity::Info,
+                    "healthy again: automatic restarts are on again".into(),
+                )
+                .await;
+                return;
+            }
+            let w = &mut self.watches[i];
+            if w.saved.attempt > 0 {
+                let since = *w.healthy_since.get_or_insert(now);
+                if now.duration_since(since) >= w.cfg.healthy_after {
+                    w.saved.attempt = 0;
+                    self.save();
+                }
+            }
+            return;
+        }
+        if let Some(until) = control.paused_until.filter(|&u| u > unix_now()) {
+            self.note(
+                i,
+                format!(
+                    "paused by an operator for {} more",
+                    format_duration(Duration::from_secs(until - unix_now()))
+                ),
+            );
+            return;
+        }
+        let w = &self.watches[i];
+        if now < w.grace_until {
+            return;
+        }
+        let missing: Vec<&String> = w
+            .cfg
+            .confirm
+            .iter()
+            .filter(|c| !w.firing.contains(*c))
+            .collect();
+        if !missing.is_empty() {
+            let why = format!(
+                "{} fired, but confirm also needs {:?}",
+                wanted.join(", "),
+                missing
+            );
+            self.note(i, why);
+            return;
+        }
+        if w.saved.gave_up {
+            return;
+        }
+        let window = w.cfg.window.as_secs();
+        let cutoff = unix_now().saturating_sub(window);
+        self.watches[i].saved.history.retain(|&t| t > cutoff);
+        let w = &self.watches[i];
+        if w.saved.history.len() as u32 >= w.cfg.max_restarts {
+            let summary = format!(
+                "MANUAL INTERVENTION NEEDED: restarted {} times within {} and it is still failing ({}); not restarting again until it is healthy or an operator runs `logwarden resume {}`",
+                w.saved.history.len(),
+                format_duration(w.cfg.window),
+                wanted.join(", "),
+                w.name
+            );
+            self.watches[i].saved.gave_up = true;
+            self.save();
+            self.send(
+                i,
+                HANDOVER_RULE,
+                AlertState::Firing,
+                Severity::Critical,
+                summary,
+            )
+            .await;
+            return;
+        }
+        if now < w.next_allowed {
+            let why = format!(
+                "backing off until the next attempt ({} left)",
+                format_duration(w.next_allowed - now)
+            );
+            self.note(i, why);
+            return;
+        }
+        // Go: the task stops/starts the service and verifies it, then reports back.
+        let w = &mut self.watches[i];
+        w.busy = true;
+        w.noted = None;
+        let reason = wanted.join(", ");
+        tracing::info!(watch = %w.name, reason = %reason, attempt = w.saved.attempt + 1, "restarting");
+        let lines_before = self.activity.lines(w.index);
+        let task = RestartTask {
+            method: w.cfg.method.clone(),
+            unit: w.unit.clone(),
+            stop_timeout: w.cfg.stop_timeout,
+            verify_after: w.cfg.verify_after,
+            probes: w.probes.clone(),
+            has_logs: w.has_logs,
+            lines_before,
+            activity: self.activity.clone(),
+            index: w.index,
+            client: self.client.clone(),
+            inputs: self.inputs.clone(),
+            startup_grace: w.cfg.startup_grace,
+        };
+        let done = done.clone();
+        tokio::spawn(async move {
+            let outcome = task.run().await;
+            let _ = done.send((i, outcome)).await;
+        });
+    }
+
+    async fn on_done(&mut self, i: usize, outcome: Outcome) {
+        let now = Instant::now();
+        let w = &mut self.watches[i];
+        w.busy = false;
+        match outcome {
+            Outcome::Skipped(why) => {
+                w.next_allowed = now + Duration::from_secs(10);
+                self.note(i, why);
+            }
+            Outcome::Failed(why) => {
+                self.count_attempt(i, now);
+                let n = self.watches[i].saved.history.len();
+                self.send(
+                    i,
+                    RESTART_RULE,
+                    AlertState::Event,
+                    Severity::Critical,
+                    format!("restart {n} failed: {why}"),
+                )
+                .await;
+            }
+            Outcome::Restarted { report, unhealthy } => {
+                self.count_attempt(i, now);
+                let w = &mut self.watches[i];
+                w.grace_until = now + w.cfg.startup_grace;
+                let n = w.saved.history.len();
+                let max = w.cfg.max_restarts;
+                let steps = report.steps.join("; ");
+                match unhealthy {
+                    None => {
+                        let took = w.detected_at.map(|d| now.duration_since(d));
+                        w.healthy_since = Some(now);
+                        // The trouble that caused it is over: the rules were reset.
+                        w.firing.retain(|r| !w.restart_on.contains(r));
+                        w.detected_at = None;
+                        let took = took
+                            .map(|t| {
+                                format!(" {:.1}s after the problem was detected", t.as_secs_f64())
+                            })
+                            .unwrap_or_default();
+                        self.send(i, RESTART_RULE, AlertState::Event, Severity::Warning,
+                            format!("restarted ({n} of at most {max} per window) and verified healthy{took}: {steps}")).await;
+                    }
+                    Some(why) => {
+                        self.send(i, RESTART_RULE, AlertState::Event, Severity::Critical,
+                            format!("restarted ({n} of at most {max} per window) but it is not healthy: {why} ({steps})")).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records a restart attempt: history (for the hourly limit) and backoff.
+    fn count_attempt(&mut self, i: usize, now: Instant) {
+        let w = &mut self.watches[i];
+        w.saved.history.push(unix_now());
+        w.saved.attempt += 1;
+        let factor = 1u32 << (w.saved.attempt - 1).min(16);
+        w.next_allowed = now + (w.cfg.backoff * factor).min(w.cfg.backoff_max);
+        self.save();
+    }
+}
+
+/// One restart, run as its own task.
+struct RestartTask {
+    method: RestartMethod,
+    unit: Option<String>,
+    stop_timeout: Duration,
+    verify_after: Duration,
+    probes: Vec<ProbeConfig>,
+    has_logs: bool,
+    lines_before: u64,
+    activity: Arc<Activity>,
+    index: usize,
+    client: reqwest::Client,
+    inputs: mpsc::Sender<Input>,
+    startup_grace: Duration,
+}
+
+impl RestartTask {
+    async fn run(self) -> Outcome {
+        if let RestartMethod::Systemd { unit, user } = &self.method {
+            match restart::unit_state(unit, user.as_deref()).await {
+                Ok(s) if s.stopped_on_purpose() => {
+                    return Outcome::Skipped(format!(
+                        "{unit} was stopped on purpose (inactive, result success); an operator's stop is not undone"
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => return Outcome::Failed(e.to_string()),
+            }
+        }
+        let report = match restart::restart(&self.method, self.stop_timeout).await {
+            Ok(r) => r,
+            Err(e) => return Outcome::Failed(e.to_string()),
+        };
+        // The rules judge the new process afresh, after the startup grace.
+        let _ = self
+            .inputs
+            .send(Input::Reset {
+                watch: self.index,
+                at: Instant::now() + self.startup_grace.min(self.verify_after),
+            })
+            .await;
+        tokio::time::sleep(self.verify_after).await;
+        Outcome::Restarted {
+            report,
+            unhealthy: self.verify().await,
+        }
+    }
+
+    /// `None` when the service is healthy: active, probes pass, and it logs again.
+    async fn verify(&self) -> Option<String> {
+        let mut problems = Vec::new();
+        if let (RestartMethod::Systemd { user, .. }, Some(unit)) = (&self.method, &self.unit) {
+            match restart::unit_state(unit, user.as_deref()).await {
+                Ok(s) if s.active_state == "active" => {}
+                Ok(s) => problems.push(format!("{unit} is {} ({})", s.active_state, s.sub_state)),
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+        for p in &self.probes {
+            let v = crate::probes::check(p, &self.client).await;
+            if !v.healthy {
+                problems.push(format!("probe {}: {}", p.name, v.detail));
+            }
+        }
+        if self.has_logs && self.activity.lines(self.index) <= self.lines_before {
+            problems.push(format!(
+                "no new log line within {}",
+                format_duration(self.verify_after)
+            ));
+        }
+        (!problems.is_empty()).then(|| problems.join("; "))
+    }
+}

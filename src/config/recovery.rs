@@ -1,0 +1,278 @@
+//! The recovery part of a watch's config: `[watch.restart]` and `[[watch.probe]]`, with the
+//! defaults the seeds' operators expect (3 failures, 60 s checks, 10 s..300 s backoff,
+//! 3 restarts an hour, 5-minute staleness).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::error::Diagnostics;
+use super::located::{Located, SourceMap};
+use super::raw::{ActionText, ProbeKindText, RawProbe, RawRestart, SeverityText};
+use super::{resolve_path, Severity};
+
+/// How a watch's service is restarted, and how often it may be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestartConfig {
+    pub method: RestartMethod,
+    /// After the graceful stop request, how long to wait before killing what is left.
+    pub stop_timeout: Duration,
+    /// After the start, how long to wait before checking that the restart worked.
+    pub verify_after: Duration,
+    /// At most this many restarts within `window`; then a person is asked to step in.
+    pub max_restarts: u32,
+    pub window: Duration,
+    /// Wait between attempts: `backoff`, doubled each time, at most `backoff_max`.
+    pub backoff: Duration,
+    pub backoff_max: Duration,
+    /// Healthy this long after a restart: the backoff starts over.
+    pub healthy_after: Duration,
+    /// After a start, rules of the watch do not judge it for this long.
+    pub startup_grace: Duration,
+    /// Rules or probes that must also be firing for a restart (independent signals).
+    pub confirm: Vec<String>,
+}
+
+/// What restarts the service.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RestartMethod {
+    /// `systemctl` (with `--user --machine=USER@` for a user unit).
+    Systemd { unit: String, user: Option<String> },
+    /// A command run without a shell: `["/usr/local/bin/restart-bot", "--hard"]`.
+    Command(Vec<String>),
+}
+
+/// One active check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeConfig {
+    pub name: String,
+    pub kind: ProbeKind,
+    pub every: Duration,
+    pub timeout: Duration,
+    /// Consecutive failures before it counts as down.
+    pub failures: u32,
+    pub severity: Severity,
+    pub then_restart: bool,
+}
+
+/// What a probe checks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProbeKind {
+    /// GET `url`; healthy on 2xx.
+    Http { url: String },
+    /// `path`'s modification time is younger than `max_age`.
+    Heartbeat { path: PathBuf, max_age: Duration },
+    /// The unit is active.
+    Unit { unit: String, user: Option<String> },
+    /// Used space of the file system holding `path`, in percent.
+    Disk {
+        path: PathBuf,
+        warning: f64,
+        critical: f64,
+    },
+    /// Used memory (100 - MemAvailable/MemTotal), in percent.
+    Memory { warning: f64, critical: f64 },
+}
+
+fn dur(v: &Option<Located<super::duration::ConfigDuration>>, default: Duration) -> Duration {
+    v.as_ref().map(|d| d.value.0).unwrap_or(default)
+}
+
+/// Whether an action list asks for a restart.
+pub fn wants_restart(then: &Option<Vec<Located<ActionText>>>) -> bool {
+    then.iter()
+        .flatten()
+        .any(|a| a.value == ActionText::Restart)
+}
+
+/// `[watch.restart]`, or the default one when the watch has a `unit`.
+pub fn resolve_restart(
+    watch: &str,
+    unit: Option<&str>,
+    raw: Option<&Located<RawRestart>>,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<RestartConfig> {
+    let r = raw.map(|r| &r.value);
+    let method = match (r.and_then(|r| r.command.as_ref()), unit) {
+        (Some(c), _) if c.value.is_empty() => {
+            diags.at(sources, c, "restart command is empty".into());
+            return None;
+        }
+        (Some(c), _) => RestartMethod::Command(c.value.clone()),
+        (None, Some(u)) => RestartMethod::Systemd {
+            unit: u.to_string(),
+            user: r.and_then(|r| r.user.as_ref()).map(|u| u.value.clone()),
+        },
+        (None, None) => {
+            if let Some(raw) = raw {
+                diags.at(
+                    sources,
+                    raw,
+                    format!("watch {watch:?} has [watch.restart] but neither a `unit` nor a restart `command`"),
+                );
+            }
+            return None;
+        }
+    };
+    let max_restarts = r
+        .and_then(|r| r.max_restarts.as_ref())
+        .map(|m| {
+            if m.value == 0 || m.value > 100 {
+                diags.at(sources, m, "max_restarts must be between 1 and 100".into());
+            }
+            m.value as u32
+        })
+        .unwrap_or(3);
+    let backoff = r
+        .map(|r| dur(&r.backoff, Duration::from_secs(10)))
+        .unwrap_or(Duration::from_secs(10));
+    let backoff_max = r
+        .map(|r| dur(&r.backoff_max, Duration::from_secs(300)))
+        .unwrap_or(Duration::from_secs(300));
+    if backoff_max < backoff {
+        if let Some(b) = r.and_then(|r| r.backoff_max.as_ref()) {
+            diags.at(
+                sources,
+                b,
+                "backoff_max must not be shorter than backoff".into(),
+            );
+        }
+    }
+    Some(RestartConfig {
+        method,
+        stop_timeout: r
+            .map(|r| dur(&r.stop_timeout, Duration::from_secs(2)))
+            .unwrap_or(Duration::from_secs(2)),
+        verify_after: r
+            .map(|r| dur(&r.verify_after, Duration::from_secs(10)))
+            .unwrap_or(Duration::from_secs(10)),
+        max_restarts,
+        window: r
+            .map(|r| dur(&r.window, Duration::from_secs(3600)))
+            .unwrap_or(Duration::from_secs(3600)),
+        backoff,
+        backoff_max,
+        healthy_after: r
+            .map(|r| dur(&r.healthy_after, Duration::from_secs(600)))
+            .unwrap_or(Duration::from_secs(600)),
+        startup_grace: r
+            .map(|r| dur(&r.startup_grace, Duration::from_secs(30)))
+            .unwrap_or(Duration::from_secs(30)),
+        confirm: r
+            .and_then(|r| r.confirm.as_ref())
+            .map(|c| c.iter().map(|n| n.value.clone()).collect())
+            .unwrap_or_default(),
+    })
+}
+
+/// One `[[watch.probe]]`.
+pub fn resolve_probe(
+    watch: &str,
+    unit: Option<&str>,
+    user: Option<&str>,
+    p: &RawProbe,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<ProbeConfig> {
+    let name = p.name.value.clone();
+    let need_path = |diags: &mut Diagnostics| -> Option<PathBuf> {
+        match &p.path {
+            Some(path) => Some(resolve_path(sources, path)),
+            None => {
+                diags.at(
+                    sources,
+                    &p.name,
+                    format!("probe {watch}/{name} needs `path`"),
+                );
+                None
+            }
+        }
+    };
+    let levels = |diags: &mut Diagnostics| -> (f64, f64) {
+        let w = p.warning.as_ref().map(|v| v.value).unwrap_or(80.0);
+        let c = p.critical.as_ref().map(|v| v.value).unwrap_or(90.0);
+        if !(0.0..=100.0).contains(&w) || !(0.0..=100.0).contains(&c) || w > c {
+            diags.at(
+                sources,
+                &p.name,
+                format!("probe {watch}/{name}: warning and critical are percents with warning <= critical"),
+            );
+        }
+        (w, c)
+    };
+    let kind = match p.kind.value {
+        ProbeKindText::Http => match &p.url {
+            Some(u) if u.value.starts_with("http://") || u.value.starts_with("https://") => {
+                ProbeKind::Http {
+                    url: u.value.clone(),
+                }
+            }
+            Some(u) => {
+                diags.at(
+                    sources,
+                    u,
+                    "probe url must start with http:// or https://".into(),
+                );
+                return None;
+            }
+            None => {
+                diags.at(
+                    sources,
+                    &p.name,
+                    format!("http probe {watch}/{name} needs `url`"),
+                );
+                return None;
+            }
+        },
+        ProbeKindText::Heartbeat => ProbeKind::Heartbeat {
+            path: need_path(diags)?,
+            max_age: dur(&p.max_age, Duration::from_secs(300)),
+        },
+        ProbeKindText::Unit => match unit {
+            Some(u) => ProbeKind::Unit {
+                unit: u.to_string(),
+                user: user.map(str::to_string),
+            },
+            None => {
+                diags.at(
+                    sources,
+                    &p.name,
+                    format!("unit probe {watch}/{name} needs the watch's `unit`"),
+                );
+                return None;
+            }
+        },
+        ProbeKindText::Disk => {
+            let path = need_path(diags)?;
+            let (warning, critical) = levels(diags);
+            ProbeKind::Disk {
+                path,
+                warning,
+                critical,
+            }
+        }
+        ProbeKindText::Memory => {
+            let (warning, critical) = levels(diags);
+            ProbeKind::Memory { warning, critical }
+        }
+    };
+    let failures = p.failures.as_ref().map(|f| f.value).unwrap_or(3);
+    if failures == 0 || failures > 1000 {
+        if let Some(f) = &p.failures {
+            diags.at(sources, f, "failures must be between 1 and 1000".into());
+        }
+    }
+    Some(ProbeConfig {
+        name,
+        kind,
+        every: dur(&p.every, Duration::from_secs(60)),
+        timeout: dur(&p.timeout, Duration::from_secs(10)),
+        failures: failures.clamp(1, 1000) as u32,
+        severity: match p.severity.as_ref().map(|s| s.value) {
+            Some(SeverityText::Info) => Severity::Info,
+            Some(SeverityText::Warning) => Severity::Warning,
+            _ => Severity::Critical,
+        },
+        then_restart: wants_restart(&p.then),
+    })
+}

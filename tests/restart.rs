@@ -1,0 +1,304 @@
+//! Recovering frozen services with a real systemd (PID 1 in a namespace) and a real bot unit
+//! that logs `Update VIX=...` and serves a health endpoint: freeze detection, restart and
+//! verification, the hourly limit and hand-over, operators' stops and pauses, and the
+//! heartbeat and disk probes.
+
+mod common;
+#[path = "common/systemd.rs"]
+mod systemd;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::Daemon;
+use systemd::{shared_tempdir, SystemdNs};
+
+const BOT: &str = r#"#!/usr/bin/python3
+import http.server, os, sys, threading, time
+log, port = sys.argv[1], int(sys.argv[2])
+freeze_after = float(sys.argv[3]) if len(sys.argv) > 3 else 0
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b'{"status": "ok"}')
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Health)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+start, i = time.time(), 0
+while True:
+    i += 1
+    with open(log, "a") as f:
+        f.write("2026-11-23 09:41:42,123 - bot - INFO - Update VIX=17.%d\n" % i)
+    if freeze_after and time.time() - start > freeze_after:
+        os.kill(os.getpid(), 19)  # SIGSTOP: frozen, alive, silent
+    time.sleep(0.2)
+"#;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Setup {
+    ns: SystemdNs,
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    log: std::path::PathBuf,
+}
+
+/// Boots systemd, installs the bot unit (freezing itself after `freeze_after` s if set) and
+/// writes a logwarden config with `extra` appended to the watch.
+fn setup(freeze_after: Option<f64>, max_restarts: u32, extra: &str) -> Setup {
+    let ns = SystemdNs::boot();
+    let dir = shared_tempdir();
+    let bot = SystemdNs::script(&dir.path().join("bot.py"), BOT);
+    let log = dir.path().join("bot.log");
+    let port = free_port();
+    let freeze = freeze_after.map(|f| format!(" {f}")).unwrap_or_default();
+    ns.install_unit(
+        "bot.service",
+        &format!(
+            "[Service]\nExecStart=/usr/bin/python3 {} {} {port}{freeze}\nTimeoutStopSec=1s\n",
+            bot.display(),
+            log.display()
+        ),
+    );
+    let config = dir.path().join("logwarden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[daemon]
+state_dir = "{state}"
+poll_interval = "200ms"
+
+[[watch]]
+name = "bot"
+unit = "bot.service"
+files = ["{log}"]
+patterns = ["trading"]
+
+  [watch.restart]
+  stop_timeout = "1s"
+  verify_after = "1500ms"
+  backoff = "1s"
+  backoff_max = "4s"
+  max_restarts = {max_restarts}
+  window = "1h"
+  startup_grace = "1s"
+
+  [[watch.rule]]
+  name = "log-stale"
+  when = "stale"
+  after = "2s"
+  severity = "critical"
+  then = ["alert", "restart"]
+
+  [[watch.probe]]
+  name = "health"
+  kind = "http"
+  url = "http://127.0.0.1:{port}/health"
+  every = "500ms"
+  timeout = "300ms"
+  failures = 2
+  then = ["alert", "restart"]
+{extra}
+"#,
+            state = dir.path().join("state").display(),
+            log = log.display(),
+        ),
+    )
+    .unwrap();
+    Setup {
+        ns,
+        dir,
+        config,
+        log,
+    }
+}
+
+fn wait_lines(log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(log).map(|m| m.len()).unwrap_or(0) < 200 {
+        assert!(Instant::now() < deadline, "the bot does not log");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_frozen_bot_is_detected_restarted_verified_and_alerted_once() {
+    let s = setup(None, 3, "");
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid());
+    s.ns.systemctl(&["start", "bot.service"]);
+    wait_lines(&s.log);
+    std::thread::sleep(Duration::from_secs(2));
+    let frozen_at = Instant::now();
+    s.ns.systemctl(&[
+        "kill",
+        "--kill-whom=main",
+        "--signal=SIGSTOP",
+        "bot.service",
+    ]);
+    let done = d.wait_for("verified restart", Duration::from_secs(30), |v| {
+        common::is_alert(v, "restart", "event")
+            && v["summary"]
+                .as_str()
+                .is_some_and(|t| t.contains("verified healthy"))
+    });
+    let freeze_to_healthy = frozen_at.elapsed();
+    d.collect_for(Duration::from_secs(4));
+    println!(
+        "freeze to verified healthy: {:.1}s; {}",
+        freeze_to_healthy.as_secs_f64(),
+        done["summary"]
+    );
+    assert_eq!(
+        d.count_alerts("restart", "event"),
+        1,
+        "one restart, one alert"
+    );
+    assert!(d.count_alerts("log-stale", "firing") + d.count_alerts("health", "firing") >= 1);
+    assert_eq!(d.count_alerts("manual-intervention", "firing"), 0);
+    let out = s.ns.run(&["systemctl", "is-active", "bot.service"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "active");
+    drop(s.dir);
+}
+
+#[test]
+fn a_bot_that_freezes_after_every_restart_gets_three_restarts_then_a_hand_over() {
+    let s = setup(Some(1.0), 3, "");
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid());
+    s.ns.systemctl(&["start", "bot.service"]);
+    d.wait_alert("manual-intervention", "firing", Duration::from_secs(90));
+    // Hands off from now on: no fourth restart.
+    d.collect_for(Duration::from_secs(8));
+    let restarts = d.count_alerts("restart", "event");
+    println!("restarts before the hand-over: {restarts}");
+    assert_eq!(restarts, 3, "exactly three restarts in the hour");
+    assert_eq!(
+        d.count_alerts("manual-intervention", "firing"),
+        1,
+        "one hand-over alert"
+    );
+    let saved = std::fs::read_to_string(s.dir.path().join("state/restarts.json")).unwrap();
+    assert!(saved.contains("\"gave_up\": true"), "{saved}");
+}
+
+#[test]
+fn an_operator_stop_and_a_pause_are_not_fought() {
+    let s = setup(None, 3, "");
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid());
+    s.ns.systemctl(&["start", "bot.service"]);
+    wait_lines(&s.log);
+    // An operator stops the bot: its log goes stale, but it is not restarted.
+    s.ns.systemctl(&["stop", "bot.service"]);
+    d.wait_alert("log-stale", "firing", Duration::from_secs(10));
+    d.collect_for(Duration::from_secs(4));
+    assert_eq!(d.count_alerts("restart", "event"), 0, "stopped on purpose");
+    // A deploy window: paused, then the bot freezes; still no restart.
+    let out =
+        s.ns.command(common::bin())
+            .args(["--config"])
+            .arg(&s.config)
+            .args(["pause", "bot", "--for", "1h"])
+            .output()
+            .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.ns.systemctl(&["start", "bot.service"]);
+    wait_lines(&s.log);
+    std::thread::sleep(Duration::from_secs(2));
+    s.ns.systemctl(&[
+        "kill",
+        "--kill-whom=main",
+        "--signal=SIGSTOP",
+        "bot.service",
+    ]);
+    d.collect_for(Duration::from_secs(6));
+    assert_eq!(
+        d.count_alerts("restart", "event"),
+        0,
+        "paused by the operator"
+    );
+    // Resumed: the frozen bot is restarted.
+    let out =
+        s.ns.command(common::bin())
+            .args(["--config"])
+            .arg(&s.config)
+            .args(["resume", "bot"])
+            .output()
+            .unwrap();
+    assert!(out.status.success());
+    d.wait_alert("restart", "event", Duration::from_secs(20));
+}
+
+#[test]
+fn a_stale_heartbeat_and_a_full_disk_fire_their_alerts() {
+    let extra_dir = shared_tempdir();
+    let hb = extra_dir.path().join("heartbeat");
+    std::fs::write(&hb, b"beat").unwrap();
+    let disk = extra_dir.path().join("disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let extra = format!(
+        r#"
+  [[watch.probe]]
+  name = "heartbeat"
+  kind = "heartbeat"
+  path = "{hb}"
+  max_age = "2s"
+  every = "500ms"
+  failures = 1
+  severity = "warning"
+
+  [[watch.probe]]
+  name = "disk"
+  kind = "disk"
+  path = "{disk}"
+  warning = 80
+  critical = 90
+  every = "500ms"
+  failures = 1
+"#,
+        hb = hb.display(),
+        disk = disk.display()
+    );
+    let s = setup(None, 3, &extra);
+    // A 1 MiB tmpfs, visible to logwarden inside the namespace.
+    let d_str = disk.display().to_string();
+    assert!(s
+        .ns
+        .run(&["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", &d_str])
+        .status
+        .success());
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid());
+    let fired = d.wait_alert("heartbeat", "firing", Duration::from_secs(10));
+    assert!(
+        fired["summary"].as_str().unwrap().contains("last written"),
+        "{fired}"
+    );
+    let fill = format!("{d_str}/fill");
+    s.ns.run(&[
+        "dd",
+        "if=/dev/zero",
+        &format!("of={fill}"),
+        "bs=1k",
+        "count=960",
+    ]);
+    let full = d.wait_alert("disk", "firing", Duration::from_secs(10));
+    assert!(
+        full["summary"].as_str().unwrap().contains("CRITICAL"),
+        "{full}"
+    );
+    s.ns.run(&["rm", &fill]);
+    d.wait_alert("disk", "resolved", Duration::from_secs(10));
+    std::fs::write(&hb, b"beat").unwrap();
+    d.wait_alert("heartbeat", "resolved", Duration::from_secs(10));
+}
