@@ -40,18 +40,24 @@ notify = ["console"]
   window = "5s"
   severity = "critical"
 
+  [watch.restart]
+  command = ["@EXE@", "demo-restart", "@DIR@/bot.log", "--pidfile", "@DIR@/bot.pid"]
+  verify_after = "2s"
+  startup_grace = "2s"
+
   [[watch.rule]]
   name = "log-stale"
   when = "stale"
   after = "5s"
   severity = "critical"
+  then = ["alert", "restart"]
 
   [[watch.rule]]
   name = "no-activity"
   when = "absent"
   pattern = "activity"
   min = 1
-  window = "6s"
+  window = "4s"
   severity = "warning"
 
   [[watch.rule]]
@@ -68,6 +74,8 @@ const EXPECTED: &[(&str, AlertState)] = &[
     ("error-burst", AlertState::Resolved),
     ("log-stale", AlertState::Firing),
     ("no-activity", AlertState::Firing),
+    ("restart", AlertState::Event),
+    ("log-stale", AlertState::Resolved),
 ];
 
 /// Runs the demo; returns whether every expected alert was seen.
@@ -81,22 +89,33 @@ pub async fn run(format: LogFormat) -> anyhow::Result<bool> {
 
 async fn run_in(dir: &Path, format: LogFormat) -> anyhow::Result<bool> {
     let config_path = dir.join("logwarden.toml");
-    std::fs::write(&config_path, DEMO_CONFIG)?;
+    let exe = std::env::current_exe()?;
+    std::fs::write(
+        &config_path,
+        DEMO_CONFIG
+            .replace("@EXE@", &exe.display().to_string())
+            .replace("@DIR@", &dir.display().to_string()),
+    )?;
     let config = config::load(&config_path).map_err(|e| anyhow::anyhow!("demo config: {e}"))?;
     let log = dir.join("bot.log");
     eprintln!(
         "logwarden demo: a bot writes {} ; logwarden follows it with the rules in {}\n\
-         timeline: 0-7s healthy, 7-9s error burst, 9-14s healthy, then the bot freezes\n",
+         timeline: 0-7s healthy, 7-9s error burst, 9-14s healthy, then the bot freezes and\n\
+         logwarden restarts it\n",
         log.display(),
         config_path.display()
     );
-    let mut bot = BotProcess(
-        Command::new(std::env::current_exe()?)
+    let pidfile = dir.join("bot.pid");
+    let mut bot = BotProcess {
+        child: Command::new(&exe)
             .arg("demo-bot")
             .arg(&log)
+            .arg("--pidfile")
+            .arg(&pidfile)
             .stdin(Stdio::null())
             .spawn()?,
-    );
+        pidfile,
+    };
     let (trigger, shutdown) = shutdown::channel();
     let (tx, mut rx) = mpsc::channel::<Alert>(64);
     let pipeline = tokio::spawn(crate::pipeline::run_with_sink(config, tx, shutdown));
@@ -129,7 +148,7 @@ async fn run_in(dir: &Path, format: LogFormat) -> anyhow::Result<bool> {
         .collect();
     if missing.is_empty() {
         eprintln!(
-            "\ndemo finished: {} alerts, every expected one seen (error burst, its resolution, the critical line, the frozen bot's stale log and missing activity)",
+            "\ndemo finished: {} alerts, every expected one seen (error burst, its resolution, the critical line, the frozen bot's stale log and missing activity, its restart and recovery)",
             seen.len()
         );
         Ok(true)
@@ -142,13 +161,18 @@ async fn run_in(dir: &Path, format: LogFormat) -> anyhow::Result<bool> {
     }
 }
 
-/// Kills the bot when the demo ends, also on error.
-struct BotProcess(Child);
+/// Kills the bot when the demo ends, also on error: the first one, and the one a restart
+/// started (named by the pidfile).
+struct BotProcess {
+    child: Child,
+    pidfile: std::path::PathBuf,
+}
 
 impl BotProcess {
     fn stop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        kill_pidfile(&self.pidfile);
     }
 }
 
@@ -158,9 +182,42 @@ impl Drop for BotProcess {
     }
 }
 
+/// Sends SIGKILL to the process whose PID the file holds.
+fn kill_pidfile(pidfile: &Path) {
+    let pid = std::fs::read_to_string(pidfile)
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok());
+    if let Some(pid) = pid.filter(|&p| p > 1) {
+        // SAFETY: plain kill(2) on a PID we started.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// `logwarden demo-restart FILE --pidfile P`: the demo's restart command. Kills the frozen
+/// bot and starts a calm one writing the same file, then returns (the new bot runs on).
+pub fn restart_bot(log: &Path, pidfile: &Path) -> std::io::Result<()> {
+    kill_pidfile(pidfile);
+    Command::new(std::env::current_exe()?)
+        .arg("demo-bot")
+        .arg(log)
+        .arg("--pidfile")
+        .arg(pidfile)
+        .arg("--calm")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    Ok(())
+}
+
 /// The bundled bot (`logwarden demo-bot FILE`): realistic Python-logging lines, an error burst
 /// with a traceback at 7 s, healthy again at 9 s, frozen from 14 s (it stops writing and hangs).
-pub fn bot(log: &Path) -> std::io::Result<()> {
+pub fn bot(log: &Path, pidfile: Option<&Path>, calm: bool) -> std::io::Result<()> {
+    if let Some(p) = pidfile {
+        std::fs::write(p, std::process::id().to_string())?;
+    }
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -168,12 +225,16 @@ pub fn bot(log: &Path) -> std::io::Result<()> {
     let start = Instant::now();
     let mut seq: u64 = 0;
     let say = |msg: &str| println!("[demo-bot {:>4.1}s] {msg}", start.elapsed().as_secs_f64());
-    say("started: trading normally");
-    let mut burst_done = false;
-    let mut healthy_again = false;
+    if calm {
+        say("restarted by logwarden: trading normally");
+    } else {
+        say("started: trading normally");
+    }
+    let mut burst_done = calm;
+    let mut healthy_again = calm;
     loop {
         let t = start.elapsed();
-        if t >= Duration::from_secs(14) {
+        if t >= Duration::from_secs(14) && !calm {
             say("froze: a socket read hangs forever (the process stays alive, writes nothing)");
             loop {
                 std::thread::sleep(Duration::from_secs(3600));

@@ -74,7 +74,22 @@ enum Command {
     Demo,
     /// The bundled bot of the demo (writes FILE until killed).
     #[command(name = "demo-bot", hide = true)]
-    DemoBot { file: PathBuf },
+    DemoBot {
+        file: PathBuf,
+        /// Writes its PID here.
+        #[arg(long)]
+        pidfile: Option<PathBuf>,
+        /// A restarted bot: healthy, no error burst, no freeze.
+        #[arg(long)]
+        calm: bool,
+    },
+    /// The demo's restart command: kills the bot named by the pidfile, starts a calm one.
+    #[command(name = "demo-restart", hide = true)]
+    DemoRestart {
+        file: PathBuf,
+        #[arg(long)]
+        pidfile: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -137,8 +152,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
-        Command::DemoBot { file } => {
-            demo::bot(&file).with_context(|| format!("demo bot writing {}", file.display()))?;
+        Command::DemoBot {
+            file,
+            pidfile,
+            calm,
+        } => {
+            demo::bot(&file, pidfile.as_deref(), calm)
+                .with_context(|| format!("demo bot writing {}", file.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DemoRestart { file, pidfile } => {
+            demo::restart_bot(&file, &pidfile).context("demo restart")?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,5 +1,6 @@
 //! The README's first command: `logwarden demo` runs the real pipeline against its bundled bot
-//! and sees every alert it promises, then ends by itself.
+//! and sees every alert it promises (the frozen bot restarted and verified too), then ends by
+//! itself and leaves no bot running.
 
 mod common;
 
@@ -7,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[test]
-fn demo_shows_burst_resolution_stale_and_absent_and_ends_by_itself() {
+fn demo_shows_burst_stale_absent_and_a_verified_restart_and_ends_by_itself() {
     let started = Instant::now();
     let out = Command::new(common::bin())
         .arg("demo")
@@ -21,6 +22,8 @@ fn demo_shows_burst_resolution_stale_and_absent_and_ends_by_itself() {
         "EVENT [WARNING] demo-bot/critical-line",
         "FIRING [CRITICAL] demo-bot/log-stale",
         "FIRING [WARNING] demo-bot/no-activity",
+        "EVENT [WARNING] demo-bot/restart: restarted (1 of at most 3 per window) and verified healthy",
+        "RESOLVED [CRITICAL] demo-bot/log-stale",
         "every expected one seen",
     ] {
         assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");

@@ -730,6 +730,13 @@ fn resolve_rule(
         return None;
     }
     let rule = r.name.value.clone();
+    if rule == "restart" || rule == "manual-intervention" {
+        diags.at(
+            sources,
+            &r.name,
+            format!("rule name {rule:?} is reserved for logwarden's own alerts about restarts"),
+        );
+    }
     if !valid_name(&rule) {
         diags.at(
             sources,

@@ -80,9 +80,12 @@ impl Stale {
         (!self.firing).then(|| self.last + self.after)
     }
 
-    /// Counts from `now` again, as if just started.
+    /// Counts from `now` again, as if just started. A firing rule keeps firing (and its
+    /// silence keeps its start) until a line comes.
     pub fn reset(&mut self, now: Instant) {
-        self.last = now;
-        self.seen_line = false;
+        if !self.firing {
+            self.last = now;
+            self.seen_line = false;
+        }
     }
 }
