@@ -133,7 +133,7 @@ fn wait_lines(log: &Path) {
 #[test]
 fn a_frozen_bot_is_detected_restarted_verified_and_alerted_once() {
     let s = setup(None, 3, "");
-    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid());
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &systemd::bin());
     s.ns.systemctl(&["start", "bot.service"]);
     wait_lines(&s.log);
     std::thread::sleep(Duration::from_secs(2));
@@ -172,7 +172,7 @@ fn a_frozen_bot_is_detected_restarted_verified_and_alerted_once() {
 #[test]
 fn a_bot_that_freezes_after_every_restart_gets_three_restarts_then_a_hand_over() {
     let s = setup(Some(1.0), 3, "");
-    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid());
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &systemd::bin());
     s.ns.systemctl(&["start", "bot.service"]);
     d.wait_alert("manual-intervention", "firing", Duration::from_secs(90));
     // Hands off from now on: no fourth restart.
@@ -192,7 +192,7 @@ fn a_bot_that_freezes_after_every_restart_gets_three_restarts_then_a_hand_over()
 #[test]
 fn an_operator_stop_and_a_pause_are_not_fought() {
     let s = setup(None, 3, "");
-    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid());
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &systemd::bin());
     s.ns.systemctl(&["start", "bot.service"]);
     wait_lines(&s.log);
     // An operator stops the bot: its log goes stale, but it is not restarted.
@@ -202,7 +202,7 @@ fn an_operator_stop_and_a_pause_are_not_fought() {
     assert_eq!(d.count_alerts("restart", "event"), 0, "stopped on purpose");
     // A deploy window: paused, then the bot freezes; still no restart.
     let out =
-        s.ns.command(common::bin())
+        s.ns.command(systemd::bin())
             .args(["--config"])
             .arg(&s.config)
             .args(["pause", "bot", "--for", "1h"])
@@ -230,7 +230,7 @@ fn an_operator_stop_and_a_pause_are_not_fought() {
     );
     // Resumed: the frozen bot is restarted.
     let out =
-        s.ns.command(common::bin())
+        s.ns.command(systemd::bin())
             .args(["--config"])
             .arg(&s.config)
             .args(["resume", "bot"])
@@ -278,7 +278,7 @@ fn a_stale_heartbeat_and_a_full_disk_fire_their_alerts() {
         .run(&["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", &d_str])
         .status
         .success());
-    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid());
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &systemd::bin());
     let fired = d.wait_alert("heartbeat", "firing", Duration::from_secs(10));
     assert!(
         fired["summary"].as_str().unwrap().contains("last written"),

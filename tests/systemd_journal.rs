@@ -53,7 +53,7 @@ patterns = ["python-logging", "trading"]
         ),
     )
     .unwrap();
-    let mut d = Daemon::start_in_pid_ns(&config, ns.pid());
+    let mut d = Daemon::start_in_pid_ns(&config, ns.pid(), &systemd::bin());
     d.wait_for("journal source", Duration::from_secs(10), |v| {
         v["message"] == "reading the journal"
     });

@@ -42,10 +42,11 @@ impl Daemon {
     }
 
     /// Like `start`, inside the PID and mount namespaces of a booted systemd (PID 1 `pid1`).
-    pub fn start_in_pid_ns(config: &Path, pid1: u32) -> Daemon {
+    /// The binary is `program`: a copy the namespace can see (its `/tmp` is private).
+    pub fn start_in_pid_ns(config: &Path, pid1: u32, program: &Path) -> Daemon {
         let mut cmd = Command::new("nsenter");
         cmd.args(["-t", &pid1.to_string(), "-p", "-m", "--"])
-            .arg(bin());
+            .arg(program);
         Daemon::spawn(cmd, config)
     }
 

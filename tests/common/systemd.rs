@@ -27,6 +27,33 @@ pub struct SystemdNs {
 /// two of them managing `system.slice/bot.service` at once fail each other's signals (EIO).
 static BOOTED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The logwarden binary at a path the namespace can see: the build may live under `/tmp`
+/// (a CI checkout), which is private inside. Copied once per test process.
+pub fn bin() -> PathBuf {
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        // Copies left by earlier test processes that are gone.
+        for e in std::fs::read_dir(SHARED_DIR)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("bin-") {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let dir = PathBuf::from(SHARED_DIR).join(format!("bin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create shared bin dir");
+        let to = dir.join("logwarden");
+        std::fs::copy(crate::common::bin(), &to).expect("copy logwarden for the namespace");
+        to
+    })
+    .clone()
+}
+
 /// A temp dir visible inside and outside the namespace.
 pub fn shared_tempdir() -> tempfile::TempDir {
     std::fs::create_dir_all(SHARED_DIR).expect("create shared test dir");
