@@ -375,19 +375,3 @@ fn a_truncated_file_rewritten_past_the_old_offset_is_read_again_from_its_start()
         .collect();
     run_model(Some(1), &ops).unwrap();
 }
-
-#[test]
-fn tmp_a() {
-    let ops: Vec<Op> = (0..10).flat_map(|_| [Op::Truncate, Op::Append(14)]).collect();
-    run_model(Some(2), &ops).unwrap();
-}
-#[test]
-fn tmp_b() {
-    use Op::*;
-    run_model(None, &[Truncate, Append(13), Truncate, Append(2), Truncate, Append(14), Append(19)]).unwrap();
-}
-#[test]
-fn tmp_c() {
-    use Op::*;
-    run_model(Some(1), &[Truncate, Append(1), Delete]).unwrap();
-}
