@@ -16,7 +16,7 @@ as_root() {
 # Debian packages needed to build and run logwarden.
 build_pkgs=(pkg-config gcc libc6-dev libsystemd-dev)
 # Debian packages the test suite runs for real (servers, rotation, ...).
-test_pkgs=(procps logrotate gzip systemd util-linux)
+test_pkgs=(procps logrotate gzip systemd util-linux prometheus)
 
 missing=()
 for p in "${build_pkgs[@]}"; do

@@ -118,7 +118,10 @@ async fn run_in(dir: &Path, format: LogFormat) -> anyhow::Result<bool> {
     };
     let (trigger, shutdown) = shutdown::channel();
     let (tx, mut rx) = mpsc::channel::<Alert>(64);
-    let pipeline = tokio::spawn(crate::pipeline::run_with_sink(config, tx, shutdown));
+    let telemetry = crate::telemetry::Telemetry::new(&config);
+    let pipeline = tokio::spawn(crate::pipeline::run_with_sink(
+        config, tx, telemetry, shutdown,
+    ));
     let deadline = tokio::time::sleep(DEMO_LENGTH);
     tokio::pin!(deadline);
     let mut seen = Vec::new();

@@ -9,10 +9,13 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use crate::matcher::{Matcher, Scratch, SlotSet};
 use crate::rules::{Input, MatchedLine};
 use crate::source::journal::{EntryMeta, JournalSink, PRIORITIES};
 use crate::source::{FileIdentity, FilePosition, JournalCursor, LineFlags, LineSink, Position};
+use crate::telemetry::{epoch_ms, SourceTelemetry};
 
 /// What every feed does: match, count, send.
 pub struct FeedCore {
@@ -27,10 +30,17 @@ pub struct FeedCore {
     last_position: Option<Position>,
     /// The engine is gone.
     closed: bool,
+    /// Counters and heartbeat reported by `/metrics` and `/health`.
+    telemetry: Arc<SourceTelemetry>,
 }
 
 impl FeedCore {
-    pub fn new(watch: usize, matcher: Arc<Matcher>, tx: mpsc::Sender<Input>) -> FeedCore {
+    pub fn new(
+        watch: usize,
+        matcher: Arc<Matcher>,
+        tx: mpsc::Sender<Input>,
+        telemetry: Arc<SourceTelemetry>,
+    ) -> FeedCore {
         FeedCore {
             watch,
             scratch: matcher.scratch(),
@@ -39,6 +49,7 @@ impl FeedCore {
             lines: 0,
             last_position: None,
             closed: false,
+            telemetry,
         }
     }
 
@@ -86,7 +97,11 @@ impl FeedCore {
 
     /// Sends the batch's line count on. Returns whether the engine still listens.
     fn batch_end(&mut self) -> bool {
+        // Once per batch (sources wake at least once per poll interval): the heartbeat that
+        // `/health` and the systemd watchdog look at, and the line count.
+        self.telemetry.heartbeat_ms.store(epoch_ms(), Relaxed);
         if self.lines > 0 {
+            self.telemetry.lines.fetch_add(self.lines, Relaxed);
             let count = std::mem::take(&mut self.lines);
             self.send(Input::Lines {
                 watch: self.watch,

@@ -61,6 +61,13 @@ enum Command {
         #[arg(long, default_value = "1h", value_parser = parse_since)]
         since: std::time::Duration,
     },
+    /// Show what the running daemon watches and what fires; exit 0 ok, 1 warning, 2 critical,
+    /// 3 when the daemon cannot be reached (needs `[daemon] listen`).
+    Status {
+        /// Print the daemon's JSON as it is.
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop restarting WATCH for a while (a deploy window); alerts still go out.
     Pause {
         watch: String,
@@ -142,6 +149,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 });
             test_patterns(&cli.config, &args, json, journal.map(|f| (f, since)))
         }
+        Command::Status { json } => status(&cli.config, json),
         Command::Pause { watch, duration } => control(&cli.config, &watch, Some(duration)),
         Command::Resume { watch } => control(&cli.config, &watch, None),
         Command::Demo => {
@@ -213,6 +221,94 @@ fn check(path: &Path) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `logwarden status`: asks the daemon's `/status` and prints it for a person.
+fn status(config_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let config = config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(addr) = config.daemon.listen else {
+        eprintln!(
+            "status needs `[daemon] listen = \"127.0.0.1:9107\"` in {}",
+            config_path.display()
+        );
+        return Ok(ExitCode::from(3));
+    };
+    let url = format!("http://{addr}/status");
+    let fetched = runtime()?.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()?;
+        client
+            .get(&url)
+            .send()
+            .await?
+            .json::<serde_json::Value>()
+            .await
+    });
+    let v = match fetched {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("cannot reach logwarden at {url}: {e}");
+            return Ok(ExitCode::from(3));
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    }
+    let mut worst = 0u8;
+    let watches = v["watches"].as_array().cloned().unwrap_or_default();
+    if !json {
+        println!(
+            "logwarden since {}: {}",
+            v["started_at"].as_str().unwrap_or("?"),
+            if v["healthy"] == true {
+                "healthy"
+            } else {
+                "NOT HEALTHY"
+            }
+        );
+        for p in v["problems"].as_array().into_iter().flatten() {
+            println!("  ! {}", p.as_str().unwrap_or(""));
+        }
+    }
+    for w in &watches {
+        let state = w["state"].as_str().unwrap_or("?");
+        worst = worst.max(match state {
+            "critical" => 2,
+            "warning" => 1,
+            _ => 0,
+        });
+        if json {
+            continue;
+        }
+        println!(
+            "\n{} [{}] restarts: {}",
+            w["name"].as_str().unwrap_or("?"),
+            state.to_uppercase(),
+            w["restarts"]
+        );
+        for s in w["sources"].as_array().into_iter().flatten() {
+            println!(
+                "  source {} lines={}",
+                s["source"].as_str().unwrap_or("?"),
+                s["lines"]
+            );
+        }
+        if let Some(rules) = w["rules"].as_object() {
+            for (name, r) in rules {
+                if r["firing"] == true {
+                    println!(
+                        "  FIRING {} [{}] since {}: {}",
+                        name,
+                        r["severity"].as_str().unwrap_or("?"),
+                        r["since"].as_str().unwrap_or("?"),
+                        r["summary"].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::from(worst))
 }
 
 /// `pause` (with a duration) or `resume` (without): writes the watch's control file, which

@@ -30,6 +30,7 @@ use crate::source::glob;
 use crate::source::journal::{self, JournalSourceConfig};
 use crate::source::multiline::{Assembler, MultilineRule};
 use crate::source::Position;
+use crate::telemetry::Telemetry;
 
 /// Inputs queued between the sources and the rules engine. Each message is a batch count or a
 /// matched line; 4096 absorbs a burst of matches while the engine sends an alert, and bounds
@@ -53,6 +54,8 @@ pub enum PipelineError {
         #[source]
         source: BuildError,
     },
+    #[error("cannot listen on {0} for /health and /metrics: {1}")]
+    Listen(String, #[source] std::io::Error),
     #[error("cannot set up the HTTP client: {0}")]
     Http(String),
     #[error("cannot start the source for {path}: {source}")]
@@ -88,14 +91,32 @@ pub async fn run(
     format: LogFormat,
     shutdown: Shutdown,
 ) -> Result<(), PipelineError> {
-    let dispatcher = Dispatcher::new(&config, format);
-    run_with_sink(config, dispatcher, shutdown).await
+    let telemetry = Telemetry::new(&config);
+    let dispatcher = Dispatcher::new(&config, format, telemetry.clone());
+    if let Some(addr) = config.daemon.listen {
+        let t = telemetry.clone();
+        let mut stop = shutdown.clone();
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| PipelineError::Listen(addr.to_string(), e))?;
+        tracing::info!(%addr, "serving /health, /metrics and /status");
+        tokio::spawn(async move {
+            let serve = crate::http::serve(listener, t);
+            tokio::select! {
+                r = serve => if let Err(e) = r { tracing::error!(error = %e, "HTTP endpoint stopped"); },
+                _ = stop.wait() => {}
+            }
+        });
+    }
+    crate::notify::start(telemetry.clone(), shutdown.clone());
+    run_with_sink(config, dispatcher, telemetry, shutdown).await
 }
 
 /// Runs sources, matcher and rules, handing alerts to `alerts` (used by `run` and the demo).
 pub async fn run_with_sink(
     config: Config,
     alerts: impl AlertHandler + 'static,
+    telemetry: Arc<Telemetry>,
     shutdown: Shutdown,
 ) -> Result<(), PipelineError> {
     let matchers = config
@@ -112,7 +133,12 @@ pub async fn run_with_sink(
         .collect::<Result<Vec<_>, _>>()?;
     let (input_tx, input_rx) = mpsc::channel::<Input>(INPUT_QUEUE);
     let (output_tx, output_rx) = mpsc::channel::<Output>(ALERT_QUEUE);
-    let engine = Engine::new(&config.watches, &matchers, Instant::now());
+    let engine = Engine::new(
+        &config.watches,
+        &matchers,
+        Instant::now(),
+        telemetry.clone(),
+    );
     let checkpoints = Checkpointer::open(&config.daemon.state_dir);
     let spawned = Arc::new(Spawned::default());
     let resume = Arc::new(checkpoints.positions());
@@ -128,12 +154,18 @@ pub async fn run_with_sink(
             resume: resume.clone(),
             shutdown: shutdown.clone(),
             spawned: spawned.clone(),
+            telemetry: telemetry.clone(),
         };
         if let Some(j) = &w.journal {
             let key = format!("journal:{}", w.name);
             let error_slot = matchers[i].slot("error").map(|s| 1u64 << s).unwrap_or(0);
             let feed = JournalFeed::new(
-                FeedCore::new(i, matchers[i].clone(), input_tx.clone()),
+                FeedCore::new(
+                    i,
+                    matchers[i].clone(),
+                    input_tx.clone(),
+                    telemetry.add_source(&w.name, &format!("journal:{}", w.name), None),
+                ),
                 key.clone(),
                 j.priority_as_error.map(|p| (p, error_slot)),
             );
@@ -226,7 +258,13 @@ pub async fn run_with_sink(
         Some(tx)
     };
     drop(input_tx);
-    let router = tokio::spawn(route_outputs(output_rx, alerts, checkpoints, supervisor_tx));
+    let router = tokio::spawn(route_outputs(
+        output_rx,
+        alerts,
+        checkpoints,
+        supervisor_tx,
+        telemetry.clone(),
+    ));
     engine.run(input_rx, output_tx, shutdown).await;
     // Source threads see the shutdown within one poll interval (or see the closed queue).
     let joiner = spawned.clone();
@@ -256,6 +294,7 @@ async fn route_outputs(
     mut alerts: impl AlertHandler,
     mut checkpoints: Checkpointer,
     supervisor: Option<mpsc::UnboundedSender<Alert>>,
+    telemetry: Arc<Telemetry>,
 ) {
     let mut tick = tokio::time::interval(JOURNAL_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -265,6 +304,7 @@ async fn route_outputs(
         tokio::select! {
             out = outputs.recv() => match out {
                 Some(Output::Alert(a)) => {
+                    telemetry.on_alert(&a);
                     if let Some(s) = &supervisor {
                         let _ = s.send(a.clone());
                     }
@@ -341,14 +381,19 @@ struct Follow {
     resume: Arc<BTreeMap<String, Position>>,
     shutdown: Shutdown,
     spawned: Arc<Spawned>,
+    telemetry: Arc<Telemetry>,
 }
 
 impl Follow {
     /// Starts following `path` on its own thread.
     fn follow(&self, path: PathBuf, start_at: StartAt) -> std::io::Result<()> {
         let key = path.display().to_string();
+        let stats = Arc::new(FileStats::default());
+        let source = self
+            .telemetry
+            .add_source(&self.watch_name, &key, Some(stats.clone()));
         let feed = FileFeed::new(
-            FeedCore::new(self.watch, self.matcher.clone(), self.tx.clone()),
+            FeedCore::new(self.watch, self.matcher.clone(), self.tx.clone(), source),
             Arc::from(key.as_str()),
         );
         let cfg = FileSourceConfig {
@@ -362,7 +407,6 @@ impl Follow {
                 _ => None,
             },
         };
-        let stats = Arc::new(FileStats::default());
         if let Ok(mut v) = self.spawned.stats.lock() {
             v.push((key, stats.clone()));
         }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::alert::Alert;
 use crate::config::{ChannelConfig, Config};
 use crate::logging::LogFormat;
+use crate::telemetry::Telemetry;
 
 /// A delivery that failed, with the reason for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,7 @@ pub trait Channel: Send + Sync {
 
 /// Routes alerts to channels.
 pub struct Dispatcher {
+    telemetry: Arc<Telemetry>,
     channels: HashMap<String, Arc<dyn Channel>>,
     /// Channel names per watch name.
     routes: HashMap<String, Vec<String>>,
@@ -45,7 +47,7 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Builds every configured channel.
-    pub fn new(config: &Config, format: LogFormat) -> Dispatcher {
+    pub fn new(config: &Config, format: LogFormat, telemetry: Arc<Telemetry>) -> Dispatcher {
         let channels = config
             .channels
             .iter()
@@ -61,7 +63,11 @@ impl Dispatcher {
             .iter()
             .map(|w| (w.name.clone(), w.notify.clone()))
             .collect();
-        Dispatcher { channels, routes }
+        Dispatcher {
+            telemetry,
+            channels,
+            routes,
+        }
     }
 
     /// Delivers one alert to every channel of its watch; failures are logged.
@@ -74,7 +80,9 @@ impl Dispatcher {
             let Some(ch) = self.channels.get(name) else {
                 continue;
             };
-            if let Err(e) = ch.send(alert).await {
+            let result = ch.send(alert).await;
+            self.telemetry.on_delivery(name, result.is_ok());
+            if let Err(e) = result {
                 tracing::error!(error = %e, watch = %alert.watch, rule = %alert.rule, "alert not delivered");
             }
         }

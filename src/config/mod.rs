@@ -52,6 +52,8 @@ pub struct DaemonConfig {
     pub patterns_dir: PathBuf,
     /// How often file sources stat their paths to catch what inotify missed.
     pub poll_interval: Duration,
+    /// Where /health, /metrics and /status are served (off when `None`).
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// Where a file source begins when it has no checkpoint.
@@ -290,6 +292,24 @@ fn resolve(raw: RawFile, sources: &mut SourceMap, diags: &mut Diagnostics) -> Co
             .as_ref()
             .map(|v| v.value.0)
             .unwrap_or(Duration::from_secs(1)),
+        listen: match &d.listen {
+            Some(l) if l.value.trim().is_empty() => None,
+            Some(l) => match l.value.parse() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    diags.at(
+                        sources,
+                        l,
+                        format!(
+                            "listen {:?} is not an address:port like \"127.0.0.1:9107\"",
+                            l.value
+                        ),
+                    );
+                    None
+                }
+            },
+            None => None,
+        },
     };
     if let Some(p) = &d.poll_interval {
         if p.value.0 < Duration::from_millis(50) {

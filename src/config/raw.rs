@@ -30,6 +30,8 @@ pub struct RawDaemon {
     pub patterns_dir: Option<Located<String>>,
     /// How often file sources stat their files to catch what inotify missed.
     pub poll_interval: Option<Located<ConfigDuration>>,
+    /// `127.0.0.1:9107`: serve /health, /metrics, /status there; empty or absent: off.
+    pub listen: Option<Located<String>>,
 }
 
 /// `[[watch]]`: one watched service. Drop-ins merge into the watch with the same `name`.
@@ -280,6 +282,9 @@ impl RawDaemon {
         }
         if later.poll_interval.is_some() {
             self.poll_interval = later.poll_interval;
+        }
+        if later.listen.is_some() {
+            self.listen = later.listen;
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::config::{RuleKind, Severity, WatchConfig};
 use crate::matcher::{Matcher, SlotSet};
 use crate::shutdown::Shutdown;
 use crate::source::Position;
+use crate::telemetry::Telemetry;
 
 /// What a rule says when its state changes.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,12 +139,25 @@ struct WatchRules {
 pub struct Engine {
     watches: Vec<WatchRules>,
     activity: std::sync::Arc<Activity>,
+    telemetry: Arc<Telemetry>,
+    /// Per watch, the pattern slot names (bit `i` of a `SlotSet` = name `i`).
+    slot_names: Vec<Vec<String>>,
 }
+
+/// The engine wakes at least this often, so its heartbeat (for `/health` and the systemd
+/// watchdog) stays fresh even when no rule has a deadline.
+const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Engine {
     /// Builds rule state for `watches`; `matchers[i]` is watch `i`'s matcher. Counting starts
     /// at `start`.
-    pub fn new(watches: &[WatchConfig], matchers: &[Arc<Matcher>], start: Instant) -> Engine {
+    pub fn new(
+        watches: &[WatchConfig],
+        matchers: &[Arc<Matcher>],
+        start: Instant,
+        telemetry: Arc<Telemetry>,
+    ) -> Engine {
+        let slot_names = matchers.iter().map(|m| m.slot_names().to_vec()).collect();
         let watches = watches
             .iter()
             .zip(matchers)
@@ -203,7 +217,12 @@ impl Engine {
             })
             .collect::<Vec<_>>();
         let activity = std::sync::Arc::new(Activity::new(watches.len()));
-        Engine { watches, activity }
+        Engine {
+            watches,
+            activity,
+            telemetry,
+            slot_names,
+        }
     }
 
     /// Line counts per watch, shared with whoever verifies restarts.
@@ -228,6 +247,16 @@ impl Engine {
                 }
             }
             Input::Matched(m) => {
+                if let Some(names) = self.slot_names.get(m.watch) {
+                    let mut bits = m.slots;
+                    while bits != 0 {
+                        let b = bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        if let (Some(w), Some(n)) = (self.watches.get(m.watch), names.get(b)) {
+                            self.telemetry.on_matches(&w.name, n, 1);
+                        }
+                    }
+                }
                 let Some(w) = self.watches.get_mut(m.watch) else {
                     return;
                 };
@@ -332,6 +361,10 @@ impl Engine {
         let mut ack = None;
         loop {
             let now = Instant::now();
+            self.telemetry.engine_heartbeat_ms.store(
+                crate::telemetry::epoch_ms(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             self.on_time(now, &mut out);
             for a in out.drain(..) {
                 if outputs.send(Output::Alert(a)).await.is_err() {
@@ -344,10 +377,11 @@ impl Engine {
                     return;
                 }
             }
-            // Sleep until the next rule deadline; with none, a long sleep that any input ends.
+            // Sleep until the next rule deadline, or the next heartbeat; any input ends it.
             let wake = self
                 .deadline(now)
-                .unwrap_or(now + std::time::Duration::from_secs(3600));
+                .unwrap_or(now + HEARTBEAT_EVERY)
+                .min(now + HEARTBEAT_EVERY);
             tokio::select! {
                 input = inputs.recv() => match input {
                     Some(Input::Checkpoint(position)) => ack = Some(position),

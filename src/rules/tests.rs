@@ -67,6 +67,21 @@ fn watch(name: &str, packs: Vec<PatternPack>, rules: Vec<RuleConfig>) -> WatchCo
     }
 }
 
+fn telemetry(watches: &[WatchConfig]) -> std::sync::Arc<crate::telemetry::Telemetry> {
+    let config = crate::config::Config {
+        daemon: crate::config::DaemonConfig {
+            state_dir: "/nonexistent".into(),
+            patterns_dir: "/nonexistent".into(),
+            poll_interval: Duration::from_secs(1),
+            listen: None,
+        },
+        watches: watches.to_vec(),
+        channels: Default::default(),
+        files_read: Vec::new(),
+    };
+    crate::telemetry::Telemetry::new(&config)
+}
+
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
@@ -94,7 +109,7 @@ impl Harness {
             .map(|w| Arc::new(Matcher::build(&w.packs).unwrap()))
             .collect();
         let t0 = Instant::now();
-        let engine = Engine::new(&watches, &matchers, t0);
+        let engine = Engine::new(&watches, &matchers, t0, telemetry(&watches));
         Harness {
             engine,
             matchers,

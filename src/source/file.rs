@@ -57,6 +57,8 @@ pub struct FileStats {
     pub recovered_bytes: AtomicU64,
     /// Truncations after which the unread rest of the file could not be found in a copy.
     pub unrecovered_truncations: AtomicU64,
+    /// Bytes in the file beyond what was read, at the last look.
+    pub lag_bytes: AtomicU64,
 }
 
 /// How long a rotated-away file is still read after it was last written to: its writer may
@@ -222,6 +224,10 @@ impl<S: LineSink> Follower<S> {
             Err(e) => return Err(e),
         };
         self.warned_missing = false;
+        self.stats.lag_bytes.store(
+            meta.len().saturating_sub(self.reader.consumed()),
+            Ordering::Relaxed,
+        );
         let same_inode = self
             .open
             .as_ref()

@@ -1,0 +1,48 @@
+//! systemd integration: `READY=1` once the pipeline runs, and `WATCHDOG=1` pings while it is
+//! really moving (every source woke recently and the rules engine loops): a stuck source or
+//! engine stops the pings and systemd restarts logwarden (`WatchdogSec=` in the unit).
+//! Without `NOTIFY_SOCKET` (not started by systemd) all of this does nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+
+use crate::shutdown::Shutdown;
+use crate::telemetry::Telemetry;
+
+/// Tells systemd logwarden is ready, and pings its watchdog while healthy.
+pub fn start(telemetry: Arc<Telemetry>, mut shutdown: Shutdown) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    let watchdog = sd_notify::watchdog_enabled();
+    tokio::spawn(async move {
+        // Give sources a moment to open their files before saying "ready".
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let _ = sd_notify::notify(&[NotifyState::Ready]);
+        let Some(period) = watchdog.filter(|p| !p.is_zero()) else {
+            return;
+        };
+        let every = period / 2;
+        let mut tick = tokio::time::interval(every);
+        let mut warned = false;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.wait() => {
+                    let _ = sd_notify::notify(&[NotifyState::Stopping]);
+                    return;
+                }
+            }
+            let problems = telemetry.problems();
+            if problems.is_empty() {
+                let _ = sd_notify::notify(&[NotifyState::Watchdog]);
+                warned = false;
+            } else if !warned {
+                tracing::error!(problems = ?problems, "not pinging the systemd watchdog: the pipeline is stuck");
+                warned = true;
+            }
+        }
+    });
+}

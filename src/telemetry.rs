@@ -1,0 +1,422 @@
+//! What logwarden knows about itself, for `/health`, `/metrics`, `/status` and the systemd
+//! watchdog: per-source counters and heartbeats, per-rule states, deliveries per channel,
+//! restarts per watch. Counters are atomics updated by their owners (a batch at a time, never
+//! a lock per line); rule states change only on transitions.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+
+use crate::alert::{Alert, AlertState};
+use crate::config::{Config, Severity};
+use crate::source::file::FileStats;
+
+/// A source not heard from for this long is not live (sources wake at least once per poll
+/// interval, and a stuck one stops).
+pub const SOURCE_SILENCE_LIMIT: Duration = Duration::from_secs(15);
+
+/// Counters of one source.
+#[derive(Debug, Default)]
+pub struct SourceTelemetry {
+    pub watch: String,
+    /// A path, or `journal:WATCH`.
+    pub key: String,
+    pub lines: AtomicU64,
+    /// `epoch_ms()` at the source's last wake-up.
+    pub heartbeat_ms: AtomicU64,
+    /// For file sources: bytes, rotations, truncations.
+    pub file: Option<Arc<FileStats>>,
+}
+
+/// The state of one rule or probe, as the alerts tell it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleStatus {
+    pub firing: bool,
+    pub severity: Severity,
+    pub summary: String,
+    #[serde(serialize_with = "time")]
+    pub since: SystemTime,
+}
+
+fn time<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::timefmt::rfc3339(*t))
+}
+
+/// Deliveries of one channel.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct ChannelCounts {
+    pub sent: u64,
+    pub failed: u64,
+}
+
+/// Everything the daemon reports about itself.
+#[derive(Debug)]
+pub struct Telemetry {
+    started_at: SystemTime,
+    pub sources: Mutex<Vec<Arc<SourceTelemetry>>>,
+    /// Per watch: rule or probe name -> status.
+    rules: Mutex<BTreeMap<String, BTreeMap<String, RuleStatus>>>,
+    /// Per watch: the last alert of each rule (also restart alerts), newest last, at most 20.
+    recent: Mutex<BTreeMap<String, Vec<Alert>>>,
+    channels: Mutex<BTreeMap<String, ChannelCounts>>,
+    /// `epoch_ms()` at the engine's last loop.
+    pub engine_heartbeat_ms: AtomicU64,
+    /// Matched lines per watch and pattern slot name.
+    matches: Mutex<BTreeMap<(String, String), u64>>,
+    pub restarts: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Telemetry {
+    pub fn new(config: &Config) -> Arc<Telemetry> {
+        let mut rules = BTreeMap::new();
+        for w in &config.watches {
+            rules.insert(w.name.clone(), BTreeMap::new());
+        }
+        Arc::new(Telemetry {
+            started_at: SystemTime::now(),
+            sources: Mutex::new(Vec::new()),
+            rules: Mutex::new(rules),
+            recent: Mutex::new(BTreeMap::new()),
+            channels: Mutex::new(BTreeMap::new()),
+            engine_heartbeat_ms: AtomicU64::new(0),
+            matches: Mutex::new(BTreeMap::new()),
+            restarts: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// The clock of heartbeats.
+    pub fn now_ms(&self) -> u64 {
+        epoch_ms()
+    }
+
+    /// Registers a source; its owner updates the returned counters.
+    pub fn add_source(
+        &self,
+        watch: &str,
+        key: &str,
+        file: Option<Arc<FileStats>>,
+    ) -> Arc<SourceTelemetry> {
+        let s = Arc::new(SourceTelemetry {
+            watch: watch.to_string(),
+            key: key.to_string(),
+            file,
+            heartbeat_ms: AtomicU64::new(self.now_ms()),
+            ..SourceTelemetry::default()
+        });
+        if let Ok(mut v) = self.sources.lock() {
+            v.push(s.clone());
+        }
+        s
+    }
+
+    /// Notes an alert: rule states and recent history.
+    pub fn on_alert(&self, a: &Alert) {
+        if a.state != AlertState::Event {
+            if let Ok(mut rules) = self.rules.lock() {
+                rules.entry(a.watch.clone()).or_default().insert(
+                    a.rule.clone(),
+                    RuleStatus {
+                        firing: a.state == AlertState::Firing,
+                        severity: a.severity,
+                        summary: a.summary.clone(),
+                        since: a.at,
+                    },
+                );
+            }
+        }
+        if a.rule == crate::actions::supervisor::RESTART_RULE {
+            if let Ok(mut r) = self.restarts.lock() {
+                *r.entry(a.watch.clone()).or_default() += 1;
+            }
+        }
+        if let Ok(mut recent) = self.recent.lock() {
+            let v = recent.entry(a.watch.clone()).or_default();
+            v.push(a.clone());
+            if v.len() > 20 {
+                v.remove(0);
+            }
+        }
+    }
+
+    /// Notes a delivery to `channel`.
+    pub fn on_delivery(&self, channel: &str, ok: bool) {
+        if let Ok(mut c) = self.channels.lock() {
+            let e = c.entry(channel.to_string()).or_default();
+            if ok {
+                e.sent += 1;
+            } else {
+                e.failed += 1;
+            }
+        }
+    }
+
+    /// Notes `n` matched lines of `slot` in `watch`.
+    pub fn on_matches(&self, watch: &str, slot: &str, n: u64) {
+        if let Ok(mut m) = self.matches.lock() {
+            *m.entry((watch.to_string(), slot.to_string())).or_default() += n;
+        }
+    }
+
+    /// Why the daemon is not healthy (empty: healthy).
+    pub fn problems(&self) -> Vec<String> {
+        let now = self.now_ms();
+        let mut out = Vec::new();
+        let limit = SOURCE_SILENCE_LIMIT.as_millis() as u64;
+        if now.saturating_sub(self.engine_heartbeat_ms.load(Relaxed)) > limit {
+            out.push("the rules engine has not moved for more than 15s".to_string());
+        }
+        if let Ok(sources) = self.sources.lock() {
+            for s in sources.iter() {
+                let silent = now.saturating_sub(s.heartbeat_ms.load(Relaxed));
+                if silent > limit {
+                    out.push(format!(
+                        "source {} of watch {} has not woken for {}s",
+                        s.key,
+                        s.watch,
+                        silent / 1000
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// `/status`: every watch with its rules, probes, recent alerts and restarts.
+    pub fn status(&self) -> serde_json::Value {
+        let rules = self.rules.lock().map(|r| r.clone()).unwrap_or_default();
+        let recent = self.recent.lock().map(|r| r.clone()).unwrap_or_default();
+        let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
+        let sources = self.sources.lock().map(|s| s.clone()).unwrap_or_default();
+        let watches: Vec<serde_json::Value> = rules
+            .iter()
+            .map(|(name, rules)| {
+                let critical = rules
+                    .values()
+                    .any(|r| r.firing && r.severity == Severity::Critical);
+                let firing = rules.values().any(|r| r.firing);
+                serde_json::json!({
+                    "name": name,
+                    "state": if critical { "critical" } else if firing { "warning" } else { "ok" },
+                    "rules": rules,
+                    "sources": sources.iter().filter(|s| &s.watch == name).map(|s| serde_json::json!({
+                        "source": s.key,
+                        "lines": s.lines.load(Relaxed),
+                        "lag_bytes": s.file.as_ref().map(|f| f.lag_bytes.load(Relaxed)),
+                    })).collect::<Vec<_>>(),
+                    "restarts": restarts.get(name).copied().unwrap_or(0),
+                    "recent_alerts": recent.get(name).cloned().unwrap_or_default(),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "started_at": crate::timefmt::rfc3339(self.started_at),
+            "healthy": self.problems().is_empty(),
+            "problems": self.problems(),
+            "watches": watches,
+        })
+    }
+
+    /// `/metrics` in the Prometheus text format (0.0.4), checked with `promtool check metrics`.
+    pub fn render_metrics(&self) -> String {
+        let mut m = Metrics::default();
+        let sources = self.sources.lock().map(|s| s.clone()).unwrap_or_default();
+        m.family(
+            "logwarden_lines_read_total",
+            "counter",
+            "Lines read per source.",
+        );
+        for s in &sources {
+            m.sample(
+                "logwarden_lines_read_total",
+                &[("watch", &s.watch), ("source", &s.key)],
+                s.lines.load(Relaxed) as f64,
+            );
+        }
+        m.family(
+            "logwarden_read_lag_bytes",
+            "gauge",
+            "Bytes written to a followed file and not read yet.",
+        );
+        for s in &sources {
+            if let Some(f) = &s.file {
+                m.sample(
+                    "logwarden_read_lag_bytes",
+                    &[("watch", &s.watch), ("source", &s.key)],
+                    f.lag_bytes.load(Relaxed) as f64,
+                );
+            }
+        }
+        m.family(
+            "logwarden_file_rotations_total",
+            "counter",
+            "Rotations followed per file.",
+        );
+        m.family(
+            "logwarden_file_truncations_total",
+            "counter",
+            "Truncations (copytruncate included) per file.",
+        );
+        m.family(
+            "logwarden_file_unrecovered_truncations_total",
+            "counter",
+            "Truncations after which unread lines could not be found in a rotated copy.",
+        );
+        for s in &sources {
+            if let Some(f) = &s.file {
+                let l = [("watch", s.watch.as_str()), ("source", s.key.as_str())];
+                m.sample(
+                    "logwarden_file_rotations_total",
+                    &l,
+                    f.rotations.load(Relaxed) as f64,
+                );
+                m.sample(
+                    "logwarden_file_truncations_total",
+                    &l,
+                    f.truncations.load(Relaxed) as f64,
+                );
+                m.sample(
+                    "logwarden_file_unrecovered_truncations_total",
+                    &l,
+                    f.unrecovered_truncations.load(Relaxed) as f64,
+                );
+            }
+        }
+        m.family(
+            "logwarden_matches_total",
+            "counter",
+            "Matched lines per watch and pattern.",
+        );
+        if let Ok(matches) = self.matches.lock() {
+            for ((w, p), n) in matches.iter() {
+                m.sample(
+                    "logwarden_matches_total",
+                    &[("watch", w), ("pattern", p)],
+                    *n as f64,
+                );
+            }
+        }
+        m.family(
+            "logwarden_rule_firing",
+            "gauge",
+            "1 while a rule or probe fires.",
+        );
+        if let Ok(rules) = self.rules.lock() {
+            for (w, rs) in rules.iter() {
+                for (r, st) in rs {
+                    m.sample(
+                        "logwarden_rule_firing",
+                        &[("watch", w), ("rule", r)],
+                        if st.firing { 1.0 } else { 0.0 },
+                    );
+                }
+            }
+        }
+        m.family(
+            "logwarden_alerts_sent_total",
+            "counter",
+            "Alerts delivered per channel.",
+        );
+        m.family(
+            "logwarden_alerts_failed_total",
+            "counter",
+            "Alert deliveries that failed per channel.",
+        );
+        if let Ok(ch) = self.channels.lock() {
+            for (c, n) in ch.iter() {
+                m.sample(
+                    "logwarden_alerts_sent_total",
+                    &[("channel", c)],
+                    n.sent as f64,
+                );
+                m.sample(
+                    "logwarden_alerts_failed_total",
+                    &[("channel", c)],
+                    n.failed as f64,
+                );
+            }
+        }
+        m.family(
+            "logwarden_restarts_total",
+            "counter",
+            "Restarts of watched services.",
+        );
+        if let Ok(r) = self.restarts.lock() {
+            for (w, n) in r.iter() {
+                m.sample("logwarden_restarts_total", &[("watch", w)], *n as f64);
+            }
+        }
+        m.family(
+            "logwarden_resident_memory_bytes",
+            "gauge",
+            "Resident memory of logwarden.",
+        );
+        m.sample("logwarden_resident_memory_bytes", &[], rss_bytes() as f64);
+        m.family(
+            "logwarden_healthy",
+            "gauge",
+            "1 when every source is live and the pipeline moves.",
+        );
+        m.sample(
+            "logwarden_healthy",
+            &[],
+            if self.problems().is_empty() { 1.0 } else { 0.0 },
+        );
+        m.out
+    }
+}
+
+/// Milliseconds on a monotonic clock shared by the whole process (heartbeats).
+pub fn epoch_ms() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// Resident set size of this process, from /proc/self/statm.
+pub fn rss_bytes() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * page.max(0) as u64
+}
+
+/// A tiny writer of the Prometheus text format.
+#[derive(Default)]
+struct Metrics {
+    out: String,
+}
+
+impl Metrics {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        self.out
+            .push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                let v = v
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n");
+                self.out.push_str(&format!("{k}=\"{v}\""));
+            }
+            self.out.push('}');
+        }
+        self.out.push_str(&format!(" {value}\n"));
+    }
+}

@@ -1,0 +1,146 @@
+//! logwarden as a service: `/health`, `/metrics` (accepted by the real `promtool`),
+//! `/status` and `logwarden status`.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{append, config_dir, Daemon};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn config(port: u16) -> String {
+    format!(
+        r#"
+[daemon]
+state_dir = "@DIR@/state"
+poll_interval = "100ms"
+listen = "127.0.0.1:{port}"
+
+[[watch]]
+name = "bot"
+files = ["@DIR@/bot.log"]
+patterns = ["python-logging", "trading"]
+
+  [[watch.rule]]
+  name = "errors"
+  when = "rate"
+  pattern = "error"
+  threshold = 2
+  window = "1m"
+  severity = "critical"
+"#
+    )
+}
+
+/// A GET with curl-free std networking: returns (status code, body).
+fn get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+fn status(config: &std::path::Path) -> (i32, String) {
+    let out = Command::new(common::bin())
+        .arg("--config")
+        .arg(config)
+        .arg("status")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn metrics_pass_promtool_and_health_and_status_tell_the_state() {
+    let port = free_port();
+    let (dir, cfg) = config_dir(&config(port));
+    let log = dir.path().join("bot.log");
+    append(&log, &["start".to_string()]);
+    let mut d = Daemon::start(&cfg);
+    d.wait_reading(&log);
+    let (code, body) = get(port, "/health");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"healthy\":true"), "{body}");
+    assert_eq!(status(&cfg).0, 0, "nothing fires: exit 0");
+    append(
+        &log,
+        &(0..5)
+            .map(|i| format!("2026-11-23 09:41:42,123 - bot - ERROR - socket timeout {i}"))
+            .collect::<Vec<_>>(),
+    );
+    d.wait_alert("errors", "firing", Duration::from_secs(5));
+    // The last line waits out the multi-line quiet time before it is counted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let (code, metrics) = loop {
+        let (code, metrics) = get(port, "/metrics");
+        if metrics.contains("pattern=\"error\"} 5") || std::time::Instant::now() > deadline {
+            break (code, metrics);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("logwarden_rule_firing{watch=\"bot\",rule=\"errors\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("logwarden_matches_total{watch=\"bot\",pattern=\"error\"} 5"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("logwarden_lines_read_total"), "{metrics}");
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus)");
+    use std::io::Write;
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool rejects /metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, text) = status(&cfg);
+    assert_eq!(code, 2, "a critical rule fires: exit 2\n{text}");
+    assert!(text.contains("FIRING errors [critical]"), "{text}");
+    let (code, body) = get(port, "/status");
+    assert_eq!(code, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["watches"][0]["state"], "critical", "{v}");
+}
