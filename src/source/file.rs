@@ -500,6 +500,7 @@ impl<S: LineSink> Follower<S> {
         if let Some(open) = &mut self.open {
             if open.id.head_len < FINGERPRINT_BYTES as u32
                 && self.reader.consumed() > u64::from(open.id.head_len)
+                && open.id.head_matches(&open.file)?
             {
                 // The same file: the sink is not told (a narrower identity stays valid).
                 open.id = FileIdentity::of(&open.file)?;
