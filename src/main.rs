@@ -123,15 +123,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(1));
                 }
             };
-            runtime()?.block_on(async {
-                let (trigger, shutdown) = shutdown::channel();
-                tokio::spawn(async move {
-                    wait_for_signal().await;
-                    tracing::info!("stopping");
-                    trigger.trigger();
-                });
-                pipeline::run(config, cli.log_format, shutdown).await
-            })?;
+            runtime()?.block_on(supervise(cli.config.clone(), config, cli.log_format))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::TestPatterns {
@@ -185,19 +177,93 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-async fn wait_for_signal() {
+/// Runs the pipeline until SIGTERM/SIGINT, reloading on SIGHUP or when a config or pattern
+/// file changes. A new config is validated whole first; a bad one is refused with its
+/// file:line:column problems and the running pipeline goes on untouched. A good one replaces
+/// the pipeline: the old one stops (its positions are saved), the new one resumes from them.
+async fn supervise(
+    path: PathBuf,
+    mut config: config::Config,
+    format: LogFormat,
+) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    loop {
+        let stamps = file_stamps(&config.files_read);
+        let (trigger, shutdown) = shutdown::channel();
+        let files = config.files_read.clone();
+        let mut pipeline = tokio::spawn(pipeline::run(config, format, shutdown));
+        // Config files are looked at every 2 s: a few stats, no watcher to keep alive.
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        let next = loop {
             tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+                r = &mut pipeline => {
+                    return match r {
+                        Ok(r) => r.map_err(anyhow::Error::from),
+                        Err(e) => Err(anyhow::anyhow!("the pipeline task failed: {e}")),
+                    };
+                }
+                _ = term.recv() => break None,
+                _ = tokio::signal::ctrl_c() => break None,
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading the config");
+                    if let Some(c) = reload(&path) { break Some(c); }
+                }
+                _ = tick.tick() => {
+                    if file_stamps(&files) != stamps {
+                        tracing::info!("a config or pattern file changed: reloading");
+                        if let Some(c) = reload(&path) { break Some(c); }
+                    }
+                }
+            }
+        };
+        trigger.trigger();
+        // A bounded stop: positions and the alert queue are flushed within this time.
+        match tokio::time::timeout(std::time::Duration::from_secs(10), &mut pipeline).await {
+            Ok(_) => {}
+            Err(_) => tracing::error!("the pipeline did not stop within 10s"),
+        }
+        match next {
+            Some(c) => {
+                tracing::info!("config reloaded");
+                config = c;
+            }
+            None => {
+                tracing::info!("stopped");
+                return Ok(());
             }
         }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Loads the config for a reload; `None` (old config kept) if it has problems.
+fn reload(path: &Path) -> Option<config::Config> {
+    match config::load(path) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            for p in &e.problems {
+                tracing::error!(problem = %p, "config not reloaded");
+            }
+            tracing::error!(
+                "the new config has {} problem(s); the old config keeps running",
+                e.problems.len()
+            );
+            None
         }
     }
+}
+
+/// Modification time and size of each file, to notice edits.
+fn file_stamps(files: &[PathBuf]) -> Vec<Option<(std::time::SystemTime, u64)>> {
+    files
+        .iter()
+        .map(|f| {
+            std::fs::metadata(f)
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())))
+        })
+        .collect()
 }
 
 fn check(path: &Path) -> ExitCode {

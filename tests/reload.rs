@@ -1,0 +1,79 @@
+//! Reload: a changed pattern file is picked up without a restart; a broken one is refused with
+//! its file:line:column and the old config keeps running (its rules still fire).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{append, config_dir, Daemon};
+
+const CONFIG: &str = r#"
+[daemon]
+state_dir = "@DIR@/state"
+patterns_dir = "@DIR@/patterns"
+poll_interval = "100ms"
+
+[[watch]]
+name = "bot"
+files = ["@DIR@/bot.log"]
+patterns = ["mine"]
+
+  [[watch.rule]]
+  name = "boom"
+  when = "match"
+  pattern = "boom"
+  cooldown = "0s"
+"#;
+
+fn pack(literals: &str) -> String {
+    format!("[[pattern]]\nname = \"boom\"\ncase_sensitive = true\nany = [{literals}]\n")
+}
+
+#[test]
+fn a_broken_pattern_file_is_refused_and_the_old_config_keeps_running() {
+    let (dir, config) = config_dir(CONFIG);
+    std::fs::create_dir_all(dir.path().join("patterns")).unwrap();
+    let pack_path = dir.path().join("patterns/mine.toml");
+    std::fs::write(&pack_path, pack("\"BOOM\"")).unwrap();
+    let log = dir.path().join("bot.log");
+    append(&log, &["start".to_string()]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    append(&log, &["BOOM 1".to_string()]);
+    d.wait_for("BOOM 1", Duration::from_secs(5), |v| v["line"] == "BOOM 1");
+
+    // A broken pack: refused, with its position; the old config goes on.
+    std::fs::write(
+        &pack_path,
+        "[[pattern]]\nname = \"boom\"\nregex = ['(unclosed']\n",
+    )
+    .unwrap();
+    let refused = d.wait_for("refusal", Duration::from_secs(10), |v| {
+        v["message"] == "config not reloaded"
+    });
+    let problem = refused["problem"].as_str().unwrap_or("");
+    assert!(
+        problem.contains("mine.toml:3:"),
+        "file:line:column: {refused}"
+    );
+    append(&log, &["BOOM 2".to_string()]);
+    d.wait_for("BOOM 2 with the old config", Duration::from_secs(5), |v| {
+        v["line"] == "BOOM 2"
+    });
+
+    // Fixed, with a new literal: reloaded; positions kept (nothing read twice).
+    std::fs::write(&pack_path, pack("\"BOOM\", \"BANG\"")).unwrap();
+    d.wait_for("reload", Duration::from_secs(10), |v| {
+        v["message"] == "config reloaded"
+    });
+    d.wait_reading(&log);
+    append(&log, &["BANG 3".to_string()]);
+    d.wait_for("BANG 3 with the new config", Duration::from_secs(5), |v| {
+        v["line"] == "BANG 3"
+    });
+    d.collect_for(Duration::from_millis(500));
+    for n in ["BOOM 1", "BOOM 2", "BANG 3"] {
+        let count = d.seen.iter().filter(|v| v["line"] == n).count();
+        assert_eq!(count, 1, "{n} seen {count} times");
+    }
+}
