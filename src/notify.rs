@@ -46,3 +46,58 @@ pub fn start(telemetry: Arc<Telemetry>, mut shutdown: Shutdown) {
         }
     });
 }
+
+/// The dead-man's switch: GETs `url` every `every` while logwarden is healthy, so a service
+/// like healthchecks.io tells a person when logwarden itself is down (seed 001). The URL
+/// holds a token: it is never logged.
+pub async fn dead_mans_switch(
+    url: crate::config::Secret,
+    every: Duration,
+    telemetry: Arc<Telemetry>,
+    mut shutdown: Shutdown,
+) {
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "dead-man's switch disabled: no HTTP client");
+            return;
+        }
+    };
+    let mut tick = tokio::time::interval(every);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait() => return,
+        }
+        if !telemetry.problems().is_empty() {
+            continue;
+        }
+        let ok = match client.get(&url.0).send().await {
+            Ok(r) if r.status().is_success() => true,
+            Ok(r) => {
+                if !failing {
+                    tracing::warn!(status = %r.status(), "dead-man's switch ping refused");
+                }
+                false
+            }
+            Err(e) => {
+                if !failing {
+                    let kind = if e.is_timeout() {
+                        "timed out"
+                    } else if e.is_connect() {
+                        "connection failed"
+                    } else {
+                        "request failed"
+                    };
+                    tracing::warn!(error = kind, "dead-man's switch ping failed");
+                }
+                false
+            }
+        };
+        failing = !ok;
+    }
+}

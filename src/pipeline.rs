@@ -109,6 +109,14 @@ pub async fn run(
         });
     }
     crate::notify::start(telemetry.clone(), shutdown.clone());
+    if let Some((url, every)) = config.daemon.heartbeat.clone() {
+        tokio::spawn(crate::notify::dead_mans_switch(
+            url,
+            every,
+            telemetry.clone(),
+            shutdown.clone(),
+        ));
+    }
     run_with_sink(config, dispatcher, telemetry, shutdown).await
 }
 

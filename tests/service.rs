@@ -144,3 +144,56 @@ fn metrics_pass_promtool_and_health_and_status_tell_the_state() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["watches"][0]["state"], "critical", "{v}");
 }
+
+#[test]
+fn the_dead_mans_switch_is_pinged_while_healthy_and_its_url_never_logged() {
+    use std::io::{Read, Write};
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let hits = hits.clone();
+        std::thread::spawn(move || {
+            for conn in server.incoming().flatten() {
+                let mut conn = conn;
+                let mut buf = [0u8; 1024];
+                let n = conn.read(&mut buf).unwrap_or(0);
+                if String::from_utf8_lossy(&buf[..n]).starts_with("GET /ping/s3cr3t-uuid ") {
+                    hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK",
+                );
+            }
+        });
+    }
+    let cfg = CONFIG_HB.replace("@PORT@", &port.to_string());
+    let (dir, config) = config_dir(&cfg);
+    std::fs::write(
+        dir.path().join("hb-url"),
+        format!("http://127.0.0.1:{port}/ping/s3cr3t-uuid\n"),
+    )
+    .unwrap();
+    let log = dir.path().join("bot.log");
+    append(&log, &["start".to_string()]);
+    let mut d = Daemon::start(&config);
+    d.collect_for(Duration::from_secs(2));
+    let n = hits.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(n >= 2, "pinged {n} times in 2 s");
+    assert!(
+        !d.seen.iter().any(|v| v.to_string().contains("s3cr3t")),
+        "the URL's token appeared in logwarden's output"
+    );
+}
+
+const CONFIG_HB: &str = r#"
+[daemon]
+state_dir = "@DIR@/state"
+poll_interval = "100ms"
+heartbeat_url_file = "hb-url"
+heartbeat_every = "300ms"
+
+[[watch]]
+name = "bot"
+files = ["@DIR@/bot.log"]
+"#;

@@ -54,6 +54,18 @@ pub struct DaemonConfig {
     pub poll_interval: Duration,
     /// Where /health, /metrics and /status are served (off when `None`).
     pub listen: Option<std::net::SocketAddr>,
+    /// The dead-man's switch URL (a secret: never logged) and how often it is pinged.
+    pub heartbeat: Option<(Secret, Duration)>,
+}
+
+/// A secret value (a URL with a token, a password): its `Debug` never shows it.
+#[derive(Clone, PartialEq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// Where a file source begins when it has no checkpoint.
@@ -310,7 +322,10 @@ fn resolve(raw: RawFile, sources: &mut SourceMap, diags: &mut Diagnostics) -> Co
             },
             None => None,
         },
+        heartbeat: None,
     };
+    let mut daemon = daemon;
+    daemon.heartbeat = resolve_heartbeat(&d, sources, diags);
     if let Some(p) = &d.poll_interval {
         if p.value.0 < Duration::from_millis(50) {
             diags.at(sources, p, "poll_interval must be at least 50ms".into());
@@ -338,6 +353,51 @@ fn resolve(raw: RawFile, sources: &mut SourceMap, diags: &mut Diagnostics) -> Co
         channels,
         files_read: sources.paths().map(Path::to_path_buf).collect(),
     }
+}
+
+/// `heartbeat_url` (inline, with a warning), `heartbeat_url_env` or `heartbeat_url_file`.
+fn resolve_heartbeat(
+    d: &RawDaemon,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<(Secret, Duration)> {
+    let every = d
+        .heartbeat_every
+        .as_ref()
+        .map(|e| e.value.0)
+        .unwrap_or(Duration::from_secs(300));
+    let url = if let Some(u) = &d.heartbeat_url {
+        tracing::warn!("heartbeat_url is written in the config; prefer heartbeat_url_env or heartbeat_url_file (the URL holds a token)");
+        u.value.clone()
+    } else if let Some(e) = &d.heartbeat_url_env {
+        match std::env::var(&e.value) {
+            Ok(v) => v,
+            Err(_) => {
+                diags.at(
+                    sources,
+                    e,
+                    format!("environment variable {} is not set", e.value),
+                );
+                return None;
+            }
+        }
+    } else if let Some(f) = &d.heartbeat_url_file {
+        let path = resolve_path(sources, f);
+        match std::fs::read_to_string(&path) {
+            Ok(v) => v.trim().to_string(),
+            Err(e) => {
+                diags.at(sources, f, format!("cannot read {}: {e}", path.display()));
+                return None;
+            }
+        }
+    } else {
+        return None;
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        diags.plain("heartbeat URL must start with http:// or https://".into());
+        return None;
+    }
+    Some((Secret(url), every))
 }
 
 /// Whether a watch or rule name is safe to use in state file names and metric labels.

@@ -32,6 +32,12 @@ pub struct RawDaemon {
     pub poll_interval: Option<Located<ConfigDuration>>,
     /// `127.0.0.1:9107`: serve /health, /metrics, /status there; empty or absent: off.
     pub listen: Option<Located<String>>,
+    /// Dead-man's switch: pinged while healthy (healthchecks.io style). A secret: prefer
+    /// `heartbeat_url_env` or `heartbeat_url_file`.
+    pub heartbeat_url: Option<Located<String>>,
+    pub heartbeat_url_env: Option<Located<String>>,
+    pub heartbeat_url_file: Option<Located<String>>,
+    pub heartbeat_every: Option<Located<ConfigDuration>>,
 }
 
 /// `[[watch]]`: one watched service. Drop-ins merge into the watch with the same `name`.
@@ -285,6 +291,18 @@ impl RawDaemon {
         }
         if later.listen.is_some() {
             self.listen = later.listen;
+        }
+        if later.heartbeat_url.is_some() {
+            self.heartbeat_url = later.heartbeat_url;
+        }
+        if later.heartbeat_url_env.is_some() {
+            self.heartbeat_url_env = later.heartbeat_url_env;
+        }
+        if later.heartbeat_url_file.is_some() {
+            self.heartbeat_url_file = later.heartbeat_url_file;
+        }
+        if later.heartbeat_every.is_some() {
+            self.heartbeat_every = later.heartbeat_every;
         }
     }
 }
