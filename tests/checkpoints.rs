@@ -33,20 +33,7 @@ fn error(n: usize) -> String {
 }
 
 fn count_numbers(seen: &[Value], into: &mut BTreeMap<usize, usize>) {
-    for v in seen {
-        if !common::is_alert(v, "every-error", "event") {
-            continue;
-        }
-        let line = v["line"].as_str().unwrap_or("");
-        if let Some(n) = line
-            .split("numbered ")
-            .nth(1)
-            .and_then(|s| s.split(' ').next())
-            .and_then(|s| s.parse::<usize>().ok())
-        {
-            *into.entry(n).or_insert(0) += 1;
-        }
-    }
+    common::count_numbered(seen, "every-error", into);
 }
 
 fn wait_for_all(d: &mut Daemon, before: &BTreeMap<usize, usize>, total: usize) {

@@ -34,20 +34,7 @@ fn error(n: usize) -> String {
 /// Numbers seen in `every-error` events, with how often each was seen.
 fn numbers(d: &Daemon) -> BTreeMap<usize, usize> {
     let mut seen = BTreeMap::new();
-    for v in &d.seen {
-        if !common::is_alert(v, "every-error", "event") {
-            continue;
-        }
-        let line = v["line"].as_str().unwrap_or("");
-        if let Some(n) = line
-            .split("numbered ")
-            .nth(1)
-            .and_then(|s| s.split(' ').next())
-            .and_then(|s| s.parse().ok())
-        {
-            *seen.entry(n).or_insert(0) += 1;
-        }
-    }
+    common::count_numbered(&d.seen, "every-error", &mut seen);
     seen
 }
 

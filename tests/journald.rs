@@ -58,19 +58,7 @@ fn lines(from: usize, to: usize, text: &str) -> Vec<String> {
 }
 
 fn numbers(seen: &[Value], into: &mut BTreeMap<usize, usize>) {
-    for v in seen {
-        if !common::is_alert(v, "every-error", "event") {
-            continue;
-        }
-        if let Some(n) = v["line"]
-            .as_str()
-            .and_then(|l| l.split("numbered ").nth(1))
-            .and_then(|s| s.split(' ').next())
-            .and_then(|s| s.parse::<usize>().ok())
-        {
-            *into.entry(n).or_insert(0) += 1;
-        }
-    }
+    common::count_numbered(seen, "every-error", into);
 }
 
 #[test]

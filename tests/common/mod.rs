@@ -179,6 +179,28 @@ impl Drop for Daemon {
     }
 }
 
+/// Counts, per number, the `event` alerts of `rule` whose line holds `numbered N ` (the test
+/// writers' way of making every line unique), adding to `into`.
+pub fn count_numbered(
+    seen: &[Value],
+    rule: &str,
+    into: &mut std::collections::BTreeMap<usize, usize>,
+) {
+    for v in seen {
+        if !is_alert(v, rule, "event") {
+            continue;
+        }
+        if let Some(n) = v["line"]
+            .as_str()
+            .and_then(|l| l.split("numbered ").nth(1))
+            .and_then(|s| s.split(' ').next())
+            .and_then(|s| s.parse::<usize>().ok())
+        {
+            *into.entry(n).or_insert(0) += 1;
+        }
+    }
+}
+
 pub fn is_alert(v: &Value, rule: &str, state: &str) -> bool {
     v["type"] == "alert" && v["rule"] == rule && v["state"] == state
 }
