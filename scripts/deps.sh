@@ -37,11 +37,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# logwarden needs Rust 1.80 or newer.
+# logwarden needs Rust 1.91 or newer.
 ver=$(rustc --version | awk '{print $2}')
 major=${ver%%.*}; rest=${ver#*.}; minor=${rest%%.*}
-if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 80 ]; }; then
-  echo "deps: rustc $ver is too old; logwarden needs 1.80 or newer (install it with rustup)" >&2
+if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 91 ]; }; then
+  echo "deps: rustc $ver is too old; logwarden needs 1.91 or newer (install it with rustup)" >&2
   exit 1
 fi
 if [ "$want_test" = 1 ]; then

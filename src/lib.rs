@@ -18,6 +18,8 @@ pub mod probes;
 pub mod rules;
 pub mod shutdown;
 pub mod source;
+pub mod state_file;
 pub mod telemetry;
+pub mod template;
 pub mod timefmt;
 pub mod tune;

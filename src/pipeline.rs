@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::actions::router::{Router, RouterError};
 use crate::actions::supervisor::Supervisor;
-use crate::actions::Dispatcher;
 use crate::alert::Alert;
 use crate::config::{Config, StartAt};
 use crate::feed::{FeedCore, FileFeed, JournalFeed};
@@ -58,6 +58,8 @@ pub enum PipelineError {
     Listen(String, #[source] std::io::Error),
     #[error("cannot set up the HTTP client: {0}")]
     Http(String),
+    #[error(transparent)]
+    Router(#[from] RouterError),
     #[error("cannot start the source for {path}: {source}")]
     Source {
         path: String,
@@ -66,15 +68,13 @@ pub enum PipelineError {
     },
 }
 
-/// Where alerts end up. `handle` returns once the alert is delivered (or, later, durably
-/// spooled): only then are the positions of the lines that caused it acknowledged.
+/// Where alerts end up. `handle` returns once the alert is durably spooled: only then are
+/// the positions of the lines that caused it acknowledged.
 pub trait AlertHandler: Send {
     fn handle(&mut self, alert: Alert) -> impl std::future::Future<Output = ()> + Send;
-}
-
-impl AlertHandler for Dispatcher {
-    async fn handle(&mut self, alert: Alert) {
-        self.deliver(&alert).await;
+    /// Called once after the last alert, at shutdown: a bounded last try to deliver.
+    fn finish(&mut self) -> impl std::future::Future<Output = ()> + Send {
+        async {}
     }
 }
 
@@ -92,7 +92,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), PipelineError> {
     let telemetry = Telemetry::new(&config);
-    let dispatcher = Dispatcher::new(&config, format, telemetry.clone());
+    let router = Router::start(&config, format, telemetry.clone(), shutdown.clone())?;
     if let Some(addr) = config.daemon.listen {
         let t = telemetry.clone();
         let mut stop = shutdown.clone();
@@ -117,7 +117,7 @@ pub async fn run(
             shutdown.clone(),
         ));
     }
-    run_with_sink(config, dispatcher, telemetry, shutdown).await
+    run_with_sink(config, router, telemetry, shutdown).await
 }
 
 /// Runs sources, matcher and rules, handing alerts to `alerts` (used by `run` and the demo).
@@ -338,6 +338,7 @@ async fn route_outputs(
         }
     }
     tokio::task::block_in_place(|| checkpoints.snapshot());
+    alerts.finish().await;
 }
 
 /// Threads and counters of every source started, also those a glob starts later.

@@ -404,8 +404,10 @@ fn alert(watch: &str, unit: &Option<String>, rule: &Rule, o: Outcome) -> Alert {
         at: SystemTime::now(),
         summary: o.summary,
         line: o.line,
+        context: Vec::new(),
         source: o.source,
         unit: unit.clone(),
+        action: None,
     }
 }
 

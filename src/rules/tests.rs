@@ -78,6 +78,7 @@ fn telemetry(watches: &[WatchConfig]) -> std::sync::Arc<crate::telemetry::Teleme
         },
         watches: watches.to_vec(),
         channels: Default::default(),
+        alerts: Default::default(),
         files_read: Vec::new(),
     };
     crate::telemetry::Telemetry::new(&config)
