@@ -477,8 +477,12 @@ fn fake_telegram_answers_like_the_bot_api_429_first() {
         .is_some_and(|d| d.contains("can't parse entities")));
     let long = json!({ "chat_id": 42, "text": "x".repeat(4097) });
     assert_eq!(post_json(&url, &long).0, 400);
+    // The limit counts what is shown: tags are free, an entity is one character.
+    let html = format!("<b>{}</b>&lt;", "x".repeat(4095));
+    let at_limit = json!({ "chat_id": 42, "parse_mode": "HTML", "text": html });
+    assert_eq!(post_json(&url, &at_limit).0, 200);
 
-    let reqs = tg.wait_requests(6, Duration::from_secs(5));
+    let reqs = tg.wait_requests(7, Duration::from_secs(5));
     assert_eq!(reqs[0].method, "POST");
     assert_eq!(reqs[0].path, format!("/bot{TOKEN}/SendMessage"));
     assert_eq!(reqs[0].json(), Some(msg));

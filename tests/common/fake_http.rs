@@ -425,9 +425,10 @@ pub const TELEGRAM_TEXT_LIMIT: usize = 4096;
 ///
 /// - a wrong token: 401 `{"ok":false,"error_code":401,"description":"Unauthorized"}`;
 /// - an unknown method: 404 `Not Found`;
-/// - `sendMessage` without `chat_id` or `text`, or a text over 4096 UTF-16 units (counted
-///   with any markup: stricter than Telegram), or `parse_mode` `HTML` with a `<` or `&` that
-///   is not markup Telegram knows (e.g. a traceback's `<module>`): 400 as Telegram answers;
+/// - `sendMessage` without `chat_id` or `text`, or `parse_mode` `HTML` with a `<` or `&` that
+///   is not markup Telegram knows (e.g. a traceback's `<module>`), or a text over 4096 UTF-16
+///   units (in HTML mode as shown, tags not counted; Markdown modes with their markup,
+///   stricter than Telegram): 400 with Telegram's description;
 /// - with `rate_limit_first = Some(s)`, the first `sendMessage` gets 429
 ///   `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after s",
 ///   "parameters":{"retry_after":s}}`;
@@ -478,17 +479,18 @@ pub fn telegram_api(
         if text.trim().is_empty() {
             return tg_error(400, "Bad Request: message text is empty");
         }
-        if text.encode_utf16().count() > TELEGRAM_TEXT_LIMIT {
-            return tg_error(400, "Bad Request: message is too long");
-        }
         let mode = params
             .get("parse_mode")
             .and_then(|m| m.as_str())
             .unwrap_or("");
-        if mode.eq_ignore_ascii_case("html") {
+        let html = mode.eq_ignore_ascii_case("html");
+        if html {
             if let Err(e) = check_telegram_html(text) {
                 return tg_error(400, &format!("Bad Request: can't parse entities: {e}"));
             }
+        }
+        if telegram_length(text, html) > TELEGRAM_TEXT_LIMIT {
+            return tg_error(400, "Bad Request: message is too long");
         }
         if !limited.swap(true, Ordering::SeqCst) {
             let s = rate_limit_first.unwrap_or(0);
@@ -526,6 +528,32 @@ fn bot_user() -> Value {
 
 fn private_chat(id: i64) -> Value {
     json!({ "id": id, "type": "private", "first_name": "Operator", "username": "operator" })
+}
+
+/// The length Telegram checks against its limit: UTF-16 code units of the text as shown, so
+/// in HTML mode without tags and with each entity as one character. Markdown modes are counted
+/// with their markup (stricter than Telegram).
+fn telegram_length(text: &str, html: bool) -> usize {
+    if !html {
+        return text.encode_utf16().count();
+    }
+    let mut n = 0;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let skip = match c {
+            '<' => rest.find('>').map_or(rest.len(), |i| i + 1),
+            '&' => {
+                n += 1;
+                rest.find(';').map_or(rest.len(), |i| i + 1)
+            }
+            c => {
+                n += c.len_utf16();
+                c.len_utf8()
+            }
+        };
+        rest = &rest[skip..];
+    }
+    n
 }
 
 /// Telegram's HTML mode: `<` must open or close a known tag, `&` must start an entity.

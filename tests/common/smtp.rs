@@ -145,7 +145,10 @@ impl SmtpServer {
                 .arg("--port")
                 .arg(self.port.to_string())
                 .arg("--maildir")
-                .arg(self.maildir());
+                .arg(self.maildir())
+                // So that it exits by itself if this process is killed before its Drop runs.
+                .arg("--parent")
+                .arg(std::process::id().to_string());
             if let Some((cert, key)) = &self.opts.starttls {
                 let flag = if self.opts.implicit_tls {
                     "--implicit-tls"
