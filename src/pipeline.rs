@@ -72,6 +72,11 @@ pub enum PipelineError {
 /// the positions of the lines that caused it acknowledged.
 pub trait AlertHandler: Send {
     fn handle(&mut self, alert: Alert) -> impl std::future::Future<Output = ()> + Send;
+    /// Makes the alerts handled so far durable; called before the positions of the lines
+    /// that caused them are acknowledged.
+    fn flush(&mut self) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// Called once after the last alert, at shutdown: a bounded last try to deliver.
     fn finish(&mut self) -> impl std::future::Future<Output = ()> + Send {
         async {}
@@ -322,6 +327,7 @@ async fn route_outputs(
                 // After an alert, write at once (a kill now must not repeat it); otherwise
                 // positions of quiet lines wait for the next tick.
                 Some(Output::Ack(position)) if alert_unacked => {
+                    alerts.flush().await;
                     checkpoints.record(position);
                     alert_unacked = false;
                 }
@@ -337,6 +343,7 @@ async fn route_outputs(
             }
         }
     }
+    alerts.flush().await;
     tokio::task::block_in_place(|| checkpoints.snapshot());
     alerts.finish().await;
 }

@@ -243,7 +243,7 @@ impl Worker {
         if let Some(to) = self.cfg.fallback.clone() {
             moved.channel = to;
         }
-        if let Err(e) = self.spool.write(&moved) {
+        if let Err(e) = self.spool.write(&moved).and_then(|()| self.spool.sync()) {
             tracing::error!(error = %e, "cannot spool a rerouted notification; sending it anyway");
         }
         if fb.send(moved).is_ok() {

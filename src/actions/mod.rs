@@ -88,6 +88,12 @@ impl SendError {
         }
     }
 
+    /// The same classification with another text.
+    pub fn with_reason(mut self, reason: String) -> SendError {
+        self.reason = reason;
+        self
+    }
+
     /// A transport error of reqwest, without the URL (which may hold a token).
     pub fn from_reqwest(e: reqwest::Error) -> SendError {
         let e = e.without_url();

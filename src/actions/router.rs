@@ -90,6 +90,8 @@ pub struct Router {
     horizons: HashMap<(String, String), Duration>,
     started: tokio::time::Instant,
     tasks: Vec<JoinHandle<()>>,
+    /// Spool files written since the last sync.
+    unsynced: bool,
 }
 
 /// Why the router could not start.
@@ -220,6 +222,7 @@ impl Router {
             horizons: horizons(config),
             started: tokio::time::Instant::now(),
             tasks,
+            unsynced: false,
         };
         router.tasks.push(tokio::spawn(remind(
             shared,
@@ -250,8 +253,9 @@ impl Router {
             .collect()
     }
 
-    /// Handles one alert from the rules or the supervisor.
-    pub fn accept(&self, mut alert: Alert) {
+    /// Handles one alert from the rules or the supervisor (durable after `sync`).
+    pub fn accept(&mut self, mut alert: Alert) {
+        self.unsynced = true;
         self.redactor.redact_alert(&mut alert);
         if alert.state == AlertState::Firing && alert.action.is_none() {
             if let Some((unit, on)) = self.restarts.get(&alert.watch) {
@@ -323,8 +327,15 @@ impl Router {
 
 impl AlertHandler for Router {
     async fn handle(&mut self, alert: Alert) {
-        // Spooling fsyncs: keep it off the async workers.
+        // Spooling writes files: keep it off the async workers.
         tokio::task::block_in_place(|| self.accept(alert));
+    }
+
+    async fn flush(&mut self) {
+        if std::mem::take(&mut self.unsynced) {
+            let shared = self.shared.clone();
+            tokio::task::block_in_place(|| shared.sync_spool());
+        }
     }
 
     async fn finish(&mut self) {
@@ -373,6 +384,13 @@ impl Shared {
                 self.telemetry.on_spool_error();
             }
             let _ = t.tx.send(n);
+        }
+    }
+
+    fn sync_spool(&self) {
+        if let Err(e) = self.spool.sync() {
+            tracing::error!(error = %e, "alert spool not synced to disk");
+            self.telemetry.on_spool_error();
         }
     }
 
@@ -510,6 +528,7 @@ async fn remind(
                 a.action = None;
                 tracing::info!(watch = %key.0, rule = %key.1, "an alert open before the restart did not fire again: resolved");
                 s.notify(&a, Kind::Notice, Some(o.since_ms), &o.channels);
+                s.sync_spool();
                 s.save_book();
             }
         }
@@ -528,6 +547,7 @@ async fn remind(
             for (a, since, channels) in &reminders {
                 s.notify(a, Kind::Reminder, Some(*since), channels);
             }
+            s.sync_spool();
             s.save_book();
         }
         // Keepalives for receivers that expire alerts (Alertmanager).

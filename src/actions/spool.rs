@@ -1,8 +1,12 @@
 //! The durable spool: every notification is written here before it is sent and removed
 //! only once its channel accepted it, so neither a down channel nor a restart of logwarden
 //! loses one. One small JSON file per notification under `state_dir/spool/`, written to a
-//! temp file, fsynced and renamed (the directory is fsynced too), named by id so a listing
-//! is the delivery order.
+//! temp file and renamed, named by id so a listing is the delivery order.
+//!
+//! Durability is a group commit: `write` does not fsync; `sync` makes everything written so
+//! far durable with one `syncfs`. The router syncs before the position of the line that caused
+//! an alert is acknowledged, so a flood of alerts costs one sync per batch, not two per alert,
+//! and a crash before the sync re-reads the line (the alert comes again) rather than losing it.
 //!
 //! The one window left: a crash after a channel accepted a notification and before its file
 //! is removed sends it again after the restart (at-least-once, documented in decisions.md).
@@ -39,7 +43,8 @@ impl Spool {
         self.dir.join(format!("{id:020}.json"))
     }
 
-    /// Writes `n` durably. Only notifications that are meant to be durable are written.
+    /// Writes `n` (durable after the next `sync`). Only notifications meant to be durable
+    /// are written.
     pub fn write(&self, n: &Notification) -> Result<(), SpoolError> {
         if !n.is_durable() {
             return Ok(());
@@ -55,14 +60,33 @@ impl Spool {
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            std::fs::File::open(&self.dir)?.sync_all()
+            drop(f);
+            std::fs::rename(&tmp, &path)
         };
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             err(e)
         })
+    }
+
+    /// Makes every write so far durable: one `syncfs` of the spool's file system (file data,
+    /// renames and the directory alike).
+    pub fn sync(&self) -> Result<(), SpoolError> {
+        use std::os::fd::AsRawFd;
+        let err = |source| SpoolError {
+            dir: self.dir.display().to_string(),
+            source,
+        };
+        let dir = match std::fs::File::open(&self.dir) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(err(e)),
+        };
+        // SAFETY: syncfs only reads the descriptor, which `dir` keeps open for the call.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+            return Err(err(std::io::Error::last_os_error()));
+        }
+        Ok(())
     }
 
     /// Forgets a delivered (or dropped) notification.

@@ -27,6 +27,8 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     /// The body, de-chunked if it came chunked.
     pub body: Vec<u8>,
+    /// When the request was read.
+    pub at: Instant,
 }
 
 impl Recorded {
@@ -205,6 +207,7 @@ fn serve(conn: TcpStream, requests: &Mutex<Vec<Recorded>>, responder: &Responder
         b
     };
     let rec = Recorded {
+        at: Instant::now(),
         method,
         path,
         headers,
