@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod alert;
 pub mod config;
+pub mod context_lines;
 pub mod demo;
 pub mod feed;
 pub mod http;

@@ -42,6 +42,11 @@ const ALERT_QUEUE: usize = 256;
 /// Positions of lines that caused no alert are appended to the checkpoint journal this often
 /// (a `write` to the page cache, not to the disk; snapshots are what is fsynced).
 const JOURNAL_EVERY: Duration = Duration::from_millis(250);
+/// After an alert, how long the router waits for the acknowledgement of the lines behind it
+/// (the engine sends it right after; alerts no line caused, such as `stale`, wait this long).
+const ACK_WAIT: Duration = Duration::from_millis(50);
+/// Most outputs taken into one spool sync during a flood of alerts.
+const ALERT_BATCH: usize = 256;
 /// A last line without newline is handed to the rules after this long without new data.
 const PARTIAL_FLUSH: Duration = Duration::from_secs(2);
 
@@ -72,10 +77,22 @@ pub enum PipelineError {
 /// the positions of the lines that caused it acknowledged.
 pub trait AlertHandler: Send {
     fn handle(&mut self, alert: Alert) -> impl std::future::Future<Output = ()> + Send;
-    /// Makes the alerts handled so far durable; called before the positions of the lines
-    /// that caused them are acknowledged.
-    fn flush(&mut self) -> impl std::future::Future<Output = ()> + Send {
+    /// Makes the alerts handled so far durable, noting `position` (acknowledged right after
+    /// them) with them; called before that position is checkpointed.
+    fn flush(
+        &mut self,
+        _position: Option<&Position>,
+    ) -> impl std::future::Future<Output = ()> + Send {
         async {}
+    }
+    /// Sends what `flush` made durable on to the channels; called after the checkpoint.
+    fn release(&mut self) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
+    /// Before the sources start: positions to resume from past the saved ones (alerts of
+    /// lines whose acknowledgement a crash kept from the checkpoint).
+    fn reconcile(&mut self, _saved: &BTreeMap<String, Position>) -> Vec<Position> {
+        Vec::new()
     }
     /// Called once after the last alert, at shutdown: a bounded last try to deliver.
     fn finish(&mut self) -> impl std::future::Future<Output = ()> + Send {
@@ -128,7 +145,7 @@ pub async fn run(
 /// Runs sources, matcher and rules, handing alerts to `alerts` (used by `run` and the demo).
 pub async fn run_with_sink(
     config: Config,
-    alerts: impl AlertHandler + 'static,
+    mut alerts: impl AlertHandler + 'static,
     telemetry: Arc<Telemetry>,
     shutdown: Shutdown,
 ) -> Result<(), PipelineError> {
@@ -154,7 +171,11 @@ pub async fn run_with_sink(
     );
     let checkpoints = Checkpointer::open(&config.daemon.state_dir);
     let spawned = Arc::new(Spawned::default());
-    let resume = Arc::new(checkpoints.positions());
+    let mut saved = checkpoints.positions();
+    for p in alerts.reconcile(&saved) {
+        saved.insert(p.key().to_string(), p);
+    }
+    let resume = Arc::new(saved);
     for (i, w) in config.watches.iter().enumerate() {
         let follower = Follow {
             watch: i,
@@ -311,28 +332,56 @@ async fn route_outputs(
 ) {
     let mut tick = tokio::time::interval(JOURNAL_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // An alert was handled whose acknowledgement is not written yet.
-    let mut alert_unacked = false;
-    loop {
+    let mut closed = false;
+    while !closed {
         tokio::select! {
             out = outputs.recv() => match out {
                 Some(Output::Alert(a)) => {
-                    telemetry.on_alert(&a);
-                    if let Some(s) = &supervisor {
-                        let _ = s.send(a.clone());
+                    // An alert, the alerts right behind it, and the acknowledgement of the
+                    // lines that caused them: spooled together with that position, then the
+                    // position is checkpointed, then the alerts go to the channels. A crash
+                    // anywhere in between neither loses an alert nor sends one twice.
+                    take_alert(a, &mut alerts, supervisor.as_ref(), &telemetry).await;
+                    let mut ack = None;
+                    // The last output taken was an alert: its acknowledgement should follow.
+                    let mut need_ack = true;
+                    let mut taken = 1;
+                    while taken < ALERT_BATCH {
+                        let next = if need_ack {
+                            match tokio::time::timeout(ACK_WAIT, outputs.recv()).await {
+                                Ok(next) => next,
+                                Err(_) => break,
+                            }
+                        } else {
+                            match outputs.try_recv() {
+                                Ok(next) => Some(next),
+                                Err(_) => break,
+                            }
+                        };
+                        match next {
+                            Some(Output::Alert(a)) => {
+                                take_alert(a, &mut alerts, supervisor.as_ref(), &telemetry).await;
+                                need_ack = true;
+                            }
+                            Some(Output::Ack(p)) => {
+                                ack = Some(p);
+                                need_ack = false;
+                            }
+                            None => {
+                                closed = true;
+                                break;
+                            }
+                        }
+                        taken += 1;
                     }
-                    alerts.handle(a).await;
-                    alert_unacked = true;
-                }
-                // After an alert, write at once (a kill now must not repeat it); otherwise
-                // positions of quiet lines wait for the next tick.
-                Some(Output::Ack(position)) if alert_unacked => {
-                    alerts.flush().await;
-                    checkpoints.record(position);
-                    alert_unacked = false;
+                    alerts.flush(ack.as_ref()).await;
+                    if let Some(p) = ack {
+                        checkpoints.record(p);
+                    }
+                    alerts.release().await;
                 }
                 Some(Output::Ack(position)) => checkpoints.update(position),
-                None => break,
+                None => closed = true,
             },
             _ = tick.tick(), if checkpoints.journal_due() || checkpoints.snapshot_due() => {
                 if checkpoints.snapshot_due() {
@@ -343,9 +392,24 @@ async fn route_outputs(
             }
         }
     }
-    alerts.flush().await;
+    alerts.flush(None).await;
+    alerts.release().await;
     tokio::task::block_in_place(|| checkpoints.snapshot());
     alerts.finish().await;
+}
+
+/// Hands one alert to the telemetry, the supervisor and the alert handler.
+async fn take_alert(
+    a: Alert,
+    alerts: &mut impl AlertHandler,
+    supervisor: Option<&mpsc::UnboundedSender<Alert>>,
+    telemetry: &Telemetry,
+) {
+    telemetry.on_alert(&a);
+    if let Some(s) = supervisor {
+        let _ = s.send(a.clone());
+    }
+    alerts.handle(a).await;
 }
 
 /// Threads and counters of every source started, also those a glob starts later.

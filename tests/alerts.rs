@@ -104,11 +104,16 @@ group_wait = "0s"
     append(&log, &[]);
     let mut d = Daemon::start(&config);
     d.wait_reading(&log);
+    append(
+        &log,
+        &["2026-11-23 09:41:41,000 - bot - INFO - Update VIX=17.25 context-marker".into()],
+    );
     append(&log, &[error(1), error(2)]);
     append(&log, &traceback_with_secrets());
     d.wait_alert("error-burst", "firing", Duration::from_secs(10));
     let msgs = server.wait_messages(1, Duration::from_secs(15));
     let (from, to, raw) = smtp::envelope(&msgs[0]);
+    let raw = &decode_quoted_printable(raw);
     assert!(from.contains("logwarden@example.org"), "{from}");
     assert_eq!(to.len(), 2, "{to:?}");
     assert!(
@@ -119,6 +124,9 @@ group_wait = "0s"
     assert!(raw.contains("Traceback (most recent call last):"), "{raw}");
     assert!(raw.contains("ConnectionResetError"), "{raw}");
     assert!(raw.contains("unit: bot.service"), "{raw}");
+    // The lines before it, as context.
+    assert!(raw.contains("before it:"), "{raw}");
+    assert!(raw.contains("context-marker"), "{raw}");
     for secret in ["hunter2", TOKEN, "smtp-pass-1234"] {
         assert!(
             !raw.contains(secret),
@@ -136,6 +144,52 @@ group_wait = "0s"
             "{secret} leaked into logwarden's log"
         );
     }
+}
+
+/// The body as a person reads it (lettre sends long lines quoted-printable).
+fn decode_quoted_printable(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Per number, how many messages quote the line `numbered N` as the alert's line (context
+/// lines, which quote earlier lines, do not count).
+fn count_alerted_numbers(msgs: &[String]) -> BTreeMap<usize, usize> {
+    let mut seen: BTreeMap<usize, usize> = BTreeMap::new();
+    for m in msgs {
+        let m = decode_quoted_printable(m);
+        for part in m.split("\nline:").skip(1) {
+            let quoted = part.lines().nth(1).unwrap_or("");
+            if let Some(n) = quoted
+                .split("numbered ")
+                .nth(1)
+                .and_then(|s| s.split(' ').next())
+                .and_then(|s| s.parse().ok())
+            {
+                *seen.entry(n).or_default() += 1;
+            }
+        }
+    }
+    seen
 }
 
 #[test]
@@ -421,17 +475,7 @@ timeout = "3s"
     append(&log, &(6..=8).map(error).collect::<Vec<_>>());
     d.collect_for(Duration::from_secs(2));
     server.restart();
-    let count = |msgs: &[String]| {
-        let mut seen: BTreeMap<usize, usize> = BTreeMap::new();
-        for m in msgs {
-            for part in m.split("numbered ").skip(1) {
-                if let Some(n) = part.split(' ').next().and_then(|s| s.parse().ok()) {
-                    *seen.entry(n).or_default() += 1;
-                }
-            }
-        }
-        seen
-    };
+    let count = |msgs: &[String]| count_alerted_numbers(msgs);
     let deadline = Instant::now() + Duration::from_secs(30);
     while count(&server.messages()).len() < 8 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));

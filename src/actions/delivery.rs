@@ -236,6 +236,10 @@ impl Worker {
     fn reroute(&self, fb: &mpsc::UnboundedSender<Notification>, n: Notification, reason: &str) {
         let mut moved = n.clone();
         moved.id = next_id();
+        // A notification of its own now: it no longer stands for the line's position.
+        moved.origin = moved.id;
+        moved.siblings = Vec::new();
+        moved.position = None;
         moved.rerouted = Some(Reroute {
             from: self.name.clone(),
             reason: reason.to_string(),
@@ -256,5 +260,212 @@ async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The worker against a channel that fails on command, in paused time: an hour of
+    //! failures takes milliseconds and the retry schedule is exact.
+
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::actions::notification::VERSION;
+    use crate::actions::{SendError, SendFuture};
+    use crate::alert::{Alert, AlertState};
+    use crate::config::channels::RateLimit;
+    use crate::config::{AlertsConfig, Severity};
+
+    /// A channel that fails until `works_at`, answering 429 with `retry_after` if set, and
+    /// records every try and every delivered batch (ids).
+    struct Scripted {
+        works_at: Instant,
+        retry_after: Option<Duration>,
+        tries: Mutex<Vec<Instant>>,
+        delivered: Mutex<Vec<Vec<u64>>>,
+    }
+
+    impl Channel for Scripted {
+        fn send<'a>(&'a self, batch: &'a [Notification]) -> SendFuture<'a> {
+            Box::pin(async move {
+                let now = Instant::now();
+                self.tries.lock().unwrap().push(now);
+                if now < self.works_at {
+                    return Err(match self.retry_after {
+                        Some(a) => SendError::rate_limited("429", a),
+                        None => SendError::transient("HTTP 500"),
+                    });
+                }
+                self.delivered
+                    .lock()
+                    .unwrap()
+                    .push(batch.iter().map(|n| n.id).collect());
+                Ok(())
+            })
+        }
+    }
+
+    fn scripted(works_after: Duration, retry_after: Option<Duration>) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            works_at: Instant::now() + works_after,
+            retry_after,
+            tries: Mutex::new(Vec::new()),
+            delivered: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn note(id: u64) -> Notification {
+        Notification {
+            version: VERSION,
+            id,
+            channel: "ch".into(),
+            kind: Kind::Notice,
+            alert: Alert::new(
+                "bot",
+                "burst",
+                Severity::Critical,
+                AlertState::Firing,
+                "s".into(),
+            ),
+            host: "h".into(),
+            since_ms: None,
+            rerouted: None,
+            origin: 0,
+            siblings: Vec::new(),
+            position: None,
+        }
+    }
+
+    struct Setup {
+        tx: mpsc::UnboundedSender<Notification>,
+        fallback_rx: mpsc::UnboundedReceiver<Notification>,
+        _trigger: crate::shutdown::ShutdownTrigger,
+        _dir: tempfile::TempDir,
+    }
+
+    fn start(channel: Arc<Scripted>, cfg: ChannelConfig) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (fb_tx, fallback_rx) = mpsc::unbounded_channel();
+        let (trigger, shutdown) = crate::shutdown::channel();
+        let config = crate::config::Config {
+            daemon: crate::config::DaemonConfig {
+                state_dir: dir.path().into(),
+                patterns_dir: dir.path().into(),
+                poll_interval: Duration::from_secs(1),
+                listen: None,
+                heartbeat: None,
+            },
+            watches: Vec::new(),
+            channels: Default::default(),
+            alerts: AlertsConfig::default(),
+            files_read: Vec::new(),
+        };
+        let worker = Worker {
+            name: "ch".into(),
+            channel,
+            fallback: cfg.fallback.as_ref().map(|_| fb_tx),
+            cfg,
+            rx,
+            spool: Arc::new(Spool::new(dir.path())),
+            redactor: Arc::new(Redactor::new(&AlertsConfig::default(), &[])),
+            telemetry: Telemetry::new(&config),
+            retry_max: Duration::from_secs(300),
+            spool_max: 100,
+        };
+        tokio::spawn(worker.run(shutdown));
+        Setup {
+            tx,
+            fallback_rx,
+            _trigger: trigger,
+            _dir: dir,
+        }
+    }
+
+    fn cfg(group_wait: Duration) -> ChannelConfig {
+        ChannelConfig {
+            group_wait,
+            ..ChannelConfig::console()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_channel_down_for_an_hour_delivers_each_notification_once_when_back() {
+        let ch = scripted(Duration::from_secs(3600), None);
+        let s = start(ch.clone(), cfg(Duration::ZERO));
+        for id in 1..=3 {
+            s.tx.send(note(id)).unwrap();
+        }
+        tokio::time::sleep(Duration::from_secs(3600 + 400)).await;
+        let delivered = ch.delivered.lock().unwrap().clone();
+        assert_eq!(delivered, vec![vec![1, 2, 3]]);
+        let tries = ch.tries.lock().unwrap().len();
+        // Backoff 1, 2, 4 ... 256 s, then every 300 s: about 20 tries in the hour, not 3600.
+        assert!((15..=25).contains(&tries), "{tries} tries");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_retry_after_is_waited_exactly() {
+        let ch = scripted(Duration::from_millis(1), Some(Duration::from_secs(7)));
+        let s = start(ch.clone(), cfg(Duration::ZERO));
+        s.tx.send(note(1)).unwrap();
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let tries = ch.tries.lock().unwrap().clone();
+        assert_eq!(tries.len(), 2);
+        assert_eq!(tries[1] - tries[0], Duration::from_secs(7));
+        assert_eq!(ch.delivered.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn alerts_that_fire_together_go_out_as_one_message() {
+        let ch = scripted(Duration::ZERO, None);
+        let s = start(ch.clone(), cfg(Duration::from_secs(10)));
+        s.tx.send(note(1)).unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        s.tx.send(note(2)).unwrap();
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        s.tx.send(note(3)).unwrap();
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        assert_eq!(*ch.delivered.lock().unwrap(), vec![vec![1, 2], vec![3]]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn over_the_rate_limit_alerts_wait_and_go_together_none_dropped() {
+        let ch = scripted(Duration::ZERO, None);
+        let mut c = cfg(Duration::ZERO);
+        c.rate_limit = Some(RateLimit {
+            count: 1,
+            per: Duration::from_secs(60),
+        });
+        let s = start(ch.clone(), c);
+        for id in 1..=5 {
+            s.tx.send(note(id)).unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(
+            *ch.delivered.lock().unwrap(),
+            vec![vec![1], vec![2, 3, 4, 5]]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_channel_failing_past_fallback_after_hands_over_once() {
+        let ch = scripted(Duration::from_secs(3600), None);
+        let mut c = cfg(Duration::ZERO);
+        c.fallback = Some("mail".into());
+        c.fallback_after = Duration::from_secs(60);
+        let mut s = start(ch.clone(), c);
+        s.tx.send(note(1)).unwrap();
+        tokio::time::sleep(Duration::from_secs(200)).await;
+        let moved = s.fallback_rx.try_recv().expect("handed to the fallback");
+        assert_eq!(moved.channel, "mail");
+        assert_eq!(moved.rerouted.as_ref().map(|r| r.from.as_str()), Some("ch"));
+        assert!(s.fallback_rx.try_recv().is_err(), "handed over once");
+        // The primary no longer tries it.
+        let tries = ch.tries.lock().unwrap().len();
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        assert_eq!(ch.tries.lock().unwrap().len(), tries);
     }
 }

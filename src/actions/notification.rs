@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Alert, AlertState};
+use crate::source::Position;
 
 /// Version of the stored form; a spool file of another version is set aside, not guessed at.
 pub const VERSION: u32 = 1;
@@ -48,6 +49,18 @@ pub struct Notification {
     pub since_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerouted: Option<Reroute>,
+    /// The notifications made from one alert share this (the first one's id).
+    #[serde(default)]
+    pub origin: u64,
+    /// The channels the alert went to (one notification each), to find one missing after a
+    /// crash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub siblings: Vec<String>,
+    /// The source position acknowledged with the alert: every line before it had been handed
+    /// to the rules. A restart resumes there at least, so the alert's line is not read (and
+    /// alerted on) again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
 }
 
 impl Notification {

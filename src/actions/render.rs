@@ -175,6 +175,9 @@ mod tests {
             host: "pi4".into(),
             since_ms: Some(0),
             rerouted: None,
+            origin: 0,
+            siblings: Vec::new(),
+            position: None,
         }
     }
 

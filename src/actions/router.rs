@@ -28,6 +28,7 @@ use crate::config::{ChannelKind, Config, ProbeConfig, RuleKind, Severity};
 use crate::logging::LogFormat;
 use crate::pipeline::AlertHandler;
 use crate::shutdown::Shutdown;
+use crate::source::Position;
 use crate::telemetry::Telemetry;
 
 /// Extra time a carried alert is given beyond its rule's horizon to fire again.
@@ -66,6 +67,9 @@ struct Target {
     min_severity: Severity,
     /// Alertmanager's re-send interval.
     keepalive: Option<Duration>,
+    /// The console: written at once, before the lines' position is checkpointed, never
+    /// spooled (stderr is always there, and the journal keeps it).
+    inline: Option<Arc<dyn super::Channel>>,
 }
 
 /// Shared between the router and its reminder task.
@@ -90,8 +94,13 @@ pub struct Router {
     horizons: HashMap<(String, String), Duration>,
     started: tokio::time::Instant,
     tasks: Vec<JoinHandle<()>>,
-    /// Spool files written since the last sync.
-    unsynced: bool,
+    /// Notifications of alerts handled since the last flush: written to the spool at the
+    /// flush (with the position acknowledged after them), queued to workers at the release.
+    pending: Vec<Notification>,
+    /// Written to the spool, waiting for the release (after the checkpoint is recorded).
+    written: Vec<Notification>,
+    /// What the previous run left in the spool, queued once `reconcile` has looked at it.
+    loaded: Vec<Notification>,
 }
 
 /// Why the router could not start.
@@ -129,6 +138,7 @@ impl Router {
         let mut targets = HashMap::new();
         for (name, cfg) in &config.channels {
             let channel = super::build_channel(name, cfg, format, &http)?;
+            let inline = matches!(cfg.kind, ChannelKind::Console).then(|| channel.clone());
             let (Some(tx), Some(rx)) = (senders.get(name), receivers.remove(name)) else {
                 continue;
             };
@@ -154,25 +164,16 @@ impl Router {
                         ChannelKind::Alertmanager(a) => Some(a.resend),
                         _ => None,
                     },
+                    inline,
                 },
             );
         }
         drop(senders);
-        // What an earlier run left: undelivered notifications, and alerts still open.
-        let mut resumed = 0;
-        for n in spool.load() {
-            match targets.get(&n.channel) {
-                Some(t) => {
-                    resumed += 1;
-                    let _ = t.tx.send(n);
-                }
-                None => tracing::warn!(channel = %n.channel, rule = %n.alert.rule,
-                    "a spooled notification is for a channel no longer configured; it stays in the spool"),
-            }
-        }
-        if resumed > 0 {
+        // What an earlier run left: undelivered notifications (queued after `reconcile`).
+        let loaded = spool.load();
+        if !loaded.is_empty() {
             tracing::info!(
-                notifications = resumed,
+                notifications = loaded.len(),
                 "resuming alert delivery from the spool"
             );
         }
@@ -222,7 +223,9 @@ impl Router {
             horizons: horizons(config),
             started: tokio::time::Instant::now(),
             tasks,
-            unsynced: false,
+            pending: Vec::new(),
+            written: Vec::new(),
+            loaded,
         };
         router.tasks.push(tokio::spawn(remind(
             shared,
@@ -253,9 +256,9 @@ impl Router {
             .collect()
     }
 
-    /// Handles one alert from the rules or the supervisor (durable after `sync`).
+    /// Handles one alert from the rules or the supervisor: its notifications wait for the
+    /// next `flush` (spooled) and `release` (queued to the channels).
     pub fn accept(&mut self, mut alert: Alert) {
-        self.unsynced = true;
         self.redactor.redact_alert(&mut alert);
         if alert.state == AlertState::Firing && alert.action.is_none() {
             if let Some((unit, on)) = self.restarts.get(&alert.watch) {
@@ -303,14 +306,115 @@ impl Router {
             }
             AlertState::Event => (s.channels_for(&alert.watch, alert.severity), None),
         };
-        s.notify(&alert, Kind::Notice, since_ms, &channels);
+        let notes = s.make(&alert, Kind::Notice, since_ms, &channels);
+        self.pending.extend(notes);
         if alert.state != AlertState::Event {
             s.save_book();
         }
     }
 
+    /// Writes what `accept` made for the console at once, then spools the rest with
+    /// `position`.
+    pub async fn flush_all(&mut self, position: Option<&Position>) {
+        let mut later = Vec::with_capacity(self.pending.len());
+        for n in std::mem::take(&mut self.pending) {
+            match self
+                .shared
+                .targets
+                .get(&n.channel)
+                .and_then(|t| t.inline.clone())
+            {
+                Some(ch) => {
+                    if let Err(e) = ch.send(std::slice::from_ref(&n)).await {
+                        tracing::error!(channel = %n.channel, error = %e, "alert not written");
+                    }
+                    self.shared.telemetry.on_delivery(&n.channel, 1, true);
+                }
+                None => later.push(n),
+            }
+        }
+        self.pending = later;
+        tokio::task::block_in_place(|| self.flush_pending(position));
+    }
+
+    /// Spools what `accept` made, each with `position`, and syncs the spool.
+    pub fn flush_pending(&mut self, position: Option<&Position>) {
+        if self.pending.is_empty() {
+            return;
+        }
+        for mut n in self.pending.drain(..) {
+            n.position = position.cloned();
+            self.shared.write(&n);
+            self.written.push(n);
+        }
+        self.shared.sync_spool();
+    }
+
+    /// Queues spooled notifications to their channels.
+    pub fn release_written(&mut self) {
+        if !self.loaded.is_empty() {
+            let loaded = std::mem::take(&mut self.loaded);
+            self.shared.dispatch(loaded);
+        }
+        let written = std::mem::take(&mut self.written);
+        self.shared.dispatch(written);
+    }
+
+    /// Compares what the spool holds with the saved source positions: an alert spooled but
+    /// whose acknowledgement did not reach the checkpoint (a crash in between) moves the
+    /// resume position past its line, so the line is not alerted on twice; and if the crash
+    /// came between the spool files of one alert, the missing channels' copies are made again.
+    /// Returns the positions to resume from instead of the saved ones.
+    pub fn reconcile_spool(&mut self, saved: &BTreeMap<String, Position>) -> Vec<Position> {
+        let mut ahead: Vec<Position> = Vec::new();
+        let mut groups: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        for (i, n) in self.loaded.iter().enumerate() {
+            if n.position.is_some() {
+                groups.entry(n.origin).or_default().push(i);
+            }
+        }
+        let mut recreated = Vec::new();
+        for members in groups.values() {
+            let first = &self.loaded[members[0]];
+            let Some(p) = &first.position else { continue };
+            if !is_ahead(p, saved.get(p.key())) {
+                continue;
+            }
+            match ahead.iter_mut().find(|a| a.key() == p.key()) {
+                Some(a) if is_ahead(p, Some(a)) => *a = p.clone(),
+                Some(_) => {}
+                None => ahead.push(p.clone()),
+            }
+            for ch in &first.siblings {
+                let present = members.iter().any(|&i| &self.loaded[i].channel == ch);
+                if present || !self.shared.targets.contains_key(ch) {
+                    continue;
+                }
+                let mut n = first.clone();
+                n.id = next_id();
+                n.channel = ch.clone();
+                tracing::warn!(channel = %ch, rule = %n.alert.rule,
+                    "a notification lost in a crash is made again from its sibling");
+                self.shared.write(&n);
+                recreated.push(n);
+            }
+        }
+        if !recreated.is_empty() {
+            self.shared.sync_spool();
+            self.loaded.extend(recreated);
+        }
+        for p in &ahead {
+            tracing::info!(source = %p.key(), "an alert was spooled but its line not checkpointed: resuming past it");
+        }
+        let loaded = std::mem::take(&mut self.loaded);
+        self.shared.dispatch(loaded);
+        ahead
+    }
+
     /// Waits (bounded) for the delivery workers' last tries after shutdown began.
     pub async fn finish(&mut self) {
+        self.flush_all(None).await;
+        self.release_written();
         let mut tasks = std::mem::take(&mut self.tasks);
         let all = futures_util::future::join_all(tasks.iter_mut());
         if tokio::time::timeout(FINISH_WITHIN, all).await.is_err() {
@@ -327,20 +431,56 @@ impl Router {
 
 impl AlertHandler for Router {
     async fn handle(&mut self, alert: Alert) {
-        // Spooling writes files: keep it off the async workers.
-        tokio::task::block_in_place(|| self.accept(alert));
+        self.accept(alert);
     }
 
-    async fn flush(&mut self) {
-        if std::mem::take(&mut self.unsynced) {
-            let shared = self.shared.clone();
-            tokio::task::block_in_place(|| shared.sync_spool());
-        }
+    async fn flush(&mut self, position: Option<&Position>) {
+        self.flush_all(position).await;
+    }
+
+    async fn release(&mut self) {
+        self.release_written();
+    }
+
+    fn reconcile(&mut self, saved: &BTreeMap<String, Position>) -> Vec<Position> {
+        tokio::task::block_in_place(|| self.reconcile_spool(saved))
     }
 
     async fn finish(&mut self) {
         Router::finish(self).await;
     }
+}
+
+/// Whether `p` is past `saved` (same file, further on; or a later entry of the same journal).
+/// Positions that cannot be compared (another file since) are not.
+fn is_ahead(p: &Position, saved: Option<&Position>) -> bool {
+    match (p, saved) {
+        (_, None) => true,
+        (Position::File(a), Some(Position::File(b))) => {
+            a.id.dev == b.id.dev && a.id.ino == b.id.ino && a.offset > b.offset
+        }
+        (Position::Journal(a), Some(Position::Journal(b))) => {
+            match (cursor_seq(&a.cursor), cursor_seq(&b.cursor)) {
+                (Some((sa, ia)), Some((sb, ib))) => sa == sb && ia > ib,
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// The sequence number id and number of a journal cursor (`s=...;i=...;...`).
+fn cursor_seq(cursor: &str) -> Option<(&str, u64)> {
+    let mut s = None;
+    let mut i = None;
+    for part in cursor.split(';') {
+        if let Some(v) = part.strip_prefix("s=") {
+            s = Some(v);
+        } else if let Some(v) = part.strip_prefix("i=") {
+            i = u64::from_str_radix(v, 16).ok();
+        }
+    }
+    Some((s?, i?))
 }
 
 impl Shared {
@@ -362,29 +502,75 @@ impl Shared {
             .unwrap_or_default()
     }
 
-    /// Spools one notification per channel, then queues it.
-    fn notify(&self, alert: &Alert, kind: Kind, since_ms: Option<u64>, channels: &[String]) {
-        for name in channels {
-            let Some(t) = self.targets.get(name) else {
-                continue;
-            };
-            let n = Notification {
-                version: VERSION,
-                id: next_id(),
-                channel: name.clone(),
-                kind,
-                alert: alert.clone(),
-                host: self.host.clone(),
-                since_ms,
-                rerouted: None,
-            };
-            if let Err(e) = self.spool.write(&n) {
-                // Deliver anyway: a full disk must not silence alerts.
-                tracing::error!(error = %e, "alert not spooled; sending it without a durable copy");
-                self.telemetry.on_spool_error();
-            }
-            let _ = t.tx.send(n);
+    /// One notification per channel (all of `channels` that still exist) for `alert`.
+    fn make(
+        &self,
+        alert: &Alert,
+        kind: Kind,
+        since_ms: Option<u64>,
+        channels: &[String],
+    ) -> Vec<Notification> {
+        let channels: Vec<String> = channels
+            .iter()
+            .filter(|c| self.targets.contains_key(*c))
+            .cloned()
+            .collect();
+        let mut origin = 0;
+        channels
+            .iter()
+            .map(|name| {
+                let id = next_id();
+                if origin == 0 {
+                    origin = id;
+                }
+                Notification {
+                    version: VERSION,
+                    id,
+                    channel: name.clone(),
+                    kind,
+                    alert: alert.clone(),
+                    host: self.host.clone(),
+                    since_ms,
+                    rerouted: None,
+                    origin,
+                    siblings: channels.clone(),
+                    position: None,
+                }
+            })
+            .collect()
+    }
+
+    /// Writes one notification to the spool (durable after the next sync).
+    fn write(&self, n: &Notification) {
+        if let Err(e) = self.spool.write(n) {
+            // Deliver anyway: a full disk must not silence alerts.
+            tracing::error!(error = %e, "alert not spooled; sending it without a durable copy");
+            self.telemetry.on_spool_error();
         }
+    }
+
+    /// Queues notifications to their channels' workers.
+    fn dispatch(&self, notes: Vec<Notification>) {
+        for n in notes {
+            match self.targets.get(&n.channel) {
+                Some(t) => {
+                    let _ = t.tx.send(n);
+                }
+                None => tracing::warn!(channel = %n.channel, rule = %n.alert.rule,
+                    "a spooled notification is for a channel no longer configured; it stays in the spool"),
+            }
+        }
+    }
+
+    /// Spools, syncs and queues notifications made outside an alert (reminders, carried
+    /// resolutions): they stand for no line, so they need no position.
+    fn notify(&self, alert: &Alert, kind: Kind, since_ms: Option<u64>, channels: &[String]) {
+        let notes = self.make(alert, kind, since_ms, channels);
+        for n in &notes {
+            self.write(n);
+        }
+        self.sync_spool();
+        self.dispatch(notes);
     }
 
     fn sync_spool(&self) {
@@ -528,7 +714,6 @@ async fn remind(
                 a.action = None;
                 tracing::info!(watch = %key.0, rule = %key.1, "an alert open before the restart did not fire again: resolved");
                 s.notify(&a, Kind::Notice, Some(o.since_ms), &o.channels);
-                s.sync_spool();
                 s.save_book();
             }
         }
@@ -547,7 +732,6 @@ async fn remind(
             for (a, since, channels) in &reminders {
                 s.notify(a, Kind::Reminder, Some(*since), channels);
             }
-            s.sync_spool();
             s.save_book();
         }
         // Keepalives for receivers that expire alerts (Alertmanager).
@@ -579,6 +763,9 @@ async fn remind(
                     host: s.host.clone(),
                     since_ms: Some(o.since_ms),
                     rerouted: None,
+                    origin: 0,
+                    siblings: Vec::new(),
+                    position: None,
                 };
                 let _ = t.tx.send(n);
             }

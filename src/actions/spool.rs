@@ -163,6 +163,9 @@ mod tests {
             host: "h".into(),
             since_ms: None,
             rerouted: None,
+            origin: 0,
+            siblings: Vec::new(),
+            position: None,
         }
     }
 

@@ -63,6 +63,9 @@ pub async fn run(config: &Config, only: Option<&str>, format: LogFormat) -> Vec<
                     host: config.alerts.host.clone(),
                     since_ms: None,
                     rerouted: None,
+                    origin: 0,
+                    siblings: Vec::new(),
+                    position: None,
                 };
                 match tokio::time::timeout(cfg.timeout, ch.send(std::slice::from_ref(&n))).await {
                     Ok(Ok(())) => Ok(()),

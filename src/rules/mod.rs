@@ -105,6 +105,8 @@ pub struct MatchedLine {
     pub slots: SlotSet,
     /// The line, lossily decoded (invalid UTF-8 becomes U+FFFD).
     pub line: String,
+    /// The lines its source read just before it, oldest first.
+    pub context: Vec<String>,
     /// Where it came from (a file path).
     pub source: Arc<str>,
 }
@@ -271,7 +273,12 @@ impl Engine {
                         State::Stale(_) | State::Probe(_) => None,
                     };
                     if let Some(o) = o {
-                        out.push(alert(&w.name, &w.unit, r, o));
+                        let mut a = alert(&w.name, &w.unit, r, o);
+                        // The alert quotes this line: quote what came before it too.
+                        if a.line.as_deref() == Some(m.line.as_str()) {
+                            a.context = m.context.clone();
+                        }
+                        out.push(a);
                     }
                 }
             }

@@ -177,6 +177,7 @@ fn matched(watch: usize, at: Instant, slots: SlotSet, text: &str) -> Input {
         at,
         slots,
         line: text.into(),
+        context: Vec::new(),
         source: Arc::from("/var/log/bot.log"),
     }))
 }
