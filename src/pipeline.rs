@@ -45,7 +45,7 @@ const JOURNAL_EVERY: Duration = Duration::from_millis(250);
 /// After an alert, how long the router waits for the acknowledgement of the lines behind it
 /// (the engine sends it right after; alerts no line caused, such as `stale`, wait this long).
 const ACK_WAIT: Duration = Duration::from_millis(50);
-/// Most outputs taken into one spool sync during a flood of alerts.
+/// Most alerts taken into one spool sync (alerts with no acknowledgement between them).
 const ALERT_BATCH: usize = 256;
 /// A last line without newline is handed to the rules after this long without new data.
 const PARTIAL_FLUSH: Duration = Duration::from_secs(2);
@@ -89,6 +89,9 @@ pub trait AlertHandler: Send {
     fn release(&mut self) -> impl std::future::Future<Output = ()> + Send {
         async {}
     }
+    /// Makes what `flush` wrote survive a power loss; called before each checkpoint snapshot
+    /// (the only position that does), from blocking context.
+    fn sync(&mut self) {}
     /// Before the sources start: positions to resume from past the saved ones (alerts of
     /// lines whose acknowledgement a crash kept from the checkpoint).
     fn reconcile(&mut self, _saved: &BTreeMap<String, Position>) -> Vec<Position> {
@@ -333,6 +336,8 @@ async fn route_outputs(
     let mut tick = tokio::time::interval(JOURNAL_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut closed = false;
+    // An alert was handled whose lines' acknowledgement has not come yet.
+    let mut alert_unacked = false;
     while !closed {
         tokio::select! {
             out = outputs.recv() => match out {
@@ -343,49 +348,47 @@ async fn route_outputs(
                     // anywhere in between neither loses an alert nor sends one twice.
                     take_alert(a, &mut alerts, supervisor.as_ref(), &telemetry).await;
                     let mut ack = None;
-                    // The last output taken was an alert: its acknowledgement should follow.
-                    let mut need_ack = true;
                     let mut taken = 1;
                     while taken < ALERT_BATCH {
-                        let next = if need_ack {
-                            match tokio::time::timeout(ACK_WAIT, outputs.recv()).await {
-                                Ok(next) => next,
-                                Err(_) => break,
-                            }
-                        } else {
-                            match outputs.try_recv() {
-                                Ok(next) => Some(next),
-                                Err(_) => break,
-                            }
-                        };
-                        match next {
-                            Some(Output::Alert(a)) => {
+                        match tokio::time::timeout(ACK_WAIT, outputs.recv()).await {
+                            Ok(Some(Output::Alert(a))) => {
                                 take_alert(a, &mut alerts, supervisor.as_ref(), &telemetry).await;
-                                need_ack = true;
                             }
-                            Some(Output::Ack(p)) => {
+                            // Recorded at once, as before a batch: the window in which a
+                            // crash can repeat an alert stays one alert wide.
+                            Ok(Some(Output::Ack(p))) => {
                                 ack = Some(p);
-                                need_ack = false;
+                                break;
                             }
-                            None => {
+                            Ok(None) => {
                                 closed = true;
                                 break;
                             }
+                            Err(_) => break,
                         }
                         taken += 1;
                     }
                     alerts.flush(ack.as_ref()).await;
-                    if let Some(p) = ack {
-                        checkpoints.record(p);
+                    match ack {
+                        Some(p) => checkpoints.record(p),
+                        // The acknowledgement comes later: write it as soon as it does.
+                        None => alert_unacked = true,
                     }
                     alerts.release().await;
+                }
+                Some(Output::Ack(position)) if alert_unacked => {
+                    checkpoints.record(position);
+                    alert_unacked = false;
                 }
                 Some(Output::Ack(position)) => checkpoints.update(position),
                 None => closed = true,
             },
             _ = tick.tick(), if checkpoints.journal_due() || checkpoints.snapshot_due() => {
                 if checkpoints.snapshot_due() {
-                    tokio::task::block_in_place(|| checkpoints.snapshot());
+                    tokio::task::block_in_place(|| {
+                        alerts.sync();
+                        checkpoints.snapshot();
+                    });
                 } else {
                     checkpoints.write_journal();
                 }
@@ -394,7 +397,10 @@ async fn route_outputs(
     }
     alerts.flush(None).await;
     alerts.release().await;
-    tokio::task::block_in_place(|| checkpoints.snapshot());
+    tokio::task::block_in_place(|| {
+        alerts.sync();
+        checkpoints.snapshot();
+    });
     alerts.finish().await;
 }
 

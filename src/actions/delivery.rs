@@ -143,9 +143,12 @@ impl Worker {
                 st.sent.pop_front();
             }
         }
-        // Over the rate limit, everything waiting goes in one message when a slot frees.
+        // Over the rate limit, everything waiting goes in one message when a slot frees. The
+        // console writes one alert at a time: a crash after a write repeats at most that one.
         let take = if self.cfg.rate_limit.is_some() {
             st.queue.len()
+        } else if matches!(self.cfg.kind, crate::config::ChannelKind::Console) {
+            1
         } else {
             st.queue.len().min(MAX_BATCH)
         };
@@ -247,7 +250,11 @@ impl Worker {
         if let Some(to) = self.cfg.fallback.clone() {
             moved.channel = to;
         }
-        if let Err(e) = self.spool.write(&moved).and_then(|()| self.spool.sync()) {
+        if let Err(e) = self
+            .spool
+            .write(&moved)
+            .and_then(|()| self.spool.sync(&[moved.id]))
+        {
             tracing::error!(error = %e, "cannot spool a rerouted notification; sending it anyway");
         }
         if fb.send(moved).is_ok() {

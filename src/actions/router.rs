@@ -67,9 +67,6 @@ struct Target {
     min_severity: Severity,
     /// Alertmanager's re-send interval.
     keepalive: Option<Duration>,
-    /// The console: written at once, before the lines' position is checkpointed, never
-    /// spooled (stderr is always there, and the journal keeps it).
-    inline: Option<Arc<dyn super::Channel>>,
 }
 
 /// Shared between the router and its reminder task.
@@ -99,6 +96,8 @@ pub struct Router {
     pending: Vec<Notification>,
     /// Written to the spool, waiting for the release (after the checkpoint is recorded).
     written: Vec<Notification>,
+    /// Spool files written but not fsynced yet (see `sync_durable`).
+    unsynced: Vec<u64>,
     /// What the previous run left in the spool, queued once `reconcile` has looked at it.
     loaded: Vec<Notification>,
 }
@@ -138,7 +137,6 @@ impl Router {
         let mut targets = HashMap::new();
         for (name, cfg) in &config.channels {
             let channel = super::build_channel(name, cfg, format, &http)?;
-            let inline = matches!(cfg.kind, ChannelKind::Console).then(|| channel.clone());
             let (Some(tx), Some(rx)) = (senders.get(name), receivers.remove(name)) else {
                 continue;
             };
@@ -164,7 +162,6 @@ impl Router {
                         ChannelKind::Alertmanager(a) => Some(a.resend),
                         _ => None,
                     },
-                    inline,
                 },
             );
         }
@@ -225,6 +222,7 @@ impl Router {
             tasks,
             pending: Vec::new(),
             written: Vec::new(),
+            unsynced: Vec::new(),
             loaded,
         };
         router.tasks.push(tokio::spawn(remind(
@@ -313,41 +311,23 @@ impl Router {
         }
     }
 
-    /// Writes what `accept` made for the console at once, then spools the rest with
-    /// `position`.
-    pub async fn flush_all(&mut self, position: Option<&Position>) {
-        let mut later = Vec::with_capacity(self.pending.len());
-        for n in std::mem::take(&mut self.pending) {
-            match self
-                .shared
-                .targets
-                .get(&n.channel)
-                .and_then(|t| t.inline.clone())
-            {
-                Some(ch) => {
-                    if let Err(e) = ch.send(std::slice::from_ref(&n)).await {
-                        tracing::error!(channel = %n.channel, error = %e, "alert not written");
-                    }
-                    self.shared.telemetry.on_delivery(&n.channel, 1, true);
-                }
-                None => later.push(n),
-            }
-        }
-        self.pending = later;
-        tokio::task::block_in_place(|| self.flush_pending(position));
-    }
-
-    /// Spools what `accept` made, each with `position`, and syncs the spool.
+    /// Spools what `accept` made, each with `position`. Written, not yet fsynced: that is
+    /// enough against a crash of logwarden (the page cache survives it), and `sync_durable`
+    /// makes them durable before the checkpoint snapshot, the only position that survives a
+    /// power loss, can pass them.
     pub fn flush_pending(&mut self, position: Option<&Position>) {
-        if self.pending.is_empty() {
-            return;
-        }
         for mut n in self.pending.drain(..) {
             n.position = position.cloned();
             self.shared.write(&n);
+            self.unsynced.push(n.id);
             self.written.push(n);
         }
-        self.shared.sync_spool();
+    }
+
+    /// Fsyncs the spool files written since the last call.
+    pub fn sync_durable(&mut self) {
+        let ids = std::mem::take(&mut self.unsynced);
+        self.shared.sync_spool(&ids);
     }
 
     /// Queues spooled notifications to their channels.
@@ -400,7 +380,8 @@ impl Router {
             }
         }
         if !recreated.is_empty() {
-            self.shared.sync_spool();
+            let ids: Vec<u64> = recreated.iter().map(|n| n.id).collect();
+            self.shared.sync_spool(&ids);
             self.loaded.extend(recreated);
         }
         for p in &ahead {
@@ -413,7 +394,10 @@ impl Router {
 
     /// Waits (bounded) for the delivery workers' last tries after shutdown began.
     pub async fn finish(&mut self) {
-        self.flush_all(None).await;
+        tokio::task::block_in_place(|| {
+            self.flush_pending(None);
+            self.sync_durable();
+        });
         self.release_written();
         let mut tasks = std::mem::take(&mut self.tasks);
         let all = futures_util::future::join_all(tasks.iter_mut());
@@ -435,11 +419,16 @@ impl AlertHandler for Router {
     }
 
     async fn flush(&mut self, position: Option<&Position>) {
-        self.flush_all(position).await;
+        // Spooling writes files: keep it off the async workers.
+        tokio::task::block_in_place(|| self.flush_pending(position));
     }
 
     async fn release(&mut self) {
         self.release_written();
+    }
+
+    fn sync(&mut self) {
+        self.sync_durable();
     }
 
     fn reconcile(&mut self, saved: &BTreeMap<String, Position>) -> Vec<Position> {
@@ -569,12 +558,12 @@ impl Shared {
         for n in &notes {
             self.write(n);
         }
-        self.sync_spool();
+        self.sync_spool(&notes.iter().map(|n| n.id).collect::<Vec<_>>());
         self.dispatch(notes);
     }
 
-    fn sync_spool(&self) {
-        if let Err(e) = self.spool.sync() {
+    fn sync_spool(&self, ids: &[u64]) {
+        if let Err(e) = self.spool.sync(ids) {
             tracing::error!(error = %e, "alert spool not synced to disk");
             self.telemetry.on_spool_error();
         }

@@ -3,10 +3,12 @@
 //! loses one. One small JSON file per notification under `state_dir/spool/`, written to a
 //! temp file and renamed, named by id so a listing is the delivery order.
 //!
-//! Durability is a group commit: `write` does not fsync; `sync` makes everything written so
-//! far durable with one `syncfs`. The router syncs before the position of the line that caused
-//! an alert is acknowledged, so a flood of alerts costs one sync per batch, not two per alert,
-//! and a crash before the sync re-reads the line (the alert comes again) rather than losing it.
+//! Durability is a group commit: `write` does not fsync (a crash of logwarden leaves the page
+//! cache, and so the file, intact); `sync` fsyncs the files written since and then the
+//! directory once, and runs before every checkpoint snapshot, so the one position that
+//! survives a power loss never passes a spooled alert that would not. (Not `syncfs`: on a
+//! Raspberry Pi the state dir usually shares the SD card with the bot's logs, and syncfs would
+//! flush those too.)
 //!
 //! The one window left: a crash after a channel accepted a notification and before its file
 //! is removed sends it again after the restart (at-least-once, documented in decisions.md).
@@ -69,24 +71,28 @@ impl Spool {
         })
     }
 
-    /// Makes every write so far durable: one `syncfs` of the spool's file system (file data,
-    /// renames and the directory alike).
-    pub fn sync(&self) -> Result<(), SpoolError> {
-        use std::os::fd::AsRawFd;
+    /// Makes the files of `ids` (written by `write`) and their names durable.
+    pub fn sync(&self, ids: &[u64]) -> Result<(), SpoolError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let err = |source| SpoolError {
             dir: self.dir.display().to_string(),
             source,
         };
-        let dir = match std::fs::File::open(&self.dir) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(err(e)),
-        };
-        // SAFETY: syncfs only reads the descriptor, which `dir` keeps open for the call.
-        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
-            return Err(err(std::io::Error::last_os_error()));
+        for id in ids {
+            match std::fs::File::open(self.path_of(*id)) {
+                Ok(f) => f.sync_data().map_err(err)?,
+                // Delivered and removed already, or never written (non-durable kinds).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(err(e)),
+            }
         }
-        Ok(())
+        match std::fs::File::open(&self.dir) {
+            Ok(d) => d.sync_all().map_err(err),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(err(e)),
+        }
     }
 
     /// Forgets a delivered (or dropped) notification.
