@@ -390,8 +390,12 @@ mod tests {
         }
     }
 
+    /// A channel that batches (the console writes one alert at a time).
     fn cfg(group_wait: Duration) -> ChannelConfig {
         ChannelConfig {
+            kind: crate::config::ChannelKind::Webhook(crate::config::channels::WebhookConfig {
+                url: crate::config::Secret("http://127.0.0.1:9/unused".into()),
+            }),
             group_wait,
             ..ChannelConfig::console()
         }
