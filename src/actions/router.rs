@@ -51,6 +51,10 @@ struct Open {
     /// From an earlier run and not fired again in this one yet.
     #[serde(skip)]
     carried: bool,
+    /// When the next reminder is due (this run's clock; `notified_ms` carries it over a
+    /// restart).
+    #[serde(skip)]
+    remind_at: Option<tokio::time::Instant>,
 }
 
 /// What is open, persisted in `state_dir/alerts.json`.
@@ -175,7 +179,7 @@ impl Router {
             );
         }
         let book_path = config.daemon.state_dir.join("alerts.json");
-        let open = load_book(&book_path);
+        let open = load_book(&book_path, config.alerts.repeat);
         let shared = Arc::new(Shared {
             open: Mutex::new(open),
             targets,
@@ -291,6 +295,7 @@ impl Router {
                         notified_ms: now_ms,
                         channels: channels.clone(),
                         carried: false,
+                        remind_at: Some(tokio::time::Instant::now() + s.repeat),
                     },
                 );
                 (channels, None)
@@ -584,7 +589,7 @@ impl Shared {
     }
 }
 
-fn load_book(path: &std::path::Path) -> BTreeMap<(String, String), Open> {
+fn load_book(path: &std::path::Path, repeat: Duration) -> BTreeMap<(String, String), Open> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return BTreeMap::new(),
@@ -599,6 +604,10 @@ fn load_book(path: &std::path::Path) -> BTreeMap<(String, String), Open> {
             .into_iter()
             .map(|mut o| {
                 o.carried = true;
+                let ago = unix_ms(SystemTime::now()).saturating_sub(o.notified_ms);
+                o.remind_at = Some(
+                    tokio::time::Instant::now() + repeat.saturating_sub(Duration::from_millis(ago)),
+                );
                 (o.alert.key(), o)
             })
             .collect(),
@@ -666,11 +675,8 @@ async fn remind(
             wake = wake.min(*at);
         }
         if let Ok(open) = s.open.lock() {
-            let now_ms = unix_ms(SystemTime::now());
             for o in open.values() {
-                let due_ms = o.notified_ms + s.repeat.as_millis() as u64;
-                let left = Duration::from_millis(due_ms.saturating_sub(now_ms));
-                wake = wake.min(now + left);
+                wake = wake.min(o.remind_at.unwrap_or(now + s.repeat));
             }
         }
         tokio::select! {
@@ -711,8 +717,9 @@ async fn remind(
         let mut reminders = Vec::new();
         if let Ok(mut open) = s.open.lock() {
             for o in open.values_mut() {
-                if now_ms >= o.notified_ms + s.repeat.as_millis() as u64 {
+                if o.remind_at.is_none_or(|at| at <= now) {
                     o.notified_ms = now_ms;
+                    o.remind_at = Some(now + s.repeat);
                     reminders.push((o.alert.clone(), o.since_ms, o.channels.clone()));
                 }
             }
@@ -845,6 +852,78 @@ mod tests {
         // A checkpoint at or past the line: nothing to do (the sibling was delivered).
         saved.insert("/var/log/bot.log".to_string(), at(100));
         assert!(!is_ahead(&at(100), saved.get("/var/log/bot.log")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_firing_alert_is_reminded_every_repeat_and_a_repeat_firing_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path());
+        cfg.alerts.repeat = Duration::from_secs(4 * 3600);
+        // Nothing is delivered within the test: the spool shows every notification made.
+        if let Some(c) = cfg.channels.get_mut("second") {
+            c.group_wait = Duration::from_secs(100 * 86_400);
+        }
+        cfg.watches = vec![crate::config::WatchConfig {
+            name: "bot".into(),
+            unit: None,
+            files: Vec::new(),
+            packs: Vec::new(),
+            notify: vec!["second".into()],
+            start_at: crate::config::StartAt::End,
+            max_line_bytes: 1024,
+            multiline: crate::source::multiline::MultilineRule {
+                grouping: crate::source::multiline::Grouping::None,
+                timeout: Duration::from_millis(300),
+                max_lines: 10,
+                max_bytes: 1024,
+            },
+            journal: None,
+            restart: None,
+            probes: Vec::new(),
+            rules: Vec::new(),
+        }];
+        let (_trigger, shutdown) = crate::shutdown::channel();
+        let telemetry = Telemetry::new(&cfg);
+        let mut router = Router::start(&cfg, LogFormat::Json, telemetry, shutdown).unwrap();
+        let firing = Alert::new(
+            "bot",
+            "burst",
+            Severity::Critical,
+            AlertState::Firing,
+            "s".into(),
+        );
+        router.accept(firing.clone());
+        router.accept(firing);
+        router.flush_pending(None);
+        router.release_written();
+        let kinds = |spool: &Spool| {
+            let mut k: Vec<Kind> = spool.load().into_iter().map(|n| n.kind).collect();
+            k.sort_by_key(|k| *k as u8);
+            k
+        };
+        let spool = Spool::new(dir.path());
+        assert_eq!(
+            kinds(&spool),
+            vec![Kind::Notice],
+            "the repeat firing is dropped"
+        );
+        tokio::time::sleep(Duration::from_secs(4 * 3600 + 1)).await;
+        assert_eq!(kinds(&spool), vec![Kind::Notice, Kind::Reminder]);
+        tokio::time::sleep(Duration::from_secs(4 * 3600)).await;
+        assert_eq!(
+            kinds(&spool),
+            vec![Kind::Notice, Kind::Reminder, Kind::Reminder]
+        );
+        router.accept(Alert::new(
+            "bot",
+            "burst",
+            Severity::Critical,
+            AlertState::Resolved,
+            "ok".into(),
+        ));
+        router.flush_pending(None);
+        tokio::time::sleep(Duration::from_secs(5 * 3600)).await;
+        assert_eq!(kinds(&spool).len(), 4, "resolved: no more reminders");
     }
 
     #[test]
