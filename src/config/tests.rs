@@ -689,3 +689,19 @@ fn a_watch_name_used_twice_in_one_file_is_an_error() {
     assert_starts(&p, &position("main.toml", &text, second));
     assert!(p.contains("watch \"bot\" is defined twice"), "{p}");
 }
+
+#[test]
+fn an_empty_journal_table_reads_the_unit_as_a_user_unit_when_it_is_restarted_as_one() {
+    let watch = |restart: &str| {
+        format!("[[watch]]\nname = \"bot\"\nunit = \"bot.service\"\n{restart}[watch.journal]\n")
+    };
+    let system = main_only(&watch("")).unwrap();
+    let filter = &system.watches[0].journal.as_ref().unwrap().filter;
+    assert_eq!(filter.units, ["bot.service"]);
+    assert!(filter.user_units.is_empty());
+
+    let user = main_only(&watch("[watch.restart]\nuser = \"bot\"\n")).unwrap();
+    let filter = &user.watches[0].journal.as_ref().unwrap().filter;
+    assert!(filter.units.is_empty());
+    assert_eq!(filter.user_units, ["bot.service"]);
+}
