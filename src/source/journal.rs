@@ -256,6 +256,9 @@ mod imp {
     }
 
     pub fn run(config: JournalSourceConfig, mut sink: impl JournalSink, shutdown: Shutdown) {
+        if config.filter.directory.is_none() {
+            crate::source::journal_access::warn_if_partial(&config.key);
+        }
         let mut cursor = config.resume.clone();
         let mut fields = Fields::default();
         let mut backoff = Duration::from_millis(100);
