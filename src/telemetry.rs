@@ -71,19 +71,37 @@ pub struct Telemetry {
 
 impl Telemetry {
     pub fn new(config: &Config) -> Arc<Telemetry> {
+        let started_at = SystemTime::now();
+        // Every rule and probe is listed from the start (as not firing), so `/status` and
+        // `/metrics` show all of them, not only those that have alerted once.
+        let ok = |severity| RuleStatus {
+            firing: false,
+            severity,
+            summary: "ok".to_string(),
+            since: started_at,
+        };
         let mut rules = BTreeMap::new();
+        let mut restarts = BTreeMap::new();
         for w in &config.watches {
-            rules.insert(w.name.clone(), BTreeMap::new());
+            let mut states = BTreeMap::new();
+            for r in &w.rules {
+                states.insert(r.name.clone(), ok(r.severity));
+            }
+            for p in &w.probes {
+                states.insert(p.name.clone(), ok(p.severity));
+            }
+            rules.insert(w.name.clone(), states);
+            restarts.insert(w.name.clone(), 0);
         }
         Arc::new(Telemetry {
-            started_at: SystemTime::now(),
+            started_at,
             sources: Mutex::new(Vec::new()),
             rules: Mutex::new(rules),
             recent: Mutex::new(BTreeMap::new()),
             channels: Mutex::new(BTreeMap::new()),
             engine_heartbeat_ms: AtomicU64::new(0),
             matches: Mutex::new(BTreeMap::new()),
-            restarts: Mutex::new(BTreeMap::new()),
+            restarts: Mutex::new(restarts),
         })
     }
 

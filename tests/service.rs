@@ -36,6 +36,12 @@ patterns = ["python-logging", "trading"]
   threshold = 2
   window = "1m"
   severity = "critical"
+
+  [[watch.probe]]
+  name = "heartbeat"
+  kind = "heartbeat"
+  path = "@DIR@/bot.log"
+  max_age = "1h"
 "#
     )
 }
@@ -89,6 +95,22 @@ fn metrics_pass_promtool_and_health_and_status_tell_the_state() {
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"healthy\":true"), "{body}");
     assert_eq!(status(&cfg).0, 0, "nothing fires: exit 0");
+    // Before any alert, every rule and probe is listed as not firing, and no restart counted.
+    let (_, metrics) = get(port, "/metrics");
+    for line in [
+        "logwarden_rule_firing{watch=\"bot\",rule=\"errors\"} 0",
+        "logwarden_rule_firing{watch=\"bot\",rule=\"heartbeat\"} 0",
+        "logwarden_restarts_total{watch=\"bot\"} 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
+    }
+    let (_, body) = get(port, "/status");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["watches"][0]["rules"]["errors"]["firing"], false, "{v}");
+    assert_eq!(
+        v["watches"][0]["rules"]["heartbeat"]["firing"], false,
+        "{v}"
+    );
     append(
         &log,
         &(0..5)
