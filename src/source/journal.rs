@@ -73,6 +73,7 @@ pub trait JournalSink: Send {
 }
 
 /// Entries read before the cursor is passed on, so a flood does not wait for its end.
+#[cfg_attr(not(feature = "journald"), allow(dead_code))]
 const BATCH: usize = 512;
 
 /// Follows the journal on a new thread.
