@@ -167,6 +167,38 @@ fn metrics_pass_promtool_and_health_and_status_tell_the_state() {
     assert_eq!(v["watches"][0]["state"], "critical", "{v}");
 }
 
+/// A source that stops waking makes `/health` answer 503 with the reason, once it has been
+/// silent for `SOURCE_SILENCE_LIMIT` (15 s). Here the source is stuck opening a FIFO that no
+/// writer opens (`open` blocks until one does).
+#[test]
+fn health_is_503_with_the_reason_when_a_source_stops_waking() {
+    let port = free_port();
+    let (dir, cfg) = config_dir(&config(port));
+    let log = dir.path().join("bot.log");
+    let status = Command::new("mkfifo").arg(&log).status().expect("mkfifo");
+    assert!(status.success());
+    let _d = Daemon::start(&cfg);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (code, body) = loop {
+        let (code, body) = match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(_) => get(port, "/health"),
+            Err(_) => (0, String::new()),
+        };
+        if code == 503 || std::time::Instant::now() > deadline {
+            break (code, body);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(code, 503, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["healthy"], false, "{v}");
+    let problem = v["problems"][0].as_str().unwrap_or("");
+    assert!(
+        problem.contains(&log.display().to_string()) && problem.contains("has not woken"),
+        "{v}"
+    );
+}
+
 #[test]
 fn the_dead_mans_switch_is_pinged_while_healthy_and_its_url_never_logged() {
     use std::io::{Read, Write};
