@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 use crate::config::recovery::{CrashLoopLimit, JsonCheck};
-use crate::config::{ProbeConfig, ProbeKind};
+use crate::config::{ProbeConfig, ProbeKind, Severity};
 use crate::rules::Input;
 use crate::shutdown::Shutdown;
 
@@ -19,6 +19,9 @@ use crate::shutdown::Shutdown;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     pub healthy: bool,
+    /// How bad a failure is, for checks that grade it (disk, memory); else `None` (the
+    /// probe's `severity`).
+    pub level: Option<Severity>,
     pub detail: String,
 }
 
@@ -26,6 +29,7 @@ impl Verdict {
     fn up(detail: String) -> Verdict {
         Verdict {
             healthy: true,
+            level: None,
             detail,
         }
     }
@@ -33,6 +37,15 @@ impl Verdict {
     fn down(detail: String) -> Verdict {
         Verdict {
             healthy: false,
+            level: None,
+            detail,
+        }
+    }
+
+    fn down_at(level: Severity, detail: String) -> Verdict {
+        Verdict {
+            healthy: false,
+            level: Some(level),
             detail,
         }
     }
@@ -50,8 +63,10 @@ pub async fn run(
     let mut tick = tokio::time::interval(probe.every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failures = 0u32;
-    // The verdict last reported: nothing is reported until the first debounced verdict.
-    let mut reported: Option<bool> = None;
+    // The verdict (healthy, level) last reported: nothing is reported until the first
+    // debounced verdict. A change of level while down is reported too (the rule alerts when
+    // it escalates).
+    let mut reported: Option<(bool, Option<Severity>)> = None;
     let mut crash_loop = CrashLoop::default();
     loop {
         tokio::select! {
@@ -87,8 +102,9 @@ pub async fn run(
             None
         };
         if let Some(healthy) = verdict {
-            if reported != Some(healthy) {
-                reported = Some(healthy);
+            let level = if healthy { None } else { v.level };
+            if reported != Some((healthy, level)) {
+                reported = Some((healthy, level));
                 let detail = if healthy {
                     format!("probe {} healthy again: {}", probe.name, v.detail)
                 } else {
@@ -101,6 +117,7 @@ pub async fn run(
                     watch,
                     probe: index,
                     healthy,
+                    level,
                     detail,
                 };
                 if inputs.send(input).await.is_err() {
@@ -333,13 +350,13 @@ fn heartbeat(path: &Path, max_age: Duration) -> Verdict {
     }
 }
 
-/// Healthy below `warning`; the detail says which level was crossed.
+/// Healthy below `warning`; down at level warning or critical, which the detail names.
 fn level(what: &str, text: &str, used: f64, warning: f64, critical: f64) -> Verdict {
     let detail = format!("{text}: {used:.1}% (warning at {warning}%, critical at {critical}%)");
     if used >= critical {
-        Verdict::down(format!("{what} CRITICAL: {detail}"))
+        Verdict::down_at(Severity::Critical, format!("{what} CRITICAL: {detail}"))
     } else if used >= warning {
-        Verdict::down(format!("{what} WARNING: {detail}"))
+        Verdict::down_at(Severity::Warning, format!("{what} WARNING: {detail}"))
     } else {
         Verdict::up(detail)
     }
@@ -389,8 +406,10 @@ mod tests {
         assert!(level("disk", "/", 50.0, 80.0, 90.0).healthy);
         let w = level("disk", "/", 85.0, 80.0, 90.0);
         assert!(!w.healthy && w.detail.contains("WARNING"));
+        assert_eq!(w.level, Some(Severity::Warning));
         let c = level("disk", "/", 95.0, 80.0, 90.0);
         assert!(!c.healthy && c.detail.contains("CRITICAL"));
+        assert_eq!(c.level, Some(Severity::Critical));
     }
 
     #[test]
