@@ -119,7 +119,7 @@ fn an_entry_at_priority_err_counts_as_an_error_whatever_it_says() {
 #[test]
 fn cursor_resume_across_kill_9_is_exactly_once_and_survives_a_journald_restart() {
     let mut journal = PrivateJournal::start();
-    let (_dir, config) = config_dir(CONFIG);
+    let (dir, config) = config_dir(CONFIG);
     let mut first = Daemon::start_in(&config, Some(journal.pid()));
     wait_journal(&mut first);
     let text = "2026-11-23 09:41:42,123 - bot - ERROR - failure";
@@ -128,6 +128,17 @@ fn cursor_resume_across_kill_9_is_exactly_once_and_survives_a_journald_restart()
     first.wait_for("first entries", Duration::from_secs(10), |v| {
         common::is_alert(v, "every-error", "event")
     });
+    // ...once a cursor is saved: killed before that, a first start has nothing to resume
+    // from and rightly begins at the tail again (which this test is not about).
+    let state = dir.path().join("state");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !["checkpoints.journal", "checkpoints.json"]
+        .iter()
+        .any(|f| std::fs::read_to_string(state.join(f)).is_ok_and(|t| t.contains("journal:bot")))
+    {
+        assert!(Instant::now() < deadline, "no journal cursor saved");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let before = first.kill9();
     let mut seen = BTreeMap::new();
     numbers(&before, &mut seen);
