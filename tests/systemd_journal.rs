@@ -161,3 +161,70 @@ patterns = ["python-logging"]
         "a forged UNIT= entry was read as PID 1's"
     );
 }
+
+#[test]
+fn the_user_managers_messages_about_a_user_unit_arrive_and_forged_ones_do_not() {
+    let ns = SystemdNs::boot();
+    let dir = shared_tempdir();
+    ns.systemctl(&["start", "user@0.service"]);
+    let user_unit = "mkdir -p /run/user/0/systemd/user && \
+        printf '[Service]\\nExecStart=/bin/sleep 600\\n' > /run/user/0/systemd/user/ubot.service";
+    assert!(ns.run(&["sh", "-c", user_unit]).status.success());
+    std::fs::create_dir(dir.path().join("patterns")).unwrap();
+    std::fs::write(
+        dir.path().join("patterns/manager.toml"),
+        "[[pattern]]\nname = \"started\"\ncase_sensitive = true\nany = [\"Started ubot\"]\n",
+    )
+    .unwrap();
+    let config = dir.path().join("logwarden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[daemon]
+state_dir = "{dir}/state"
+poll_interval = "100ms"
+patterns_dir = "{dir}/patterns"
+
+[[watch]]
+name = "ubot"
+patterns = ["manager"]
+[watch.journal]
+user_units = ["ubot.service"]
+
+  [[watch.rule]]
+  name = "started"
+  when = "match"
+  pattern = "started"
+  cooldown = "0s"
+"#,
+            dir = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let mut d = Daemon::start_in_pid_ns(&config, ns.pid(), &systemd::bin());
+    d.wait_for("journal source", Duration::from_secs(10), |v| {
+        v["message"] == "reading the journal"
+    });
+    // Any process can send USER_UNIT=; these come before the real message.
+    let forge = "printf 'MESSAGE=Started ubot.service (forged).\\nUSER_UNIT=ubot.service\\n' | logger --journald";
+    for _ in 0..3 {
+        assert!(ns.run(&["sh", "-c", forge]).status.success());
+    }
+    let start = "XDG_RUNTIME_DIR=/run/user/0 systemctl --user daemon-reload && \
+        XDG_RUNTIME_DIR=/run/user/0 systemctl --user start ubot.service";
+    let out = ns.run(&["sh", "-c", start]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let started = d.wait_alert("started", "event", Duration::from_secs(10));
+    assert_eq!(started["line"], "Started ubot.service.", "{started}");
+    d.collect_for(Duration::from_millis(500));
+    assert_eq!(
+        d.count_alerts("started", "event"),
+        1,
+        "a forged USER_UNIT= entry was read"
+    );
+}

@@ -134,15 +134,21 @@ mod imp {
         Ok(j)
     }
 
+    /// `_EXE` of a systemd manager (merged `/usr`, or not).
+    const SYSTEMD_EXE: [(&str, &str); 2] = [
+        ("_EXE", "/usr/lib/systemd/systemd"),
+        ("_EXE", "/lib/systemd/systemd"),
+    ];
+
     /// (units OR user units OR identifiers) AND (every `FIELD=value`, priority filter).
     fn add_matches(j: &mut Journal, f: &JournalFilter) -> io::Result<()> {
         let mut terms = 0;
-        // One alternative: `field` is any of `values`, and (a different field, so ANDed by
-        // sd_journal) `and_also` holds.
+        // One alternative: `field` is any of `values`, and (other fields, which sd_journal
+        // ANDs; values of one field are ORed) `and_also` holds.
         let mut term = |j: &mut Journal,
                         field: &str,
                         values: &[String],
-                        and_also: Option<(&str, &str)>|
+                        and_also: &[(&str, &str)]|
          -> io::Result<()> {
             if values.is_empty() {
                 return Ok(());
@@ -153,26 +159,21 @@ mod imp {
             for v in values {
                 j.match_add(field, v.as_bytes().to_vec())?;
             }
-            if let Some((field, value)) = and_also {
+            for (field, value) in and_also {
                 j.match_add(field, value.as_bytes().to_vec())?;
             }
             terms += 1;
             Ok(())
         };
-        term(j, "_SYSTEMD_UNIT", &f.units, None)?;
+        term(j, "_SYSTEMD_UNIT", &f.units, &[])?;
         // PID 1's own messages about the unit ("Started", "Failed with result", "Scheduled
         // restart"). `UNIT=` is a field any process can send; `_PID` is set by journald.
-        term(j, "UNIT", &f.units, Some(("_PID", "1")))?;
-        term(j, "_SYSTEMD_USER_UNIT", &f.user_units, None)?;
-        // The user manager's messages about a user unit. It runs in the `init.scope` of its
-        // `user@UID.service`, which journald records (from the cgroup) as this field.
-        term(
-            j,
-            "USER_UNIT",
-            &f.user_units,
-            Some(("_SYSTEMD_USER_UNIT", "init.scope")),
-        )?;
-        term(j, "SYSLOG_IDENTIFIER", &f.identifiers, None)?;
+        term(j, "UNIT", &f.units, &[("_PID", "1")])?;
+        term(j, "_SYSTEMD_USER_UNIT", &f.user_units, &[])?;
+        // The user manager's messages about a user unit. Its PID is not known in advance,
+        // but journald sets `_EXE` from the process itself: only the systemd binary counts.
+        term(j, "USER_UNIT", &f.user_units, &SYSTEMD_EXE)?;
+        term(j, "SYSLOG_IDENTIFIER", &f.identifiers, &[])?;
         if f.matches.is_empty() && f.max_priority.is_none() {
             return Ok(());
         }
