@@ -81,7 +81,6 @@ impl Telemetry {
             since: started_at,
         };
         let mut rules = BTreeMap::new();
-        let mut restarts = BTreeMap::new();
         for w in &config.watches {
             let mut states = BTreeMap::new();
             for r in &w.rules {
@@ -91,7 +90,6 @@ impl Telemetry {
                 states.insert(p.name.clone(), ok(p.severity));
             }
             rules.insert(w.name.clone(), states);
-            restarts.insert(w.name.clone(), 0);
         }
         Arc::new(Telemetry {
             started_at,
@@ -101,7 +99,7 @@ impl Telemetry {
             channels: Mutex::new(BTreeMap::new()),
             engine_heartbeat_ms: AtomicU64::new(0),
             matches: Mutex::new(BTreeMap::new()),
-            restarts: Mutex::new(restarts),
+            restarts: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -361,9 +359,17 @@ impl Telemetry {
             "counter",
             "Restarts of watched services.",
         );
+        // Every watch, 0 before its first restart (a counter that appears late is missed by
+        // `increase()`).
+        let watches: Vec<String> = self
+            .rules
+            .lock()
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default();
         if let Ok(r) = self.restarts.lock() {
-            for (w, n) in r.iter() {
-                m.sample("logwarden_restarts_total", &[("watch", w)], *n as f64);
+            for w in &watches {
+                let n = r.get(w).copied().unwrap_or(0);
+                m.sample("logwarden_restarts_total", &[("watch", w)], n as f64);
             }
         }
         m.family(
