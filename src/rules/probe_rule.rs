@@ -16,7 +16,9 @@ pub struct ProbeRule {
 
 impl ProbeRule {
     /// A debounced probe result: `healthy`, at `level` (if the probe grades its failures),
-    /// with what it saw. A failure that escalates (warning to critical) fires again.
+    /// with what it saw. A failure that escalates (warning to critical) while firing is an
+    /// event of its own at the new level: the rule stays firing (alert routers notify a
+    /// firing rule once), and the escalation still reaches whoever takes that level.
     pub fn on_result(
         &mut self,
         healthy: bool,
@@ -36,10 +38,16 @@ impl ProbeRule {
         Some(Outcome {
             state: if healthy {
                 AlertState::Resolved
+            } else if escalated {
+                AlertState::Event
             } else {
                 AlertState::Firing
             },
-            summary: detail.to_string(),
+            summary: if escalated {
+                format!("escalated: {detail}")
+            } else {
+                detail.to_string()
+            },
             line: None,
             source: None,
         })
@@ -56,7 +64,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_graded_failure_fires_at_its_level_and_again_when_it_escalates() {
+    fn a_graded_failure_fires_at_its_level_and_an_escalation_is_an_event_at_the_new_level() {
         let mut p = ProbeRule::default();
         let w = Some(Severity::Warning);
         let c = Some(Severity::Critical);
@@ -67,7 +75,8 @@ mod tests {
         let again = p
             .on_result(false, c, "disk CRITICAL")
             .expect("escalation alerts");
-        assert_eq!(again.state, AlertState::Firing);
+        assert_eq!(again.state, AlertState::Event);
+        assert_eq!(again.summary, "escalated: disk CRITICAL");
         assert_eq!(p.severity(Severity::Warning), Severity::Critical);
         // Better but not well: no alert; worse again later: one more.
         assert!(p.on_result(false, w, "back to WARNING").is_none());
