@@ -54,6 +54,8 @@ pub enum Input {
         watch: usize,
         probe: usize,
         healthy: bool,
+        /// How bad a failure is, for probes that grade it (disk, memory); else `None`.
+        level: Option<Severity>,
         detail: String,
     },
     /// The watch's service was (re)started: its rules count afresh from `at`, as if
@@ -287,6 +289,7 @@ impl Engine {
                 watch,
                 probe,
                 healthy,
+                level,
                 detail,
             } => {
                 let Some(w) = self.watches.get_mut(*watch) else {
@@ -297,10 +300,10 @@ impl Engine {
                     _ => None,
                 });
                 if let Some((name, severity, p)) = probes.into_iter().nth(*probe) {
-                    if let Some(o) = p.on_result(*healthy, detail) {
+                    if let Some(o) = p.on_result(*healthy, *level, detail) {
                         let rule = Rule {
                             name,
-                            severity,
+                            severity: p.severity(severity),
                             slot_bit: 0,
                             state: State::Probe(probe_rule::ProbeRule::default()),
                         };
