@@ -68,6 +68,13 @@ for arch in "${arches[@]}"; do
     dpkg-deb --ctrl-tarfile "$deb" | tar -xO "./$s" | sh -n || fail "$arch: $s is not valid sh"
   done
 
+  if [ "$arch" = "$(dpkg --print-architecture)" ]; then
+    # What `apt install ./logwarden_*.deb` would do here, simulated: its Depends resolve.
+    echo "== cross-smoke: $arch: apt-get install --simulate $deb" >&2
+    sim=$(apt-get install --simulate "$(realpath "$deb")" 2>&1) || { echo "$sim" >&2; fail "$arch: apt cannot install $deb"; }
+    grep -q '^Inst logwarden ' <<<"$sim" || { echo "$sim" >&2; fail "$arch: apt would not install logwarden from $deb"; }
+  fi
+
   root="$tmp/$arch"
   dpkg-deb -x "$deb" "$root"
   bin="$root/usr/bin/logwarden"
@@ -89,6 +96,16 @@ for arch in "${arches[@]}"; do
     fi
     echo "$out" | sed "s|$root||g"
   done
+  # A misspelt key must be refused with its position, on this architecture too.
+  bad="$tmp/bad-$arch.toml"
+  sed 's/^\( *\)threshold = 10$/\1treshold = 10/' "$root/etc/logwarden/logwarden.toml" >"$bad"
+  grep -q 'treshold = 10' "$bad" || fail "$arch: could not make a broken config from the packaged one"
+  echo "== cross-smoke: $arch: logwarden check on a config with a misspelt key (must fail)" >&2
+  if out=$("${run[@]}" "$bin" check --config "$bad" 2>&1); then
+    fail "$arch: logwarden check accepted a config with 'treshold'"
+  fi
+  grep -q "bad-$arch.toml:[0-9]*:[0-9]*:" <<<"$out" || { echo "$out" >&2; fail "$arch: the error has no file:line:column"; }
+  echo "$out" | sed "s|$tmp/||g" | head -3
 
   size_bin=$(stat -c %s "$bin")
   size_deb=$(stat -c %s "$deb")

@@ -77,16 +77,45 @@ install -D -m 0644 README.md "$doc/README.md"
 for f in docs/config.md docs/service.md docs/restart.md; do
   if [ -f "$f" ]; then install -D -m 0644 "$f" "$doc/$(basename "$f")"; fi
 done
-cat >"$doc/copyright" <<EOF
+cat >"$doc/copyright" <<'EOF'
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: logwarden
 
 Files: *
-License: MIT OR Apache-2.0
- The Rust crates linked into /usr/bin/logwarden keep their own licenses (MIT, Apache-2.0,
- ISC, BSD, Unicode-3.0, Zlib); see Cargo.lock of the source for the list.
+Copyright: 2026 logwarden contributors
+License: MIT or Apache-2.0
+Comment: The Rust crates linked into /usr/bin/logwarden keep their own licenses (MIT,
+ Apache-2.0, ISC, BSD, Unicode-3.0, Zlib); Cargo.lock of the source lists them.
+
+License: MIT
+ Permission is hereby granted, free of charge, to any person obtaining a copy of this
+ software and associated documentation files (the "Software"), to deal in the Software
+ without restriction, including without limitation the rights to use, copy, modify, merge,
+ publish, distribute, sublicense, and/or sell copies of the Software, and to permit persons
+ to whom the Software is furnished to do so, subject to the following conditions:
+ .
+ The above copyright notice and this permission notice shall be included in all copies or
+ substantial portions of the Software.
+ .
+ THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED,
+ INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR
+ PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE
+ FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR
+ OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER
+ DEALINGS IN THE SOFTWARE.
+
+License: Apache-2.0
+ On Debian systems, the full text of the Apache License, Version 2.0, is in
+ /usr/share/common-licenses/Apache-2.0.
 EOF
 chmod 0644 "$doc/copyright"
+# A native package's changelog: its version and the commit it was built from.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+when=$(git log -1 --format=%cD 2>/dev/null || date -R)
+printf 'logwarden (%s) stable; urgency=medium\n\n  * Built from commit %s.\n\n -- %s  %s\n' \
+  "$version" "$commit" "logwarden maintainers <maintainers@users.noreply.github.com>" "$when" |
+  gzip -9n >"$doc/changelog.gz"
+chmod 0644 "$doc/changelog.gz"
 
 # --- control files -------------------------------------------------------------------------
 # The newest glibc symbol version the binary uses is the libc6 it needs (what dpkg-shlibdeps
