@@ -40,6 +40,48 @@ required=(
   ./usr/share/doc/logwarden/examples/polkit/50-logwarden.rules
 )
 
+# Installs, upgrades, removes and purges the host's .deb with dpkg, for real, inside a private
+# mount namespace whose root is an overlay of this machine's root: the maintainer scripts run,
+# and nothing of it reaches the real root (all writes land in the overlay's upper directory,
+# dropped at the end). Also proves that `logwarden check`, with no option, accepts what the
+# package installed in /etc.
+dpkg_lifecycle() {
+  local deb=$1 ov="$tmp/overlay"
+  if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null 2>&1; then
+    echo "== cross-smoke: dpkg install/remove/purge skipped: needs root and unshare" >&2
+    return 0
+  fi
+  mkdir -p "$ov/upper" "$ov/work" "$ov/root"
+  cp "$deb" "$ov/logwarden.deb"
+  echo "== cross-smoke: dpkg -i / -r / -P $deb in an overlay of / (private mount namespace)" >&2
+  unshare --mount --fork bash -euo pipefail -c '
+    ov=$1
+    mount --make-rprivate /
+    mount -t overlay overlay -o "lowerdir=/,upperdir=$ov/upper,workdir=$ov/work" "$ov/root"
+    mount -t proc proc "$ov/root/proc"
+    mount --rbind /dev "$ov/root/dev"
+    mount -t tmpfs tmpfs "$ov/root/tmp"
+    cp "$ov/logwarden.deb" "$ov/root/tmp/"
+    chroot "$ov/root" /bin/bash -euo pipefail -c "
+      fail() { echo \"cross-smoke: FAIL: dpkg lifecycle: \$*\" >&2; exit 1; }
+      dpkg -s logwarden >/dev/null 2>&1 && fail \"logwarden is already installed on this machine\"
+      dpkg -i /tmp/logwarden.deb
+      [ -x /usr/bin/logwarden ] || fail \"dpkg -i left no /usr/bin/logwarden\"
+      logwarden check || fail \"logwarden check (default config) rejected the installed /etc/logwarden/logwarden.toml\"
+      echo \"# an operator edit\" >>/etc/logwarden/logwarden.toml
+      dpkg -i --force-confold /tmp/logwarden.deb
+      grep -q \"an operator edit\" /etc/logwarden/logwarden.toml || fail \"an upgrade lost the edit of the conffile\"
+      dpkg -r logwarden
+      [ ! -e /usr/bin/logwarden ] || fail \"dpkg -r left /usr/bin/logwarden\"
+      [ -f /etc/logwarden/logwarden.toml ] || fail \"dpkg -r removed the config\"
+      dpkg -P logwarden
+      [ ! -e /etc/logwarden ] || fail \"dpkg -P left /etc/logwarden\"
+      echo \"cross-smoke: dpkg install, upgrade (conffile edit kept), remove, purge: ok\"
+    "
+  ' _ "$ov"
+  rm -rf "$ov"
+}
+
 summary=()
 for arch in "${arches[@]}"; do
   t0=$SECONDS
@@ -73,6 +115,7 @@ for arch in "${arches[@]}"; do
     echo "== cross-smoke: $arch: apt-get install --simulate $deb" >&2
     sim=$(apt-get install --simulate "$(realpath "$deb")" 2>&1) || { echo "$sim" >&2; fail "$arch: apt cannot install $deb"; }
     grep -q '^Inst logwarden ' <<<"$sim" || { echo "$sim" >&2; fail "$arch: apt would not install logwarden from $deb"; }
+    dpkg_lifecycle "$deb"
   fi
 
   root="$tmp/$arch"
