@@ -1,6 +1,6 @@
 //! Reload: a changed pattern file is picked up without a restart, and so is one that only
-//! SIGHUP announces; a broken one is refused with its file:line:column and the old config
-//! keeps running (its rules still fire).
+//! SIGHUP announces; a broken one is refused with its file:line:column, alerted, and the old
+//! config keeps running (its rules still fire); the alert resolves when the file is fixed.
 
 mod common;
 
@@ -57,6 +57,16 @@ fn a_broken_pattern_file_is_refused_and_the_old_config_keeps_running() {
         problem.contains("mine.toml:3:"),
         "file:line:column: {refused}"
     );
+    // ... and alerted, through the channels of the watches, with the problems quoted.
+    let alert = d.wait_alert("config-rejected", "firing", Duration::from_secs(10));
+    assert_eq!(alert["watch"], "logwarden");
+    assert!(
+        alert["line"]
+            .as_str()
+            .unwrap_or("")
+            .contains("mine.toml:3:"),
+        "{alert}"
+    );
     append(&log, &["BOOM 2".to_string()]);
     d.wait_for("BOOM 2 with the old config", Duration::from_secs(5), |v| {
         v["line"] == "BOOM 2"
@@ -67,6 +77,7 @@ fn a_broken_pattern_file_is_refused_and_the_old_config_keeps_running() {
     d.wait_for("reload", Duration::from_secs(10), |v| {
         v["message"] == "config reloaded"
     });
+    d.wait_alert("config-rejected", "resolved", Duration::from_secs(10));
     d.wait_reading(&log);
     append(&log, &["BANG 3".to_string()]);
     d.wait_for("BANG 3 with the new config", Duration::from_secs(5), |v| {
@@ -77,6 +88,8 @@ fn a_broken_pattern_file_is_refused_and_the_old_config_keeps_running() {
         let count = d.seen.iter().filter(|v| v["line"] == n).count();
         assert_eq!(count, 1, "{n} seen {count} times");
     }
+    // The broken file was reported once, not at every look at the files.
+    assert_eq!(d.count_alerts("config-rejected", "firing"), 1);
 }
 
 #[test]
