@@ -322,19 +322,8 @@ impl Supervisor {
     ) {
         let watch = &self.watches[w];
         tracing::info!(watch = %watch.name, "{summary}");
-        let alert = Alert {
-            watch: watch.name.clone(),
-            rule: rule.to_string(),
-            severity,
-            state,
-            at: SystemTime::now(),
-            summary,
-            line: None,
-            context: Vec::new(),
-            source: None,
-            unit: watch.unit.clone(),
-            action: None,
-        };
+        let mut alert = Alert::new(&watch.name, rule, severity, state, summary);
+        alert.unit = watch.unit.clone();
         let _ = self.alerts.send(Output::Alert(alert)).await;
     }
 
