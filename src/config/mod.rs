@@ -9,6 +9,7 @@ pub mod duration;
 pub mod error;
 pub mod located;
 pub mod packs;
+pub mod permissions;
 pub mod raw;
 pub mod recovery;
 pub mod secret;
@@ -180,9 +181,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         problems: vec![format!("{}: cannot read config file: {e}", path.display())],
     })?;
+    let mut problems: Vec<String> = permissions::world_writable(path, "config file")
+        .into_iter()
+        .collect();
     files.push((path.to_path_buf(), text));
     let dropin_dir = path.parent().unwrap_or(Path::new(".")).join("logwarden.d");
-    let mut problems = Vec::new();
     match std::fs::read_dir(&dropin_dir) {
         Ok(entries) => {
             let mut paths: Vec<PathBuf> = entries
@@ -191,6 +194,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
                 .collect();
             paths.sort();
             for p in paths {
+                problems.extend(permissions::world_writable(&p, "drop-in"));
                 match std::fs::read_to_string(&p) {
                     Ok(t) => files.push((p, t)),
                     Err(e) => problems.push(format!("{}: cannot read drop-in: {e}", p.display())),

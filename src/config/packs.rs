@@ -126,6 +126,10 @@ impl PackSet {
         diags: &mut Diagnostics,
     ) -> Option<PatternPack> {
         let name = path.file_stem()?.to_string_lossy().into_owned();
+        if let Some(p) = super::permissions::world_writable(path, "pattern pack") {
+            diags.plain(p);
+            return None;
+        }
         match std::fs::read_to_string(path) {
             Ok(text) => parse_pack(&name, path, &text, sources, diags),
             Err(e) => {

@@ -143,6 +143,10 @@ fn read_secret_file(
     sources: &SourceMap,
     diags: &mut Diagnostics,
 ) -> Option<String> {
+    if let Some(p) = super::permissions::world_writable(path, "secret file") {
+        diags.at(sources, at, format!("{owner}: {p}"));
+        return None;
+    }
     match std::fs::read_to_string(path) {
         Ok(v) => {
             warn_if_exposed(path, owner);
