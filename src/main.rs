@@ -10,13 +10,14 @@ use clap::{Parser, Subcommand};
 use logwarden::config::{self, Diagnostics, PackSet, DEFAULT_CONFIG_PATH};
 use logwarden::logging::{self, LogFormat};
 use logwarden::source::journal::JournalFilter;
-use logwarden::{demo, pipeline, shutdown, tune};
+use logwarden::{demo, pipeline, replay, shutdown, tune};
 
 const EXAMPLES: &str = "\
 Examples:
   logwarden demo                                  watch a bundled bot burst errors and freeze
   logwarden check --config /etc/logwarden/logwarden.toml
   logwarden test-patterns python-logging trading /home/bot/logs/bot.log
+  logwarden replay /home/bot/logs/bot.log.1 /home/bot/logs/bot.log
   journalctl -u bot.service --since -1h | logwarden test-patterns python-logging -
   logwarden run                                   the daemon (what the systemd unit starts)";
 
@@ -60,6 +61,27 @@ enum Command {
         /// With --journal-*: how far back to read, e.g. 1h, 7d.
         #[arg(long, default_value = "1h", value_parser = parse_since)]
         since: std::time::Duration,
+    },
+    /// Run the configured rules over past logs, on the times written in the lines, and print
+    /// the alerts that would have fired (no channel is called, nothing is restarted).
+    Replay {
+        /// Log files, oldest first (`-`: standard input).
+        files: Vec<PathBuf>,
+        /// The watch whose rules judge the lines (default: the one whose `files` name them).
+        #[arg(long)]
+        watch: Option<String>,
+        /// Read this systemd unit's journal instead of files.
+        #[arg(long, value_name = "UNIT")]
+        journal_unit: Option<String>,
+        /// With --journal-unit: how far back to read, e.g. 1h, 7d.
+        #[arg(long, default_value = "7d", value_parser = parse_since)]
+        since: std::time::Duration,
+        /// Time zone of timestamps written without an offset (default: the system's).
+        #[arg(long, value_name = "ZONE")]
+        timezone: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Show what the running daemon watches and what fires; exit 0 ok, 1 warning, 2 critical,
     /// 3 when the daemon cannot be reached (needs `[daemon] listen`).
@@ -140,6 +162,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ..JournalFilter::default()
                 });
             test_patterns(&cli.config, &args, json, journal.map(|f| (f, since)))
+        }
+        Command::Replay {
+            files,
+            watch,
+            journal_unit,
+            since,
+            timezone,
+            json,
+        } => {
+            let args = replay::command::ReplayArgs {
+                files,
+                watch,
+                journal_unit,
+                since,
+                timezone,
+            };
+            replay(&cli.config, &args, json)
         }
         Command::Status { json } => status(&cli.config, json),
         Command::Pause { watch, duration } => control(&cli.config, &watch, Some(duration)),
@@ -419,6 +458,29 @@ fn control(
     }
     write_control(dir, watch, &c)
         .with_context(|| format!("cannot write the control file in {}", dir.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `logwarden replay`: the alerts the config's rules would have sent over past logs.
+fn replay(
+    config_path: &Path,
+    args: &replay::command::ReplayArgs,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let config = match config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("logwarden: config not valid; nothing replayed");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let report = replay::command::run(&config, args)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", replay::render_human(&report));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -85,6 +85,8 @@ pub struct WatchConfig {
     pub notify: Vec<String>,
     pub start_at: StartAt,
     pub max_line_bytes: usize,
+    /// How lines carry their time (read by `replay`).
+    pub timestamp_format: crate::replay::timestamp::TimestampFormat,
     /// How lines are grouped into events.
     pub multiline: MultilineRule,
     /// Lines from the systemd journal, if configured.
@@ -534,6 +536,7 @@ fn resolve_watch(
         }
     }
     let multiline = resolve_multiline(&w, &watch_packs, max_line_bytes, sources, diags);
+    let timestamp_format = resolve_timestamp_format(w.timestamp_format.as_ref(), sources, diags);
     let mut rules = Vec::new();
     for r in w.rule {
         if let Some(rule) = resolve_rule(&name, r, &pattern_names, sources, diags) {
@@ -613,12 +616,38 @@ fn resolve_watch(
         notify,
         start_at,
         max_line_bytes,
+        timestamp_format,
         multiline,
         journal,
         restart,
         probes,
         rules,
     })
+}
+
+/// `timestamp_format`: `"auto"` (or absent) or a strftime format, which must have a `%`.
+fn resolve_timestamp_format(
+    f: Option<&Located<String>>,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> crate::replay::timestamp::TimestampFormat {
+    use crate::replay::timestamp::TimestampFormat;
+    match f {
+        None => TimestampFormat::Auto,
+        Some(f) if f.value == "auto" => TimestampFormat::Auto,
+        Some(f) if f.value.contains('%') => TimestampFormat::Strftime(f.value.clone()),
+        Some(f) => {
+            diags.at(
+                sources,
+                f,
+                format!(
+                    "timestamp_format {:?} is neither \"auto\" nor a strftime format like \"%d.%m.%Y %H:%M:%S\"",
+                    f.value
+                ),
+            );
+            TimestampFormat::Auto
+        }
+    }
 }
 
 /// The location of a located table, for messages about the table as a whole.

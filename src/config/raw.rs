@@ -51,6 +51,8 @@ pub struct RawWatch {
     pub notify: Option<Located<Vec<Located<String>>>>,
     pub start_at: Option<Located<StartAtText>>,
     pub max_line_bytes: Option<Located<u64>>,
+    /// How lines carry their time, for `replay`: `"auto"` or a strftime format.
+    pub timestamp_format: Option<Located<String>>,
     pub multiline: Option<Located<RawMultiline>>,
     pub journal: Option<Located<RawJournal>>,
     pub restart: Option<Located<RawRestart>>,
@@ -228,6 +230,7 @@ impl RawWatch {
             notify,
             start_at,
             max_line_bytes,
+            timestamp_format,
             multiline,
             journal,
             restart

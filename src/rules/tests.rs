@@ -54,6 +54,7 @@ fn watch(name: &str, packs: Vec<PatternPack>, rules: Vec<RuleConfig>) -> WatchCo
         notify: vec!["console".into()],
         start_at: StartAt::End,
         max_line_bytes: 64 * 1024,
+        timestamp_format: Default::default(),
         multiline: crate::source::multiline::MultilineRule {
             grouping: crate::source::multiline::Grouping::None,
             timeout: Duration::from_millis(300),

@@ -1,0 +1,192 @@
+//! Replay tests: a generated week of a bot's log, with known incidents, gives exactly the
+//! alerts those incidents should cause, at the times written in the log.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use jiff::tz::TimeZone;
+
+use super::*;
+
+const CONFIG: &str = r#"
+[[watch]]
+name = "bot"
+files = ["/var/log/bot.log"]
+patterns = ["python-logging", "trading"]
+
+[[watch.rule]]
+name = "error-burst"
+when = "rate"
+pattern = "error"
+threshold = 5
+window = "1m"
+
+[[watch.rule]]
+name = "frozen"
+when = "stale"
+after = "10m"
+
+[[watch.rule]]
+name = "no-updates"
+when = "absent"
+pattern = "activity"
+window = "30m"
+
+[[watch.rule]]
+name = "disconnects"
+when = "match"
+pattern = "disconnect"
+cooldown = "5m"
+"#;
+
+fn config() -> Config {
+    crate::config::load_texts(vec![(
+        PathBuf::from("/etc/logwarden/t.toml"),
+        CONFIG.into(),
+    )])
+    .expect("the test config loads")
+}
+
+/// Seven days from Monday 2026-11-16 00:00 UTC: an `Update` line every 2 minutes, an info
+/// line every 30 s, and these incidents:
+/// - Tue 10:00:00-10:00:09: 10 ERROR lines (a burst), each with a 3-line traceback;
+/// - Wed 03:00 - 03:20: no line at all (frozen), Updates resume at 03:20;
+/// - Thu 12:00 - 13:00: info lines go on, but no Update (absent);
+/// - Fri 15:00:00, 15:01:00, 15:10:00: "lost connection" (match, 5 m cooldown).
+fn week() -> String {
+    let mut log = String::new();
+    let start: Timestamp = "2026-11-16T00:00:00Z".parse().unwrap();
+    let day = |d: i64, h: i64, m: i64| start.as_second() + d * 86_400 + h * 3600 + m * 60;
+    let frozen = day(2, 3, 0)..day(2, 3, 20);
+    let no_updates = day(3, 12, 0)..day(3, 13, 0);
+    let mut t = start.as_second();
+    let end = start.as_second() + 7 * 86_400;
+    let stamp = |s: i64| {
+        Timestamp::from_second(s)
+            .unwrap()
+            .strftime("%Y-%m-%d %H:%M:%S,000")
+            .to_string()
+    };
+    while t < end {
+        if !frozen.contains(&t) {
+            if t % 120 == 0 && !no_updates.contains(&t) {
+                writeln!(log, "{} - bot.market - INFO - Update SPY 601.2", stamp(t)).unwrap();
+            }
+            writeln!(log, "{} - bot.main - INFO - heartbeat ok", stamp(t)).unwrap();
+        }
+        if t == day(1, 10, 0) {
+            for i in 0..10 {
+                writeln!(
+                    log,
+                    "{} - bot.broker - ERROR - order {i} failed",
+                    stamp(t + i)
+                )
+                .unwrap();
+                log.push_str("Traceback (most recent call last):\n  File \"bot.py\", line 9\nValueError: boom\n");
+            }
+        }
+        if [day(4, 15, 0), day(4, 15, 1), day(4, 15, 10)].contains(&t) {
+            writeln!(
+                log,
+                "{} - bot.broker - WARNING - lost connection to TWS",
+                stamp(t)
+            )
+            .unwrap();
+        }
+        t += 30;
+    }
+    log
+}
+
+fn replay(log: &str) -> ReplayReport {
+    let config = config();
+    let mut r = WatchReplay::new(&config, 0, TimeZone::UTC).unwrap();
+    r.read("bot.log", log.as_bytes()).unwrap();
+    r.finish()
+}
+
+fn brief(r: &ReplayReport) -> Vec<String> {
+    r.alerts
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {}",
+                a.at.strftime("%a %H:%M:%S"),
+                a.alert.rule,
+                a.alert.state.word()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_generated_week_gives_the_expected_alerts_at_line_time() {
+    let log = week();
+    let r = replay(&log);
+    assert_eq!(
+        brief(&r),
+        [
+            // The 6th ERROR within a minute fires; it resolves when fewer than 6 are left
+            // in the window (the one of 10:00:04 leaves it at 10:01:04).
+            "Tue 10:00:05 error-burst firing",
+            "Tue 10:01:04 error-burst resolved",
+            // Last line 02:59:30, silence reaches 10 m at 03:09:30; lines resume at 03:20.
+            "Wed 03:09:30 frozen firing",
+            "Wed 03:20:00 frozen resolved",
+            // Last Update 11:58; 30 m without one at 12:28; back at 13:00.
+            "Thu 12:28:00 no-updates firing",
+            "Thu 13:00:00 no-updates resolved",
+            // The first disconnect is sent, the second held back and sent at the cooldown's
+            // end, the third (after it) is sent at once.
+            "Fri 15:00:00 disconnects event",
+            "Fri 15:05:00 disconnects event",
+            "Fri 15:10:00 disconnects event",
+        ]
+    );
+    assert_eq!(r.lines as usize, log.lines().count());
+    assert_eq!(r.out_of_order, 0);
+    // The 30 traceback lines are joined to their ERROR lines: no event without a time.
+    assert_eq!(r.without_timestamp, 0);
+    let burst = &r.rules["bot/error-burst"];
+    assert_eq!((burst.firing, burst.resolved), (1, 1));
+    assert_eq!(burst.firing_for, Duration::from_secs(59));
+    assert_eq!(r.rules["bot/disconnects"].events, 3);
+    assert_eq!(r.first.unwrap().to_string(), "2026-11-16T00:00:00Z");
+    let quoted = r.alerts[0].alert.line.as_deref().unwrap();
+    assert!(
+        quoted.contains("order 5 failed") && quoted.contains("ValueError"),
+        "{quoted}"
+    );
+}
+
+#[test]
+fn lines_without_time_take_the_last_one_and_going_back_in_time_is_clamped() {
+    let log = "\
+2026-11-16 10:00:00,000 - x - INFO - start
+no time here
+2026-11-16 09:00:00,000 - x - INFO - an hour earlier
+2026-11-16 10:20:00,000 - x - INFO - later
+";
+    let r = replay(log);
+    assert_eq!(r.without_timestamp, 1);
+    assert_eq!(r.out_of_order, 1);
+    // 20 minutes without a line after 10:00: stale fires at 10:10, resolves at 10:20. The
+    // Updates never came (absent at 10:30 is after the last line: the end is not silence).
+    assert_eq!(
+        brief(&r),
+        ["Mon 10:10:00 frozen firing", "Mon 10:20:00 frozen resolved"]
+    );
+}
+
+#[test]
+fn garbage_and_invalid_utf8_never_panic() {
+    let mut log = Vec::new();
+    log.extend_from_slice(b"\xff\xfe\x00 ERROR \x80\n");
+    log.extend_from_slice(&[b'2'; 200_000]);
+    log.extend_from_slice(b"\n2026-11-16 10:00:00,000 ERROR [\xff\n[\n<\n");
+    let config = config();
+    let mut r = WatchReplay::new(&config, 0, TimeZone::UTC).unwrap();
+    r.read("x", log.as_slice()).unwrap();
+    let report = r.finish();
+    assert_eq!(report.lines, 5);
+}
