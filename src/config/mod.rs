@@ -133,6 +133,8 @@ pub struct RuleConfig {
     pub kind: RuleKind,
     /// `then = ["alert", "restart"]`: firing asks for a restart of the watch's service.
     pub then_restart: bool,
+    /// When the rule is active (`active`, `holidays`); `None`: always.
+    pub schedule: Option<std::sync::Arc<crate::rules::schedule::Schedule>>,
 }
 
 /// What a rule looks for.
@@ -1025,12 +1027,72 @@ fn resolve_rule(
         Some(SeverityText::Critical) => Severity::Critical,
         Some(SeverityText::Warning) | None => Severity::Warning,
     };
+    let schedule = resolve_schedule(&r, sources, diags).map(std::sync::Arc::new);
     Some(RuleConfig {
         name: rule,
         severity,
         kind,
         then_restart: recovery::wants_restart(&r.then),
+        schedule,
     })
+}
+
+/// `active`, `holidays` and `holidays_file` of a rule.
+fn resolve_schedule(
+    r: &RawRule,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<crate::rules::schedule::Schedule> {
+    use crate::rules::schedule::{parse_holiday, parse_holidays_file, Schedule};
+    let mut holidays = std::collections::BTreeSet::new();
+    for h in r.holidays.iter().flatten() {
+        match parse_holiday(&h.value) {
+            Ok(d) => {
+                holidays.insert(d);
+            }
+            Err(e) => diags.at(sources, h, e),
+        }
+    }
+    if let Some(f) = &r.holidays_file {
+        let path = resolve_path(sources, f);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => match parse_holidays_file(&text) {
+                Ok(d) => holidays.extend(d),
+                Err((line, e)) => diags.push(format!("{}:{line}:1: {e}", path.display())),
+            },
+            Err(e) => diags.at(
+                sources,
+                f,
+                format!("cannot read holidays file {}: {e}", path.display()),
+            ),
+        }
+    }
+    let Some(active) = &r.active else {
+        let stray = r
+            .holidays
+            .as_ref()
+            .and_then(|h| h.first().map(|h| (h.file, h.span.start)));
+        let stray = stray.or(r.holidays_file.as_ref().map(|f| (f.file, f.span.start)));
+        if let Some((file, offset)) = stray {
+            diags.push(format!(
+                "{}: holidays apply to a schedule; set `active = \"Mon-Fri 09:30-16:00 America/New_York\"` on rule {:?}",
+                sources.position(file, offset),
+                r.name.value
+            ));
+        }
+        return None;
+    };
+    match Schedule::parse(&active.value, holidays) {
+        Ok(s) => Some(s),
+        Err((offset, e)) => {
+            // +1 skips the opening quote (exact for strings without escapes).
+            diags.push(format!(
+                "{}: active: {e}",
+                sources.position(active.file, active.span.start + 1 + offset)
+            ));
+            None
+        }
+    }
 }
 
 /// A duration that must be longer than zero.

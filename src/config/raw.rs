@@ -183,6 +183,12 @@ pub struct RawRule {
     pub min: Option<Located<u64>>,
     pub after: Option<Located<ConfigDuration>>,
     pub cooldown: Option<Located<ConfigDuration>>,
+    /// When the rule is active: `"Mon-Fri 09:30-16:00 America/New_York"`, ranges `;`-separated.
+    pub active: Option<Located<String>>,
+    /// Dates (`2026-12-25`) on which no active range starts.
+    pub holidays: Option<Vec<Located<String>>>,
+    /// A file of such dates, one per line.
+    pub holidays_file: Option<Located<String>>,
     pub severity: Option<Located<SeverityText>>,
     /// `false` switches a shipped rule off from a drop-in.
     pub enabled: Option<Located<bool>>,
@@ -273,6 +279,9 @@ impl RawRule {
             min,
             after,
             cooldown,
+            active,
+            holidays,
+            holidays_file,
             severity,
             enabled,
             then

@@ -689,3 +689,57 @@ fn a_watch_name_used_twice_in_one_file_is_an_error() {
     assert_starts(&p, &position("main.toml", &text, second));
     assert!(p.contains("watch \"bot\" is defined twice"), "{p}");
 }
+
+// ---------------------------------------------------------------- schedules
+
+const SCHEDULED: &str = r#"
+[[watch]]
+name = "bot"
+files = ["/var/log/bot.log"]
+patterns = ["trading"]
+
+  [[watch.rule]]
+  name = "no-updates"
+  when = "absent"
+  pattern = "activity"
+  window = "30m"
+  active = "Mon-Fri 09:30-16:00 America/New_York; Sat 10:00-12:00 Europe/Pariss"
+  holidays = ["2026-12-25", "2026-13-01"]
+"#;
+
+#[test]
+fn schedule_errors_point_at_the_bad_range_and_the_bad_holiday() {
+    let problems = main_only(SCHEDULED).expect_err("config should not load");
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert_starts(&problems[0], &at("main.toml", SCHEDULED, "\"2026-13-01\""));
+    assert!(problems[0].contains("not a date"), "{}", problems[0]);
+    assert_starts(&problems[1], &at("main.toml", SCHEDULED, "Sat 10:00"));
+    assert!(
+        problems[1].contains("unknown time zone \"Europe/Pariss\""),
+        "{}",
+        problems[1]
+    );
+}
+
+#[test]
+fn holidays_without_a_schedule_are_an_error() {
+    let text = SCHEDULED
+        .replace(
+            "  active = \"Mon-Fri 09:30-16:00 America/New_York; Sat 10:00-12:00 Europe/Pariss\"\n",
+            "",
+        )
+        .replace(", \"2026-13-01\"", "");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "\"2026-12-25\""));
+    assert!(p.contains("set `active"), "{p}");
+}
+
+#[test]
+fn a_valid_schedule_loads() {
+    let text = SCHEDULED
+        .replace("Pariss", "Paris")
+        .replace(", \"2026-13-01\"", "");
+    let c = main_only(&text).expect("loads");
+    let s = c.watches[0].rules[0].schedule.as_ref().expect("a schedule");
+    assert!(s.is_active("2026-11-28T09:30:00Z".parse().unwrap())); // Sat 10:30 Paris
+}

@@ -189,7 +189,15 @@ impl WatchReplay {
     fn line_at(&mut self, at: Option<Timestamp>, line: &[u8], truncated: bool, source: &Arc<str>) {
         let at = match at {
             Some(t) => {
-                let origin = *self.origin.get_or_insert(t);
+                let origin = match self.origin {
+                    Some(o) => o,
+                    None => {
+                        // Schedules judge line time: the engine's base is the first timestamp.
+                        self.origin = Some(t);
+                        self.engine.set_wall_clock(self.base, t);
+                        t
+                    }
+                };
                 self.report.first.get_or_insert(t);
                 let since = t.duration_since(origin);
                 let mapped = self.base + since.try_into().unwrap_or(Duration::ZERO);

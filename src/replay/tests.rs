@@ -40,11 +40,12 @@ cooldown = "5m"
 "#;
 
 fn config() -> Config {
-    crate::config::load_texts(vec![(
-        PathBuf::from("/etc/logwarden/t.toml"),
-        CONFIG.into(),
-    )])
-    .expect("the test config loads")
+    config_of(CONFIG)
+}
+
+fn config_of(text: &str) -> Config {
+    crate::config::load_texts(vec![(PathBuf::from("/etc/logwarden/t.toml"), text.into())])
+        .expect("the test config loads")
 }
 
 /// Seven days from Monday 2026-11-16 00:00 UTC: an `Update` line every 2 minutes, an info
@@ -99,7 +100,11 @@ fn week() -> String {
 }
 
 fn replay(log: &str) -> ReplayReport {
-    let config = config();
+    replay_with(CONFIG, log)
+}
+
+fn replay_with(config: &str, log: &str) -> ReplayReport {
+    let config = config_of(config);
     let mut r = WatchReplay::new(&config, 0, TimeZone::UTC).unwrap();
     r.read("bot.log", log.as_bytes()).unwrap();
     r.finish()
@@ -189,4 +194,130 @@ fn garbage_and_invalid_utf8_never_panic() {
     r.read("x", log.as_slice()).unwrap();
     let report = r.finish();
     assert_eq!(report.lines, 5);
+}
+
+const MARKET: &str = r#"
+[[watch]]
+name = "bot"
+files = ["/var/log/bot.log"]
+patterns = ["trading"]
+
+[[watch.rule]]
+name = "frozen"
+when = "stale"
+after = "10m"
+active = "Mon-Fri 09:30-16:00 America/New_York"
+holidays = ["2026-11-26"]
+
+[[watch.rule]]
+name = "no-updates"
+when = "absent"
+pattern = "activity"
+window = "30m"
+active = "Mon-Fri 09:30-16:00 America/New_York"
+holidays = ["2026-11-26"]
+"#;
+
+/// An `Update` line every 2 minutes from `open` to `close` (UTC seconds), except in `gaps`
+/// (`[from, to)`).
+fn session(log: &mut String, open: i64, close: i64, gaps: &[(i64, i64)]) {
+    let mut t = open;
+    while t < close {
+        if !gaps.iter().any(|&(from, to)| (from..to).contains(&t)) {
+            let at = Timestamp::from_second(t).unwrap();
+            writeln!(
+                log,
+                "{} Update SPY 601.2",
+                at.strftime("%Y-%m-%dT%H:%M:%SZ")
+            )
+            .unwrap();
+        }
+        t += 120;
+    }
+}
+
+fn at(s: &str) -> i64 {
+    s.parse::<Timestamp>().unwrap().as_second()
+}
+
+#[test]
+fn a_quiet_night_weekend_and_holiday_raise_nothing_and_windows_start_at_the_open() {
+    let mut log = String::new();
+    // Mon 2026-11-23 .. Fri 11-27, EST: 09:30-16:00 is 14:30Z-21:00Z. Thursday is a
+    // holiday (no line at all). Tuesday: no Update 11:00-12:00 local. Wednesday: the bot
+    // starts at 09:45, not 09:30. Friday: it stops at 15:55, before the close.
+    session(
+        &mut log,
+        at("2026-11-23T14:30:00Z"),
+        at("2026-11-23T21:00:00Z"),
+        &[],
+    );
+    session(
+        &mut log,
+        at("2026-11-24T14:30:00Z"),
+        at("2026-11-24T21:00:00Z"),
+        &[(at("2026-11-24T16:00:00Z"), at("2026-11-24T17:00:00Z"))],
+    );
+    session(
+        &mut log,
+        at("2026-11-25T14:46:00Z"),
+        at("2026-11-25T21:00:00Z"),
+        &[],
+    );
+    session(
+        &mut log,
+        at("2026-11-27T14:30:00Z"),
+        at("2026-11-27T20:56:00Z"),
+        &[],
+    );
+    // The next Monday's open ends the replay.
+    session(
+        &mut log,
+        at("2026-11-30T14:30:00Z"),
+        at("2026-11-30T14:40:00Z"),
+        &[],
+    );
+    let r = replay_with(MARKET, &log);
+    assert_eq!(
+        brief(&r),
+        [
+            // Tuesday: the last Update 10:58 local, 30 minutes later (and the lines of the
+            // stale rule's watch stopped too, 10 minutes after the last line).
+            "Tue 16:08:00 frozen firing",
+            "Tue 16:28:00 no-updates firing",
+            "Tue 17:00:00 frozen resolved",
+            "Tue 17:00:00 no-updates resolved",
+            // Wednesday: counted from the open (09:30), not from Tuesday's close.
+            "Wed 14:40:00 frozen firing",
+            "Wed 14:46:00 frozen resolved",
+        ]
+    );
+}
+
+#[test]
+fn the_schedule_follows_new_york_dst_in_replayed_time() {
+    let mut log = String::new();
+    // Friday 2026-03-06 (EST) 09:30-16:00 local is 14:30Z-21:00Z; Monday 03-09 (EDT, after
+    // the change on Sunday) it is 13:30Z-20:00Z. A schedule stuck at UTC-5 would see Monday
+    // 20:00Z-21:00Z as open and silent, and Monday 13:30Z as before the open.
+    session(
+        &mut log,
+        at("2026-03-06T14:30:00Z"),
+        at("2026-03-06T21:00:00Z"),
+        &[],
+    );
+    session(
+        &mut log,
+        at("2026-03-09T13:30:00Z"),
+        at("2026-03-09T20:00:00Z"),
+        &[],
+    );
+    session(
+        &mut log,
+        at("2026-03-10T13:30:00Z"),
+        at("2026-03-10T13:32:00Z"),
+        &[],
+    );
+    let r = replay_with(MARKET, &log);
+    assert_eq!(brief(&r), Vec::<String>::new());
 }

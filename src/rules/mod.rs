@@ -7,10 +7,12 @@
 //! earliest rule deadline, so an idle daemon does not wake needlessly.
 
 pub mod absent;
+pub mod gate;
 pub mod match_rule;
 pub mod probe_rule;
 pub mod rate;
 pub mod recent;
+pub mod schedule;
 pub mod stale;
 
 use std::sync::Arc;
@@ -125,6 +127,8 @@ struct Rule {
     /// Bit of the rule's pattern slot (0 for rules without a pattern).
     slot_bit: SlotSet,
     state: State,
+    /// The rule's schedule (`active = ...`); `None`: always active.
+    gate: Option<gate::Gate>,
 }
 
 #[derive(Debug)]
@@ -142,6 +146,8 @@ pub struct Engine {
     telemetry: Arc<Telemetry>,
     /// Per watch, the pattern slot names (bit `i` of a `SlotSet` = name `i`).
     slot_names: Vec<Vec<String>>,
+    /// Wall time of the engine's `Instant`s, for schedules.
+    clock: gate::WallClock,
 }
 
 /// The engine wakes at least this often, so its heartbeat (for `/health` and the systemd
@@ -158,6 +164,7 @@ impl Engine {
         telemetry: Arc<Telemetry>,
     ) -> Engine {
         let slot_names = matchers.iter().map(|m| m.slot_names().to_vec()).collect();
+        let clock = gate::WallClock::new(start, jiff::Timestamp::now());
         let watches = watches
             .iter()
             .zip(matchers)
@@ -205,6 +212,10 @@ impl Engine {
                             severity: r.severity,
                             slot_bit,
                             state,
+                            gate: r
+                                .schedule
+                                .as_ref()
+                                .map(|s| gate::Gate::new(s.clone(), &clock, start)),
                         }
                     })
                     .chain(w.probes.iter().map(|p| Rule {
@@ -212,6 +223,7 @@ impl Engine {
                         severity: p.severity,
                         slot_bit: 0,
                         state: State::Probe(probe_rule::ProbeRule::default()),
+                        gate: None,
                     }))
                     .collect(),
             })
@@ -222,6 +234,34 @@ impl Engine {
             activity,
             telemetry,
             slot_names,
+            clock,
+        }
+    }
+
+    /// Sets which wall time `at` stands for (replay: the log's first timestamp). Scheduled
+    /// rules count from `at` in whatever period that falls in.
+    pub fn set_wall_clock(&mut self, at: Instant, wall: jiff::Timestamp) {
+        self.clock = gate::WallClock::new(at, wall);
+        for r in self.watches.iter_mut().flat_map(|w| &mut w.rules) {
+            if let Some(g) = &mut r.gate {
+                g.restart(&self.clock, at);
+            }
+        }
+    }
+
+    /// Re-anchors the wall clock when it moved away from the monotonic one (an NTP step, a
+    /// suspend) by more than a second, so schedules follow the real clock.
+    fn follow_wall_clock(&mut self, now: Instant) {
+        let real = jiff::Timestamp::now();
+        let drift = real.duration_since(self.clock.wall(now)).unsigned_abs();
+        if drift <= std::time::Duration::from_secs(1) {
+            return;
+        }
+        self.clock = gate::WallClock::new(now, real);
+        for r in self.watches.iter_mut().flat_map(|w| &mut w.rules) {
+            if let Some(g) = &mut r.gate {
+                g.refresh(&self.clock, now);
+            }
         }
     }
 
@@ -239,6 +279,9 @@ impl Engine {
                     return;
                 };
                 for r in &mut w.rules {
+                    if !matches!(r.state, State::Stale(_)) || !open(r, &self.clock, *at) {
+                        continue;
+                    }
                     if let State::Stale(s) = &mut r.state {
                         if let Some(o) = s.on_lines(*at) {
                             out.push(alert(&w.name, &w.unit, r, o));
@@ -261,7 +304,7 @@ impl Engine {
                     return;
                 };
                 for r in &mut w.rules {
-                    if r.slot_bit & m.slots == 0 {
+                    if r.slot_bit & m.slots == 0 || !open(r, &self.clock, m.at) {
                         continue;
                     }
                     let o = match &mut r.state {
@@ -296,6 +339,7 @@ impl Engine {
                             severity,
                             slot_bit: 0,
                             state: State::Probe(probe_rule::ProbeRule::default()),
+                            gate: None,
                         };
                         out.push(alert(&w.name, &w.unit, &rule, o));
                     }
@@ -321,6 +365,9 @@ impl Engine {
     pub fn on_time(&mut self, now: Instant, out: &mut Vec<Alert>) {
         for w in &mut self.watches {
             for r in &mut w.rules {
+                if !open(r, &self.clock, now) {
+                    continue;
+                }
                 let o = match &mut r.state {
                     State::Rate(s) => s.on_time(now),
                     State::Stale(s) => s.on_time(now),
@@ -340,12 +387,18 @@ impl Engine {
         self.watches
             .iter()
             .flat_map(|w| &w.rules)
-            .filter_map(|r| match &r.state {
-                State::Rate(s) => s.deadline(now),
-                State::Stale(s) => s.deadline(),
-                State::Absent(s) => s.deadline(),
-                State::Match(s) => s.deadline(),
-                State::Probe(_) => None,
+            .filter_map(|r| {
+                let own = match &r.state {
+                    State::Rate(s) => s.deadline(now),
+                    State::Stale(s) => s.deadline(),
+                    State::Absent(s) => s.deadline(),
+                    State::Match(s) => s.deadline(),
+                    State::Probe(_) => None,
+                };
+                match &r.gate {
+                    Some(g) => g.deadline(own),
+                    None => own,
+                }
             })
             .min()
     }
@@ -361,6 +414,7 @@ impl Engine {
         let mut ack = None;
         loop {
             let now = Instant::now();
+            self.follow_wall_clock(now);
             self.telemetry.engine_heartbeat_ms.store(
                 crate::telemetry::epoch_ms(),
                 std::sync::atomic::Ordering::Relaxed,
@@ -391,6 +445,27 @@ impl Engine {
                 _ = tokio::time::sleep_until(wake) => {}
                 _ = shutdown.wait() => return,
             }
+        }
+    }
+}
+
+/// Whether a rule is inside its schedule at `now`; at the start of a new period its state
+/// starts fresh (windows from the period's start: no alert at 09:30 for a quiet night).
+fn open(r: &mut Rule, clock: &gate::WallClock, now: Instant) -> bool {
+    let Some(g) = &mut r.gate else {
+        return true;
+    };
+    match g.check(clock, now) {
+        gate::Verdict::Closed => false,
+        gate::Verdict::Open => true,
+        gate::Verdict::OpenedAt(at) => {
+            match &mut r.state {
+                State::Rate(s) => s.reset(),
+                State::Stale(s) => s.reset(at),
+                State::Absent(s) => s.reset(at),
+                State::Match(_) | State::Probe(_) => {}
+            }
+            true
         }
     }
 }

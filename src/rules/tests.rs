@@ -42,6 +42,7 @@ fn rule(name: &str, kind: RuleKind) -> RuleConfig {
         severity: Severity::Critical,
         kind,
         then_restart: false,
+        schedule: None,
     }
 }
 
