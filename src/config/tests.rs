@@ -253,7 +253,12 @@ fn an_unknown_pack_is_an_error_listing_the_available_packs() {
     let p = one_problem(main_only(&text));
     assert_starts(&p, &at("main.toml", &text, "\"tradng\""));
     assert!(p.contains("unknown pattern pack \"tradng\""), "{p}");
-    assert!(p.ends_with("available: python-logging, trading"), "{p}");
+    assert!(
+        p.ends_with(
+            "available: celery, django, nginx, postgresql, python-logging, systemd, trading"
+        ),
+        "{p}"
+    );
 }
 
 #[test]
