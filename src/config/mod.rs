@@ -158,7 +158,30 @@ pub enum RuleKind {
     },
     /// Every match of `pattern` is an event; repeats within `cooldown` are counted, not sent.
     Match { pattern: String, cooldown: Duration },
+    /// A matching line of a kind (template) not seen before, after learning for `learn`.
+    NewKind {
+        pattern: String,
+        learn: Duration,
+        max_templates: usize,
+        /// Where the known kinds are saved.
+        state_file: PathBuf,
+    },
+    /// The per-minute rate of `pattern` far from its learned baseline.
+    Anomaly {
+        pattern: String,
+        sensitivity: f64,
+        min_count: u64,
+        seasonal: bool,
+        learn: Duration,
+        /// Where the baseline is saved.
+        state_file: PathBuf,
+    },
 }
+
+/// Default learning time of `new-kind` rules.
+pub const DEFAULT_NEW_KIND_LEARN: Duration = Duration::from_secs(3600);
+/// Default cap on the kinds a `new-kind` rule keeps.
+pub const DEFAULT_MAX_TEMPLATES: usize = 1000;
 
 /// One alert channel.
 #[derive(Debug, Clone, PartialEq)]
@@ -346,11 +369,25 @@ fn resolve(raw: RawFile, sources: &mut SourceMap, diags: &mut Diagnostics) -> Co
         channels.insert(name.clone(), resolved);
     }
 
-    let watches = raw
+    let mut watches: Vec<WatchConfig> = raw
         .watch
         .into_iter()
         .filter_map(|w| resolve_watch(w, &packs, &channels, sources, diags))
         .collect();
+    // Learning rules keep what they learned in state_dir/rules/WATCH/RULE.json.
+    for w in &mut watches {
+        for r in &mut w.rules {
+            if let RuleKind::NewKind { state_file, .. } | RuleKind::Anomaly { state_file, .. } =
+                &mut r.kind
+            {
+                *state_file = daemon
+                    .state_dir
+                    .join("rules")
+                    .join(&w.name)
+                    .join(format!("{}.json", r.name));
+            }
+        }
+    }
     Config {
         daemon,
         watches,
@@ -860,7 +897,7 @@ fn resolve_rule(
             sources,
             &r.name,
             format!(
-                "rule {watch}/{rule} has no `when`; use one of \"rate\", \"stale\", \"absent\", \"match\""
+                "rule {watch}/{rule} has no `when`; use one of \"rate\", \"stale\", \"absent\", \"match\", \"new-kind\", \"anomaly\""
             ),
         );
         return None;
@@ -870,6 +907,8 @@ fn resolve_rule(
         RuleKindText::Stale => "stale",
         RuleKindText::Absent => "absent",
         RuleKindText::Match => "match",
+        RuleKindText::NewKind => "new-kind",
+        RuleKindText::Anomaly => "anomaly",
     };
     // Settings that do not apply to this kind are errors: a `window` on a stale rule is a
     // misunderstanding the operator should hear about, not a silent no-op.
@@ -878,8 +917,27 @@ fn resolve_rule(
         RuleKindText::Stale => &["after"],
         RuleKindText::Absent => &["pattern", "min", "window"],
         RuleKindText::Match => &["pattern", "cooldown"],
+        RuleKindText::NewKind => &["pattern", "learn", "max_templates"],
+        RuleKindText::Anomaly => &["pattern", "sensitivity", "min_count", "seasonal", "learn"],
     };
-    let present: [(&str, Option<(usize, usize)>); 7] = [
+    let present: [(&str, Option<(usize, usize)>); 12] = [
+        ("learn", r.learn.as_ref().map(|v| (v.file, v.span.start))),
+        (
+            "max_templates",
+            r.max_templates.as_ref().map(|v| (v.file, v.span.start)),
+        ),
+        (
+            "sensitivity",
+            r.sensitivity.as_ref().map(|v| (v.file, v.span.start)),
+        ),
+        (
+            "min_count",
+            r.min_count.as_ref().map(|v| (v.file, v.span.start)),
+        ),
+        (
+            "seasonal",
+            r.seasonal.as_ref().map(|v| (v.file, v.span.start)),
+        ),
         (
             "pattern",
             r.pattern.as_ref().map(|v| (v.file, v.span.start)),
@@ -1002,6 +1060,71 @@ fn resolve_rule(
                     .as_ref()
                     .map(|c| c.value.0)
                     .unwrap_or(Duration::from_secs(60)),
+            }
+        }
+        RuleKindText::NewKind => {
+            let Some(pattern) = &r.pattern else {
+                need(false, "pattern", diags);
+                return None;
+            };
+            let max_templates = match &r.max_templates {
+                Some(m) if m.value == 0 || m.value > 100_000 => {
+                    diags.at(
+                        sources,
+                        m,
+                        "max_templates must be between 1 and 100000".into(),
+                    );
+                    DEFAULT_MAX_TEMPLATES
+                }
+                Some(m) => m.value as usize,
+                None => DEFAULT_MAX_TEMPLATES,
+            };
+            RuleKind::NewKind {
+                pattern: pattern.value.clone(),
+                learn: r
+                    .learn
+                    .as_ref()
+                    .map(|l| l.value.0)
+                    .unwrap_or(DEFAULT_NEW_KIND_LEARN),
+                max_templates,
+                state_file: PathBuf::new(),
+            }
+        }
+        RuleKindText::Anomaly => {
+            let Some(pattern) = &r.pattern else {
+                need(false, "pattern", diags);
+                return None;
+            };
+            let seasonal = r.seasonal.as_ref().is_some_and(|s| s.value);
+            let sensitivity = r.sensitivity.as_ref().map(|s| s.value).unwrap_or(4.0);
+            if let Some(s) = &r.sensitivity {
+                if !(s.value.is_finite() && s.value > 0.0 && s.value <= 100.0) {
+                    diags.at(
+                        sources,
+                        s,
+                        "sensitivity must be a z-score above 0 and at most 100 (3 to 5 is usual)"
+                            .into(),
+                    );
+                }
+            }
+            if let Some(m) = &r.min_count {
+                if m.value == 0 || m.value > 1_000_000 {
+                    diags.at(sources, m, "min_count must be between 1 and 1000000".into());
+                }
+            }
+            // A seasonal baseline needs a week to have seen every hour of it once.
+            let default_learn = if seasonal {
+                Duration::from_secs(7 * 86_400)
+            } else {
+                Duration::from_secs(86_400)
+            };
+            RuleKind::Anomaly {
+                pattern: pattern.value.clone(),
+                sensitivity,
+                min_count: r.min_count.as_ref().map(|m| m.value).unwrap_or(10),
+                seasonal,
+                learn: r.learn.as_ref().map(|l| l.value.0).unwrap_or(default_learn),
+                state_file: PathBuf::new(),
             }
         }
     };

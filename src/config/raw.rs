@@ -183,6 +183,16 @@ pub struct RawRule {
     pub min: Option<Located<u64>>,
     pub after: Option<Located<ConfigDuration>>,
     pub cooldown: Option<Located<ConfigDuration>>,
+    /// `new-kind`, `anomaly`: how long to learn before firing.
+    pub learn: Option<Located<ConfigDuration>>,
+    /// `new-kind`: most line kinds kept.
+    pub max_templates: Option<Located<u64>>,
+    /// `anomaly`: z-score above which a minute is a spike.
+    pub sensitivity: Option<Located<f64>>,
+    /// `anomaly`: fewest matches in a minute for a spike (and mean for a drop).
+    pub min_count: Option<Located<u64>>,
+    /// `anomaly`: one baseline per hour of the week.
+    pub seasonal: Option<Located<bool>>,
     /// When the rule is active: `"Mon-Fri 09:30-16:00 America/New_York"`, ranges `;`-separated.
     pub active: Option<Located<String>>,
     /// Dates (`2026-12-25`) on which no active range starts.
@@ -204,6 +214,9 @@ pub enum RuleKindText {
     Stale,
     Absent,
     Match,
+    #[serde(rename = "new-kind")]
+    NewKind,
+    Anomaly,
 }
 
 /// Severity as written in config.
@@ -279,6 +292,11 @@ impl RawRule {
             min,
             after,
             cooldown,
+            learn,
+            max_templates,
+            sensitivity,
+            min_count,
+            seasonal,
             active,
             holidays,
             holidays_file,

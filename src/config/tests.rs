@@ -748,3 +748,64 @@ fn a_valid_schedule_loads() {
     let s = c.watches[0].rules[0].schedule.as_ref().expect("a schedule");
     assert!(s.is_active("2026-11-28T09:30:00Z".parse().unwrap())); // Sat 10:30 Paris
 }
+
+// ---------------------------------------------------------------- learning rules
+
+const LEARNING: &str = r#"
+[daemon]
+state_dir = "/var/lib/lw"
+
+[[watch]]
+name = "bot"
+files = ["/var/log/bot.log"]
+patterns = ["python-logging"]
+
+  [[watch.rule]]
+  name = "new-errors"
+  when = "new-kind"
+  pattern = "error"
+  learn = "2h"
+
+  [[watch.rule]]
+  name = "error-rate"
+  when = "anomaly"
+  pattern = "error"
+  seasonal = true
+  sensitivity = 5.0
+"#;
+
+#[test]
+fn learning_rules_load_with_defaults_and_a_state_file_per_rule() {
+    let c = main_only(LEARNING).expect("loads");
+    assert_eq!(
+        rule_kind(&c, "bot", "new-errors"),
+        RuleKind::NewKind {
+            pattern: "error".into(),
+            learn: secs(7200),
+            max_templates: 1000,
+            state_file: "/var/lib/lw/rules/bot/new-errors.json".into(),
+        }
+    );
+    assert_eq!(
+        rule_kind(&c, "bot", "error-rate"),
+        RuleKind::Anomaly {
+            pattern: "error".into(),
+            sensitivity: 5.0,
+            min_count: 10,
+            seasonal: true,
+            learn: secs(7 * 86_400),
+            state_file: "/var/lib/lw/rules/bot/error-rate.json".into(),
+        }
+    );
+}
+
+#[test]
+fn a_key_of_another_learning_rule_kind_is_an_error_at_the_key() {
+    let text = LEARNING.replace("  learn = \"2h\"", "  learn = \"2h\"\n  sensitivity = 3.0");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "3.0"));
+    assert!(p.contains("does not apply to a new-kind rule"), "{p}");
+    let text = LEARNING.replace("sensitivity = 5.0", "sensitivity = -1.0");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "-1.0"));
+}

@@ -7,13 +7,17 @@
 //! earliest rule deadline, so an idle daemon does not wake needlessly.
 
 pub mod absent;
+pub mod anomaly;
 pub mod gate;
 pub mod match_rule;
+pub mod new_kind;
 pub mod probe_rule;
 pub mod rate;
 pub mod recent;
 pub mod schedule;
 pub mod stale;
+pub mod store;
+pub mod template;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -118,6 +122,8 @@ enum State {
     Absent(absent::Absent),
     Match(match_rule::MatchRule),
     Probe(probe_rule::ProbeRule),
+    NewKind(new_kind::NewKind),
+    Anomaly(anomaly::Anomaly),
 }
 
 #[derive(Debug)]
@@ -129,6 +135,8 @@ struct Rule {
     state: State,
     /// The rule's schedule (`active = ...`); `None`: always active.
     gate: Option<gate::Gate>,
+    /// Where what the rule learned is saved (`new-kind`, `anomaly`).
+    state_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug)]
@@ -153,6 +161,8 @@ pub struct Engine {
 /// The engine wakes at least this often, so its heartbeat (for `/health` and the systemd
 /// watchdog) stays fresh even when no rule has a deadline.
 const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often learned rule state (`new-kind`, `anomaly`) is saved while running.
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Engine {
     /// Builds rule state for `watches`; `matchers[i]` is watch `i`'s matcher. Counting starts
@@ -206,6 +216,43 @@ impl Engine {
                                 slot_bit(pattern),
                                 State::Match(match_rule::MatchRule::new(pattern, *cooldown)),
                             ),
+                            RuleKind::NewKind {
+                                pattern,
+                                learn,
+                                max_templates,
+                                ..
+                            } => (
+                                slot_bit(pattern),
+                                State::NewKind(new_kind::NewKind::new(
+                                    pattern,
+                                    *learn,
+                                    *max_templates,
+                                    start,
+                                )),
+                            ),
+                            RuleKind::Anomaly {
+                                pattern,
+                                sensitivity,
+                                min_count,
+                                seasonal,
+                                learn,
+                                ..
+                            } => (
+                                slot_bit(pattern),
+                                State::Anomaly(anomaly::Anomaly::new(
+                                    pattern,
+                                    *sensitivity,
+                                    *min_count,
+                                    *seasonal,
+                                    *learn,
+                                    start,
+                                )),
+                            ),
+                        };
+                        let state_file = match &r.kind {
+                            RuleKind::NewKind { state_file, .. }
+                            | RuleKind::Anomaly { state_file, .. } => Some(state_file.clone()),
+                            _ => None,
                         };
                         Rule {
                             name: r.name.clone(),
@@ -216,6 +263,7 @@ impl Engine {
                                 .schedule
                                 .as_ref()
                                 .map(|s| gate::Gate::new(s.clone(), &clock, start)),
+                            state_file,
                         }
                     })
                     .chain(w.probes.iter().map(|p| Rule {
@@ -224,6 +272,7 @@ impl Engine {
                         slot_bit: 0,
                         state: State::Probe(probe_rule::ProbeRule::default()),
                         gate: None,
+                        state_file: None,
                     }))
                     .collect(),
             })
@@ -311,6 +360,8 @@ impl Engine {
                         State::Rate(s) => s.on_match(m.at, &m.line, &m.source),
                         State::Absent(s) => s.on_match(m.at, &m.line, &m.source),
                         State::Match(s) => s.on_match(m.at, &m.line, &m.source),
+                        State::NewKind(s) => s.on_match(m.at, &m.line, &m.source),
+                        State::Anomaly(s) => s.on_match(m.at, &self.clock),
                         State::Stale(_) | State::Probe(_) => None,
                     };
                     if let Some(o) = o {
@@ -340,6 +391,7 @@ impl Engine {
                             slot_bit: 0,
                             state: State::Probe(probe_rule::ProbeRule::default()),
                             gate: None,
+                            state_file: None,
                         };
                         out.push(alert(&w.name, &w.unit, &rule, o));
                     }
@@ -354,7 +406,8 @@ impl Engine {
                         State::Rate(s) => s.reset(),
                         State::Stale(s) => s.reset(*at),
                         State::Absent(s) => s.reset(*at),
-                        State::Match(_) | State::Probe(_) => {}
+                        State::Anomaly(s) => s.reset(*at),
+                        State::Match(_) | State::Probe(_) | State::NewKind(_) => {}
                     }
                 }
             }
@@ -373,7 +426,8 @@ impl Engine {
                     State::Stale(s) => s.on_time(now),
                     State::Absent(s) => s.on_time(now),
                     State::Match(s) => s.on_time(now),
-                    State::Probe(_) => None,
+                    State::Anomaly(s) => s.on_time(now, &self.clock),
+                    State::Probe(_) | State::NewKind(_) => None,
                 };
                 if let Some(o) = o {
                     out.push(alert(&w.name, &w.unit, r, o));
@@ -393,7 +447,8 @@ impl Engine {
                     State::Stale(s) => s.deadline(),
                     State::Absent(s) => s.deadline(),
                     State::Match(s) => s.deadline(),
-                    State::Probe(_) => None,
+                    State::Anomaly(s) => s.deadline(),
+                    State::Probe(_) | State::NewKind(_) => None,
                 };
                 match &r.gate {
                     Some(g) => g.deadline(own),
@@ -403,18 +458,76 @@ impl Engine {
             .min()
     }
 
-    /// Runs until shutdown or until every source is gone: inputs in, alerts out.
+    /// Continues from what `new-kind` and `anomaly` rules saved in `state_dir`. A missing
+    /// file is a first start; an unreadable one is reported and learning starts over.
+    pub fn load_saved(&mut self) {
+        let clock = self.clock;
+        for w in &mut self.watches {
+            for r in &mut w.rules {
+                let Some(path) = &r.state_file else { continue };
+                let restored =
+                    match &mut r.state {
+                        State::NewKind(s) => store::read(path)
+                            .and_then(|v| v.map_or(Ok(()), |v| s.restore(v, &clock))),
+                        State::Anomaly(s) => store::read(path)
+                            .and_then(|v| v.map_or(Ok(()), |v| s.restore(v, &clock))),
+                        _ => Ok(()),
+                    };
+                if let Err(e) = restored {
+                    tracing::warn!(watch = %w.name, rule = %r.name, file = %path.display(), "saved rule state not used, learning again: {e}");
+                }
+            }
+        }
+    }
+
+    /// Saves what `new-kind` and `anomaly` rules learned since the last save.
+    pub fn save_changes(&mut self) {
+        let clock = self.clock;
+        for w in &mut self.watches {
+            for r in &mut w.rules {
+                let Some(path) = &r.state_file else { continue };
+                let written = match &mut r.state {
+                    State::NewKind(s) => s.take_changes(&clock).map(|v| store::write(path, &v)),
+                    State::Anomaly(s) => s.take_changes(&clock).map(|v| store::write(path, &v)),
+                    _ => None,
+                };
+                if let Some(Err(e)) = written {
+                    tracing::warn!(watch = %w.name, rule = %r.name, file = %path.display(), error = %e, "cannot save rule state");
+                }
+            }
+        }
+    }
+
+    /// Runs until shutdown or until every source is gone: inputs in, alerts out. What rules
+    /// learned is loaded first, saved every `SAVE_EVERY` and at the end.
     pub async fn run(
         mut self,
+        inputs: mpsc::Receiver<Input>,
+        outputs: mpsc::Sender<Output>,
+        shutdown: Shutdown,
+    ) {
+        self.load_saved();
+        self.run_loop(inputs, outputs, shutdown).await;
+        self.save_changes();
+    }
+
+    async fn run_loop(
+        &mut self,
         mut inputs: mpsc::Receiver<Input>,
         outputs: mpsc::Sender<Output>,
         mut shutdown: Shutdown,
     ) {
         let mut out = Vec::new();
         let mut ack = None;
+        let mut last_save = Instant::now();
         loop {
             let now = Instant::now();
             self.follow_wall_clock(now);
+            if now.saturating_duration_since(last_save) >= SAVE_EVERY {
+                // One small write per learning rule at most every minute (SD cards).
+                self.save_changes();
+                last_save = now;
+            }
             self.telemetry.engine_heartbeat_ms.store(
                 crate::telemetry::epoch_ms(),
                 std::sync::atomic::Ordering::Relaxed,
@@ -463,7 +576,8 @@ fn open(r: &mut Rule, clock: &gate::WallClock, now: Instant) -> bool {
                 State::Rate(s) => s.reset(),
                 State::Stale(s) => s.reset(at),
                 State::Absent(s) => s.reset(at),
-                State::Match(_) | State::Probe(_) => {}
+                State::Anomaly(s) => s.reset(at),
+                State::Match(_) | State::Probe(_) | State::NewKind(_) => {}
             }
             true
         }
