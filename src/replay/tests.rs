@@ -321,3 +321,62 @@ fn the_schedule_follows_new_york_dst_in_replayed_time() {
     let r = replay_with(MARKET, &log);
     assert_eq!(brief(&r), Vec::<String>::new());
 }
+
+const LEARNING: &str = r#"
+[[watch]]
+name = "bot"
+files = ["/var/log/bot.log"]
+patterns = ["python-logging"]
+
+[[watch.rule]]
+name = "new-errors"
+when = "new-kind"
+pattern = "error"
+learn = "1h"
+
+[[watch.rule]]
+name = "error-rate"
+when = "anomaly"
+pattern = "error"
+learn = "1h"
+min_count = 5
+"#;
+
+#[test]
+fn learning_rules_learn_on_line_time() {
+    let mut log = String::new();
+    let start = at("2026-11-23T00:00:00Z");
+    // Three hours, two ValueErrors a minute (other numbers each time); at 02:30 a KeyError
+    // appears; at 02:40 a minute with 30 errors.
+    for m in 0..180 {
+        let t = start + m * 60;
+        let n = if m == 160 { 30 } else { 2 };
+        for k in 0..n {
+            let stamp = Timestamp::from_second(t + k).unwrap();
+            let exception = if m == 150 && k == 0 {
+                "KeyError"
+            } else {
+                "ValueError"
+            };
+            writeln!(
+                log,
+                "{} - bot - ERROR - order {} failed\nTraceback (most recent call last):\n  File \"bot.py\", line {k}\n{exception}: bad price {m}.{k}",
+                stamp.strftime("%Y-%m-%d %H:%M:%S,000"),
+                m * 100 + k
+            )
+            .unwrap();
+        }
+    }
+    let r = replay_with(LEARNING, &log);
+    assert_eq!(
+        brief(&r),
+        [
+            "Mon 02:30:00 new-errors event",
+            // Usually 2 a minute (spread: the Poisson floor, sqrt 2): the 8th match of the
+            // minute is z = 4.2 > 4.
+            "Mon 02:40:07 error-rate firing",
+            // The first quiet minute after the burst ends it.
+            "Mon 02:42:00 error-rate resolved",
+        ]
+    );
+}

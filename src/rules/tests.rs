@@ -674,3 +674,46 @@ fn rules_only_react_to_lines_of_their_own_watch() {
     );
     assert!(out.is_empty());
 }
+
+// ---------------------------------------------------------------- learning rules, saved
+
+fn new_kind(state_file: &std::path::Path) -> RuleConfig {
+    rule(
+        "new-errors",
+        RuleKind::NewKind {
+            pattern: "error".into(),
+            learn: secs(60),
+            max_templates: 100,
+            state_file: state_file.to_path_buf(),
+        },
+    )
+}
+
+#[test]
+fn what_a_new_kind_rule_learned_is_saved_and_loaded_by_the_next_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules/bot/new-errors.json");
+    let mut h = Harness::one(vec![new_kind(&file)]);
+    assert!(h.line(1, "ERROR order 1 failed: ValueError").is_empty());
+    let fired = h.line(61, "ERROR order 2 failed: KeyError");
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].state, AlertState::Event);
+    h.engine.save_changes();
+    assert!(file.exists());
+
+    // A restarted logwarden (the wall clock has not moved: its learning still ends 60 s
+    // after the first start, not 60 s after this one); both kinds are known.
+    let mut again = Harness::one(vec![new_kind(&file)]);
+    again.engine.load_saved();
+    assert!(again.line(61, "ERROR order 7 failed: KeyError").is_empty());
+    assert!(again
+        .line(62, "ERROR order 8 failed: ValueError")
+        .is_empty());
+    assert_eq!(again.line(63, "ERROR order 9 failed: OSError").len(), 1);
+
+    // A corrupt file is reported and learning starts over: nothing fires while learning.
+    std::fs::write(&file, b"{not json").unwrap();
+    let mut fresh = Harness::one(vec![new_kind(&file)]);
+    fresh.engine.load_saved();
+    assert!(fresh.line(30, "ERROR order 9 failed: OSError").is_empty());
+}
