@@ -184,7 +184,7 @@ impl Anomaly {
                 // A gap of more than a week: start over at the current minute.
                 let behind = now.saturating_duration_since(self.minute_start);
                 let whole = behind.as_secs() / 60;
-                self.minute_start += MINUTE * whole as u32;
+                self.minute_start += Duration::from_secs(whole.saturating_mul(60));
                 self.count = 0;
                 break;
             }
