@@ -1150,7 +1150,15 @@ fn resolve_rule(
         Some(SeverityText::Critical) => Severity::Critical,
         Some(SeverityText::Warning) | None => Severity::Warning,
     };
-    let schedule = resolve_schedule(&r, sources, diags).map(std::sync::Arc::new);
+    let schedule = resolve_schedule(
+        &r.name.value,
+        r.active.as_ref(),
+        r.holidays.as_ref(),
+        r.holidays_file.as_ref(),
+        sources,
+        diags,
+    )
+    .map(std::sync::Arc::new);
     Some(RuleConfig {
         name: rule,
         severity,
@@ -1160,15 +1168,18 @@ fn resolve_rule(
     })
 }
 
-/// `active`, `holidays` and `holidays_file` of a rule.
-fn resolve_schedule(
-    r: &RawRule,
+/// `active`, `holidays` and `holidays_file` of the rule or probe `name`.
+pub(crate) fn resolve_schedule(
+    name: &str,
+    active: Option<&Located<String>>,
+    holidays_list: Option<&Vec<Located<String>>>,
+    holidays_file: Option<&Located<String>>,
     sources: &SourceMap,
     diags: &mut Diagnostics,
 ) -> Option<crate::rules::schedule::Schedule> {
     use crate::rules::schedule::{parse_holiday, parse_holidays_file, Schedule};
     let mut holidays = std::collections::BTreeSet::new();
-    for h in r.holidays.iter().flatten() {
+    for h in holidays_list.into_iter().flatten() {
         match parse_holiday(&h.value) {
             Ok(d) => {
                 holidays.insert(d);
@@ -1176,7 +1187,7 @@ fn resolve_schedule(
             Err(e) => diags.at(sources, h, e),
         }
     }
-    if let Some(f) = &r.holidays_file {
+    if let Some(f) = holidays_file {
         let path = resolve_path(sources, f);
         match std::fs::read_to_string(&path) {
             Ok(text) => match parse_holidays_file(&text) {
@@ -1190,17 +1201,13 @@ fn resolve_schedule(
             ),
         }
     }
-    let Some(active) = &r.active else {
-        let stray = r
-            .holidays
-            .as_ref()
-            .and_then(|h| h.first().map(|h| (h.file, h.span.start)));
-        let stray = stray.or(r.holidays_file.as_ref().map(|f| (f.file, f.span.start)));
+    let Some(active) = active else {
+        let stray = holidays_list.and_then(|h| h.first().map(|h| (h.file, h.span.start)));
+        let stray = stray.or(holidays_file.map(|f| (f.file, f.span.start)));
         if let Some((file, offset)) = stray {
             diags.push(format!(
-                "{}: holidays apply to a schedule; set `active = \"Mon-Fri 09:30-16:00 America/New_York\"` on rule {:?}",
+                "{}: holidays apply to a schedule; set `active = \"Mon-Fri 09:30-16:00 America/New_York\"` on {name:?}",
                 sources.position(file, offset),
-                r.name.value
             ));
         }
         return None;

@@ -104,6 +104,10 @@ pub struct RawProbe {
     pub critical: Option<Located<f64>>,
     pub severity: Option<Located<SeverityText>>,
     pub then: Option<Vec<Located<ActionText>>>,
+    /// When the probe's verdicts count, like a rule's `active`.
+    pub active: Option<Located<String>>,
+    pub holidays: Option<Vec<Located<String>>>,
+    pub holidays_file: Option<Located<String>>,
 }
 
 /// `kind` of a probe.

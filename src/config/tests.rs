@@ -809,3 +809,24 @@ fn a_key_of_another_learning_rule_kind_is_an_error_at_the_key() {
     let p = one_problem(main_only(&text));
     assert_starts(&p, &at("main.toml", &text, "-1.0"));
 }
+
+#[test]
+fn a_probe_takes_a_schedule_too() {
+    let text = r#"
+[[watch]]
+name = "bot"
+files = ["/var/log/bot.log"]
+
+  [[watch.probe]]
+  name = "mem"
+  kind = "memory"
+  active = "Mon-Fri 09:30-16:00 America/New_York"
+"#;
+    let c = main_only(text).expect("loads");
+    assert!(c.watches[0].probes[0].schedule.is_some());
+    let bad = text.replace("09:30-16:00", "09:30-16:60");
+    let p = one_problem(main_only(&bad));
+    // The position is the start of the bad range.
+    assert_starts(&p, &at("main.toml", &bad, "Mon-Fri"));
+    assert!(p.contains("\"16:60\" is not a time"), "{p}");
+}

@@ -266,13 +266,18 @@ impl Engine {
                             state_file,
                         }
                     })
-                    .chain(w.probes.iter().map(|p| Rule {
-                        name: p.name.clone(),
-                        severity: p.severity,
-                        slot_bit: 0,
-                        state: State::Probe(probe_rule::ProbeRule::default()),
-                        gate: None,
-                        state_file: None,
+                    .chain(w.probes.iter().map(|p| {
+                        Rule {
+                            name: p.name.clone(),
+                            severity: p.severity,
+                            slot_bit: 0,
+                            state: State::Probe(probe_rule::ProbeRule::default()),
+                            gate: p
+                                .schedule
+                                .as_ref()
+                                .map(|s| gate::Gate::new(s.clone(), &clock, start)),
+                            state_file: None,
+                        }
                     }))
                     .collect(),
             })
@@ -379,22 +384,28 @@ impl Engine {
                 let Some(w) = self.watches.get_mut(*watch) else {
                     return;
                 };
-                let probes = w.rules.iter_mut().filter_map(|r| match &mut r.state {
-                    State::Probe(p) => Some((r.name.clone(), r.severity, p)),
-                    _ => None,
-                });
-                if let Some((name, severity, p)) = probes.into_iter().nth(*probe) {
-                    if let Some(o) = p.on_result(*healthy, detail) {
-                        let rule = Rule {
-                            name,
-                            severity,
-                            slot_bit: 0,
-                            state: State::Probe(probe_rule::ProbeRule::default()),
-                            gate: None,
-                            state_file: None,
-                        };
-                        out.push(alert(&w.name, &w.unit, &rule, o));
-                    }
+                let Some(r) = w
+                    .rules
+                    .iter_mut()
+                    .filter(|r| matches!(r.state, State::Probe(_)))
+                    .nth(*probe)
+                else {
+                    return;
+                };
+                // Probe verdicts carry no time of their own: they are judged now.
+                let is_open = open(r, &self.clock, Instant::now());
+                let State::Probe(p) = &mut r.state else {
+                    return;
+                };
+                let o = if is_open {
+                    p.on_result(*healthy, detail)
+                } else {
+                    // Outside its schedule: kept, and judged when the schedule opens.
+                    p.hold(*healthy, detail);
+                    None
+                };
+                if let Some(o) = o {
+                    out.push(alert(&w.name, &w.unit, r, o));
                 }
             }
             Input::Reset { watch, at } => {
@@ -427,7 +438,8 @@ impl Engine {
                     State::Absent(s) => s.on_time(now),
                     State::Match(s) => s.on_time(now),
                     State::Anomaly(s) => s.on_time(now, &self.clock),
-                    State::Probe(_) | State::NewKind(_) => None,
+                    State::Probe(s) => s.on_open(),
+                    State::NewKind(_) => None,
                 };
                 if let Some(o) = o {
                     out.push(alert(&w.name, &w.unit, r, o));

@@ -8,9 +8,22 @@ use crate::alert::AlertState;
 #[derive(Debug, Default)]
 pub struct ProbeRule {
     firing: bool,
+    /// The latest verdict that came while the probe's schedule was closed.
+    held: Option<(bool, String)>,
 }
 
 impl ProbeRule {
+    /// Keeps a verdict that came outside the probe's schedule.
+    pub fn hold(&mut self, healthy: bool, detail: &str) {
+        self.held = Some((healthy, detail.to_string()));
+    }
+
+    /// The schedule is open (again): the verdict held meanwhile is judged now.
+    pub fn on_open(&mut self) -> Option<Outcome> {
+        let (healthy, detail) = self.held.take()?;
+        self.on_result(healthy, &detail)
+    }
+
     /// A debounced probe result: `healthy`, with what it saw.
     pub fn on_result(&mut self, healthy: bool, detail: &str) -> Option<Outcome> {
         // Nothing changes when the verdict matches the state (healthy and not firing, or

@@ -26,6 +26,14 @@ pub struct Schedule {
     holidays: BTreeSet<Date>,
 }
 
+/// Two schedules are equal when written the same with the same holidays (the zones named
+/// in the text are the same zones).
+impl PartialEq for Schedule {
+    fn eq(&self, other: &Schedule) -> bool {
+        self.text == other.text && self.holidays == other.holidays
+    }
+}
+
 /// One `DAYS HH:MM-HH:MM [ZONE]` range.
 #[derive(Debug, Clone)]
 struct Range {

@@ -717,3 +717,47 @@ fn what_a_new_kind_rule_learned_is_saved_and_loaded_by_the_next_engine() {
     fresh.engine.load_saved();
     assert!(fresh.line(30, "ERROR order 9 failed: OSError").is_empty());
 }
+
+// ---------------------------------------------------------------- schedules on probes
+
+#[test]
+fn a_probe_down_outside_its_schedule_fires_when_the_schedule_opens() {
+    let schedule =
+        crate::rules::schedule::Schedule::parse("Mon-Fri 09:30-16:00 UTC", Default::default())
+            .unwrap();
+    let mut w = watch("bot", vec![pack()], vec![]);
+    w.probes.push(crate::config::ProbeConfig {
+        name: "api".into(),
+        kind: crate::config::ProbeKind::Memory {
+            warning: 80.0,
+            critical: 90.0,
+        },
+        every: secs(60),
+        timeout: secs(10),
+        failures: 1,
+        severity: Severity::Critical,
+        then_restart: false,
+        schedule: Some(Arc::new(schedule)),
+    });
+    let mut h = Harness::new(vec![w]);
+    // Saturday noon, in engine time "now" (probe verdicts are judged at Instant::now()).
+    let now = Instant::now();
+    h.engine
+        .set_wall_clock(now, "2026-11-28T12:00:00Z".parse().unwrap());
+    let mut out = Vec::new();
+    let down = Input::Probe {
+        watch: 0,
+        probe: 0,
+        healthy: false,
+        detail: "HTTP 502".into(),
+    };
+    h.engine.handle(&down, &mut out);
+    assert!(out.is_empty(), "closed at the weekend: {out:?}");
+    // The engine's next deadline is Monday's open, 45.5 hours later.
+    let open = now + secs(45 * 3600 + 1800);
+    assert_eq!(h.engine.deadline(now), Some(open));
+    h.engine.on_time(open, &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].state, AlertState::Firing);
+    assert_eq!(out[0].summary, "HTTP 502");
+}
