@@ -82,6 +82,10 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Save what new-kind and anomaly rules learned into state_dir, where the daemon
+        /// reads it at its next start (restart it after seeding).
+        #[arg(long)]
+        seed: bool,
     },
     /// Show what the running daemon watches and what fires; exit 0 ok, 1 warning, 2 critical,
     /// 3 when the daemon cannot be reached (needs `[daemon] listen`).
@@ -170,6 +174,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             since,
             timezone,
             json,
+            seed,
         } => {
             let args = replay::command::ReplayArgs {
                 files,
@@ -177,6 +182,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 journal_unit,
                 since,
                 timezone,
+                seed,
             };
             replay(&cli.config, &args, json)
         }

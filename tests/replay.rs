@@ -151,3 +151,47 @@ fn a_file_of_no_watch_with_several_watches_asks_for_watch() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn seeding_saves_what_learning_rules_learned_from_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("logwarden.toml");
+    let learning = format!(
+        "{CONFIG}\n[[watch.rule]]\nname = \"new-errors\"\nwhen = \"new-kind\"\npattern = \"error\"\nlearn = \"1h\"\n"
+    );
+    std::fs::write(&config, learning).unwrap();
+    let log = dir.path().join("bot.log");
+    std::fs::write(&log, day()).unwrap();
+    let out = logwarden(
+        &config,
+        &["replay", "--timezone", "UTC", log.to_str().unwrap()],
+    );
+    assert!(out.status.success());
+    assert!(
+        !dir.path().join("state").exists(),
+        "no --seed: nothing saved"
+    );
+    let out = logwarden(
+        &config,
+        &[
+            "replay",
+            "--seed",
+            "--timezone",
+            "UTC",
+            log.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let saved: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("state/rules/bot/new-errors.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(saved["version"], 1);
+    // Learning ended an hour after the first line, in log time.
+    assert_eq!(saved["learn_until_ms"], 1_795_392_000_000i64 + 3_600_000);
+    assert_eq!(saved["templates"].as_array().unwrap().len(), 1, "{saved}");
+}

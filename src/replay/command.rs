@@ -27,6 +27,8 @@ pub struct ReplayArgs {
     pub since: Duration,
     /// Time zone of timestamps written without an offset (default: the system's).
     pub timezone: Option<String>,
+    /// Save what `new-kind` and `anomaly` rules learned into `state_dir` (seeding the daemon).
+    pub seed: bool,
 }
 
 /// Why `replay` could not run.
@@ -133,6 +135,11 @@ pub fn run(config: &Config, args: &ReplayArgs) -> Result<ReplayReport, CommandEr
                     r.read(&shown, f)?;
                 }
             }
+        }
+    }
+    if args.seed {
+        for r in replays.values_mut() {
+            r.save_learned();
         }
     }
     Ok(merge(

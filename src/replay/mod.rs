@@ -315,6 +315,13 @@ impl WatchReplay {
             .unwrap_or(origin)
     }
 
+    /// Writes what `new-kind` and `anomaly` rules learned from the replayed lines to their
+    /// files in `state_dir`, where the daemon reads them at its next start (seeding it with
+    /// history). Their learning ends `learn` after the first line, in log time.
+    pub fn save_learned(&mut self) {
+        self.engine.save_changes();
+    }
+
     /// Ends the replay at the last line's time.
     pub fn finish(mut self) -> ReplayReport {
         self.flush_lines();
