@@ -73,7 +73,10 @@ enum Command {
         /// Read this systemd unit's journal instead of files.
         #[arg(long, value_name = "UNIT")]
         journal_unit: Option<String>,
-        /// With --journal-unit: how far back to read, e.g. 1h, 7d.
+        /// Read the entries of this syslog identifier from the journal instead of files.
+        #[arg(long, value_name = "IDENTIFIER")]
+        journal_identifier: Option<String>,
+        /// With --journal-*: how far back to read, e.g. 1h, 7d.
         #[arg(long, default_value = "7d", value_parser = parse_since)]
         since: std::time::Duration,
         /// Time zone of timestamps written without an offset (default: the system's).
@@ -171,6 +174,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             files,
             watch,
             journal_unit,
+            journal_identifier,
             since,
             timezone,
             json,
@@ -180,6 +184,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 files,
                 watch,
                 journal_unit,
+                journal_identifier,
                 since,
                 timezone,
                 seed,

@@ -23,6 +23,8 @@ pub struct ReplayArgs {
     pub watch: Option<String>,
     /// Read this unit's journal instead of files.
     pub journal_unit: Option<String>,
+    /// Read the entries of this syslog identifier instead of files.
+    pub journal_identifier: Option<String>,
     /// With `journal_unit`: how far back.
     pub since: Duration,
     /// Time zone of timestamps written without an offset (default: the system's).
@@ -42,9 +44,9 @@ pub enum CommandError {
     WhichWatch(String, String),
     #[error("unknown time zone {0:?}: {1}")]
     TimeZone(String, jiff::Error),
-    #[error("give log files or --journal-unit, not both")]
+    #[error("give log files or --journal-unit/--journal-identifier, not both")]
     Both,
-    #[error("nothing to replay: give log files (or -) or --journal-unit")]
+    #[error("nothing to replay: give log files (or -) or --journal-unit/--journal-identifier")]
     Nothing,
     #[error("{0} looks compressed; decompress it into standard input: zcat {0} | logwarden replay ... -")]
     Compressed(String),
@@ -75,33 +77,44 @@ pub fn run(config: &Config, args: &ReplayArgs) -> Result<ReplayReport, CommandEr
         None => None,
     };
     let mut replays: BTreeMap<usize, WatchReplay> = BTreeMap::new();
-    match (&args.journal_unit, args.files.is_empty()) {
+    let journal = match (&args.journal_unit, &args.journal_identifier) {
+        (Some(u), _) => Some(("unit", u)),
+        (None, Some(i)) => Some(("identifier", i)),
+        (None, None) => None,
+    };
+    match (journal, args.files.is_empty()) {
         (Some(_), false) => return Err(CommandError::Both),
         (None, true) => return Err(CommandError::Nothing),
-        (Some(unit), true) => {
+        (Some((what, name)), true) => {
             let watch = named
                 .or_else(|| {
                     config.watches.iter().position(|w| {
-                        w.unit.as_deref() == Some(unit.as_str())
-                            || w.journal
-                                .as_ref()
-                                .is_some_and(|j| j.filter.units.contains(unit))
+                        let j = w.journal.as_ref().map(|j| &j.filter);
+                        match what {
+                            "unit" => {
+                                w.unit.as_deref() == Some(name.as_str())
+                                    || j.is_some_and(|f| f.units.contains(name))
+                            }
+                            _ => j.is_some_and(|f| f.identifiers.contains(name)),
+                        }
                     })
                 })
                 .or_else(|| (config.watches.len() == 1).then_some(0))
-                .ok_or_else(|| CommandError::WhichWatch(format!("unit {unit}"), names()))?;
+                .ok_or_else(|| CommandError::WhichWatch(format!("{what} {name}"), names()))?;
             let mut r = WatchReplay::new(config, watch, tz)?;
-            let filter = JournalFilter {
-                units: vec![unit.clone()],
-                ..JournalFilter::default()
-            };
-            let source: Arc<str> = Arc::from(format!("journal unit={unit}"));
+            let mut filter = JournalFilter::default();
+            if what == "unit" {
+                filter.units.push(name.clone());
+            } else {
+                filter.identifiers.push(name.clone());
+            }
+            let source: Arc<str> = Arc::from(format!("journal {what}={name}"));
             crate::source::journal::history_entries(&filter, args.since, &mut |usec, msg| {
                 let at = Timestamp::from_microsecond(usec as i64).unwrap_or(Timestamp::UNIX_EPOCH);
                 r.entry(at, msg, &source);
             })
             .map_err(|e| ReplayError::Read {
-                what: format!("the journal of {unit}"),
+                what: format!("the journal of {what} {name}"),
                 source: e,
             })?;
             replays.insert(watch, r);
