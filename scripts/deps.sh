@@ -16,7 +16,9 @@ as_root() {
 # Debian packages needed to build and run logwarden.
 build_pkgs=(pkg-config gcc libc6-dev libsystemd-dev)
 # Debian packages the test suite runs for real (servers, rotation, ...).
-test_pkgs=(procps logrotate gzip systemd util-linux prometheus)
+# python3-aiosmtpd: the SMTP server of the alert tests (run with /usr/bin/python3);
+# prometheus-alertmanager: a real Alertmanager cluster; openssl: the tests' CA and certificates.
+test_pkgs=(procps logrotate gzip systemd util-linux prometheus python3-aiosmtpd prometheus-alertmanager openssl)
 
 missing=()
 for p in "${build_pkgs[@]}"; do
@@ -33,15 +35,17 @@ fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "deps: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get update -qq
+  # One stale index (a mirror syncing a foreign architecture's list) must not stop the
+  # install: apt-get install below fails on its own if a package is really unavailable.
+  as_root apt-get update -qq || echo "deps: apt-get update reported errors; trying the install anyway" >&2
   as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# logwarden needs Rust 1.80 or newer.
+# logwarden needs Rust 1.91 or newer.
 ver=$(rustc --version | awk '{print $2}')
 major=${ver%%.*}; rest=${ver#*.}; minor=${rest%%.*}
-if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 80 ]; }; then
-  echo "deps: rustc $ver is too old; logwarden needs 1.80 or newer (install it with rustup)" >&2
+if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 91 ]; }; then
+  echo "deps: rustc $ver is too old; logwarden needs 1.91 or newer (install it with rustup)" >&2
   exit 1
 fi
 if [ "$want_test" = 1 ]; then

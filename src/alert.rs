@@ -2,12 +2,12 @@
 
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Severity;
 
 /// Whether an alert opens, closes or is a one-off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertState {
     /// The rule's condition became true; it stays firing until it clears.
@@ -30,28 +30,73 @@ impl AlertState {
 }
 
 /// One alert about one rule of one watch. `(watch, rule)` is its stable key.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Alert {
     pub watch: String,
     pub rule: String,
     pub severity: Severity,
     pub state: AlertState,
     /// When the rule changed state (wall clock).
-    #[serde(serialize_with = "serialize_time")]
+    #[serde(
+        serialize_with = "serialize_time",
+        deserialize_with = "deserialize_time"
+    )]
     pub at: SystemTime,
     /// One sentence for a person: what happened, with the numbers behind it.
     pub summary: String,
     /// The line (or event) that triggered it, if a line did.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<String>,
+    /// A few lines read just before `line`, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<String>,
     /// Where that line came from (a file path).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// The systemd unit of the watch, if it has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// What logwarden does about it (a restart requested, done, refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+}
+
+impl Alert {
+    /// An alert with only the required parts; the optional ones empty.
+    pub fn new(
+        watch: &str,
+        rule: &str,
+        severity: Severity,
+        state: AlertState,
+        summary: String,
+    ) -> Alert {
+        Alert {
+            watch: watch.to_string(),
+            rule: rule.to_string(),
+            severity,
+            state,
+            at: SystemTime::now(),
+            summary,
+            line: None,
+            context: Vec::new(),
+            source: None,
+            unit: None,
+            action: None,
+        }
+    }
+
+    /// The stable key of the rule it is about.
+    pub fn key(&self) -> (String, String) {
+        (self.watch.clone(), self.rule.clone())
+    }
 }
 
 fn serialize_time<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&crate::timefmt::rfc3339(*t))
+}
+
+fn deserialize_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::timefmt::parse_rfc3339(&s)
+        .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 UTC time: {s:?}")))
 }

@@ -131,7 +131,7 @@ async fn run_in(dir: &Path, format: LogFormat) -> anyhow::Result<bool> {
                 Some(a) => {
                     let text = match format {
                         LogFormat::Human => console::render_human(&a),
-                        LogFormat::Json => console::render_json(&a),
+                        LogFormat::Json => console::render_json(&a, crate::actions::notification::Kind::Notice),
                     };
                     eprintln!("{text}");
                     seen.push((a.rule.clone(), a.state));

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use crate::context_lines::ContextLines;
 use crate::matcher::{Matcher, Scratch, SlotSet};
 use crate::rules::{Input, MatchedLine};
 use crate::source::journal::{EntryMeta, JournalSink, PRIORITIES};
@@ -32,6 +33,8 @@ pub struct FeedCore {
     closed: bool,
     /// Counters and heartbeat reported by `/metrics` and `/health`.
     telemetry: Arc<SourceTelemetry>,
+    /// The last lines read, quoted before a matching line in its alert.
+    context: ContextLines,
 }
 
 impl FeedCore {
@@ -50,6 +53,7 @@ impl FeedCore {
             last_position: None,
             closed: false,
             telemetry,
+            context: ContextLines::new(crate::context_lines::DEFAULT_LINES),
         }
     }
 
@@ -71,8 +75,11 @@ impl FeedCore {
         self.lines += 1;
         let slots = self.matcher.match_line(line, &mut self.scratch).slots | extra;
         if slots == 0 || self.closed {
+            self.context.push(line);
             return false;
         }
+        let context = self.context.snapshot();
+        self.context.push(line);
         let mut text = String::from_utf8_lossy(line).into_owned();
         if truncated {
             text.push_str(" [line cut at max_line_bytes]");
@@ -82,6 +89,7 @@ impl FeedCore {
             at: Instant::now(),
             slots,
             line: text,
+            context,
             source: source(),
         })));
         true

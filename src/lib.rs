@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod alert;
 pub mod config;
+pub mod context_lines;
 pub mod demo;
 pub mod feed;
 pub mod http;
@@ -19,6 +20,8 @@ pub mod replay;
 pub mod rules;
 pub mod shutdown;
 pub mod source;
+pub mod state_file;
 pub mod telemetry;
+pub mod template;
 pub mod timefmt;
 pub mod tune;

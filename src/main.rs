@@ -18,11 +18,12 @@ Examples:
   logwarden check --config /etc/logwarden/logwarden.toml
   logwarden test-patterns python-logging trading /home/bot/logs/bot.log
   logwarden replay /home/bot/logs/bot.log.1 /home/bot/logs/bot.log
+  logwarden test-alert                            send a test message through every channel
   journalctl -u bot.service --since -1h | logwarden test-patterns python-logging -
   logwarden run                                   the daemon (what the systemd unit starts)";
 
 /// Watches the logs of long-running services, alerts on error bursts, stale logs and missing
-/// activity, and (soon) restarts what is frozen.
+/// activity, and restarts what is frozen.
 #[derive(Debug, Parser)]
 #[command(name = "logwarden", version, about, after_help = EXAMPLES)]
 struct Cli {
@@ -106,6 +107,10 @@ enum Command {
     },
     /// Restart WATCH again when needed: ends a pause, and a hand-over after too many restarts.
     Resume { watch: String },
+    /// Send a test message through each channel (or only CHANNEL) and say which failed and
+    /// why; exit 1 if one did.
+    #[command(name = "test-alert")]
+    TestAlert { channel: Option<String> },
     /// A half-minute demo: a bundled bot bursts errors then freezes; logwarden alerts.
     Demo,
     /// The bundled bot of the demo (writes FILE until killed).
@@ -192,6 +197,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             replay(&cli.config, &args, json)
         }
         Command::Status { json } => status(&cli.config, json),
+        Command::TestAlert { channel } => {
+            test_alert(&cli.config, channel.as_deref(), cli.log_format)
+        }
         Command::Pause { watch, duration } => control(&cli.config, &watch, Some(duration)),
         Command::Resume { watch } => control(&cli.config, &watch, None),
         Command::Demo => {
@@ -216,6 +224,56 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `logwarden test-alert [CHANNEL]`.
+fn test_alert(
+    path: &Path,
+    channel: Option<&str>,
+    format: logging::LogFormat,
+) -> anyhow::Result<ExitCode> {
+    let config = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if let Some(c) = channel {
+        if !config.channels.contains_key(c) {
+            eprintln!(
+                "logwarden: no channel {c:?}; the config has: {}",
+                config
+                    .channels
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return Ok(ExitCode::from(1));
+        }
+    }
+    let outcomes = runtime()?.block_on(logwarden::actions::test_alert::run(
+        &config, channel, format,
+    ));
+    if outcomes.is_empty() {
+        println!("no channel to test (only the console is configured)");
+    }
+    let mut failed = 0;
+    for o in &outcomes {
+        match &o.result {
+            Ok(()) => println!("ok      {} ({})", o.channel, o.kind),
+            Err(e) => {
+                failed += 1;
+                println!("FAILED  {} ({}): {e}", o.channel, o.kind);
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// A small runtime: the work is a few tasks; sources have their own threads.

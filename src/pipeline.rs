@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::actions::router::{Router, RouterError};
 use crate::actions::supervisor::Supervisor;
-use crate::actions::Dispatcher;
 use crate::alert::Alert;
 use crate::config::{Config, StartAt};
 use crate::feed::{FeedCore, FileFeed, JournalFeed};
@@ -42,6 +42,11 @@ const ALERT_QUEUE: usize = 256;
 /// Positions of lines that caused no alert are appended to the checkpoint journal this often
 /// (a `write` to the page cache, not to the disk; snapshots are what is fsynced).
 const JOURNAL_EVERY: Duration = Duration::from_millis(250);
+/// After an alert, how long the router waits for the acknowledgement of the lines behind it
+/// (the engine sends it right after; alerts no line caused, such as `stale`, wait this long).
+const ACK_WAIT: Duration = Duration::from_millis(50);
+/// Most alerts taken into one spool sync (alerts with no acknowledgement between them).
+const ALERT_BATCH: usize = 256;
 /// A last line without newline is handed to the rules after this long without new data.
 const PARTIAL_FLUSH: Duration = Duration::from_secs(2);
 
@@ -58,6 +63,8 @@ pub enum PipelineError {
     Listen(String, #[source] std::io::Error),
     #[error("cannot set up the HTTP client: {0}")]
     Http(String),
+    #[error(transparent)]
+    Router(#[from] RouterError),
     #[error("cannot start the source for {path}: {source}")]
     Source {
         path: String,
@@ -66,15 +73,33 @@ pub enum PipelineError {
     },
 }
 
-/// Where alerts end up. `handle` returns once the alert is delivered (or, later, durably
-/// spooled): only then are the positions of the lines that caused it acknowledged.
+/// Where alerts end up. `handle` returns once the alert is durably spooled: only then are
+/// the positions of the lines that caused it acknowledged.
 pub trait AlertHandler: Send {
     fn handle(&mut self, alert: Alert) -> impl std::future::Future<Output = ()> + Send;
-}
-
-impl AlertHandler for Dispatcher {
-    async fn handle(&mut self, alert: Alert) {
-        self.deliver(&alert).await;
+    /// Makes the alerts handled so far durable, noting `position` (acknowledged right after
+    /// them) with them; called before that position is checkpointed.
+    fn flush(
+        &mut self,
+        _position: Option<&Position>,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
+    /// Sends what `flush` made durable on to the channels; called after the checkpoint.
+    fn release(&mut self) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
+    /// Makes what `flush` wrote survive a power loss; called before each checkpoint snapshot
+    /// (the only position that does), from blocking context.
+    fn sync(&mut self) {}
+    /// Before the sources start: positions to resume from past the saved ones (alerts of
+    /// lines whose acknowledgement a crash kept from the checkpoint).
+    fn reconcile(&mut self, _saved: &BTreeMap<String, Position>) -> Vec<Position> {
+        Vec::new()
+    }
+    /// Called once after the last alert, at shutdown: a bounded last try to deliver.
+    fn finish(&mut self) -> impl std::future::Future<Output = ()> + Send {
+        async {}
     }
 }
 
@@ -92,7 +117,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), PipelineError> {
     let telemetry = Telemetry::new(&config);
-    let dispatcher = Dispatcher::new(&config, format, telemetry.clone());
+    let router = Router::start(&config, format, telemetry.clone(), shutdown.clone())?;
     if let Some(addr) = config.daemon.listen {
         let t = telemetry.clone();
         let mut stop = shutdown.clone();
@@ -117,13 +142,13 @@ pub async fn run(
             shutdown.clone(),
         ));
     }
-    run_with_sink(config, dispatcher, telemetry, shutdown).await
+    run_with_sink(config, router, telemetry, shutdown).await
 }
 
 /// Runs sources, matcher and rules, handing alerts to `alerts` (used by `run` and the demo).
 pub async fn run_with_sink(
     config: Config,
-    alerts: impl AlertHandler + 'static,
+    mut alerts: impl AlertHandler + 'static,
     telemetry: Arc<Telemetry>,
     shutdown: Shutdown,
 ) -> Result<(), PipelineError> {
@@ -149,7 +174,11 @@ pub async fn run_with_sink(
     );
     let checkpoints = Checkpointer::open(&config.daemon.state_dir);
     let spawned = Arc::new(Spawned::default());
-    let resume = Arc::new(checkpoints.positions());
+    let mut saved = checkpoints.positions();
+    for p in alerts.reconcile(&saved) {
+        saved.insert(p.key().to_string(), p);
+    }
+    let resume = Arc::new(saved);
     for (i, w) in config.watches.iter().enumerate() {
         let follower = Follow {
             watch: i,
@@ -306,38 +335,87 @@ async fn route_outputs(
 ) {
     let mut tick = tokio::time::interval(JOURNAL_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // An alert was handled whose acknowledgement is not written yet.
+    let mut closed = false;
+    // An alert was handled whose lines' acknowledgement has not come yet.
     let mut alert_unacked = false;
-    loop {
+    while !closed {
         tokio::select! {
             out = outputs.recv() => match out {
                 Some(Output::Alert(a)) => {
-                    telemetry.on_alert(&a);
-                    if let Some(s) = &supervisor {
-                        let _ = s.send(a.clone());
+                    // An alert, the alerts right behind it, and the acknowledgement of the
+                    // lines that caused them: spooled together with that position, then the
+                    // position is checkpointed, then the alerts go to the channels. A crash
+                    // anywhere in between neither loses an alert nor sends one twice.
+                    take_alert(a, &mut alerts, supervisor.as_ref(), &telemetry).await;
+                    let mut ack = None;
+                    let mut taken = 1;
+                    while taken < ALERT_BATCH {
+                        match tokio::time::timeout(ACK_WAIT, outputs.recv()).await {
+                            Ok(Some(Output::Alert(a))) => {
+                                take_alert(a, &mut alerts, supervisor.as_ref(), &telemetry).await;
+                            }
+                            // Recorded at once, as before a batch: the window in which a
+                            // crash can repeat an alert stays one alert wide.
+                            Ok(Some(Output::Ack(p))) => {
+                                ack = Some(p);
+                                break;
+                            }
+                            Ok(None) => {
+                                closed = true;
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                        taken += 1;
                     }
-                    alerts.handle(a).await;
-                    alert_unacked = true;
+                    alerts.flush(ack.as_ref()).await;
+                    match ack {
+                        Some(p) => checkpoints.record(p),
+                        // The acknowledgement comes later: write it as soon as it does.
+                        None => alert_unacked = true,
+                    }
+                    alerts.release().await;
                 }
-                // After an alert, write at once (a kill now must not repeat it); otherwise
-                // positions of quiet lines wait for the next tick.
                 Some(Output::Ack(position)) if alert_unacked => {
                     checkpoints.record(position);
                     alert_unacked = false;
                 }
                 Some(Output::Ack(position)) => checkpoints.update(position),
-                None => break,
+                None => closed = true,
             },
             _ = tick.tick(), if checkpoints.journal_due() || checkpoints.snapshot_due() => {
                 if checkpoints.snapshot_due() {
-                    tokio::task::block_in_place(|| checkpoints.snapshot());
+                    tokio::task::block_in_place(|| {
+                        alerts.sync();
+                        checkpoints.snapshot();
+                    });
                 } else {
                     checkpoints.write_journal();
                 }
             }
         }
     }
-    tokio::task::block_in_place(|| checkpoints.snapshot());
+    alerts.flush(None).await;
+    alerts.release().await;
+    tokio::task::block_in_place(|| {
+        alerts.sync();
+        checkpoints.snapshot();
+    });
+    alerts.finish().await;
+}
+
+/// Hands one alert to the telemetry, the supervisor and the alert handler.
+async fn take_alert(
+    a: Alert,
+    alerts: &mut impl AlertHandler,
+    supervisor: Option<&mpsc::UnboundedSender<Alert>>,
+    telemetry: &Telemetry,
+) {
+    telemetry.on_alert(&a);
+    if let Some(s) = supervisor {
+        let _ = s.send(a.clone());
+    }
+    alerts.handle(a).await;
 }
 
 /// Threads and counters of every source started, also those a glob starts later.

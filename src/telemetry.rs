@@ -48,8 +48,14 @@ fn time<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
 /// Deliveries of one channel.
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct ChannelCounts {
+    /// Notifications delivered.
     pub sent: u64,
+    /// Notifications in tries that failed (one notification failing twice counts twice).
     pub failed: u64,
+    /// Notifications waiting for delivery (spooled) now.
+    pub queued: u64,
+    /// Notifications dropped because too many were waiting (`spool_max`).
+    pub dropped: u64,
 }
 
 /// Everything the daemon reports about itself.
@@ -67,6 +73,8 @@ pub struct Telemetry {
     /// Matched lines per watch and pattern slot name.
     matches: Mutex<BTreeMap<(String, String), u64>>,
     pub restarts: Mutex<BTreeMap<String, u64>>,
+    /// Failed writes of the alert spool (a full or read-only state_dir).
+    spool_errors: AtomicU64,
 }
 
 impl Telemetry {
@@ -80,10 +88,17 @@ impl Telemetry {
             sources: Mutex::new(Vec::new()),
             rules: Mutex::new(rules),
             recent: Mutex::new(BTreeMap::new()),
-            channels: Mutex::new(BTreeMap::new()),
+            channels: Mutex::new(
+                config
+                    .channels
+                    .keys()
+                    .map(|c| (c.clone(), ChannelCounts::default()))
+                    .collect(),
+            ),
             engine_heartbeat_ms: AtomicU64::new(0),
             matches: Mutex::new(BTreeMap::new()),
             restarts: Mutex::new(BTreeMap::new()),
+            spool_errors: AtomicU64::new(0),
         })
     }
 
@@ -141,16 +156,35 @@ impl Telemetry {
         }
     }
 
-    /// Notes a delivery to `channel`.
-    pub fn on_delivery(&self, channel: &str, ok: bool) {
+    /// Notes a try to deliver `n` notifications to `channel`.
+    pub fn on_delivery(&self, channel: &str, n: u64, ok: bool) {
         if let Ok(mut c) = self.channels.lock() {
             let e = c.entry(channel.to_string()).or_default();
             if ok {
-                e.sent += 1;
+                e.sent += n;
             } else {
-                e.failed += 1;
+                e.failed += n;
             }
         }
+    }
+
+    /// Notes how many notifications wait for `channel`.
+    pub fn on_queue(&self, channel: &str, waiting: usize) {
+        if let Ok(mut c) = self.channels.lock() {
+            c.entry(channel.to_string()).or_default().queued = waiting as u64;
+        }
+    }
+
+    /// Notes a notification dropped because too many were waiting.
+    pub fn on_dropped(&self, channel: &str) {
+        if let Ok(mut c) = self.channels.lock() {
+            c.entry(channel.to_string()).or_default().dropped += 1;
+        }
+    }
+
+    /// Notes a failed write of the alert spool or the open alerts.
+    pub fn on_spool_error(&self) {
+        self.spool_errors.fetch_add(1, Relaxed);
     }
 
     /// Notes `n` matched lines of `slot` in `watch`.
@@ -322,22 +356,37 @@ impl Telemetry {
         m.family(
             "logwarden_alerts_failed_total",
             "counter",
-            "Alert deliveries that failed per channel.",
+            "Alert notifications in delivery tries that failed, per channel.",
+        );
+        m.family(
+            "logwarden_alerts_spooled",
+            "gauge",
+            "Alert notifications waiting in the spool for delivery, per channel.",
+        );
+        m.family(
+            "logwarden_alerts_dropped_total",
+            "counter",
+            "Alert notifications dropped because more than spool_max waited, per channel.",
         );
         if let Ok(ch) = self.channels.lock() {
             for (c, n) in ch.iter() {
-                m.sample(
-                    "logwarden_alerts_sent_total",
-                    &[("channel", c)],
-                    n.sent as f64,
-                );
-                m.sample(
-                    "logwarden_alerts_failed_total",
-                    &[("channel", c)],
-                    n.failed as f64,
-                );
+                let l = [("channel", c.as_str())];
+                m.sample("logwarden_alerts_sent_total", &l, n.sent as f64);
+                m.sample("logwarden_alerts_failed_total", &l, n.failed as f64);
+                m.sample("logwarden_alerts_spooled", &l, n.queued as f64);
+                m.sample("logwarden_alerts_dropped_total", &l, n.dropped as f64);
             }
         }
+        m.family(
+            "logwarden_spool_write_errors_total",
+            "counter",
+            "Failed writes of the alert spool or the open alerts (state_dir full or read-only).",
+        );
+        m.sample(
+            "logwarden_spool_write_errors_total",
+            &[],
+            self.spool_errors.load(Relaxed) as f64,
+        );
         m.family(
             "logwarden_restarts_total",
             "counter",

@@ -1,90 +1,167 @@
-//! Actions: what logwarden does with an alert. Today: deliver it to channels.
+//! Actions: what logwarden does with an alert: deliver it to channels (through the router,
+//! the durable spool and one delivery worker per channel) and restart frozen services (the
+//! supervisor).
 //!
-//! A channel only knows how to deliver one alert; it never sees patterns or rules. The
-//! dispatcher routes each alert to the channels its watch names in `notify`. Later work adds
-//! more channels (email, Telegram, ...) and the restart action behind the same interface.
+//! A channel only knows how to deliver a batch of notifications; it never sees patterns or
+//! rules, and it never retries: retries, backoff, rate limits and fallbacks live in one
+//! place (`delivery.rs`) for every channel.
 
+pub mod alertmanager;
 pub mod console;
+pub mod delivery;
+pub mod email;
+pub mod notification;
+pub mod redact;
+pub mod render;
 pub mod restart;
+pub mod router;
+pub mod slack;
+pub mod spool;
 pub mod supervisor;
+pub mod telegram;
+pub mod test_alert;
+pub mod webhook;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::alert::Alert;
-use crate::config::{ChannelConfig, Config};
+use crate::config::{ChannelConfig, ChannelKind};
 use crate::logging::LogFormat;
-use crate::telemetry::Telemetry;
+use notification::Notification;
 
-/// A delivery that failed, with the reason for the operator.
+/// A delivery that failed, with what the retry logic needs to know.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+pub struct SendError {
+    /// For the operator; never holds a secret (the worker redacts it again anyway).
+    pub reason: String,
+    /// The receiver asked us to wait this long (HTTP 429).
+    pub retry_after: Option<Duration>,
+    /// Trying again will not help (a rejected request): go to the fallback at once.
+    pub permanent: bool,
+}
+
+impl SendError {
+    /// A failure that may pass (network, 5xx).
+    pub fn transient(reason: impl Into<String>) -> SendError {
+        SendError {
+            reason: reason.into(),
+            retry_after: None,
+            permanent: false,
+        }
+    }
+
+    /// A failure that will not pass by itself (4xx, bad credentials).
+    pub fn permanent(reason: impl Into<String>) -> SendError {
+        SendError {
+            reason: reason.into(),
+            retry_after: None,
+            permanent: true,
+        }
+    }
+
+    /// The receiver is rate limiting us.
+    pub fn rate_limited(reason: impl Into<String>, after: Duration) -> SendError {
+        SendError {
+            reason: reason.into(),
+            retry_after: Some(after),
+            permanent: false,
+        }
+    }
+
+    /// Classifies an HTTP answer that was not a success.
+    pub fn from_status(
+        status: reqwest::StatusCode,
+        retry_after: Option<Duration>,
+        body: &str,
+    ) -> SendError {
+        let body: String = body.chars().take(200).collect();
+        let reason = format!("HTTP {status}: {}", body.trim());
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            SendError::rate_limited(reason, retry_after.unwrap_or(Duration::from_secs(30)))
+        } else if status.is_client_error() && status != reqwest::StatusCode::REQUEST_TIMEOUT {
+            SendError::permanent(reason)
+        } else {
+            SendError::transient(reason)
+        }
+    }
+
+    /// The same classification with another text.
+    pub fn with_reason(mut self, reason: String) -> SendError {
+        self.reason = reason;
+        self
+    }
+
+    /// A transport error of reqwest, without the URL (which may hold a token).
+    pub fn from_reqwest(e: reqwest::Error) -> SendError {
+        let e = e.without_url();
+        let mut reason = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            reason.push_str(": ");
+            reason.push_str(&s.to_string());
+            source = s.source();
+        }
+        SendError::transient(reason)
+    }
+}
+
+/// A future returned by a channel.
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
+
+/// Somewhere alerts can be delivered.
+pub trait Channel: Send + Sync {
+    /// Delivers a batch (one message where the channel allows, in order).
+    fn send<'a>(&'a self, batch: &'a [Notification]) -> SendFuture<'a>;
+}
+
+/// Why a channel could not be built.
 #[derive(Debug, thiserror::Error)]
 #[error("channel {channel}: {reason}")]
-pub struct ChannelError {
+pub struct BuildError {
     pub channel: String,
     pub reason: String,
 }
 
-/// A future returned by a channel.
-pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), ChannelError>> + Send + 'a>>;
-
-/// Somewhere alerts can be delivered.
-pub trait Channel: Send + Sync {
-    /// The channel's name in the config.
-    fn name(&self) -> &str;
-    /// Delivers one alert.
-    fn send<'a>(&'a self, alert: &'a Alert) -> SendFuture<'a>;
+/// Builds the channel `name` of `cfg`.
+pub fn build_channel(
+    name: &str,
+    cfg: &ChannelConfig,
+    format: LogFormat,
+    http: &reqwest::Client,
+) -> Result<Arc<dyn Channel>, BuildError> {
+    let err = |reason: String| BuildError {
+        channel: name.to_string(),
+        reason,
+    };
+    let template = cfg.template.clone();
+    Ok(match &cfg.kind {
+        ChannelKind::Console => Arc::new(console::Console::new(format, template)),
+        ChannelKind::Email(e) => {
+            Arc::new(email::Email::new(e, template, cfg.timeout).map_err(err)?)
+        }
+        ChannelKind::Telegram(t) => {
+            Arc::new(telegram::Telegram::new(t, template, http.clone(), cfg.timeout).map_err(err)?)
+        }
+        ChannelKind::Slack(s) => {
+            Arc::new(slack::Slack::new(s, template, http.clone(), cfg.timeout))
+        }
+        ChannelKind::Webhook(w) => Arc::new(webhook::Webhook::new(w, http.clone(), cfg.timeout)),
+        ChannelKind::Alertmanager(a) => Arc::new(alertmanager::Alertmanager::new(
+            a,
+            http.clone(),
+            cfg.timeout,
+        )),
+    })
 }
 
-/// Routes alerts to channels.
-pub struct Dispatcher {
-    telemetry: Arc<Telemetry>,
-    channels: HashMap<String, Arc<dyn Channel>>,
-    /// Channel names per watch name.
-    routes: HashMap<String, Vec<String>>,
-}
-
-impl Dispatcher {
-    /// Builds every configured channel.
-    pub fn new(config: &Config, format: LogFormat, telemetry: Arc<Telemetry>) -> Dispatcher {
-        let channels = config
-            .channels
-            .iter()
-            .map(|(name, c)| {
-                let ch: Arc<dyn Channel> = match c {
-                    ChannelConfig::Console => Arc::new(console::Console::new(name, format)),
-                };
-                (name.clone(), ch)
-            })
-            .collect();
-        let routes = config
-            .watches
-            .iter()
-            .map(|w| (w.name.clone(), w.notify.clone()))
-            .collect();
-        Dispatcher {
-            telemetry,
-            channels,
-            routes,
-        }
-    }
-
-    /// Delivers one alert to every channel of its watch; failures are logged.
-    pub async fn deliver(&self, alert: &Alert) {
-        let Some(names) = self.routes.get(&alert.watch) else {
-            tracing::warn!(watch = %alert.watch, "alert for an unknown watch dropped");
-            return;
-        };
-        for name in names {
-            let Some(ch) = self.channels.get(name) else {
-                continue;
-            };
-            let result = ch.send(alert).await;
-            self.telemetry.on_delivery(name, result.is_ok());
-            if let Err(e) = result {
-                tracing::error!(error = %e, watch = %alert.watch, rule = %alert.rule, "alert not delivered");
-            }
-        }
-    }
+/// Reads an HTTP answer's `Retry-After` (seconds).
+pub fn retry_after_header(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
 }

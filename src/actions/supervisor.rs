@@ -287,8 +287,10 @@ impl Supervisor {
             at: SystemTime::now(),
             summary,
             line: None,
+            context: Vec::new(),
             source: None,
             unit: watch.unit.clone(),
+            action: None,
         };
         let _ = self.alerts.send(Output::Alert(alert)).await;
     }

@@ -4,20 +4,24 @@
 //! order), reads the pattern packs, and checks everything, returning either a `Config` the rest
 //! of the program can trust or every problem found, each with file:line:column.
 
+pub mod channels;
 pub mod duration;
 pub mod error;
 pub mod located;
 pub mod packs;
 pub mod raw;
 pub mod recovery;
+pub mod secret;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use channels::{AlertsConfig, ChannelConfig, ChannelKind};
 pub use error::{ConfigError, Diagnostics};
 pub use packs::{PackSet, PatternDef, PatternPack};
 pub use recovery::{ProbeConfig, ProbeKind, RestartConfig, RestartMethod};
+pub use secret::Secret;
 
 use crate::source::journal::{parse_priority, JournalFilter};
 use crate::source::multiline::{Grouping, MultilineRule};
@@ -28,7 +32,7 @@ pub const DEFAULT_MULTILINE_TIMEOUT: Duration = Duration::from_millis(300);
 pub const DEFAULT_MULTILINE_MAX_LINES: usize = 500;
 
 use located::{Located, SourceMap};
-use raw::{RawChannel, RawDaemon, RawFile, RawRule, RawWatch, RuleKindText, SeverityText};
+use raw::{RawDaemon, RawFile, RawRule, RawWatch, RuleKindText, SeverityText};
 
 /// Default location of the main config file.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/logwarden/logwarden.toml";
@@ -41,8 +45,30 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub watches: Vec<WatchConfig>,
     pub channels: BTreeMap<String, ChannelConfig>,
+    /// `[alerts]`: grouping, reminders, retries and redaction for every channel.
+    pub alerts: AlertsConfig,
     /// Every file that was read (config, drop-ins, pattern packs), for reload and `check`.
     pub files_read: Vec<PathBuf>,
+}
+
+impl Config {
+    /// Every secret value the config holds, so alert texts can be redacted of them.
+    pub fn secret_values(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        if let Some((url, _)) = &self.daemon.heartbeat {
+            out.push(url.expose());
+        }
+        for c in self.channels.values() {
+            match &c.kind {
+                ChannelKind::Email(e) => out.extend(e.password.as_ref().map(Secret::expose)),
+                ChannelKind::Telegram(t) => out.push(t.token.expose()),
+                ChannelKind::Slack(s) => out.push(s.url.expose()),
+                ChannelKind::Webhook(w) => out.push(w.url.expose()),
+                ChannelKind::Console | ChannelKind::Alertmanager(_) => {}
+            }
+        }
+        out
+    }
 }
 
 /// `[daemon]` after defaults.
@@ -56,16 +82,6 @@ pub struct DaemonConfig {
     pub listen: Option<std::net::SocketAddr>,
     /// The dead-man's switch URL (a secret: never logged) and how often it is pinged.
     pub heartbeat: Option<(Secret, Duration)>,
-}
-
-/// A secret value (a URL with a token, a password): its `Debug` never shows it.
-#[derive(Clone, PartialEq)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
 }
 
 /// Where a file source begins when it has no checkpoint.
@@ -106,7 +122,9 @@ pub struct JournalConfig {
 }
 
 /// How urgent an alert is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -182,12 +200,6 @@ pub enum RuleKind {
 pub const DEFAULT_NEW_KIND_LEARN: Duration = Duration::from_secs(3600);
 /// Default cap on the kinds a `new-kind` rule keeps.
 pub const DEFAULT_MAX_TEMPLATES: usize = 1000;
-
-/// One alert channel.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChannelConfig {
-    Console,
-}
 
 /// Loads the config at `path` with its drop-ins and pattern packs.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -296,6 +308,11 @@ fn merge(into: &mut RawFile, later: RawFile) {
         }
     }
     into.channels.extend(later.channels);
+    if let Some(a) = later.alerts {
+        into.alerts
+            .get_or_insert_with(raw::RawAlerts::default)
+            .merge_from(a);
+    }
 }
 
 /// Resolves a path written in file `file` against that file's directory.
@@ -360,14 +377,8 @@ fn resolve(raw: RawFile, sources: &mut SourceMap, diags: &mut Diagnostics) -> Co
     }
     let packs = PackSet::load(Some(&daemon.patterns_dir), sources, diags);
 
-    let mut channels = BTreeMap::new();
-    channels.insert("console".to_string(), ChannelConfig::Console);
-    for (name, ch) in &raw.channels {
-        let resolved = match &ch.value {
-            RawChannel::Console {} => ChannelConfig::Console,
-        };
-        channels.insert(name.clone(), resolved);
-    }
+    let alerts = channels::resolve_alerts(raw.alerts.as_ref(), sources, diags);
+    let channels = channels::resolve_channels(&raw.channels, &alerts, sources, diags);
 
     let mut watches: Vec<WatchConfig> = raw
         .watch
@@ -392,6 +403,7 @@ fn resolve(raw: RawFile, sources: &mut SourceMap, diags: &mut Diagnostics) -> Co
         daemon,
         watches,
         channels,
+        alerts,
         files_read: sources.paths().map(Path::to_path_buf).collect(),
     }
 }
@@ -407,33 +419,16 @@ fn resolve_heartbeat(
         .as_ref()
         .map(|e| e.value.0)
         .unwrap_or(Duration::from_secs(300));
-    let url = if let Some(u) = &d.heartbeat_url {
-        tracing::warn!("heartbeat_url is written in the config; prefer heartbeat_url_env or heartbeat_url_file (the URL holds a token)");
-        u.value.clone()
-    } else if let Some(e) = &d.heartbeat_url_env {
-        match std::env::var(&e.value) {
-            Ok(v) => v,
-            Err(_) => {
-                diags.at(
-                    sources,
-                    e,
-                    format!("environment variable {} is not set", e.value),
-                );
-                return None;
-            }
-        }
-    } else if let Some(f) = &d.heartbeat_url_file {
-        let path = resolve_path(sources, f);
-        match std::fs::read_to_string(&path) {
-            Ok(v) => v.trim().to_string(),
-            Err(e) => {
-                diags.at(sources, f, format!("cannot read {}: {e}", path.display()));
-                return None;
-            }
-        }
-    } else {
-        return None;
-    };
+    let url = secret::SecretSource {
+        key: "heartbeat_url",
+        owner: "[daemon]",
+        inline: d.heartbeat_url.as_ref(),
+        file: d.heartbeat_url_file.as_ref(),
+        env: d.heartbeat_url_env.as_ref(),
+        credential: d.heartbeat_url_credential.as_ref(),
+    }
+    .resolve(sources, diags)?
+    .0;
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         diags.plain("heartbeat URL must start with http:// or https://".into());
         return None;
@@ -441,8 +436,17 @@ fn resolve_heartbeat(
     Some((Secret(url), every))
 }
 
+/// Severity as written -> severity.
+pub(crate) fn severity_of(s: SeverityText) -> Severity {
+    match s {
+        SeverityText::Info => Severity::Info,
+        SeverityText::Warning => Severity::Warning,
+        SeverityText::Critical => Severity::Critical,
+    }
+}
+
 /// Whether a watch or rule name is safe to use in state file names and metric labels.
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()
@@ -1145,11 +1149,11 @@ fn resolve_rule(
             );
         }
     }
-    let severity = match r.severity.as_ref().map(|s| s.value) {
-        Some(SeverityText::Info) => Severity::Info,
-        Some(SeverityText::Critical) => Severity::Critical,
-        Some(SeverityText::Warning) | None => Severity::Warning,
-    };
+    let severity = r
+        .severity
+        .as_ref()
+        .map(|s| severity_of(s.value))
+        .unwrap_or(Severity::Warning);
     let schedule = resolve_schedule(
         &r.name.value,
         r.active.as_ref(),

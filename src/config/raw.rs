@@ -20,6 +20,7 @@ pub struct RawFile {
     pub watch: Vec<RawWatch>,
     #[serde(default)]
     pub channels: BTreeMap<String, Located<RawChannel>>,
+    pub alerts: Option<RawAlerts>,
 }
 
 /// `[daemon]`: settings of the process itself.
@@ -37,6 +38,7 @@ pub struct RawDaemon {
     pub heartbeat_url: Option<Located<String>>,
     pub heartbeat_url_env: Option<Located<String>>,
     pub heartbeat_url_file: Option<Located<String>>,
+    pub heartbeat_url_credential: Option<Located<String>>,
     pub heartbeat_every: Option<Located<ConfigDuration>>,
 }
 
@@ -232,12 +234,125 @@ pub enum SeverityText {
     Critical,
 }
 
-/// `[channels.NAME]`: one alert channel.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, tag = "type", rename_all = "lowercase")]
-pub enum RawChannel {
-    /// Human-readable lines (or JSON lines) on stderr.
-    Console {},
+/// `[channels.NAME]`: one alert channel. Which keys apply depends on `type`; keys of
+/// another type are errors (checked in `channels.rs`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    #[serde(rename = "type")]
+    pub kind: Option<Located<ChannelKindText>>,
+    // For every type.
+    pub min_severity: Option<Located<SeverityText>>,
+    pub group_wait: Option<Located<ConfigDuration>>,
+    /// `"20/1h"`: at most 20 messages an hour; more wait and go out together.
+    pub rate_limit: Option<Located<String>>,
+    pub fallback: Option<Located<String>>,
+    pub fallback_after: Option<Located<ConfigDuration>>,
+    pub timeout: Option<Located<ConfigDuration>>,
+    /// The text of one alert, with `{placeholders}`.
+    pub template: Option<Located<String>>,
+    // email
+    pub host: Option<Located<String>>,
+    pub port: Option<Located<u64>>,
+    pub tls: Option<Located<EmailTlsText>>,
+    pub username: Option<Located<String>>,
+    pub password: Option<Located<String>>,
+    pub password_file: Option<Located<String>>,
+    pub password_env: Option<Located<String>>,
+    pub password_credential: Option<Located<String>>,
+    pub from: Option<Located<String>>,
+    pub to: Option<Located<Vec<Located<String>>>>,
+    pub ca_file: Option<Located<String>>,
+    pub subject: Option<Located<String>>,
+    // telegram
+    pub token: Option<Located<String>>,
+    pub token_file: Option<Located<String>>,
+    pub token_env: Option<Located<String>>,
+    pub token_credential: Option<Located<String>>,
+    pub chat_id: Option<Located<ChatIdText>>,
+    pub api_url: Option<Located<String>>,
+    // slack, webhook
+    pub url: Option<Located<String>>,
+    pub url_file: Option<Located<String>>,
+    pub url_env: Option<Located<String>>,
+    pub url_credential: Option<Located<String>>,
+    pub style: Option<Located<SlackStyleText>>,
+    // alertmanager
+    pub urls: Option<Located<Vec<Located<String>>>>,
+    pub resend: Option<Located<ConfigDuration>>,
+    pub labels: Option<Located<BTreeMap<String, String>>>,
+}
+
+/// `type` of a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKindText {
+    Console,
+    Email,
+    Telegram,
+    Slack,
+    Webhook,
+    Alertmanager,
+}
+
+/// `tls` of an email channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailTlsText {
+    Starttls,
+    Tls,
+    None,
+}
+
+/// `style` of a Slack channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlackStyleText {
+    Blocks,
+    Text,
+}
+
+/// A Telegram chat: a number, or `"@channelname"`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ChatIdText {
+    Number(i64),
+    Text(String),
+}
+
+/// `[alerts]`: how alerts are grouped, repeated and redacted, for every channel.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    pub group_wait: Option<Located<ConfigDuration>>,
+    pub repeat: Option<Located<ConfigDuration>>,
+    pub retry_max: Option<Located<ConfigDuration>>,
+    /// Extra regexes whose matches are replaced by `[REDACTED]` in alert texts.
+    pub redact: Option<Vec<Located<String>>>,
+    /// `false` turns the built-in redaction patterns off (the extra ones still apply).
+    pub redact_defaults: Option<Located<bool>>,
+    /// The `host` label and line of alerts (default: the machine's hostname).
+    pub host: Option<Located<String>>,
+    /// Most notifications waiting per channel; beyond it the oldest are dropped, counted.
+    pub spool_max: Option<Located<u64>>,
+}
+
+impl RawAlerts {
+    /// Applies the fields a later file sets.
+    pub fn merge_from(&mut self, later: RawAlerts) {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if later.$f.is_some() { self.$f = later.$f; } )* };
+        }
+        take!(
+            group_wait,
+            repeat,
+            retry_max,
+            redact,
+            redact_defaults,
+            host,
+            spool_max
+        );
+    }
 }
 
 impl RawWatch {
@@ -334,6 +449,9 @@ impl RawDaemon {
         }
         if later.heartbeat_url_file.is_some() {
             self.heartbeat_url_file = later.heartbeat_url_file;
+        }
+        if later.heartbeat_url_credential.is_some() {
+            self.heartbeat_url_credential = later.heartbeat_url_credential;
         }
         if later.heartbeat_every.is_some() {
             self.heartbeat_every = later.heartbeat_every;

@@ -182,7 +182,7 @@ fn the_demo_config_loads_with_every_value_and_default() {
             ),
         ]
     );
-    assert_eq!(c.channels.get("console"), Some(&ChannelConfig::Console));
+    assert_eq!(c.channels.get("console"), Some(&ChannelConfig::console()));
     assert_eq!(c.files_read[0], Path::new("/srv/demo/logwarden.toml"));
 }
 

@@ -231,6 +231,7 @@ impl WatchReplay {
             at: self.now,
             slots,
             line: text,
+            context: Vec::new(),
             source: source.clone(),
         }));
         self.engine.handle(&input, &mut self.out);

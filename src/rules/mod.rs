@@ -111,6 +111,8 @@ pub struct MatchedLine {
     pub slots: SlotSet,
     /// The line, lossily decoded (invalid UTF-8 becomes U+FFFD).
     pub line: String,
+    /// The lines its source read just before it, oldest first.
+    pub context: Vec<String>,
     /// Where it came from (a file path).
     pub source: Arc<str>,
 }
@@ -370,7 +372,12 @@ impl Engine {
                         State::Stale(_) | State::Probe(_) => None,
                     };
                     if let Some(o) = o {
-                        out.push(alert(&w.name, &w.unit, r, o));
+                        let mut a = alert(&w.name, &w.unit, r, o);
+                        // The alert quotes this line: quote what came before it too.
+                        if a.line.as_deref() == Some(m.line.as_str()) {
+                            a.context = m.context.clone();
+                        }
+                        out.push(a);
                     }
                 }
             }
@@ -605,8 +612,10 @@ fn alert(watch: &str, unit: &Option<String>, rule: &Rule, o: Outcome) -> Alert {
         at: SystemTime::now(),
         summary: o.summary,
         line: o.line,
+        context: Vec::new(),
         source: o.source,
         unit: unit.clone(),
+        action: None,
     }
 }
 

@@ -80,6 +80,7 @@ fn telemetry(watches: &[WatchConfig]) -> std::sync::Arc<crate::telemetry::Teleme
         },
         watches: watches.to_vec(),
         channels: Default::default(),
+        alerts: Default::default(),
         files_read: Vec::new(),
     };
     crate::telemetry::Telemetry::new(&config)
@@ -178,6 +179,7 @@ fn matched(watch: usize, at: Instant, slots: SlotSet, text: &str) -> Input {
         at,
         slots,
         line: text.into(),
+        context: Vec::new(),
         source: Arc::from("/var/log/bot.log"),
     }))
 }

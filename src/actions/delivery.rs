@@ -1,0 +1,482 @@
+//! One delivery worker per channel: it owns the channel's queue and is the only place that
+//! decides when to send. It waits `group_wait` so alerts that fire together go out as one
+//! message, keeps the channel's rate limit (what is over the limit waits and goes out
+//! together, nothing is dropped), retries a failing channel with exponential backoff (or
+//! exactly the `retry_after` a 429 asked for), and after `fallback_after` of failures hands
+//! the notifications to the fallback channel. A notification leaves the spool only after its
+//! channel (or its fallback) accepted it.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::notification::{next_id, Kind, Notification, Reroute};
+use super::redact::Redactor;
+use super::spool::Spool;
+use super::Channel;
+use crate::config::ChannelConfig;
+use crate::shutdown::Shutdown;
+use crate::telemetry::Telemetry;
+
+/// Most notifications in one message: a burst of a hundred alerts is a few messages, not one
+/// unreadable wall (Telegram and Slack cut long texts anyway).
+pub const MAX_BATCH: usize = 20;
+/// First wait after a failure; doubled per consecutive failure up to `retry_max`.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// At shutdown, what is queued gets one last try bounded by this.
+const LAST_TRY: Duration = Duration::from_secs(5);
+
+/// Everything a worker needs; built by the router.
+pub struct Worker {
+    pub name: String,
+    pub channel: Arc<dyn Channel>,
+    pub cfg: ChannelConfig,
+    pub rx: mpsc::UnboundedReceiver<Notification>,
+    /// The fallback channel's queue, if this channel has one.
+    pub fallback: Option<mpsc::UnboundedSender<Notification>>,
+    pub spool: Arc<Spool>,
+    pub redactor: Arc<Redactor>,
+    pub telemetry: Arc<Telemetry>,
+    pub retry_max: Duration,
+    pub spool_max: usize,
+}
+
+/// A queued notification and when it arrived.
+struct Queued {
+    arrived: Instant,
+    n: Notification,
+}
+
+/// The worker's state between wake-ups.
+struct State {
+    queue: VecDeque<Queued>,
+    /// Consecutive failed tries.
+    failures: u32,
+    /// Since when the channel fails (the first failure after the last success).
+    failing_since: Option<Instant>,
+    /// No try before this (backoff or the receiver's `retry_after`).
+    retry_at: Option<Instant>,
+    /// When the last messages were sent, for the rate limit (at most `count` kept).
+    sent: VecDeque<Instant>,
+}
+
+impl Worker {
+    /// Delivers until shutdown (then one bounded last try) or until every sender is gone.
+    pub async fn run(mut self, mut shutdown: Shutdown) {
+        let mut st = State {
+            queue: VecDeque::new(),
+            failures: 0,
+            failing_since: None,
+            retry_at: None,
+            sent: VecDeque::new(),
+        };
+        loop {
+            let due = self.due(&st);
+            tokio::select! {
+                n = self.rx.recv() => match n {
+                    Some(n) => self.enqueue(&mut st, n),
+                    None => break,
+                },
+                _ = sleep_until_opt(due) => self.attempt(&mut st).await,
+                _ = shutdown.wait() => break,
+            }
+        }
+        // Take what arrived meanwhile, then one bounded try unless the channel asked to wait.
+        while let Ok(n) = self.rx.try_recv() {
+            self.enqueue(&mut st, n);
+        }
+        if !st.queue.is_empty() && st.retry_at.is_none_or(|t| t <= Instant::now()) {
+            self.cfg.timeout = self.cfg.timeout.min(LAST_TRY);
+            let _ = tokio::time::timeout(LAST_TRY, self.attempt(&mut st)).await;
+        }
+        self.telemetry.on_queue(&self.name, st.queue.len());
+        if !st.queue.is_empty() {
+            tracing::info!(channel = %self.name, waiting = st.queue.len(), "notifications stay in the spool for the next start");
+        }
+    }
+
+    fn enqueue(&self, st: &mut State, n: Notification) {
+        if st.queue.iter().any(|q| q.n.id == n.id) {
+            return;
+        }
+        st.queue.push_back(Queued {
+            arrived: Instant::now(),
+            n,
+        });
+        while st.queue.len() > self.spool_max {
+            if let Some(old) = st.queue.pop_front() {
+                tracing::error!(channel = %self.name, rule = %old.n.alert.rule, watch = %old.n.alert.watch,
+                    "too many notifications waiting (spool_max); the oldest is dropped");
+                self.spool.remove(&old.n);
+                self.telemetry.on_dropped(&self.name);
+            }
+        }
+        self.telemetry.on_queue(&self.name, st.queue.len());
+    }
+
+    /// When the next try is due: the oldest notification's group wait, the backoff, and the
+    /// rate limit, whichever is latest. `None` when nothing waits.
+    fn due(&self, st: &State) -> Option<Instant> {
+        let first = st.queue.front()?;
+        let mut due = first.arrived + self.cfg.group_wait;
+        if let Some(r) = st.retry_at {
+            due = due.max(r);
+        }
+        if let Some(limit) = self.cfg.rate_limit {
+            if st.sent.len() >= limit.count as usize {
+                if let Some(oldest) = st.sent.front() {
+                    due = due.max(*oldest + limit.per);
+                }
+            }
+        }
+        Some(due)
+    }
+
+    /// Sends one batch and acts on the outcome.
+    async fn attempt(&mut self, st: &mut State) {
+        let now = Instant::now();
+        if let Some(limit) = self.cfg.rate_limit {
+            while st.sent.front().is_some_and(|t| *t + limit.per <= now) {
+                st.sent.pop_front();
+            }
+        }
+        // Over the rate limit, everything waiting goes in one message when a slot frees. The
+        // console writes one alert at a time: a crash after a write repeats at most that one.
+        let take = if self.cfg.rate_limit.is_some() {
+            st.queue.len()
+        } else if matches!(self.cfg.kind, crate::config::ChannelKind::Console) {
+            1
+        } else {
+            st.queue.len().min(MAX_BATCH)
+        };
+        let batch: Vec<Notification> = st.queue.iter().take(take).map(|q| q.n.clone()).collect();
+        if batch.is_empty() {
+            return;
+        }
+        let result = match tokio::time::timeout(self.cfg.timeout, self.channel.send(&batch)).await {
+            Ok(r) => r,
+            Err(_) => Err(super::SendError::transient(format!(
+                "no answer within {}s",
+                self.cfg.timeout.as_secs()
+            ))),
+        };
+        match result {
+            Ok(()) => {
+                for n in &batch {
+                    self.spool.remove(n);
+                }
+                st.queue.drain(..batch.len());
+                if st.failures > 0 {
+                    tracing::info!(channel = %self.name, after = st.failures, "channel delivers again");
+                }
+                st.failures = 0;
+                st.failing_since = None;
+                st.retry_at = None;
+                if self.cfg.rate_limit.is_some() {
+                    st.sent.push_back(Instant::now());
+                }
+                self.telemetry
+                    .on_delivery(&self.name, batch.len() as u64, true);
+                tracing::debug!(channel = %self.name, alerts = batch.len(), "delivered");
+            }
+            Err(e) => {
+                let reason = self.redactor.redact(&e.reason).into_owned();
+                st.failures += 1;
+                let since = *st.failing_since.get_or_insert(now);
+                self.telemetry
+                    .on_delivery(&self.name, batch.len() as u64, false);
+                // Keepalives and tests are not worth a retry: the next keepalive comes soon.
+                let retryable: Vec<usize> = (0..batch.len())
+                    .filter(|&i| !matches!(batch[i].kind, Kind::Keepalive | Kind::Test))
+                    .collect();
+                if retryable.len() < batch.len() {
+                    let mut kept = VecDeque::new();
+                    for (i, q) in st.queue.drain(..).enumerate() {
+                        if i >= batch.len() || retryable.contains(&i) {
+                            kept.push_back(q);
+                        }
+                    }
+                    st.queue = kept;
+                }
+                let give_up_here =
+                    e.permanent || now.duration_since(since) >= self.cfg.fallback_after;
+                match (&self.fallback, give_up_here) {
+                    (Some(fb), true) => {
+                        let moved = retryable.len();
+                        for q in st.queue.drain(..moved) {
+                            self.reroute(fb, q.n, &reason);
+                        }
+                        tracing::error!(channel = %self.name, alerts = moved, error = %reason,
+                            "channel keeps failing; its alerts go to the fallback channel");
+                        st.retry_at = None;
+                    }
+                    _ => {
+                        let backoff = FIRST_RETRY
+                            .saturating_mul(1u32 << st.failures.saturating_sub(1).min(16))
+                            .min(self.retry_max);
+                        let wait = e.retry_after.unwrap_or(backoff);
+                        st.retry_at = Some(Instant::now() + wait);
+                        let level_error = st.failures == 1 || e.permanent;
+                        if level_error {
+                            tracing::error!(channel = %self.name, alerts = batch.len(), error = %reason,
+                                retry_in_ms = wait.as_millis() as u64, "alert delivery failed; will retry");
+                        } else {
+                            tracing::warn!(channel = %self.name, alerts = batch.len(), error = %reason,
+                                failures = st.failures, retry_in_ms = wait.as_millis() as u64, "alert delivery failed again");
+                        }
+                    }
+                }
+            }
+        }
+        self.telemetry.on_queue(&self.name, st.queue.len());
+    }
+
+    /// Moves one notification to the fallback channel: spooled there first, then forgotten
+    /// here, so a crash in between can only repeat it, never lose it.
+    fn reroute(&self, fb: &mpsc::UnboundedSender<Notification>, n: Notification, reason: &str) {
+        let mut moved = n.clone();
+        moved.id = next_id();
+        // A notification of its own now: it no longer stands for the line's position.
+        moved.origin = moved.id;
+        moved.siblings = Vec::new();
+        moved.position = None;
+        moved.rerouted = Some(Reroute {
+            from: self.name.clone(),
+            reason: reason.to_string(),
+        });
+        if let Some(to) = self.cfg.fallback.clone() {
+            moved.channel = to;
+        }
+        if let Err(e) = self
+            .spool
+            .write(&moved)
+            .and_then(|()| self.spool.sync(&[moved.id]))
+        {
+            tracing::error!(error = %e, "cannot spool a rerouted notification; sending it anyway");
+        }
+        if fb.send(moved).is_ok() {
+            self.spool.remove(&n);
+        }
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The worker against a channel that fails on command, in paused time: an hour of
+    //! failures takes milliseconds and the retry schedule is exact.
+
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::actions::notification::VERSION;
+    use crate::actions::{SendError, SendFuture};
+    use crate::alert::{Alert, AlertState};
+    use crate::config::channels::RateLimit;
+    use crate::config::{AlertsConfig, Severity};
+
+    /// A channel that fails until `works_at`, answering 429 with `retry_after` if set, and
+    /// records every try and every delivered batch (ids).
+    struct Scripted {
+        works_at: Instant,
+        retry_after: Option<Duration>,
+        tries: Mutex<Vec<Instant>>,
+        delivered: Mutex<Vec<Vec<u64>>>,
+    }
+
+    impl Channel for Scripted {
+        fn send<'a>(&'a self, batch: &'a [Notification]) -> SendFuture<'a> {
+            Box::pin(async move {
+                let now = Instant::now();
+                self.tries.lock().unwrap().push(now);
+                if now < self.works_at {
+                    return Err(match self.retry_after {
+                        Some(a) => SendError::rate_limited("429", a),
+                        None => SendError::transient("HTTP 500"),
+                    });
+                }
+                self.delivered
+                    .lock()
+                    .unwrap()
+                    .push(batch.iter().map(|n| n.id).collect());
+                Ok(())
+            })
+        }
+    }
+
+    fn scripted(works_after: Duration, retry_after: Option<Duration>) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            works_at: Instant::now() + works_after,
+            retry_after,
+            tries: Mutex::new(Vec::new()),
+            delivered: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn note(id: u64) -> Notification {
+        Notification {
+            version: VERSION,
+            id,
+            channel: "ch".into(),
+            kind: Kind::Notice,
+            alert: Alert::new(
+                "bot",
+                "burst",
+                Severity::Critical,
+                AlertState::Firing,
+                "s".into(),
+            ),
+            host: "h".into(),
+            since_ms: None,
+            rerouted: None,
+            origin: 0,
+            siblings: Vec::new(),
+            position: None,
+        }
+    }
+
+    struct Setup {
+        tx: mpsc::UnboundedSender<Notification>,
+        fallback_rx: mpsc::UnboundedReceiver<Notification>,
+        _trigger: crate::shutdown::ShutdownTrigger,
+        _dir: tempfile::TempDir,
+    }
+
+    fn start(channel: Arc<Scripted>, cfg: ChannelConfig) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (fb_tx, fallback_rx) = mpsc::unbounded_channel();
+        let (trigger, shutdown) = crate::shutdown::channel();
+        let config = crate::config::Config {
+            daemon: crate::config::DaemonConfig {
+                state_dir: dir.path().into(),
+                patterns_dir: dir.path().into(),
+                poll_interval: Duration::from_secs(1),
+                listen: None,
+                heartbeat: None,
+            },
+            watches: Vec::new(),
+            channels: Default::default(),
+            alerts: AlertsConfig::default(),
+            files_read: Vec::new(),
+        };
+        let worker = Worker {
+            name: "ch".into(),
+            channel,
+            fallback: cfg.fallback.as_ref().map(|_| fb_tx),
+            cfg,
+            rx,
+            spool: Arc::new(Spool::new(dir.path())),
+            redactor: Arc::new(Redactor::new(&AlertsConfig::default(), &[])),
+            telemetry: Telemetry::new(&config),
+            retry_max: Duration::from_secs(300),
+            spool_max: 100,
+        };
+        tokio::spawn(worker.run(shutdown));
+        Setup {
+            tx,
+            fallback_rx,
+            _trigger: trigger,
+            _dir: dir,
+        }
+    }
+
+    /// A channel that batches (the console writes one alert at a time).
+    fn cfg(group_wait: Duration) -> ChannelConfig {
+        ChannelConfig {
+            kind: crate::config::ChannelKind::Webhook(crate::config::channels::WebhookConfig {
+                url: crate::config::Secret("http://127.0.0.1:9/unused".into()),
+            }),
+            group_wait,
+            ..ChannelConfig::console()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_channel_down_for_an_hour_delivers_each_notification_once_when_back() {
+        let ch = scripted(Duration::from_secs(3600), None);
+        let s = start(ch.clone(), cfg(Duration::ZERO));
+        for id in 1..=3 {
+            s.tx.send(note(id)).unwrap();
+        }
+        tokio::time::sleep(Duration::from_secs(3600 + 400)).await;
+        let delivered = ch.delivered.lock().unwrap().clone();
+        assert_eq!(delivered, vec![vec![1, 2, 3]]);
+        let tries = ch.tries.lock().unwrap().len();
+        // Backoff 1, 2, 4 ... 256 s, then every 300 s: about 20 tries in the hour, not 3600.
+        assert!((15..=25).contains(&tries), "{tries} tries");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_retry_after_is_waited_exactly() {
+        let ch = scripted(Duration::from_millis(1), Some(Duration::from_secs(7)));
+        let s = start(ch.clone(), cfg(Duration::ZERO));
+        s.tx.send(note(1)).unwrap();
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let tries = ch.tries.lock().unwrap().clone();
+        assert_eq!(tries.len(), 2);
+        assert_eq!(tries[1] - tries[0], Duration::from_secs(7));
+        assert_eq!(ch.delivered.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn alerts_that_fire_together_go_out_as_one_message() {
+        let ch = scripted(Duration::ZERO, None);
+        let s = start(ch.clone(), cfg(Duration::from_secs(10)));
+        s.tx.send(note(1)).unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        s.tx.send(note(2)).unwrap();
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        s.tx.send(note(3)).unwrap();
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        assert_eq!(*ch.delivered.lock().unwrap(), vec![vec![1, 2], vec![3]]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn over_the_rate_limit_alerts_wait_and_go_together_none_dropped() {
+        let ch = scripted(Duration::ZERO, None);
+        let mut c = cfg(Duration::ZERO);
+        c.rate_limit = Some(RateLimit {
+            count: 1,
+            per: Duration::from_secs(60),
+        });
+        let s = start(ch.clone(), c);
+        for id in 1..=5 {
+            s.tx.send(note(id)).unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(
+            *ch.delivered.lock().unwrap(),
+            vec![vec![1], vec![2, 3, 4, 5]]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_channel_failing_past_fallback_after_hands_over_once() {
+        let ch = scripted(Duration::from_secs(3600), None);
+        let mut c = cfg(Duration::ZERO);
+        c.fallback = Some("mail".into());
+        c.fallback_after = Duration::from_secs(60);
+        let mut s = start(ch.clone(), c);
+        s.tx.send(note(1)).unwrap();
+        tokio::time::sleep(Duration::from_secs(200)).await;
+        let moved = s.fallback_rx.try_recv().expect("handed to the fallback");
+        assert_eq!(moved.channel, "mail");
+        assert_eq!(moved.rerouted.as_ref().map(|r| r.from.as_str()), Some("ch"));
+        assert!(s.fallback_rx.try_recv().is_err(), "handed over once");
+        // The primary no longer tries it.
+        let tries = ch.tries.lock().unwrap().len();
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        assert_eq!(ch.tries.lock().unwrap().len(), tries);
+    }
+}

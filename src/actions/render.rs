@@ -1,0 +1,223 @@
+//! Alert texts for people: the subject and body every channel builds its message from, the
+//! default layout and operator templates (`template = "..."`, `subject = "..."`).
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+use super::notification::{Kind, Notification};
+use crate::alert::AlertState;
+use crate::timefmt::rfc3339;
+
+/// The subject of a batch: `[CRITICAL] gemini-trader: error-burst firing (+2 more)`.
+pub fn subject(batch: &[Notification], template: Option<&str>) -> String {
+    let Some(first) = batch.iter().max_by_key(|n| n.alert.severity) else {
+        return "logwarden".to_string();
+    };
+    let one = match template {
+        Some(t) => fill(t, first),
+        None => {
+            let label = match (first.kind, first.alert.state) {
+                (Kind::Test, _) => "TEST",
+                (Kind::Notice, AlertState::Resolved) => "RESOLVED",
+                _ => first.alert.severity.label(),
+            };
+            format!(
+                "[{label}] {}: {} {}",
+                first.alert.watch,
+                first.alert.rule,
+                first.what()
+            )
+        }
+    };
+    match batch.len() {
+        1 => one,
+        n => format!("{one} (+{} more)", n - 1),
+    }
+}
+
+/// The text of a batch: each notification's text, separated by a rule.
+pub fn body(batch: &[Notification], template: Option<&str>) -> String {
+    let mut out = String::new();
+    for (i, n) in batch.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\n\n----------------------------------------\n\n");
+        }
+        match template {
+            Some(t) => out.push_str(&fill(t, n)),
+            None => out.push_str(&text(n)),
+        }
+    }
+    out
+}
+
+/// The default text of one notification: headline, numbers, where, when, what was done,
+/// then the context and the line (a whole traceback when the event was one).
+pub fn text(n: &Notification) -> String {
+    let a = &n.alert;
+    let mut s = format!(
+        "{} [{}] {} / {}\n{}\n",
+        n.what().to_uppercase(),
+        a.severity.label(),
+        a.watch,
+        a.rule,
+        a.summary
+    );
+    let _ = write!(s, "host: {}", n.host);
+    if let Some(u) = &a.unit {
+        let _ = write!(s, " | unit: {u}");
+    }
+    if let Some(src) = &a.source {
+        let _ = write!(s, " | source: {src}");
+    }
+    let _ = write!(s, "\nat: {}", rfc3339(a.at));
+    if (n.kind != Kind::Notice || a.state == AlertState::Resolved) && n.since_ms.is_some() {
+        let _ = write!(s, " (firing since {})", rfc3339(n.since()));
+    }
+    if let Some(act) = &a.action {
+        let _ = write!(s, "\naction: {act}");
+    }
+    if let Some(r) = &n.rerouted {
+        let _ = write!(
+            s,
+            "\nsent here because channel {} kept failing: {}",
+            r.from, r.reason
+        );
+    }
+    if !a.context.is_empty() {
+        s.push_str("\n\nbefore it:");
+        for l in &a.context {
+            s.push_str("\n    | ");
+            s.push_str(l);
+        }
+    }
+    if let Some(line) = &a.line {
+        s.push_str("\n\nline:");
+        for l in line.lines() {
+            s.push_str("\n    | ");
+            s.push_str(l);
+        }
+    }
+    s
+}
+
+/// Fills an operator template for one notification.
+pub fn fill(template: &str, n: &Notification) -> String {
+    let a = &n.alert;
+    crate::template::render(template, |k| match k {
+        "watch" => Cow::Borrowed(a.watch.as_str()),
+        "rule" => Cow::Borrowed(a.rule.as_str()),
+        "state" => Cow::Borrowed(n.what()),
+        "STATE" => Cow::Owned(n.what().to_uppercase()),
+        "severity" => Cow::Owned(a.severity.label().to_lowercase()),
+        "SEVERITY" => Cow::Borrowed(a.severity.label()),
+        "summary" => Cow::Borrowed(a.summary.as_str()),
+        "line" => Cow::Borrowed(a.line.as_deref().unwrap_or("")),
+        "context" => Cow::Owned(a.context.join("\n")),
+        "source" => Cow::Borrowed(a.source.as_deref().unwrap_or("")),
+        "unit" => Cow::Borrowed(a.unit.as_deref().unwrap_or("")),
+        "host" => Cow::Borrowed(n.host.as_str()),
+        "at" => Cow::Owned(rfc3339(a.at)),
+        "since" => Cow::Owned(rfc3339(n.since())),
+        "action" => Cow::Borrowed(a.action.as_deref().unwrap_or("")),
+        "kind" => Cow::Borrowed(match n.kind {
+            Kind::Notice => "notice",
+            Kind::Reminder => "reminder",
+            Kind::Keepalive => "keepalive",
+            Kind::Test => "test",
+        }),
+        _ => Cow::Borrowed(""),
+    })
+}
+
+/// `text` cut to at most `max` UTF-16 code units (how Telegram counts), marked when cut.
+pub fn cut_utf16(text: &str, max: usize) -> Cow<'_, str> {
+    if text.encode_utf16().count() <= max {
+        return Cow::Borrowed(text);
+    }
+    const MARK: &str = "\n[... cut; the full text is in logwarden's log and the other channels]";
+    let budget = max.saturating_sub(MARK.encode_utf16().count());
+    let mut used = 0;
+    let mut end = 0;
+    for (i, c) in text.char_indices() {
+        if used + c.len_utf16() > budget {
+            break;
+        }
+        used += c.len_utf16();
+        end = i + c.len_utf8();
+    }
+    Cow::Owned(format!("{}{MARK}", &text[..end]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::notification::VERSION;
+    use crate::alert::Alert;
+    use crate::config::Severity;
+
+    fn note(state: AlertState, kind: Kind) -> Notification {
+        let mut alert = Alert::new(
+            "gemini-trader",
+            "error-burst",
+            Severity::Critical,
+            state,
+            "11 matches of error within 5m".into(),
+        );
+        alert.line = Some("Traceback (most recent call last):\n  File \"x.py\"\nValueError".into());
+        alert.context = vec!["INFO before".into()];
+        alert.unit = Some("gemini-trader.service".into());
+        Notification {
+            version: VERSION,
+            id: 1,
+            channel: "mail".into(),
+            kind,
+            alert,
+            host: "pi4".into(),
+            since_ms: Some(0),
+            rerouted: None,
+            origin: 0,
+            siblings: Vec::new(),
+            position: None,
+        }
+    }
+
+    #[test]
+    fn subjects_say_severity_watch_rule_and_state() {
+        let f = note(AlertState::Firing, Kind::Notice);
+        assert_eq!(
+            subject(std::slice::from_ref(&f), None),
+            "[CRITICAL] gemini-trader: error-burst firing"
+        );
+        let r = note(AlertState::Resolved, Kind::Notice);
+        assert_eq!(
+            subject(&[r, f.clone()], None),
+            "[CRITICAL] gemini-trader: error-burst firing (+1 more)"
+        );
+        let rem = note(AlertState::Firing, Kind::Reminder);
+        assert!(subject(&[rem], None).ends_with("error-burst still firing"));
+        assert_eq!(
+            subject(&[f], Some("{host}: {watch} {STATE}")),
+            "pi4: gemini-trader FIRING"
+        );
+    }
+
+    #[test]
+    fn the_body_quotes_the_whole_traceback_and_its_context() {
+        let t = text(&note(AlertState::Firing, Kind::Notice));
+        assert!(t.contains("FIRING [CRITICAL] gemini-trader / error-burst"));
+        assert!(t.contains("    | INFO before"));
+        assert!(t.contains(
+            "    | Traceback (most recent call last):\n    |   File \"x.py\"\n    | ValueError"
+        ));
+        assert!(t.contains("unit: gemini-trader.service"));
+    }
+
+    #[test]
+    fn long_texts_are_cut_on_character_boundaries() {
+        let long = "é".repeat(5000) + "😀";
+        let cut = cut_utf16(&long, 4096);
+        assert!(cut.encode_utf16().count() <= 4096);
+        assert!(cut.ends_with("other channels]"));
+        assert_eq!(cut_utf16("short", 4096), "short");
+    }
+}

@@ -1,0 +1,97 @@
+//! The `slack` channel: an incoming webhook, as Block Kit sections or plain text.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::notification::Notification;
+use super::webhook::post_json;
+use super::{render, Channel, SendFuture};
+use crate::config::channels::{SlackConfig, SlackStyle};
+use crate::config::Secret;
+
+/// Slack's limit on the text of one section block.
+const SECTION_MAX: usize = 3000;
+/// Slack cuts messages longer than this.
+const TEXT_MAX: usize = 39_000;
+
+/// Posts alerts to a Slack incoming webhook.
+pub struct Slack {
+    url: Secret,
+    style: SlackStyle,
+    template: Option<String>,
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+impl Slack {
+    pub fn new(
+        cfg: &SlackConfig,
+        template: Option<String>,
+        http: reqwest::Client,
+        timeout: Duration,
+    ) -> Slack {
+        Slack {
+            url: cfg.url.clone(),
+            style: cfg.style,
+            template,
+            http,
+            timeout,
+        }
+    }
+}
+
+/// Slack's mrkdwn treats `&`, `<` and `>` as control characters.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The webhook body for a batch.
+pub fn payload(
+    batch: &[Notification],
+    style: SlackStyle,
+    template: Option<&str>,
+) -> serde_json::Value {
+    let subject = render::subject(batch, None);
+    match style {
+        SlackStyle::Text => {
+            let text = format!(
+                "*{}*\n```{}```",
+                escape(&subject),
+                escape(&render::body(batch, template))
+            );
+            json!({ "text": render::cut_utf16(&text, TEXT_MAX) })
+        }
+        SlackStyle::Blocks => {
+            let mut blocks = vec![json!({
+                "type": "header",
+                "text": { "type": "plain_text", "text": render::cut_utf16(&subject, 150) }
+            })];
+            for n in batch.iter().take(20) {
+                let body = match template {
+                    Some(t) => render::fill(t, n),
+                    None => render::text(n),
+                };
+                let text = format!("```{}```", escape(&body));
+                blocks.push(json!({
+                    "type": "section",
+                    "text": { "type": "mrkdwn", "text": render::cut_utf16(&text, SECTION_MAX) }
+                }));
+            }
+            json!({ "text": subject, "blocks": blocks })
+        }
+    }
+}
+
+impl Channel for Slack {
+    fn send<'a>(&'a self, batch: &'a [Notification]) -> SendFuture<'a> {
+        Box::pin(async move {
+            let body = payload(batch, self.style, self.template.as_deref());
+            post_json(&self.http, self.url.expose(), &body, self.timeout)
+                .await
+                .map(|_| ())
+        })
+    }
+}

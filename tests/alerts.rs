@@ -1,0 +1,546 @@
+//! Alert delivery against real servers: a real SMTP server with STARTTLS (aiosmtpd), a real
+//! Alertmanager cluster, and local HTTP servers speaking the Telegram Bot API and the Slack
+//! webhook. Every alert arrives exactly once, a 429 is honoured, a down channel is retried
+//! across a restart of logwarden, and secrets never reach a channel or the log.
+
+#[path = "common/alertmanager.rs"]
+mod alertmanager;
+mod common;
+#[path = "common/fake_http.rs"]
+mod fake_http;
+#[path = "common/smtp.rs"]
+mod smtp;
+#[path = "common/tls.rs"]
+mod tls;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{append, config_dir, Daemon};
+use fake_http::{FakeHttp, Response};
+use serde_json::Value;
+use smtp::{SmtpOptions, SmtpServer};
+
+const TOKEN: &str = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0";
+
+/// A watch on `bot.log` with a rate rule and a match rule, notifying `channels`.
+fn watch(channels: &str) -> String {
+    format!(
+        r#"
+[daemon]
+state_dir = "@DIR@/state"
+poll_interval = "100ms"
+
+[[watch]]
+name = "bot"
+unit = "bot.service"
+files = ["@DIR@/bot.log"]
+patterns = ["python-logging"]
+notify = ["console", {channels}]
+
+  [[watch.rule]]
+  name = "error-burst"
+  when = "rate"
+  pattern = "error"
+  threshold = 2
+  window = "3s"
+  severity = "critical"
+"#
+    )
+}
+
+fn error(n: usize) -> String {
+    format!("2026-11-23 09:41:42,123 - bot - ERROR - numbered {n} end")
+}
+
+fn traceback_with_secrets() -> Vec<String> {
+    vec![
+        "2026-11-23 09:41:43,001 - bot - ERROR - order failed password=hunter2".into(),
+        "Traceback (most recent call last):".into(),
+        "  File \"/home/bot/trader.py\", line 42, in place_order".into(),
+        format!("    resp = api.post(url, token=\"{TOKEN}\")"),
+        "ConnectionResetError: [Errno 104] Connection reset by peer".into(),
+    ]
+}
+
+fn write_secret(dir: &Path, name: &str, value: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, value).expect("write secret");
+    let _ = Command::new("chmod").arg("600").arg(&p).status();
+    p.display().to_string()
+}
+
+#[test]
+fn email_over_starttls_arrives_once_with_the_traceback_and_no_secret() {
+    let ca = tls::TestCa::new("localhost");
+    let server = SmtpServer::start(SmtpOptions {
+        starttls: Some((ca.cert_pem.clone(), ca.key_pem.clone())),
+        auth: Some(("alerts".into(), "smtp-pass-1234".into())),
+        ..SmtpOptions::default()
+    });
+    let mut cfg = watch(r#""mail""#);
+    cfg.push_str(&format!(
+        r#"
+[channels.mail]
+type = "email"
+host = "localhost"
+port = {port}
+tls = "starttls"
+username = "alerts"
+password_file = "@DIR@/smtp-password"
+from = "logwarden <logwarden@example.org>"
+to = ["ops@example.org", "oncall@example.org"]
+ca_file = "{ca}"
+group_wait = "0s"
+"#,
+        port = server.port(),
+        ca = ca.ca_pem.display()
+    ));
+    let (dir, config) = config_dir(&cfg);
+    write_secret(dir.path(), "smtp-password", "smtp-pass-1234");
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    append(
+        &log,
+        &["2026-11-23 09:41:41,000 - bot - INFO - Update VIX=17.25 context-marker".into()],
+    );
+    append(&log, &[error(1), error(2)]);
+    append(&log, &traceback_with_secrets());
+    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    let msgs = server.wait_messages(1, Duration::from_secs(15));
+    let (from, to, raw) = smtp::envelope(&msgs[0]);
+    let raw = &decode_quoted_printable(raw);
+    assert!(from.contains("logwarden@example.org"), "{from}");
+    assert_eq!(to.len(), 2, "{to:?}");
+    assert!(
+        raw.contains("Subject: [CRITICAL] bot: error-burst firing"),
+        "{raw}"
+    );
+    // The whole traceback travels as one event, redacted.
+    assert!(raw.contains("Traceback (most recent call last):"), "{raw}");
+    assert!(raw.contains("ConnectionResetError"), "{raw}");
+    assert!(raw.contains("unit: bot.service"), "{raw}");
+    // The lines before it, as context.
+    assert!(raw.contains("before it:"), "{raw}");
+    assert!(raw.contains("context-marker"), "{raw}");
+    for secret in ["hunter2", TOKEN, "smtp-pass-1234"] {
+        assert!(
+            !raw.contains(secret),
+            "{secret} leaked into the mail:\n{raw}"
+        );
+    }
+    // No second mail for the same firing alert.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(server.messages().len(), 1);
+    d.collect_for(Duration::from_millis(200));
+    let log_text: String = d.seen.iter().map(|v| v.to_string()).collect();
+    for secret in ["hunter2", TOKEN, "smtp-pass-1234"] {
+        assert!(
+            !log_text.contains(secret),
+            "{secret} leaked into logwarden's log"
+        );
+    }
+}
+
+/// The body as a person reads it (lettre sends long lines quoted-printable).
+fn decode_quoted_printable(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Per number, how many messages quote the line `numbered N` as the alert's line (context
+/// lines, which quote earlier lines, do not count).
+fn count_alerted_numbers(msgs: &[String]) -> BTreeMap<usize, usize> {
+    let mut seen: BTreeMap<usize, usize> = BTreeMap::new();
+    for m in msgs {
+        let m = decode_quoted_printable(m);
+        for part in m.split("\nline:").skip(1) {
+            let quoted = part.lines().nth(1).unwrap_or("");
+            if let Some(n) = quoted
+                .split("numbered ")
+                .nth(1)
+                .and_then(|s| s.split(' ').next())
+                .and_then(|s| s.parse().ok())
+            {
+                *seen.entry(n).or_default() += 1;
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn alertmanager_peers_each_get_the_alert_with_labels_and_its_resolution() {
+    let am = alertmanager::AlertmanagerCluster::start(2);
+    let urls = am
+        .urls()
+        .iter()
+        .map(|u| format!("{u:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut cfg = watch(r#""am""#);
+    cfg.push_str(&format!(
+        r#"
+[alerts]
+host = "pi4"
+
+[channels.am]
+type = "alertmanager"
+urls = [{urls}]
+resend = "1s"
+group_wait = "0s"
+labels = {{ env = "test" }}
+"#
+    ));
+    let (dir, config) = config_dir(&cfg);
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    append(&log, &[error(1), error(2), error(3)]);
+    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    for peer in 0..2 {
+        let alert = wait_am(&am, peer, Duration::from_secs(10), |alerts| {
+            alerts
+                .iter()
+                .find(|a| a["labels"]["rule"] == "error-burst")
+                .cloned()
+        });
+        let l = &alert["labels"];
+        assert_eq!(l["alertname"], "error-burst");
+        assert_eq!(l["watch"], "bot");
+        assert_eq!(l["severity"], "critical");
+        assert_eq!(l["host"], "pi4");
+        assert_eq!(l["unit"], "bot.service");
+        assert_eq!(l["env"], "test");
+    }
+    // Kept open by keepalives past the first endsAt horizon, then resolved by the rule.
+    d.wait_alert("error-burst", "resolved", Duration::from_secs(10));
+    for peer in 0..2 {
+        wait_am(&am, peer, Duration::from_secs(10), |alerts| {
+            (!alerts.iter().any(|a| a["labels"]["rule"] == "error-burst")).then_some(Value::Null)
+        });
+    }
+}
+
+/// Polls peer `peer`'s alerts until `pick` returns something.
+fn wait_am(
+    am: &alertmanager::AlertmanagerCluster,
+    peer: usize,
+    timeout: Duration,
+    pick: impl Fn(&[Value]) -> Option<Value>,
+) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let v = am.alerts(peer);
+        let alerts = v.as_array().cloned().unwrap_or_default();
+        if let Some(found) = pick(&alerts) {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "peer {peer}: condition not met; alerts: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn telegram_and_slack_get_the_alert_after_honouring_a_429() {
+    let tg = FakeHttp::start(fake_http::telegram_api(TOKEN, Some(2)));
+    let slack = FakeHttp::start(fake_http::slack_webhook(Some(1)));
+    let mut cfg = watch(r#""phone", "team""#);
+    cfg.push_str(&format!(
+        r#"
+[channels.phone]
+type = "telegram"
+token_file = "@DIR@/tg-token"
+chat_id = 4242
+api_url = "{tg}"
+group_wait = "0s"
+
+[channels.team]
+type = "slack"
+url_file = "@DIR@/slack-url"
+group_wait = "0s"
+"#,
+        tg = tg.url()
+    ));
+    let (dir, config) = config_dir(&cfg);
+    write_secret(dir.path(), "tg-token", TOKEN);
+    write_secret(
+        dir.path(),
+        "slack-url",
+        &format!("{}/services/T0/B0/secretpath", slack.url()),
+    );
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    append(&log, &[error(1), error(2)]);
+    append(&log, &traceback_with_secrets());
+    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+
+    let reqs = tg.wait_requests(2, Duration::from_secs(15));
+    let gap = reqs[1].at.duration_since(reqs[0].at);
+    assert!(
+        gap >= Duration::from_millis(1900),
+        "retry_after 2 s not honoured: {gap:?}"
+    );
+    let body = reqs[1].json().expect("telegram json body");
+    assert_eq!(body["chat_id"], 4242);
+    let text = body["text"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("[CRITICAL] bot: error-burst firing"),
+        "{text}"
+    );
+    assert!(text.contains("ConnectionResetError"), "{text}");
+
+    let reqs = slack.wait_requests(2, Duration::from_secs(15));
+    assert!(reqs[1].at.duration_since(reqs[0].at) >= Duration::from_millis(900));
+    let body = reqs[1].json().expect("slack json body");
+    assert!(
+        body["blocks"].as_array().is_some_and(|b| b.len() >= 2),
+        "{body}"
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&reqs[1].body),
+        tg.requests()
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect::<String>()
+    );
+    for secret in ["hunter2", TOKEN, "secretpath"] {
+        assert!(!all.contains(secret), "{secret} reached a channel: {all}");
+    }
+    // Exactly once each (the first try got the 429): then only the resolution may come.
+    d.wait_alert("error-burst", "resolved", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(1));
+    for (name, server) in [("telegram", &tg), ("slack", &slack)] {
+        let texts: Vec<String> = server
+            .requests()
+            .iter()
+            .skip(1)
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect();
+        let firing = texts
+            .iter()
+            .filter(|t| t.contains("error-burst firing"))
+            .count();
+        let resolved = texts
+            .iter()
+            .filter(|t| t.contains("error-burst resolved"))
+            .count();
+        assert_eq!((firing, resolved), (1, 1), "{name}: {texts:?}");
+    }
+}
+
+#[test]
+fn a_channel_that_keeps_failing_hands_its_alerts_to_the_fallback() {
+    let broken = FakeHttp::start(|_| Response::text(502, "bad gateway"));
+    let hook = FakeHttp::start(|_| Response::text(200, "ok"));
+    let mut cfg = watch(r#""phone""#);
+    cfg.push_str(&format!(
+        r#"
+[channels.phone]
+type = "telegram"
+token_file = "@DIR@/tg-token"
+chat_id = "@alerts"
+api_url = "{broken}"
+group_wait = "0s"
+fallback = "hook"
+fallback_after = "2s"
+
+[channels.hook]
+type = "webhook"
+url = "{hook}/alerts"
+group_wait = "0s"
+"#,
+        broken = broken.url(),
+        hook = hook.url()
+    ));
+    let (dir, config) = config_dir(&cfg);
+    write_secret(dir.path(), "tg-token", TOKEN);
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    append(&log, &[error(1), error(2), error(3)]);
+    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    d.wait_for(
+        "the hand-over to the fallback",
+        Duration::from_secs(20),
+        |v| {
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("fallback channel"))
+        },
+    );
+    let reqs = hook.wait_requests(1, Duration::from_secs(10));
+    let body = reqs[0].json().expect("webhook json");
+    assert_eq!(body["version"], 1);
+    let a = &body["alerts"][0];
+    assert_eq!(a["rule"], "error-burst");
+    assert_eq!(a["notification"], "firing");
+    assert_eq!(a["rerouted_from"], "phone");
+    assert!(broken.requests().len() >= 2, "retried before falling back");
+    let log_text: String = d.seen.iter().map(|v| v.to_string()).collect();
+    assert!(
+        !log_text.contains(TOKEN),
+        "the bot token leaked into the log"
+    );
+}
+
+/// The SMTP server is down while alerts fire; logwarden is killed (-9) and started again
+/// while it is still down; then the server comes back. Every alert arrives exactly once.
+#[test]
+fn alerts_spooled_while_smtp_is_down_arrive_exactly_once_across_a_kill_9() {
+    let mut server = SmtpServer::start(SmtpOptions::default());
+    let port = server.port();
+    server.stop();
+    let mut cfg = watch(r#""mail""#);
+    cfg.push_str(&format!(
+        r#"
+[alerts]
+retry_max = "1s"
+
+[channels.mail]
+type = "email"
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+from = "logwarden@example.org"
+to = ["ops@example.org"]
+group_wait = "0s"
+timeout = "3s"
+
+  [[watch.rule]]
+  name = "every-error"
+  when = "match"
+  pattern = "error"
+  cooldown = "0s"
+"#
+    ));
+    let cfg = cfg.replace(
+        "threshold = 2\n  window = \"3s\"",
+        "threshold = 1000\n  window = \"3s\"",
+    );
+    let (dir, config) = config_dir(&cfg);
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    append(&log, &(1..=5).map(error).collect::<Vec<_>>());
+    let spooled = || {
+        std::fs::read_dir(dir.path().join("state/spool"))
+            .map(|r| {
+                r.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while spooled() < 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = d.kill9();
+    assert_eq!(spooled(), 5, "five notifications wait in the spool");
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    append(&log, &(6..=8).map(error).collect::<Vec<_>>());
+    d.collect_for(Duration::from_secs(2));
+    server.restart();
+    let count = |msgs: &[String]| count_alerted_numbers(msgs);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(&server.messages()).len() < 8 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Anything sent twice would come now.
+    std::thread::sleep(Duration::from_secs(2));
+    let msgs = server.messages();
+    let seen = count(&msgs);
+    println!(
+        "smtp-down test: {} messages, numbers seen {seen:?}",
+        msgs.len()
+    );
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        (1..=8).collect::<Vec<_>>()
+    );
+    assert!(
+        seen.values().all(|&c| c == 1),
+        "some alert arrived twice: {seen:?}"
+    );
+    assert!(d.stop());
+}
+
+#[test]
+fn test_alert_reports_each_channel_without_leaking_secrets() {
+    let hook = FakeHttp::start(|_| Response::text(200, "ok"));
+    let tg = FakeHttp::start(fake_http::telegram_api(
+        "999:other-token-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        None,
+    ));
+    let mut cfg = watch(r#""hook", "phone""#);
+    cfg.push_str(&format!(
+        r#"
+[channels.hook]
+type = "webhook"
+url = "{hook}/x"
+
+[channels.phone]
+type = "telegram"
+token_file = "@DIR@/tg-token"
+chat_id = 1
+api_url = "{tg}"
+"#,
+        hook = hook.url(),
+        tg = tg.url()
+    ));
+    let (dir, config) = config_dir(&cfg);
+    write_secret(dir.path(), "tg-token", TOKEN);
+    let out = Command::new(common::bin())
+        .args(["test-alert", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run test-alert");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("ok      hook (webhook)"), "{stdout}");
+    assert!(stdout.contains("FAILED  phone (telegram)"), "{stdout}");
+    assert!(stdout.contains("401 Unauthorized"), "{stdout}");
+    assert!(
+        !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
+        "{stdout}{stderr}"
+    );
+    let body = hook.wait_requests(1, Duration::from_secs(5))[0]
+        .json()
+        .expect("json");
+    assert_eq!(body["alerts"][0]["notification"], "test");
+}
