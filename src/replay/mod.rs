@@ -28,6 +28,7 @@ use tokio::time::Instant;
 
 use crate::alert::{Alert, AlertState};
 use crate::config::{Config, WatchConfig};
+use crate::context_lines::ContextLines;
 use crate::matcher::{BuildError, Matcher, Scratch};
 use crate::rules::{Engine, Input, MatchedLine};
 use crate::source::line_reader::LineReader;
@@ -102,6 +103,8 @@ pub struct WatchReplay {
     /// Lines counted at `now` but not yet handed to the engine (one `Lines` input per
     /// distinct time, not per line).
     pending_lines: u64,
+    /// The lines just before the current one, quoted with alerts as the daemon does.
+    context: ContextLines,
     out: Vec<Alert>,
     report: ReplayReport,
 }
@@ -136,6 +139,7 @@ impl WatchReplay {
             origin: None,
             now: base,
             pending_lines: 0,
+            context: ContextLines::new(crate::context_lines::DEFAULT_LINES),
             out: Vec::new(),
             report: ReplayReport {
                 rules,
@@ -219,8 +223,11 @@ impl WatchReplay {
         self.pending_lines += 1;
         let slots = self.matcher.match_line(line, &mut self.scratch).slots;
         if slots == 0 {
+            self.context.push(line);
             return;
         }
+        let context = self.context.snapshot();
+        self.context.push(line);
         self.flush_lines();
         let mut text = String::from_utf8_lossy(line).into_owned();
         if truncated {
@@ -231,7 +238,7 @@ impl WatchReplay {
             at: self.now,
             slots,
             line: text,
-            context: Vec::new(),
+            context,
             source: source.clone(),
         }));
         self.engine.handle(&input, &mut self.out);

@@ -157,6 +157,9 @@ fn a_generated_week_gives_the_expected_alerts_at_line_time() {
     assert_eq!(burst.firing_for, Duration::from_secs(59));
     assert_eq!(r.rules["bot/disconnects"].events, 3);
     assert_eq!(r.first.unwrap().to_string(), "2026-11-16T00:00:00Z");
+    // The lines before it are quoted too, as the daemon does.
+    assert_eq!(r.alerts[0].alert.context.len(), 3);
+    assert!(r.alerts[0].alert.context[2].contains("order 4 failed"));
     let quoted = r.alerts[0].alert.line.as_deref().unwrap();
     assert!(
         quoted.contains("order 5 failed") && quoted.contains("ValueError"),
