@@ -120,7 +120,7 @@ async fn run_in(dir: &Path, format: LogFormat) -> anyhow::Result<bool> {
     let (tx, mut rx) = mpsc::channel::<Alert>(64);
     let telemetry = crate::telemetry::Telemetry::new(&config);
     let pipeline = tokio::spawn(crate::pipeline::run_with_sink(
-        config, tx, telemetry, shutdown,
+        config, tx, telemetry, shutdown, None,
     ));
     let deadline = tokio::time::sleep(DEMO_LENGTH);
     tokio::pin!(deadline);

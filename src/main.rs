@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use logwarden::config::{self, Diagnostics, PackSet, DEFAULT_CONFIG_PATH};
+use logwarden::alert::{Alert, AlertState};
+use logwarden::config::{self, Diagnostics, PackSet, Severity, DEFAULT_CONFIG_PATH};
 use logwarden::logging::{self, LogFormat};
 use logwarden::source::journal::JournalFilter;
 use logwarden::{demo, pipeline, replay, shutdown, tune};
@@ -297,11 +298,21 @@ async fn supervise(
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    // Whether the last reload was refused (an alert about it is open).
+    let mut refused = false;
     loop {
-        let stamps = file_stamps(&config.files_read);
+        let mut stamps = file_stamps(&config.files_read);
         let (trigger, shutdown) = shutdown::channel();
         let files = config.files_read.clone();
-        let mut pipeline = tokio::spawn(pipeline::run(config, format, shutdown));
+        let (about_logwarden, about_rx) = tokio::sync::mpsc::unbounded_channel();
+        if std::mem::take(&mut refused) {
+            let _ = about_logwarden.send(config_alert(
+                AlertState::Resolved,
+                "the config was fixed and reloaded".into(),
+                None,
+            ));
+        }
+        let mut pipeline = tokio::spawn(pipeline::run(config, format, shutdown, about_rx));
         // Config files are looked at every 2 s: a few stats, no watcher to keep alive.
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
         let next = loop {
@@ -316,12 +327,21 @@ async fn supervise(
                 _ = tokio::signal::ctrl_c() => break None,
                 _ = hup.recv() => {
                     tracing::info!("SIGHUP: reloading the config");
-                    if let Some(c) = reload(&path) { break Some(c); }
+                    match reload(&path) {
+                        Ok(c) => break Some(c),
+                        Err(a) => { refused = true; let _ = about_logwarden.send(*a); }
+                    }
                 }
                 _ = tick.tick() => {
-                    if file_stamps(&files) != stamps {
+                    let now = file_stamps(&files);
+                    if now != stamps {
+                        // Tried once per change: a broken file is not reported every 2 s.
+                        stamps = now;
                         tracing::info!("a config or pattern file changed: reloading");
-                        if let Some(c) = reload(&path) { break Some(c); }
+                        match reload(&path) {
+                            Ok(c) => break Some(c),
+                            Err(a) => { refused = true; let _ = about_logwarden.send(*a); }
+                        }
                     }
                 }
             }
@@ -345,10 +365,11 @@ async fn supervise(
     }
 }
 
-/// Loads the config for a reload; `None` (old config kept) if it has problems.
-fn reload(path: &Path) -> Option<config::Config> {
+/// Loads the config for a reload; if it has problems, the alert that says so (the old config
+/// keeps running).
+fn reload(path: &Path) -> Result<config::Config, Box<Alert>> {
     match config::load(path) {
-        Ok(c) => Some(c),
+        Ok(c) => Ok(c),
         Err(e) => {
             for p in &e.problems {
                 tracing::error!(problem = %p, "config not reloaded");
@@ -357,9 +378,24 @@ fn reload(path: &Path) -> Option<config::Config> {
                 "the new config has {} problem(s); the old config keeps running",
                 e.problems.len()
             );
-            None
+            Err(Box::new(config_alert(
+                AlertState::Firing,
+                format!(
+                    "the changed config was refused ({} problem(s)); the old config keeps running",
+                    e.problems.len()
+                ),
+                Some(e.problems.join("\n")),
+            )))
         }
     }
+}
+
+/// The alert about a refused (or, resolved, a fixed) config.
+fn config_alert(state: AlertState, summary: String, problems: Option<String>) -> Alert {
+    use logwarden::actions::router::{CONFIG_RULE, SELF_WATCH};
+    let mut a = Alert::new(SELF_WATCH, CONFIG_RULE, Severity::Warning, state, summary);
+    a.line = problems;
+    a
 }
 
 /// Modification time and size of each file, to notice edits.

@@ -115,6 +115,7 @@ pub async fn run(
     config: Config,
     format: LogFormat,
     shutdown: Shutdown,
+    about_logwarden: mpsc::UnboundedReceiver<Alert>,
 ) -> Result<(), PipelineError> {
     let telemetry = Telemetry::new(&config);
     let router = Router::start(&config, format, telemetry.clone(), shutdown.clone())?;
@@ -142,7 +143,7 @@ pub async fn run(
             shutdown.clone(),
         ));
     }
-    run_with_sink(config, router, telemetry, shutdown).await
+    run_with_sink(config, router, telemetry, shutdown, Some(about_logwarden)).await
 }
 
 /// Runs sources, matcher and rules, handing alerts to `alerts` (used by `run` and the demo).
@@ -151,6 +152,7 @@ pub async fn run_with_sink(
     mut alerts: impl AlertHandler + 'static,
     telemetry: Arc<Telemetry>,
     shutdown: Shutdown,
+    about_logwarden: Option<mpsc::UnboundedReceiver<Alert>>,
 ) -> Result<(), PipelineError> {
     let matchers = config
         .watches
@@ -297,6 +299,7 @@ pub async fn run_with_sink(
     drop(input_tx);
     let router = tokio::spawn(route_outputs(
         output_rx,
+        about_logwarden,
         alerts,
         checkpoints,
         supervisor_tx,
@@ -328,6 +331,7 @@ pub async fn run_with_sink(
 /// at most once a second and once at the end.
 async fn route_outputs(
     mut outputs: mpsc::Receiver<Output>,
+    mut about_logwarden: Option<mpsc::UnboundedReceiver<Alert>>,
     mut alerts: impl AlertHandler,
     mut checkpoints: Checkpointer,
     supervisor: Option<mpsc::UnboundedSender<Alert>>,
@@ -383,6 +387,15 @@ async fn route_outputs(
                 Some(Output::Ack(position)) => checkpoints.update(position),
                 None => closed = true,
             },
+            // Alerts about logwarden itself (a refused reload): no line behind them.
+            a = recv_some(&mut about_logwarden) => match a {
+                Some(a) => {
+                    take_alert(a, &mut alerts, supervisor.as_ref(), &telemetry).await;
+                    alerts.flush(None).await;
+                    alerts.release().await;
+                }
+                None => about_logwarden = None,
+            },
             _ = tick.tick(), if checkpoints.journal_due() || checkpoints.snapshot_due() => {
                 if checkpoints.snapshot_due() {
                     tokio::task::block_in_place(|| {
@@ -402,6 +415,14 @@ async fn route_outputs(
         checkpoints.snapshot();
     });
     alerts.finish().await;
+}
+
+/// The next alert of an optional queue; never, without one.
+async fn recv_some(rx: &mut Option<mpsc::UnboundedReceiver<Alert>>) -> Option<Alert> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Hands one alert to the telemetry, the supervisor and the alert handler.

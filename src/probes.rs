@@ -1,15 +1,17 @@
-//! Probes: active checks of a watched service (HTTP health endpoint, heartbeat file, unit
-//! state, disk and memory use). Each probe runs as a task on its own interval, with a timeout,
-//! and reports a debounced verdict to the rules engine: down after `failures` consecutive
-//! failures, up again at the first success. The engine turns verdicts into firing/resolved
-//! alerts like any rule.
+//! Probes: active checks of a watched service (HTTP health endpoint, optionally a JSON field
+//! of its answer; heartbeat file; unit state and crash loops; disk and memory use). Each probe
+//! runs as a task on its own interval, with a timeout, and reports a debounced verdict to the
+//! rules engine: down after `failures` consecutive failures, up again at the first success.
+//! The engine turns verdicts into firing/resolved alerts like any rule.
 
+use std::collections::VecDeque;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
 
-use crate::config::{ProbeConfig, ProbeKind};
+use crate::config::recovery::{CrashLoopLimit, JsonCheck};
+use crate::config::{ProbeConfig, ProbeKind, Severity};
 use crate::rules::Input;
 use crate::shutdown::Shutdown;
 
@@ -17,6 +19,9 @@ use crate::shutdown::Shutdown;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     pub healthy: bool,
+    /// How bad a failure is, for checks that grade it (disk, memory); else `None` (the
+    /// probe's `severity`).
+    pub level: Option<Severity>,
     pub detail: String,
 }
 
@@ -24,6 +29,7 @@ impl Verdict {
     fn up(detail: String) -> Verdict {
         Verdict {
             healthy: true,
+            level: None,
             detail,
         }
     }
@@ -31,6 +37,15 @@ impl Verdict {
     fn down(detail: String) -> Verdict {
         Verdict {
             healthy: false,
+            level: None,
+            detail,
+        }
+    }
+
+    fn down_at(level: Severity, detail: String) -> Verdict {
+        Verdict {
+            healthy: false,
+            level: Some(level),
             detail,
         }
     }
@@ -48,14 +63,36 @@ pub async fn run(
     let mut tick = tokio::time::interval(probe.every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failures = 0u32;
-    // The verdict last reported: nothing is reported until the first debounced verdict.
-    let mut reported: Option<bool> = None;
+    // The verdict (healthy, level) last reported: nothing is reported until the first
+    // debounced verdict. A change of level while down is reported too (the rule alerts when
+    // it escalates).
+    let mut reported: Option<(bool, Option<Severity>)> = None;
+    let mut crash_loop = CrashLoop::default();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.wait() => return,
         }
-        let v = check(&probe, &client).await;
+        let mut v = check(&probe, &client).await;
+        if let ProbeKind::Unit {
+            unit,
+            user,
+            crash_loop: Some(limit),
+        } = &probe.kind
+        {
+            let read = tokio::time::timeout(probe.timeout, n_restarts(unit, user.as_deref()));
+            match read.await {
+                Ok(Ok(n)) => {
+                    if let Some(why) = crash_loop.observe(limit, Instant::now(), n) {
+                        v = Verdict::down(format!("{unit}: {why}"));
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(probe = %probe.name, error = %e, "cannot read NRestarts")
+                }
+                Err(_) => tracing::warn!(probe = %probe.name, "reading NRestarts timed out"),
+            }
+        }
         failures = if v.healthy { 0 } else { failures + 1 };
         let verdict = if v.healthy {
             Some(true)
@@ -65,8 +102,9 @@ pub async fn run(
             None
         };
         if let Some(healthy) = verdict {
-            if reported != Some(healthy) {
-                reported = Some(healthy);
+            let level = if healthy { None } else { v.level };
+            if reported != Some((healthy, level)) {
+                reported = Some((healthy, level));
                 let detail = if healthy {
                     format!("probe {} healthy again: {}", probe.name, v.detail)
                 } else {
@@ -79,6 +117,7 @@ pub async fn run(
                     watch,
                     probe: index,
                     healthy,
+                    level,
                     detail,
                 };
                 if inputs.send(input).await.is_err() {
@@ -102,13 +141,9 @@ pub async fn check(probe: &ProbeConfig, client: &reqwest::Client) -> Verdict {
 
 async fn check_inner(kind: &ProbeKind, client: &reqwest::Client) -> Verdict {
     match kind {
-        ProbeKind::Http { url } => match client.get(url).send().await {
-            Ok(r) if r.status().is_success() => Verdict::up(format!("GET {url}: {}", r.status())),
-            Ok(r) => Verdict::down(format!("GET {url}: {}", r.status())),
-            Err(e) => Verdict::down(format!("GET {url}: {}", without_url(&e))),
-        },
+        ProbeKind::Http { url, json } => http(client, url, json.as_ref()).await,
         ProbeKind::Heartbeat { path, max_age } => heartbeat(path, *max_age),
-        ProbeKind::Unit { unit, user } => {
+        ProbeKind::Unit { unit, user, .. } => {
             let mut cmd = tokio::process::Command::new("systemctl");
             if let Some(u) = user {
                 cmd.arg("--user").arg(format!("--machine={u}@"));
@@ -144,6 +179,129 @@ async fn check_inner(kind: &ProbeKind, client: &reqwest::Client) -> Verdict {
             Ok(used) => level("memory", "memory used", used, *warning, *critical),
             Err(e) => Verdict::down(format!("cannot read /proc/meminfo: {e}")),
         },
+    }
+}
+
+/// The longest answer read for a JSON check: a health answer is small, and a runaway one
+/// must not fill the memory of a small machine.
+const MAX_JSON_ANSWER: usize = 1 << 20;
+
+async fn http(client: &reqwest::Client, url: &str, json: Option<&JsonCheck>) -> Verdict {
+    let mut r = match client.get(url).send().await {
+        Ok(r) => r,
+        Err(e) => return Verdict::down(format!("GET {url}: {}", without_url(&e))),
+    };
+    let status = r.status();
+    if !status.is_success() {
+        return Verdict::down(format!("GET {url}: {status}"));
+    }
+    let Some(check) = json else {
+        return Verdict::up(format!("GET {url}: {status}"));
+    };
+    let mut body = Vec::new();
+    loop {
+        match r.chunk().await {
+            Ok(Some(c)) if body.len() + c.len() <= MAX_JSON_ANSWER => body.extend_from_slice(&c),
+            Ok(Some(_)) => {
+                return Verdict::down(format!(
+                    "GET {url}: {status}, but the answer is longer than {MAX_JSON_ANSWER} bytes"
+                ))
+            }
+            Ok(None) => break,
+            Err(e) => return Verdict::down(format!("GET {url}: {status}, {}", without_url(&e))),
+        }
+    }
+    match json_field_equals(&body, check) {
+        Ok(()) => Verdict::up(format!(
+            "GET {url}: {status}, {} is {:?}",
+            check.field, check.equals
+        )),
+        Err(why) => Verdict::down(format!("GET {url}: {status}, but {why}")),
+    }
+}
+
+/// Whether the JSON `body` holds `check.equals` at `check.field` (a dotted path; a string
+/// compares as such, any other value as its JSON text: `true`, `1`). `Err` says what it found.
+fn json_field_equals(body: &[u8], check: &JsonCheck) -> Result<(), String> {
+    let root: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("the answer is not JSON ({e})"))?;
+    let mut v = &root;
+    for part in check.field.split('.') {
+        let next = match v {
+            serde_json::Value::Array(a) => part.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => v.get(part),
+        };
+        v = next.ok_or_else(|| format!("the answer has no field {}", check.field))?;
+    }
+    let text = match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text == check.equals {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is {text:?}, not {:?}",
+            check.field, check.equals
+        ))
+    }
+}
+
+/// `NRestarts` of a unit: how often systemd restarted it (`Restart=`) since it was last
+/// started by hand.
+async fn n_restarts(unit: &str, user: Option<&str>) -> Result<u64, String> {
+    let mut cmd = tokio::process::Command::new("systemctl");
+    if let Some(u) = user {
+        cmd.arg("--user").arg(format!("--machine={u}@"));
+    }
+    cmd.args(["show", "--property=NRestarts", "--value", unit])
+        .kill_on_drop(true);
+    let out = cmd
+        .output()
+        .await
+        .map_err(|e| format!("cannot run systemctl: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse()
+        .map_err(|_| format!("systemctl show gave NRestarts {:?}", text.trim()))
+}
+
+/// The `NRestarts` counts a unit probe has seen within the crash-loop window, oldest first.
+#[derive(Debug, Default)]
+pub struct CrashLoop {
+    samples: VecDeque<(Instant, u64)>,
+}
+
+impl CrashLoop {
+    /// Notes `n_restarts` seen at `at`. Returns why it is a crash loop when systemd restarted
+    /// the unit more than `limit.restarts` times within `limit.window`.
+    pub fn observe(
+        &mut self,
+        limit: &CrashLoopLimit,
+        at: Instant,
+        n_restarts: u64,
+    ) -> Option<String> {
+        // The counter starts over when the unit is started by hand (also by our restarts).
+        if self.samples.back().is_some_and(|&(_, n)| n_restarts < n) {
+            self.samples.clear();
+        }
+        self.samples.push_back((at, n_restarts));
+        while self
+            .samples
+            .front()
+            .is_some_and(|&(t, _)| at.saturating_duration_since(t) > limit.window)
+        {
+            self.samples.pop_front();
+        }
+        let oldest = self.samples.front().map_or(n_restarts, |&(_, n)| n);
+        let grown = n_restarts - oldest;
+        (grown > limit.restarts).then(|| {
+            format!(
+                "crash loop: systemd restarted it {grown} times within {} (limit {}; NRestarts={n_restarts})",
+                crate::config::duration::format_duration(limit.window),
+                limit.restarts
+            )
+        })
     }
 }
 
@@ -192,13 +350,13 @@ fn heartbeat(path: &Path, max_age: Duration) -> Verdict {
     }
 }
 
-/// Healthy below `warning`; the detail says which level was crossed.
+/// Healthy below `warning`; down at level warning or critical, which the detail names.
 fn level(what: &str, text: &str, used: f64, warning: f64, critical: f64) -> Verdict {
     let detail = format!("{text}: {used:.1}% (warning at {warning}%, critical at {critical}%)");
     if used >= critical {
-        Verdict::down(format!("{what} CRITICAL: {detail}"))
+        Verdict::down_at(Severity::Critical, format!("{what} CRITICAL: {detail}"))
     } else if used >= warning {
-        Verdict::down(format!("{what} WARNING: {detail}"))
+        Verdict::down_at(Severity::Warning, format!("{what} WARNING: {detail}"))
     } else {
         Verdict::up(detail)
     }
@@ -248,8 +406,10 @@ mod tests {
         assert!(level("disk", "/", 50.0, 80.0, 90.0).healthy);
         let w = level("disk", "/", 85.0, 80.0, 90.0);
         assert!(!w.healthy && w.detail.contains("WARNING"));
+        assert_eq!(w.level, Some(Severity::Warning));
         let c = level("disk", "/", 95.0, 80.0, 90.0);
         assert!(!c.healthy && c.detail.contains("CRITICAL"));
+        assert_eq!(c.level, Some(Severity::Critical));
     }
 
     #[test]
@@ -258,6 +418,98 @@ mod tests {
         assert!((0.0..=100.0).contains(&d));
         let m = memory_used_percent().unwrap();
         assert!((0.0..=100.0).contains(&m));
+    }
+
+    fn json(field: &str, equals: &str) -> JsonCheck {
+        JsonCheck {
+            field: field.into(),
+            equals: equals.into(),
+        }
+    }
+
+    #[test]
+    fn a_json_field_is_compared_by_dotted_path_and_says_what_it_found() {
+        let body = br#"{"status":"ok","checks":{"db":true,"queues":[{"lag":0}]}}"#;
+        assert_eq!(json_field_equals(body, &json("status", "ok")), Ok(()));
+        assert_eq!(json_field_equals(body, &json("checks.db", "true")), Ok(()));
+        assert_eq!(
+            json_field_equals(body, &json("checks.queues.0.lag", "0")),
+            Ok(())
+        );
+        let e = json_field_equals(br#"{"status":"degraded"}"#, &json("status", "ok")).unwrap_err();
+        assert_eq!(e, r#"status is "degraded", not "ok""#);
+        let e = json_field_equals(body, &json("state", "ok")).unwrap_err();
+        assert!(e.contains("no field state"), "{e}");
+        let e = json_field_equals(b"<html>", &json("status", "ok")).unwrap_err();
+        assert!(e.contains("not JSON"), "{e}");
+    }
+
+    /// Serves one HTTP answer with `body` on a loopback port; returns the URL.
+    fn serve_once(body: &'static str) -> String {
+        use std::io::{Read, Write};
+        let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/health", server.local_addr().unwrap());
+        std::thread::spawn(move || {
+            if let Ok((mut conn, _)) = server.accept() {
+                let mut buf = [0u8; 1024];
+                let _ = conn.read(&mut buf);
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn an_http_probe_with_a_json_check_is_down_on_a_2xx_with_the_wrong_value() {
+        let client = reqwest::Client::new();
+        let check = json("status", "ok");
+        let up = http(&client, &serve_once(r#"{"status":"ok"}"#), Some(&check)).await;
+        assert!(up.healthy, "{up:?}");
+        let down = http(&client, &serve_once(r#"{"status":"stuck"}"#), Some(&check)).await;
+        assert!(!down.healthy, "{down:?}");
+        assert!(
+            down.detail.contains(r#"status is "stuck", not "ok""#),
+            "{down:?}"
+        );
+        let plain = http(&client, &serve_once(r#"{"status":"stuck"}"#), None).await;
+        assert!(
+            plain.healthy,
+            "without a JSON check a 2xx is enough: {plain:?}"
+        );
+    }
+
+    #[test]
+    fn more_restarts_by_systemd_than_the_limit_within_the_window_is_a_crash_loop() {
+        let limit = CrashLoopLimit {
+            restarts: 3,
+            window: Duration::from_secs(600),
+        };
+        let t0 = Instant::now();
+        let min = |m: u64| t0 + Duration::from_secs(60 * m);
+        let mut c = CrashLoop::default();
+        assert_eq!(
+            c.observe(&limit, min(0), 5),
+            None,
+            "a first sample is a baseline"
+        );
+        assert_eq!(c.observe(&limit, min(1), 7), None);
+        assert_eq!(
+            c.observe(&limit, min(2), 8),
+            None,
+            "3 restarts: at the limit"
+        );
+        let why = c.observe(&limit, min(3), 9).expect("4 restarts within 10m");
+        assert!(why.contains("4 times within 10m"), "{why}");
+        // Quiet for longer than the window: the old restarts no longer count.
+        assert_eq!(c.observe(&limit, min(14), 9), None);
+        // A start by hand (our own restart too) sets the counter back to 0.
+        assert_eq!(c.observe(&limit, min(15), 0), None);
+        assert_eq!(c.observe(&limit, min(16), 3), None);
+        assert!(c.observe(&limit, min(17), 4).is_some());
     }
 
     #[test]

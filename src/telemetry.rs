@@ -79,12 +79,28 @@ pub struct Telemetry {
 
 impl Telemetry {
     pub fn new(config: &Config) -> Arc<Telemetry> {
+        let started_at = SystemTime::now();
+        // Every rule and probe is listed from the start (as not firing), so `/status` and
+        // `/metrics` show all of them, not only those that have alerted once.
+        let ok = |severity| RuleStatus {
+            firing: false,
+            severity,
+            summary: "ok".to_string(),
+            since: started_at,
+        };
         let mut rules = BTreeMap::new();
         for w in &config.watches {
-            rules.insert(w.name.clone(), BTreeMap::new());
+            let mut states = BTreeMap::new();
+            for r in &w.rules {
+                states.insert(r.name.clone(), ok(r.severity));
+            }
+            for p in &w.probes {
+                states.insert(p.name.clone(), ok(p.severity));
+            }
+            rules.insert(w.name.clone(), states);
         }
         Arc::new(Telemetry {
-            started_at: SystemTime::now(),
+            started_at,
             sources: Mutex::new(Vec::new()),
             rules: Mutex::new(rules),
             recent: Mutex::new(BTreeMap::new()),
@@ -392,9 +408,17 @@ impl Telemetry {
             "counter",
             "Restarts of watched services.",
         );
+        // Every watch, 0 before its first restart (a counter that appears late is missed by
+        // `increase()`).
+        let watches: Vec<String> = self
+            .rules
+            .lock()
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default();
         if let Ok(r) = self.restarts.lock() {
-            for (w, n) in r.iter() {
-                m.sample("logwarden_restarts_total", &[("watch", w)], *n as f64);
+            for w in &watches {
+                let n = r.get(w).copied().unwrap_or(0);
+                m.sample("logwarden_restarts_total", &[("watch", w)], n as f64);
             }
         }
         m.family(

@@ -455,11 +455,16 @@ timeout = "3s"
     let mut d = Daemon::start(&config);
     d.wait_reading(&log);
     append(&log, &(1..=5).map(error).collect::<Vec<_>>());
+    // Notifications for the mail channel waiting in the spool (the console's come and go).
     let spooled = || {
         std::fs::read_dir(dir.path().join("state/spool"))
             .map(|r| {
                 r.filter_map(Result::ok)
                     .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                    .filter(|e| {
+                        std::fs::read_to_string(e.path())
+                            .is_ok_and(|t| t.contains(r#""channel":"mail""#))
+                    })
                     .count()
             })
             .unwrap_or(0)

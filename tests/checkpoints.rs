@@ -57,7 +57,7 @@ fn report(label: &str, seen: &BTreeMap<usize, usize>, total: usize, max_repeated
         .filter(|(_, &c)| c > 1)
         .map(|(n, _)| *n)
         .collect();
-    println!(
+    eprintln!(
         "{label}: lines written {total}, seen {}, lost {}, repeated {}",
         seen.len(),
         missing.len(),
@@ -110,7 +110,7 @@ fn kill_9_in_the_middle_of_a_stream_then_restart_is_exactly_once() {
     writer.join().unwrap();
     assert!(done.load(Ordering::SeqCst));
     wait_for_all(&mut second, &seen, total);
-    println!(
+    eprintln!(
         "killed after {at_kill} lines written; {} handed before the kill",
         seen.len()
     );

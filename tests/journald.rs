@@ -1,6 +1,6 @@
 //! The journal source against a real, private `systemd-journald`: bursts and silence from an
-//! identifier become alerts, priorities count as errors, the cursor survives `kill -9`, and a
-//! journald restart does not stop the source.
+//! identifier become alerts, priorities count as errors, the cursor survives `kill -9`, a
+//! journald restart does not stop the source, and neither do journal rotation and vacuuming.
 
 mod common;
 #[path = "common/journald.rs"]
@@ -119,7 +119,7 @@ fn an_entry_at_priority_err_counts_as_an_error_whatever_it_says() {
 #[test]
 fn cursor_resume_across_kill_9_is_exactly_once_and_survives_a_journald_restart() {
     let mut journal = PrivateJournal::start();
-    let (_dir, config) = config_dir(CONFIG);
+    let (dir, config) = config_dir(CONFIG);
     let mut first = Daemon::start_in(&config, Some(journal.pid()));
     wait_journal(&mut first);
     let text = "2026-11-23 09:41:42,123 - bot - ERROR - failure";
@@ -128,6 +128,17 @@ fn cursor_resume_across_kill_9_is_exactly_once_and_survives_a_journald_restart()
     first.wait_for("first entries", Duration::from_secs(10), |v| {
         common::is_alert(v, "every-error", "event")
     });
+    // ...once a cursor is saved: killed before that, a first start has nothing to resume
+    // from and rightly begins at the tail again (which this test is not about).
+    let state = dir.path().join("state");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !["checkpoints.journal", "checkpoints.json"]
+        .iter()
+        .any(|f| std::fs::read_to_string(state.join(f)).is_ok_and(|t| t.contains("journal:bot")))
+    {
+        assert!(Instant::now() < deadline, "no journal cursor saved");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let before = first.kill9();
     let mut seen = BTreeMap::new();
     numbers(&before, &mut seen);
@@ -170,6 +181,74 @@ fn cursor_resume_across_kill_9_is_exactly_once_and_survives_a_journald_restart()
     assert!(lost.is_empty(), "lost {lost:?}");
     // At most the one alert delivered just before its cursor was written (docs/decisions.md).
     assert!(repeated.len() <= 1, "repeated {repeated:?}");
+}
+
+#[test]
+fn journal_rotation_and_vacuum_while_entries_arrive_lose_and_repeat_nothing() {
+    let journal = PrivateJournal::start();
+    let (_dir, config) = config_dir(CONFIG);
+    let mut d = Daemon::start_in(&config, Some(journal.pid()));
+    wait_journal(&mut d);
+    let text = "2026-11-23 09:41:42,123 - bot - ERROR - failure";
+    const ROUNDS: usize = 4;
+    const BATCH: usize = 50;
+    let seen_all = |d: &mut Daemon, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut seen = BTreeMap::new();
+            numbers(&d.seen, &mut seen);
+            if seen.len() >= n || Instant::now() > deadline {
+                return;
+            }
+            d.collect_for(Duration::from_millis(100));
+        }
+    };
+    for round in 0..ROUNDS {
+        let first = round * 2 * BATCH;
+        // Entries written just before a rotation land in the file that is archived, maybe
+        // before logwarden has read them; the next ones land in the new file.
+        journal.write("bot", "info", &lines(first, first + BATCH, text));
+        journal.journalctl(&["--rotate"]);
+        journal.write(
+            "bot",
+            "info",
+            &lines(first + BATCH, first + 2 * BATCH, text),
+        );
+        // Once everything is read, the archived files are deleted under the reader.
+        seen_all(&mut d, first + 2 * BATCH);
+        let before = journal.archived_files();
+        journal.journalctl(&["--vacuum-files=1"]);
+        let after = journal.archived_files();
+        eprintln!("round {round}: archived journal files {before} -> {after}");
+        assert!(
+            before >= 1 && after < before,
+            "rotation archives a file and vacuuming deletes it: {before} -> {after}"
+        );
+    }
+    let total = ROUNDS * 2 * BATCH;
+    d.collect_for(Duration::from_millis(500));
+    let mut seen = BTreeMap::new();
+    numbers(&d.seen, &mut seen);
+    let lost: Vec<_> = (0..total).filter(|n| !seen.contains_key(n)).collect();
+    let repeated: Vec<_> = seen
+        .iter()
+        .filter(|(_, &c)| c > 1)
+        .map(|(n, _)| *n)
+        .collect();
+    eprintln!(
+        "journal rotate+vacuum: entries {total}, rounds {ROUNDS}, seen {}, lost {}, repeated {}",
+        seen.len(),
+        lost.len(),
+        repeated.len()
+    );
+    assert!(lost.is_empty(), "lost {lost:?}");
+    assert!(repeated.is_empty(), "repeated {repeated:?}");
+    assert!(
+        !d.seen
+            .iter()
+            .any(|v| v["message"] == "journal read failed; opening it again"),
+        "rotation or vacuum made the source fail"
+    );
 }
 
 #[test]

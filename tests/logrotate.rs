@@ -4,7 +4,9 @@
 //! `logrotate -f` many times; the follower's sink records every number it is given. Then
 //! each number written must have been seen exactly once (rename+create modes), or at least
 //! never twice (copytruncate, whose gap between logrotate's copy and its truncate is in
-//! neither file). Run with `--nocapture` to read one summary line per mode.
+//! neither file). Each run also checks that logrotate really rotated and that the follower
+//! noticed it. One summary line per mode goes to stderr: `scripts/test.sh` runs this test with
+//! `--nocapture` so that CI logs show it.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -69,6 +71,11 @@ impl Mode {
             Mode::CopytruncateSlowReader => "copytruncate+compress+delaycompress+slow-reader",
             Mode::CopytruncateStalledReader => "copytruncate+compress+delaycompress+stalled-reader",
         }
+    }
+
+    /// Whether logrotate copies and truncates (else it renames and creates).
+    fn copies(self) -> bool {
+        self.directives().contains("copytruncate")
     }
 
     fn directives(self) -> &'static str {
@@ -371,7 +378,7 @@ fn run(mode: Mode) -> Outcome {
     for &(first, count, file) in runs.iter().take(8) {
         let name = names.get(file).map_or("(no file)", |n| n.as_str());
         let file_last = file_of(first + count);
-        println!(
+        eprintln!(
             "  mode={} lost {count} lines from {first} (in {name}; next line in {})",
             mode.name(),
             names.get(file_last).map_or("(no file)", |n| n.as_str())
@@ -379,7 +386,7 @@ fn run(mode: Mode) -> Outcome {
     }
     let beyond = s.counts.iter().skip(lines).filter(|&&c| c > 0).count();
     assert_eq!(beyond, 0, "numbers never written were seen");
-    println!(
+    eprintln!(
         "mode={} rotations={} lines={} seen={} lost={} repeated={} recovered_bytes={} \
          unrecovered_truncations={} lost_not_on_disk={} malformed={} truncations={} \
          follower_rotations={} bytes={} rotating_ms={}",
@@ -397,6 +404,29 @@ fn run(mode: Mode) -> Outcome {
         stats.rotations.load(Ordering::Relaxed),
         stats.bytes.load(Ordering::Relaxed),
         rotating.as_millis(),
+    );
+    // logrotate really rotated (`ifempty`, `rotate 100`: one kept file per run)...
+    let rotated = names.len().saturating_sub(1);
+    assert!(
+        rotated * 10 >= ROTATIONS * 9,
+        "mode={}: logrotate left {rotated} rotated files after {ROTATIONS} runs",
+        mode.name()
+    );
+    // ...and the follower saw it: every rotation, or every truncation but those a stalled
+    // reader slept through (the file written past its offset again before it looked).
+    let (what, noticed) = if mode.copies() {
+        ("truncations", stats.truncations.load(Ordering::Relaxed))
+    } else {
+        ("rotations", stats.rotations.load(Ordering::Relaxed))
+    };
+    let least = match mode {
+        Mode::CopytruncateStalledReader => rotated / 3,
+        _ => rotated * 9 / 10,
+    };
+    assert!(
+        noticed as usize >= least,
+        "mode={}: the follower noticed {noticed} {what} of {rotated}",
+        mode.name()
     );
     Outcome {
         lines,

@@ -241,7 +241,7 @@ fn an_operator_stop_and_a_pause_are_not_fought() {
 }
 
 #[test]
-fn a_stale_heartbeat_and_a_full_disk_fire_their_alerts() {
+fn a_stale_heartbeat_and_a_filling_disk_fire_their_alerts_at_the_level_reached() {
     let extra_dir = shared_tempdir();
     let hb = extra_dir.path().join("heartbeat");
     std::fs::write(&hb, b"beat").unwrap();
@@ -284,20 +284,33 @@ fn a_stale_heartbeat_and_a_full_disk_fire_their_alerts() {
         fired["summary"].as_str().unwrap().contains("last written"),
         "{fired}"
     );
-    let fill = format!("{d_str}/fill");
-    s.ns.run(&[
-        "dd",
-        "if=/dev/zero",
-        &format!("of={fill}"),
-        "bs=1k",
-        "count=960",
-    ]);
-    let full = d.wait_alert("disk", "firing", Duration::from_secs(10));
+    let fill = |name: &str, kib: u32| {
+        s.ns.run(&[
+            "dd",
+            "if=/dev/zero",
+            &format!("of={d_str}/{name}"),
+            "bs=1k",
+            &format!("count={kib}"),
+        ]);
+    };
+    // 83 %: a warning, at severity warning.
+    fill("fill", 850);
+    let warning = d.wait_alert("disk", "firing", Duration::from_secs(10));
+    assert!(
+        warning["summary"].as_str().unwrap().contains("WARNING"),
+        "{warning}"
+    );
+    assert_eq!(warning["severity"], "warning", "{warning}");
+    // 94 %: it escalates: an alert at severity critical (an event; the rule stays firing).
+    fill("fill2", 110);
+    let full = d.wait_for("disk critical", Duration::from_secs(10), |v| {
+        common::is_alert(v, "disk", "event") && v["severity"] == "critical"
+    });
     assert!(
         full["summary"].as_str().unwrap().contains("CRITICAL"),
         "{full}"
     );
-    s.ns.run(&["rm", &fill]);
+    s.ns.run(&["rm", &format!("{d_str}/fill"), &format!("{d_str}/fill2")]);
     d.wait_alert("disk", "resolved", Duration::from_secs(10));
     std::fs::write(&hb, b"beat").unwrap();
     d.wait_alert("heartbeat", "resolved", Duration::from_secs(10));

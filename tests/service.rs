@@ -36,6 +36,12 @@ patterns = ["python-logging", "trading"]
   threshold = 2
   window = "1m"
   severity = "critical"
+
+  [[watch.probe]]
+  name = "heartbeat"
+  kind = "heartbeat"
+  path = "@DIR@/bot.log"
+  max_age = "1h"
 "#
     )
 }
@@ -89,6 +95,22 @@ fn metrics_pass_promtool_and_health_and_status_tell_the_state() {
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"healthy\":true"), "{body}");
     assert_eq!(status(&cfg).0, 0, "nothing fires: exit 0");
+    // Before any alert, every rule and probe is listed as not firing, and no restart counted.
+    let (_, metrics) = get(port, "/metrics");
+    for line in [
+        "logwarden_rule_firing{watch=\"bot\",rule=\"errors\"} 0",
+        "logwarden_rule_firing{watch=\"bot\",rule=\"heartbeat\"} 0",
+        "logwarden_restarts_total{watch=\"bot\"} 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
+    }
+    let (_, body) = get(port, "/status");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["watches"][0]["rules"]["errors"]["firing"], false, "{v}");
+    assert_eq!(
+        v["watches"][0]["rules"]["heartbeat"]["firing"], false,
+        "{v}"
+    );
     append(
         &log,
         &(0..5)
@@ -143,6 +165,38 @@ fn metrics_pass_promtool_and_health_and_status_tell_the_state() {
     assert_eq!(code, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["watches"][0]["state"], "critical", "{v}");
+}
+
+/// A source that stops waking makes `/health` answer 503 with the reason, once it has been
+/// silent for `SOURCE_SILENCE_LIMIT` (15 s). Here the source is stuck opening a FIFO that no
+/// writer opens (`open` blocks until one does).
+#[test]
+fn health_is_503_with_the_reason_when_a_source_stops_waking() {
+    let port = free_port();
+    let (dir, cfg) = config_dir(&config(port));
+    let log = dir.path().join("bot.log");
+    let status = Command::new("mkfifo").arg(&log).status().expect("mkfifo");
+    assert!(status.success());
+    let _d = Daemon::start(&cfg);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (code, body) = loop {
+        let (code, body) = match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(_) => get(port, "/health"),
+            Err(_) => (0, String::new()),
+        };
+        if code == 503 || std::time::Instant::now() > deadline {
+            break (code, body);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(code, 503, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["healthy"], false, "{v}");
+    let problem = v["problems"][0].as_str().unwrap_or("");
+    assert!(
+        problem.contains(&log.display().to_string()) && problem.contains("has not woken"),
+        "{v}"
+    );
 }
 
 #[test]

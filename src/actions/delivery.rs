@@ -278,11 +278,10 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::actions::notification::VERSION;
+    use crate::actions::notification::sample;
     use crate::actions::{SendError, SendFuture};
-    use crate::alert::{Alert, AlertState};
     use crate::config::channels::RateLimit;
-    use crate::config::{AlertsConfig, Severity};
+    use crate::config::AlertsConfig;
 
     /// A channel that fails until `works_at`, answering 429 with `retry_after` if set, and
     /// records every try and every delivered batch (ids).
@@ -323,25 +322,7 @@ mod tests {
     }
 
     fn note(id: u64) -> Notification {
-        Notification {
-            version: VERSION,
-            id,
-            channel: "ch".into(),
-            kind: Kind::Notice,
-            alert: Alert::new(
-                "bot",
-                "burst",
-                Severity::Critical,
-                AlertState::Firing,
-                "s".into(),
-            ),
-            host: "h".into(),
-            since_ms: None,
-            rerouted: None,
-            origin: 0,
-            siblings: Vec::new(),
-            position: None,
-        }
+        sample(id, "ch", Kind::Notice)
     }
 
     struct Setup {

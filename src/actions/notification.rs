@@ -89,6 +89,31 @@ impl Notification {
     }
 }
 
+/// A notice for `channel` about a firing critical alert `bot/burst` (tests).
+#[cfg(test)]
+pub fn sample(id: u64, channel: &str, kind: Kind) -> Notification {
+    use crate::config::Severity;
+    Notification {
+        version: VERSION,
+        id,
+        channel: channel.into(),
+        kind,
+        alert: Alert::new(
+            "bot",
+            "burst",
+            Severity::Critical,
+            AlertState::Firing,
+            "s".into(),
+        ),
+        host: "h".into(),
+        since_ms: None,
+        rerouted: None,
+        origin: 0,
+        siblings: Vec::new(),
+        position: None,
+    }
+}
+
 /// Makes unique, increasing notification ids: Unix nanoseconds, bumped past the last one.
 pub fn next_id() -> u64 {
     static LAST: AtomicU64 = AtomicU64::new(0);

@@ -31,6 +31,11 @@ use crate::shutdown::Shutdown;
 use crate::source::Position;
 use crate::telemetry::Telemetry;
 
+/// The watch name of alerts about logwarden itself (a refused reload).
+pub const SELF_WATCH: &str = "logwarden";
+/// The rule name of the alert that a reload was refused.
+pub const CONFIG_RULE: &str = "config-rejected";
+
 /// Extra time a carried alert is given beyond its rule's horizon to fire again.
 const CARRY_MARGIN: Duration = Duration::from_secs(120);
 /// The longest the reminder task sleeps (it also re-checks carried alerts).
@@ -478,22 +483,28 @@ fn cursor_seq(cursor: &str) -> Option<(&str, u64)> {
 }
 
 impl Shared {
-    /// The channels of `watch` that take alerts of `severity`.
+    /// The channels of `watch` that take alerts of `severity`. Alerts about logwarden itself
+    /// (watch [`SELF_WATCH`], unless a watch has that name) go to every watch's channels.
     fn channels_for(&self, watch: &str, severity: Severity) -> Vec<String> {
-        self.routes
-            .get(watch)
-            .map(|names| {
-                names
-                    .iter()
-                    .filter(|n| {
-                        self.targets
-                            .get(*n)
-                            .is_some_and(|t| severity >= t.min_severity)
-                    })
-                    .cloned()
-                    .collect()
+        let names: Vec<&String> = match self.routes.get(watch) {
+            Some(names) => names.iter().collect(),
+            None if watch == SELF_WATCH => {
+                let mut all: Vec<&String> = self.routes.values().flatten().collect();
+                all.sort();
+                all.dedup();
+                all
+            }
+            None => Vec::new(),
+        };
+        names
+            .into_iter()
+            .filter(|n| {
+                self.targets
+                    .get(*n)
+                    .is_some_and(|t| severity >= t.min_severity)
             })
-            .unwrap_or_default()
+            .cloned()
+            .collect()
     }
 
     /// One notification per channel (all of `channels` that still exist) for `alert`.

@@ -149,30 +149,10 @@ fn set_aside(path: &Path, why: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::notification::{next_id, Kind};
-    use crate::alert::{Alert, AlertState};
-    use crate::config::Severity;
+    use crate::actions::notification::{next_id, sample, Kind};
 
     fn note(channel: &str, kind: Kind) -> Notification {
-        Notification {
-            version: VERSION,
-            id: next_id(),
-            channel: channel.into(),
-            kind,
-            alert: Alert::new(
-                "bot",
-                "burst",
-                Severity::Critical,
-                AlertState::Firing,
-                "s".into(),
-            ),
-            host: "h".into(),
-            since_ms: None,
-            rerouted: None,
-            origin: 0,
-            siblings: Vec::new(),
-            position: None,
-        }
+        sample(next_id(), channel, kind)
     }
 
     #[test]

@@ -83,6 +83,13 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
+fn unix_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
 /// Persisted per watch.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Saved {
@@ -93,12 +100,40 @@ struct Saved {
     gave_up: bool,
     /// The last `Control::resume` acted on.
     resume_seen: u64,
+    /// Unix milliseconds before which the backoff allows no restart (version 2; absent in
+    /// version 1 files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next_allowed_unix_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct SavedFile {
     version: u32,
     watches: BTreeMap<String, Saved>,
+}
+
+/// The version of `restarts.json` written; every version up to it is read.
+const SAVED_VERSION: u32 = 2;
+
+impl SavedFile {
+    /// A `restarts.json` of a known version, or `None`.
+    fn parse(bytes: &[u8]) -> Option<SavedFile> {
+        serde_json::from_slice(bytes)
+            .ok()
+            .filter(|f: &SavedFile| (1..=SAVED_VERSION).contains(&f.version))
+    }
+}
+
+/// The `Instant` a saved backoff ends at: what was left of it when saved, counted from
+/// `now`, and never more than `max` (a clock set back must not block restarts for long).
+fn restore_next_allowed(
+    saved_unix_ms: Option<u64>,
+    now_unix_ms: u64,
+    now: Instant,
+    max: Duration,
+) -> Instant {
+    let left = saved_unix_ms.map_or(0, |t| t.saturating_sub(now_unix_ms));
+    now + Duration::from_millis(left).min(max)
 }
 
 /// The outcome of one restart task.
@@ -160,10 +195,10 @@ impl Supervisor {
         let state_dir = config.daemon.state_dir.clone();
         let saved: SavedFile = std::fs::read(state_dir.join("restarts.json"))
             .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .filter(|f: &SavedFile| f.version == 1)
+            .and_then(|b| SavedFile::parse(&b))
             .unwrap_or_default();
         let now = Instant::now();
+        let now_unix_ms = unix_now_ms();
         let watches = config
             .watches
             .iter()
@@ -185,6 +220,14 @@ impl Supervisor {
                 if restart_on.is_empty() {
                     return None;
                 }
+                let saved = saved.watches.get(&w.name).cloned().unwrap_or_default();
+                // A backoff pending when logwarden stopped goes on after its restart.
+                let next_allowed = restore_next_allowed(
+                    saved.next_allowed_unix_ms,
+                    now_unix_ms,
+                    now,
+                    cfg.backoff_max,
+                );
                 Some(Watch {
                     index,
                     name: w.name.clone(),
@@ -195,9 +238,9 @@ impl Supervisor {
                     has_logs: !w.files.is_empty() || w.journal.is_some(),
                     restart_on,
                     firing: HashSet::new(),
-                    saved: saved.watches.get(&w.name).cloned().unwrap_or_default(),
+                    saved,
                     busy: false,
-                    next_allowed: now,
+                    next_allowed,
                     detected_at: None,
                     healthy_since: None,
                     noted: None,
@@ -279,25 +322,14 @@ impl Supervisor {
     ) {
         let watch = &self.watches[w];
         tracing::info!(watch = %watch.name, "{summary}");
-        let alert = Alert {
-            watch: watch.name.clone(),
-            rule: rule.to_string(),
-            severity,
-            state,
-            at: SystemTime::now(),
-            summary,
-            line: None,
-            context: Vec::new(),
-            source: None,
-            unit: watch.unit.clone(),
-            action: None,
-        };
+        let mut alert = Alert::new(&watch.name, rule, severity, state, summary);
+        alert.unit = watch.unit.clone();
         let _ = self.alerts.send(Output::Alert(alert)).await;
     }
 
     fn save(&self) {
         let file = SavedFile {
-            version: 1,
+            version: SAVED_VERSION,
             watches: self
                 .watches
                 .iter()
@@ -527,7 +559,9 @@ impl Supervisor {
         w.saved.history.push(unix_now());
         w.saved.attempt += 1;
         let factor = 1u32 << (w.saved.attempt - 1).min(16);
-        w.next_allowed = now + (w.cfg.backoff * factor).min(w.cfg.backoff_max);
+        let backoff = (w.cfg.backoff * factor).min(w.cfg.backoff_max);
+        w.next_allowed = now + backoff;
+        w.saved.next_allowed_unix_ms = Some(unix_now_ms() + backoff.as_millis() as u64);
         self.save();
     }
 }
@@ -603,5 +637,54 @@ impl RestartTask {
             ));
         }
         (!problems.is_empty()).then(|| problems.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_restarts_file_is_still_read() {
+        let v1 = br#"{"version":1,"watches":{"bot":{"history":[1764000000],"attempt":2,"gave_up":false,"resume_seen":0}}}"#;
+        let f = SavedFile::parse(v1).expect("version 1 is read");
+        let bot = &f.watches["bot"];
+        assert_eq!(
+            (bot.history.as_slice(), bot.attempt),
+            (&[1764000000][..], 2)
+        );
+        assert_eq!(bot.next_allowed_unix_ms, None);
+        assert!(SavedFile::parse(br#"{"version":99,"watches":{}}"#).is_none());
+    }
+
+    #[test]
+    fn a_pending_backoff_survives_a_restart_of_logwarden() {
+        let saved = SavedFile {
+            version: SAVED_VERSION,
+            watches: [(
+                "bot".to_string(),
+                Saved {
+                    attempt: 2,
+                    next_allowed_unix_ms: Some(1_000_040_000),
+                    ..Saved::default()
+                },
+            )]
+            .into(),
+        };
+        let text = serde_json::to_vec(&saved).unwrap();
+        let back = SavedFile::parse(&text).expect("what is written is read");
+        let at = back.watches["bot"].next_allowed_unix_ms;
+        let now = Instant::now();
+        let max = Duration::from_secs(300);
+        // Saved with 40 s of backoff left; logwarden starts again 15 s later: 25 s left.
+        assert_eq!(
+            restore_next_allowed(at, 1_000_015_000, now, max),
+            now + Duration::from_secs(25)
+        );
+        // Over already, or never saved: no wait.
+        assert_eq!(restore_next_allowed(at, 1_000_050_000, now, max), now);
+        assert_eq!(restore_next_allowed(None, 1_000_015_000, now, max), now);
+        // A clock set far back never blocks restarts for more than backoff_max.
+        assert_eq!(restore_next_allowed(at, 0, now, max), now + max);
     }
 }

@@ -764,8 +764,12 @@ fn resolve_journal(
         && filter.identifiers.is_empty()
         && filter.matches.is_empty()
     {
+        // A unit restarted with `systemctl --user` (`[watch.restart] user = ...`) is a
+        // user unit, and its entries carry `_SYSTEMD_USER_UNIT`, not `_SYSTEMD_UNIT`.
+        let user_unit = w.restart.as_ref().is_some_and(|r| r.value.user.is_some());
         match &w.unit {
             // The watch's unit is what to read when nothing else is named.
+            Some(u) if user_unit => filter.user_units.push(u.value.clone()),
             Some(u) => filter.units.push(u.value.clone()),
             None => {
                 diags.at(

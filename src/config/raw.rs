@@ -104,6 +104,14 @@ pub struct RawProbe {
     /// `disk`, `memory`: used percent at which it is a warning / critical.
     pub warning: Option<Located<f64>>,
     pub critical: Option<Located<f64>>,
+    /// `http`: the answer must be JSON whose field at this dotted path ...
+    pub json_field: Option<Located<String>>,
+    /// ... equals this (a string as such, anything else as its JSON text).
+    pub json_equals: Option<Located<String>>,
+    /// `unit`: down when systemd restarted the unit more than this many times ...
+    pub crash_loop: Option<Located<u64>>,
+    /// ... within this long (default 10m).
+    pub crash_window: Option<Located<ConfigDuration>>,
     pub severity: Option<Located<SeverityText>>,
     pub then: Option<Vec<Located<ActionText>>>,
     /// When the probe's verdicts count, like a rule's `active`.

@@ -59,12 +59,19 @@ pub struct ProbeConfig {
 /// What a probe checks.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProbeKind {
-    /// GET `url`; healthy on 2xx.
-    Http { url: String },
+    /// GET `url`; healthy on 2xx (and, with `json`, when the answer holds that value).
+    Http {
+        url: String,
+        json: Option<JsonCheck>,
+    },
     /// `path`'s modification time is younger than `max_age`.
     Heartbeat { path: PathBuf, max_age: Duration },
-    /// The unit is active.
-    Unit { unit: String, user: Option<String> },
+    /// The unit is active (and, with `crash_loop`, not restarted by systemd too often).
+    Unit {
+        unit: String,
+        user: Option<String>,
+        crash_loop: Option<CrashLoopLimit>,
+    },
     /// Used space of the file system holding `path`, in percent.
     Disk {
         path: PathBuf,
@@ -73,6 +80,22 @@ pub enum ProbeKind {
     },
     /// Used memory (100 - MemAvailable/MemTotal), in percent.
     Memory { warning: f64, critical: f64 },
+}
+
+/// `json_field` / `json_equals` of an http probe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonCheck {
+    /// Dotted path into the answer's JSON object: `"status"`, `"checks.db"`.
+    pub field: String,
+    pub equals: String,
+}
+
+/// `crash_loop` / `crash_window` of a unit probe: more than `restarts` restarts by systemd
+/// (its `NRestarts` counter) within `window` is a crash loop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CrashLoopLimit {
+    pub restarts: u64,
+    pub window: Duration,
 }
 
 fn dur(v: &Option<Located<super::duration::ConfigDuration>>, default: Duration) -> Duration {
@@ -167,6 +190,27 @@ pub fn resolve_restart(
     })
 }
 
+/// A problem when `key` is set on a probe of another kind than `kind`.
+fn only_for<T>(
+    p: &RawProbe,
+    kind: ProbeKindText,
+    key: &str,
+    value: &Option<Located<T>>,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) {
+    if let Some(v) = value.as_ref().filter(|_| p.kind.value != kind) {
+        diags.at(
+            sources,
+            v,
+            format!(
+                "`{key}` applies only to probes of kind = \"{}\"",
+                format!("{kind:?}").to_lowercase()
+            ),
+        );
+    }
+}
+
 /// One `[[watch.probe]]`.
 pub fn resolve_probe(
     watch: &str,
@@ -202,11 +246,69 @@ pub fn resolve_probe(
         }
         (w, c)
     };
+    // Keys that belong to one kind only.
+    only_for(
+        p,
+        ProbeKindText::Http,
+        "json_field",
+        &p.json_field,
+        sources,
+        diags,
+    );
+    only_for(
+        p,
+        ProbeKindText::Http,
+        "json_equals",
+        &p.json_equals,
+        sources,
+        diags,
+    );
+    only_for(
+        p,
+        ProbeKindText::Unit,
+        "crash_loop",
+        &p.crash_loop,
+        sources,
+        diags,
+    );
+    only_for(
+        p,
+        ProbeKindText::Unit,
+        "crash_window",
+        &p.crash_window,
+        sources,
+        diags,
+    );
+    let json = match (&p.json_field, &p.json_equals) {
+        (Some(f), Some(e)) => Some(JsonCheck {
+            field: f.value.clone(),
+            equals: e.value.clone(),
+        }),
+        (None, None) => None,
+        (Some(at), None) | (None, Some(at)) => {
+            diags.at(
+                sources,
+                at,
+                format!("probe {watch}/{name}: set both json_field and json_equals, or neither"),
+            );
+            None
+        }
+    };
+    let crash_loop = p.crash_loop.as_ref().map(|n| {
+        if n.value == 0 {
+            diags.at(sources, n, "crash_loop must be at least 1".into());
+        }
+        CrashLoopLimit {
+            restarts: n.value,
+            window: dur(&p.crash_window, Duration::from_secs(600)),
+        }
+    });
     let kind = match p.kind.value {
         ProbeKindText::Http => match &p.url {
             Some(u) if u.value.starts_with("http://") || u.value.starts_with("https://") => {
                 ProbeKind::Http {
                     url: u.value.clone(),
+                    json,
                 }
             }
             Some(u) => {
@@ -234,6 +336,7 @@ pub fn resolve_probe(
             Some(u) => ProbeKind::Unit {
                 unit: u.to_string(),
                 user: user.map(str::to_string),
+                crash_loop,
             },
             None => {
                 diags.at(

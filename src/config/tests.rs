@@ -695,6 +695,75 @@ fn a_watch_name_used_twice_in_one_file_is_an_error() {
     assert!(p.contains("watch \"bot\" is defined twice"), "{p}");
 }
 
+#[test]
+fn an_empty_journal_table_reads_the_unit_as_a_user_unit_when_it_is_restarted_as_one() {
+    let watch = |restart: &str| {
+        format!("[[watch]]\nname = \"bot\"\nunit = \"bot.service\"\n{restart}[watch.journal]\n")
+    };
+    let system = main_only(&watch("")).unwrap();
+    let filter = &system.watches[0].journal.as_ref().unwrap().filter;
+    assert_eq!(filter.units, ["bot.service"]);
+    assert!(filter.user_units.is_empty());
+
+    let user = main_only(&watch("[watch.restart]\nuser = \"bot\"\n")).unwrap();
+    let filter = &user.watches[0].journal.as_ref().unwrap().filter;
+    assert!(filter.units.is_empty());
+    assert_eq!(filter.user_units, ["bot.service"]);
+}
+
+#[test]
+fn probe_keys_of_another_kind_and_a_half_json_check_are_errors() {
+    let text = format!(
+        "{BASE}\n  [[watch.probe]]\n  name = \"disk\"\n  kind = \"disk\"\n  path = \"/\"\n  crash_loop = 3\n\n  [[watch.probe]]\n  name = \"health\"\n  kind = \"http\"\n  url = \"http://127.0.0.1:8000/health\"\n  json_field = \"status\"\n"
+    );
+    let problems = main_only(&text).unwrap_err();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    let value = text.find("crash_loop = 3").unwrap() + "crash_loop = ".len();
+    assert_starts(&problems[0], &position("main.toml", &text, value));
+    assert!(
+        problems[0].contains("`crash_loop` applies only to probes of kind = \"unit\""),
+        "{problems:?}"
+    );
+    let value = text.find("json_field = ").unwrap() + "json_field = ".len();
+    assert_starts(&problems[1], &position("main.toml", &text, value));
+    assert!(
+        problems[1].contains("set both json_field and json_equals"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_json_check_and_a_crash_loop_limit_are_read() {
+    use super::recovery::{CrashLoopLimit, JsonCheck, ProbeKind};
+    let text = "[[watch]]\nname = \"bot\"\nunit = \"bot.service\"\nfiles = [\"/var/log/bot.log\"]\n\
+        [[watch.probe]]\nname = \"health\"\nkind = \"http\"\nurl = \"http://127.0.0.1:8000/health\"\n\
+        json_field = \"status\"\njson_equals = \"ok\"\n\
+        [[watch.probe]]\nname = \"loop\"\nkind = \"unit\"\ncrash_loop = 3\ncrash_window = \"5m\"\n";
+    let c = main_only(text).unwrap();
+    let probes = &c.watches[0].probes;
+    assert_eq!(
+        probes[0].kind,
+        ProbeKind::Http {
+            url: "http://127.0.0.1:8000/health".into(),
+            json: Some(JsonCheck {
+                field: "status".into(),
+                equals: "ok".into()
+            }),
+        }
+    );
+    assert_eq!(
+        probes[1].kind,
+        ProbeKind::Unit {
+            unit: "bot.service".into(),
+            user: None,
+            crash_loop: Some(CrashLoopLimit {
+                restarts: 3,
+                window: secs(300)
+            }),
+        }
+    );
+}
+
 // ---------------------------------------------------------------- schedules
 
 const SCHEDULED: &str = r#"

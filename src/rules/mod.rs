@@ -60,6 +60,8 @@ pub enum Input {
         watch: usize,
         probe: usize,
         healthy: bool,
+        /// How bad a failure is, for probes that grade it (disk, memory); else `None`.
+        level: Option<Severity>,
         detail: String,
     },
     /// The watch's service was (re)started: its rules count afresh from `at`, as if
@@ -386,6 +388,7 @@ impl Engine {
                 watch,
                 probe,
                 healthy,
+                level,
                 detail,
             } => {
                 let Some(w) = self.watches.get_mut(*watch) else {
@@ -405,10 +408,10 @@ impl Engine {
                     return;
                 };
                 let o = if is_open {
-                    p.on_result(*healthy, detail)
+                    p.on_result(*healthy, *level, detail)
                 } else {
                     // Outside its schedule: kept, and judged when the schedule opens.
-                    p.hold(*healthy, detail);
+                    p.hold(*healthy, *level, detail);
                     None
                 };
                 if let Some(o) = o {
@@ -607,7 +610,11 @@ fn alert(watch: &str, unit: &Option<String>, rule: &Rule, o: Outcome) -> Alert {
     Alert {
         watch: watch.to_string(),
         rule: rule.name.clone(),
-        severity: rule.severity,
+        // A graded probe (disk, memory) alerts at the level it reported.
+        severity: match &rule.state {
+            State::Probe(p) => p.severity(rule.severity),
+            _ => rule.severity,
+        },
         state: o.state,
         at: SystemTime::now(),
         summary: o.summary,

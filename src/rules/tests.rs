@@ -751,6 +751,7 @@ fn a_probe_down_outside_its_schedule_fires_when_the_schedule_opens() {
         watch: 0,
         probe: 0,
         healthy: false,
+        level: None,
         detail: "HTTP 502".into(),
     };
     h.engine.handle(&down, &mut out);

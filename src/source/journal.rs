@@ -73,6 +73,7 @@ pub trait JournalSink: Send {
 }
 
 /// Entries read before the cursor is passed on, so a flood does not wait for its end.
+#[cfg_attr(not(feature = "journald"), allow(dead_code))]
 const BATCH: usize = 512;
 
 /// Follows the journal on a new thread.
@@ -134,16 +135,31 @@ mod imp {
                     .map_err(|_| io::Error::other("journal directory contains a NUL byte"))?;
                 OpenDirectoryOptions::default().open_directory(dir.as_c_str())?
             }
-            None => OpenOptions::default().system(true).open()?,
+            // Local files of every kind: not `system(true)` (SD_JOURNAL_SYSTEM), which leaves
+            // out the per-user files (`user-UID.journal`) where, on a persistent journal, the
+            // entries of user units and of services running as a UID >= 1000 are stored.
+            None => OpenOptions::default().local_only(true).open()?,
         };
         add_matches(&mut j, filter)?;
         Ok(j)
     }
 
+    /// `_EXE` of a systemd manager (merged `/usr`, or not).
+    const SYSTEMD_EXE: [(&str, &str); 2] = [
+        ("_EXE", "/usr/lib/systemd/systemd"),
+        ("_EXE", "/lib/systemd/systemd"),
+    ];
+
     /// (units OR user units OR identifiers) AND (every `FIELD=value`, priority filter).
     fn add_matches(j: &mut Journal, f: &JournalFilter) -> io::Result<()> {
         let mut terms = 0;
-        let mut term = |j: &mut Journal, field: &str, values: &[String]| -> io::Result<()> {
+        // One alternative: `field` is any of `values`, and (other fields, which sd_journal
+        // ANDs; values of one field are ORed) `and_also` holds.
+        let mut term = |j: &mut Journal,
+                        field: &str,
+                        values: &[String],
+                        and_also: &[(&str, &str)]|
+         -> io::Result<()> {
             if values.is_empty() {
                 return Ok(());
             }
@@ -153,15 +169,21 @@ mod imp {
             for v in values {
                 j.match_add(field, v.as_bytes().to_vec())?;
             }
+            for (field, value) in and_also {
+                j.match_add(field, value.as_bytes().to_vec())?;
+            }
             terms += 1;
             Ok(())
         };
-        term(j, "_SYSTEMD_UNIT", &f.units)?;
-        // PID 1's own messages about the unit ("Failed with result", "Scheduled restart").
-        term(j, "UNIT", &f.units)?;
-        term(j, "_SYSTEMD_USER_UNIT", &f.user_units)?;
-        term(j, "USER_UNIT", &f.user_units)?;
-        term(j, "SYSLOG_IDENTIFIER", &f.identifiers)?;
+        term(j, "_SYSTEMD_UNIT", &f.units, &[])?;
+        // PID 1's own messages about the unit ("Started", "Failed with result", "Scheduled
+        // restart"). `UNIT=` is a field any process can send; `_PID` is set by journald.
+        term(j, "UNIT", &f.units, &[("_PID", "1")])?;
+        term(j, "_SYSTEMD_USER_UNIT", &f.user_units, &[])?;
+        // The user manager's messages about a user unit. Its PID is not known in advance,
+        // but journald sets `_EXE` from the process itself: only the systemd binary counts.
+        term(j, "USER_UNIT", &f.user_units, &SYSTEMD_EXE)?;
+        term(j, "SYSLOG_IDENTIFIER", &f.identifiers, &[])?;
         if f.matches.is_empty() && f.max_priority.is_none() {
             return Ok(());
         }
@@ -192,12 +214,14 @@ mod imp {
 
     fn read_fields(j: &mut Journal, f: &mut Fields) -> io::Result<()> {
         copy(j, "MESSAGE", &mut f.message)?;
-        f.has_unit = copy(j, "_SYSTEMD_UNIT", &mut f.unit)?;
+        f.has_pid = copy(j, "_PID", &mut f.pid)?;
+        // PID 1's message is about the unit it names (its own `_SYSTEMD_UNIT` is
+        // `init.scope`); any other process's `UNIT=` is not trusted.
+        f.has_unit = f.has_pid && f.pid == b"1" && copy(j, "UNIT", &mut f.unit)?;
         if !f.has_unit {
-            f.has_unit = copy(j, "UNIT", &mut f.unit)?;
+            f.has_unit = copy(j, "_SYSTEMD_UNIT", &mut f.unit)?;
         }
         f.has_identifier = copy(j, "SYSLOG_IDENTIFIER", &mut f.identifier)?;
-        f.has_pid = copy(j, "_PID", &mut f.pid)?;
         let mut prio = Vec::new();
         f.priority = if copy(j, "PRIORITY", &mut prio)? {
             std::str::from_utf8(&prio).ok().and_then(|p| p.parse().ok())
@@ -244,6 +268,9 @@ mod imp {
     }
 
     pub fn run(config: JournalSourceConfig, mut sink: impl JournalSink, shutdown: Shutdown) {
+        if config.filter.directory.is_none() {
+            crate::source::journal_access::warn_if_partial(&config.key);
+        }
         let mut cursor = config.resume.clone();
         let mut fields = Fields::default();
         let mut backoff = Duration::from_millis(100);

@@ -10,6 +10,8 @@ pub mod file;
 pub mod glob;
 pub mod identity;
 pub mod journal;
+#[cfg(feature = "journald")]
+pub mod journal_access;
 pub mod line_reader;
 pub mod multiline;
 

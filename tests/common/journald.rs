@@ -108,6 +108,39 @@ impl PrivateJournal {
 }
 
 impl PrivateJournal {
+    /// Runs `journalctl ARGS...` in the namespace (on the private journal), asserting success.
+    pub fn journalctl(&self, args: &[&str]) {
+        let out = Command::new("nsenter")
+            .args(["-t", &self.pid().to_string(), "-m", "--", "journalctl"])
+            .args(args)
+            .output()
+            .expect("journalctl");
+        assert!(
+            out.status.success(),
+            "journalctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Archived journal files (`NAME@...journal`, made by rotation) in the private journal.
+    pub fn archived_files(&self) -> usize {
+        // journald writes to /run/log/journal until asked to flush to /var/log/journal.
+        ["run/log/journal", "var/log/journal"]
+            .iter()
+            .map(|d| PathBuf::from(format!("/proc/{}/root/{d}", self.pid())))
+            .filter_map(|root| std::fs::read_dir(root).ok())
+            .flatten()
+            .flatten()
+            .filter_map(|machine| std::fs::read_dir(machine.path()).ok())
+            .flatten()
+            .flatten()
+            .filter(|f| {
+                let name = f.file_name().to_string_lossy().into_owned();
+                name.contains('@') && name.ends_with(".journal")
+            })
+            .count()
+    }
+
     /// Waits until the journal holds at least `n` entries of `ident` (journald has written
     /// them, not just received them: killing it earlier would lose them before any reader
     /// could see them).

@@ -145,6 +145,16 @@ impl Daemon {
             .count()
     }
 
+    /// Sends `signal` (`"HUP"`, ...) to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
     /// Sends SIGTERM and waits for a clean exit; returns whether it exited 0.
     pub fn stop(mut self) -> bool {
         let pid = self.child.id().to_string();
