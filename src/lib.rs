@@ -16,6 +16,7 @@ pub mod matcher;
 pub mod notify;
 pub mod pipeline;
 pub mod probes;
+pub mod replay;
 pub mod rules;
 pub mod shutdown;
 pub mod source;

@@ -11,13 +11,14 @@ use logwarden::alert::{Alert, AlertState};
 use logwarden::config::{self, Diagnostics, PackSet, Severity, DEFAULT_CONFIG_PATH};
 use logwarden::logging::{self, LogFormat};
 use logwarden::source::journal::JournalFilter;
-use logwarden::{demo, pipeline, shutdown, tune};
+use logwarden::{demo, pipeline, replay, shutdown, tune};
 
 const EXAMPLES: &str = "\
 Examples:
   logwarden demo                                  watch a bundled bot burst errors and freeze
   logwarden check --config /etc/logwarden/logwarden.toml
   logwarden test-patterns python-logging trading /home/bot/logs/bot.log
+  logwarden replay /home/bot/logs/bot.log.1 /home/bot/logs/bot.log
   logwarden test-alert                            send a test message through every channel
   journalctl -u bot.service --since -1h | logwarden test-patterns python-logging -
   logwarden run                                   the daemon (what the systemd unit starts)";
@@ -62,6 +63,34 @@ enum Command {
         /// With --journal-*: how far back to read, e.g. 1h, 7d.
         #[arg(long, default_value = "1h", value_parser = parse_since)]
         since: std::time::Duration,
+    },
+    /// Run the configured rules over past logs, on the times written in the lines, and print
+    /// the alerts that would have fired (no channel is called, nothing is restarted).
+    Replay {
+        /// Log files, oldest first (`-`: standard input).
+        files: Vec<PathBuf>,
+        /// The watch whose rules judge the lines (default: the one whose `files` name them).
+        #[arg(long)]
+        watch: Option<String>,
+        /// Read this systemd unit's journal instead of files.
+        #[arg(long, value_name = "UNIT")]
+        journal_unit: Option<String>,
+        /// Read the entries of this syslog identifier from the journal instead of files.
+        #[arg(long, value_name = "IDENTIFIER")]
+        journal_identifier: Option<String>,
+        /// With --journal-*: how far back to read, e.g. 1h, 7d.
+        #[arg(long, default_value = "7d", value_parser = parse_since)]
+        since: std::time::Duration,
+        /// Time zone of timestamps written without an offset (default: the system's).
+        #[arg(long, value_name = "ZONE")]
+        timezone: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Save what new-kind and anomaly rules learned into state_dir, where the daemon
+        /// reads it at its next start (restart it after seeding).
+        #[arg(long)]
+        seed: bool,
     },
     /// Show what the running daemon watches and what fires; exit 0 ok, 1 warning, 2 critical,
     /// 3 when the daemon cannot be reached (needs `[daemon] listen`).
@@ -146,6 +175,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ..JournalFilter::default()
                 });
             test_patterns(&cli.config, &args, json, journal.map(|f| (f, since)))
+        }
+        Command::Replay {
+            files,
+            watch,
+            journal_unit,
+            journal_identifier,
+            since,
+            timezone,
+            json,
+            seed,
+        } => {
+            let args = replay::command::ReplayArgs {
+                files,
+                watch,
+                journal_unit,
+                journal_identifier,
+                since,
+                timezone,
+                seed,
+            };
+            replay(&cli.config, &args, json)
         }
         Command::Status { json } => status(&cli.config, json),
         Command::TestAlert { channel } => {
@@ -513,6 +563,29 @@ fn control(
     }
     write_control(dir, watch, &c)
         .with_context(|| format!("cannot write the control file in {}", dir.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `logwarden replay`: the alerts the config's rules would have sent over past logs.
+fn replay(
+    config_path: &Path,
+    args: &replay::command::ReplayArgs,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let config = match config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("logwarden: config not valid; nothing replayed");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let report = replay::command::run(&config, args)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", replay::render_human(&report));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

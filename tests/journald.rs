@@ -301,3 +301,54 @@ fn test_patterns_reads_history_from_the_journal() {
     assert_eq!(count("error"), 1);
     assert_eq!(count("warning"), 1);
 }
+
+#[test]
+fn replay_reads_history_from_the_journal_on_the_entries_own_times() {
+    let journal = PrivateJournal::start();
+    let (_dir, config) = config_dir(CONFIG);
+    let text = "2026-11-23 09:41:42,123 - bot - ERROR - failure";
+    journal.write("bot", "info", &lines(0, 6, text));
+    journal.write("other", "info", &lines(6, 9, text));
+    journal.wait_stored("bot", 6);
+    let out = std::process::Command::new("nsenter")
+        .args(["-t", &journal.pid().to_string(), "-m", "--"])
+        .arg(common::bin())
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "replay",
+            "--journal-identifier",
+            "bot",
+            "--since",
+            "1h",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["lines"], 6,
+        "only the identifier's entries: {report}"
+    );
+    let rules = &report["rules"];
+    // Six errors within seconds: six events and one burst (threshold 5 in 10 s), at the
+    // times journald stored them (today), not the 2026-11-23 written in the text.
+    assert_eq!(rules["bot/every-error"]["events"], 6, "{report}");
+    assert_eq!(rules["bot/error-burst"]["firing"], 1, "{report}");
+    let first = report["first"].as_str().unwrap();
+    let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+    let yesterday = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2))
+        .strftime("%Y-%m-%d")
+        .to_string();
+    assert!(
+        first.starts_with(&today) || first.starts_with(&yesterday),
+        "{first}"
+    );
+    let source = report["alerts"][0]["source"].as_str().unwrap_or("");
+    assert_eq!(source, "journal identifier=bot");
+}

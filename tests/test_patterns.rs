@@ -109,6 +109,8 @@ fn python_logging_sample_counts_levels_and_the_traceback_but_not_lowercase_error
             ("trading/activity", 12),
             ("trading/error", 0),
             ("trading/disconnect", 0),
+            ("trading/reconnect", 0),
+            ("trading/order-rejected", 0),
         ])
     );
     let samples = |name: &str| -> Vec<u64> {
@@ -153,6 +155,8 @@ fn trading_sample_counts_timeouts_resets_refusals_rejections_and_disconnects() {
             ("trading/activity", 9),
             ("trading/error", 7),
             ("trading/disconnect", 2),
+            ("trading/reconnect", 0),
+            ("trading/order-rejected", 1),
         ])
     );
     let lines = |name: &str| -> Vec<u64> {
@@ -210,8 +214,149 @@ fn an_unknown_pack_fails_with_the_available_ones() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            "unknown pattern pack \"pyhton-logging\"; available: python-logging, trading"
+            "unknown pattern pack \"pyhton-logging\"; available: celery, django, nginx, postgresql, python-logging, systemd, trading"
         ),
         "{stderr}"
     );
+}
+
+/// The report of `pack` alone over `tests/data/LOG`.
+fn pack_report(pack: &str, log: &str) -> Value {
+    let out = logwarden(&["test-patterns", pack, &data(log), "--json"])
+        .output()
+        .unwrap();
+    serde_json::from_str(&success(out)).expect("the report is JSON")
+}
+
+/// Line numbers of the samples (the first three matches) of `name`.
+fn sample_lines(report: &Value, name: &str) -> Vec<u64> {
+    pattern(report, name)["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[0].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn ibkr_sample_counts_disconnects_by_code_and_text_restores_and_rejections() {
+    let r = pack_report("trading", "trading-ibkr.log");
+    // 16 lines. disconnect: 1100 as ib_insync writes it (5), 2110 (6), 1100 as ibapi writes
+    // it (10), "Not connected" (12), "API connection failed" (13). reconnect: 1102 (7), 1101
+    // (11; "restored- data lost" is not a loss). order-rejected and error: error 201 (9).
+    // activity: VIX (4), Position (14), Update (15); "reqPositions failed" (12) is not
+    // activity, "none rejected" and lower-case "not connected" (16) are nothing.
+    assert_eq!(totals(&r), [16, 11, 5, 0]);
+    assert_eq!(
+        per_pattern(&r),
+        expected(&[
+            ("trading/activity", 3),
+            ("trading/error", 1),
+            ("trading/disconnect", 5),
+            ("trading/reconnect", 2),
+            ("trading/order-rejected", 1),
+        ])
+    );
+    assert_eq!(sample_lines(&r, "trading/activity"), [4, 14, 15]);
+    assert_eq!(sample_lines(&r, "trading/disconnect"), [5, 6, 10]);
+    assert_eq!(sample_lines(&r, "trading/reconnect"), [7, 11]);
+}
+
+#[test]
+fn django_sample_counts_request_errors_5xx_database_and_bad_requests() {
+    let r = pack_report("django", "django.log");
+    // 20 lines. error: Internal Server Error (4, 15), IntegrityError (8), OperationalError
+    // (16). 5xx access lines: 9, 17, 18 ("/static/500.html ... 200" at 20 is not one).
+    // database: 16. bad-request: DisallowedHost (10), CSRF (12). "the previous error" (14)
+    // and the traceback frames match nothing in this pack.
+    assert_eq!(totals(&r), [20, 9, 11, 0]);
+    assert_eq!(
+        per_pattern(&r),
+        expected(&[
+            ("django/error", 4),
+            ("django/server-error", 3),
+            ("django/database", 1),
+            ("django/bad-request", 2),
+        ])
+    );
+    assert_eq!(sample_lines(&r, "django/server-error"), [9, 17, 18]);
+}
+
+#[test]
+fn celery_sample_counts_failed_retried_and_succeeded_tasks_and_broker_loss() {
+    let r = pack_report("celery", "celery.log");
+    // 19 lines. error: raised unexpected (7), WorkerLostError (13), hard time limit (14);
+    // "the task that raised unexpected errors" (19) names no task id. retry: 6. activity
+    // (succeeded): 4, 11, 18. broker: connection lost (15), cannot connect (16).
+    assert_eq!(totals(&r), [19, 9, 10, 0]);
+    assert_eq!(
+        per_pattern(&r),
+        expected(&[
+            ("celery/error", 3),
+            ("celery/retry", 1),
+            ("celery/activity", 3),
+            ("celery/broker", 2),
+        ])
+    );
+    assert_eq!(sample_lines(&r, "celery/error"), [7, 13, 14]);
+}
+
+#[test]
+fn nginx_sample_counts_error_levels_upstream_failures_and_status_classes() {
+    let r = pack_report("nginx", "nginx.log");
+    // 15 lines. error: [error] (5, 7, 10), [crit] (12), [emerg] (13); [warn] (9) is not.
+    // upstream: timed out (5), connection refused (7), no live upstreams (10). 5xx: 504 (6),
+    // 502 (8, 11); "?code=500 ... 200" (14) is a 200. 4xx: 404 (3), 401 (4).
+    assert_eq!(totals(&r), [15, 10, 5, 0]);
+    assert_eq!(
+        per_pattern(&r),
+        expected(&[
+            ("nginx/error", 5),
+            ("nginx/upstream", 3),
+            ("nginx/server-error", 3),
+            ("nginx/client-error", 2),
+        ])
+    );
+    assert_eq!(sample_lines(&r, "nginx/server-error"), [6, 8, 11]);
+}
+
+#[test]
+fn postgresql_sample_counts_levels_deadlocks_connection_limits_and_slow_statements() {
+    let r = pack_report("postgresql", "postgresql.log");
+    // 14 lines. error: ERROR (3, 6), FATAL (9, 10, 11), PANIC (14); "'ERROR: not an error'"
+    // (13, one space) is not. fatal: 9, 10, 11, 14. deadlock: 6. connections: 9, 10, 11.
+    // slow: 2412 ms (8); 12 ms (2) is not.
+    assert_eq!(totals(&r), [14, 7, 7, 0]);
+    assert_eq!(
+        per_pattern(&r),
+        expected(&[
+            ("postgresql/error", 6),
+            ("postgresql/fatal", 4),
+            ("postgresql/deadlock", 1),
+            ("postgresql/connections", 3),
+            ("postgresql/slow", 1),
+        ])
+    );
+    assert_eq!(sample_lines(&r, "postgresql/slow"), [8]);
+}
+
+#[test]
+fn systemd_sample_counts_unit_failures_restarts_and_oom_kills() {
+    let r = pack_report("systemd", "systemd.log");
+    // 20 lines. error: OOM kill (4), killed by the OOM killer (5), Failed with result (7,
+    // 12, 16), Failed to start (13, 17). unit-failed: code=killed (6; code=exited at 11 is
+    // not), 7, 12, 13, 16, 17. oom: oom-killer invoked (3), 4, 5, systemd-oomd (18).
+    // restart: 9, 14. start-limit: 15. "no process was killed" (20) is nothing.
+    assert_eq!(totals(&r), [20, 13, 7, 0]);
+    assert_eq!(
+        per_pattern(&r),
+        expected(&[
+            ("systemd/error", 7),
+            ("systemd/unit-failed", 6),
+            ("systemd/oom", 4),
+            ("systemd/restart", 2),
+            ("systemd/start-limit", 1),
+        ])
+    );
+    assert_eq!(sample_lines(&r, "systemd/oom"), [3, 4, 5]);
 }

@@ -645,7 +645,9 @@ fn horizons(config: &Config) -> HashMap<(String, String), Duration> {
                 RuleKind::Rate { window, .. } => *window,
                 RuleKind::Stale { after } => *after,
                 RuleKind::Absent { window, .. } => *window,
-                RuleKind::Match { .. } => Duration::ZERO,
+                RuleKind::Match { .. } | RuleKind::NewKind { .. } => Duration::ZERO,
+                // A spike shows within its minute, a drop after 3 quiet minutes.
+                RuleKind::Anomaly { .. } => Duration::from_secs(4 * 60),
             };
             out.insert((w.name.clone(), r.name.clone()), h);
         }
@@ -882,6 +884,7 @@ mod tests {
             notify: vec!["second".into()],
             start_at: crate::config::StartAt::End,
             max_line_bytes: 1024,
+            timestamp_format: Default::default(),
             multiline: crate::source::multiline::MultilineRule {
                 grouping: crate::source::multiline::Grouping::None,
                 timeout: Duration::from_millis(300),

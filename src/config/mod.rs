@@ -102,6 +102,8 @@ pub struct WatchConfig {
     pub notify: Vec<String>,
     pub start_at: StartAt,
     pub max_line_bytes: usize,
+    /// How lines carry their time (read by `replay`).
+    pub timestamp_format: crate::replay::timestamp::TimestampFormat,
     /// How lines are grouped into events.
     pub multiline: MultilineRule,
     /// Lines from the systemd journal, if configured.
@@ -150,6 +152,8 @@ pub struct RuleConfig {
     pub kind: RuleKind,
     /// `then = ["alert", "restart"]`: firing asks for a restart of the watch's service.
     pub then_restart: bool,
+    /// When the rule is active (`active`, `holidays`); `None`: always.
+    pub schedule: Option<std::sync::Arc<crate::rules::schedule::Schedule>>,
 }
 
 /// What a rule looks for.
@@ -173,7 +177,30 @@ pub enum RuleKind {
     },
     /// Every match of `pattern` is an event; repeats within `cooldown` are counted, not sent.
     Match { pattern: String, cooldown: Duration },
+    /// A matching line of a kind (template) not seen before, after learning for `learn`.
+    NewKind {
+        pattern: String,
+        learn: Duration,
+        max_templates: usize,
+        /// Where the known kinds are saved.
+        state_file: PathBuf,
+    },
+    /// The per-minute rate of `pattern` far from its learned baseline.
+    Anomaly {
+        pattern: String,
+        sensitivity: f64,
+        min_count: u64,
+        seasonal: bool,
+        learn: Duration,
+        /// Where the baseline is saved.
+        state_file: PathBuf,
+    },
 }
+
+/// Default learning time of `new-kind` rules.
+pub const DEFAULT_NEW_KIND_LEARN: Duration = Duration::from_secs(3600);
+/// Default cap on the kinds a `new-kind` rule keeps.
+pub const DEFAULT_MAX_TEMPLATES: usize = 1000;
 
 /// Loads the config at `path` with its drop-ins and pattern packs.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -357,11 +384,25 @@ fn resolve(raw: RawFile, sources: &mut SourceMap, diags: &mut Diagnostics) -> Co
     let alerts = channels::resolve_alerts(raw.alerts.as_ref(), sources, diags);
     let channels = channels::resolve_channels(&raw.channels, &alerts, sources, diags);
 
-    let watches = raw
+    let mut watches: Vec<WatchConfig> = raw
         .watch
         .into_iter()
         .filter_map(|w| resolve_watch(w, &packs, &channels, sources, diags))
         .collect();
+    // Learning rules keep what they learned in state_dir/rules/WATCH/RULE.json.
+    for w in &mut watches {
+        for r in &mut w.rules {
+            if let RuleKind::NewKind { state_file, .. } | RuleKind::Anomaly { state_file, .. } =
+                &mut r.kind
+            {
+                *state_file = daemon
+                    .state_dir
+                    .join("rules")
+                    .join(&w.name)
+                    .join(format!("{}.json", r.name));
+            }
+        }
+    }
     Config {
         daemon,
         watches,
@@ -542,6 +583,7 @@ fn resolve_watch(
         }
     }
     let multiline = resolve_multiline(&w, &watch_packs, max_line_bytes, sources, diags);
+    let timestamp_format = resolve_timestamp_format(w.timestamp_format.as_ref(), sources, diags);
     let mut rules = Vec::new();
     for r in w.rule {
         if let Some(rule) = resolve_rule(&name, r, &pattern_names, sources, diags) {
@@ -621,12 +663,38 @@ fn resolve_watch(
         notify,
         start_at,
         max_line_bytes,
+        timestamp_format,
         multiline,
         journal,
         restart,
         probes,
         rules,
     })
+}
+
+/// `timestamp_format`: `"auto"` (or absent) or a strftime format, which must have a `%`.
+fn resolve_timestamp_format(
+    f: Option<&Located<String>>,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> crate::replay::timestamp::TimestampFormat {
+    use crate::replay::timestamp::TimestampFormat;
+    match f {
+        None => TimestampFormat::Auto,
+        Some(f) if f.value == "auto" => TimestampFormat::Auto,
+        Some(f) if f.value.contains('%') => TimestampFormat::Strftime(f.value.clone()),
+        Some(f) => {
+            diags.at(
+                sources,
+                f,
+                format!(
+                    "timestamp_format {:?} is neither \"auto\" nor a strftime format like \"%d.%m.%Y %H:%M:%S\"",
+                    f.value
+                ),
+            );
+            TimestampFormat::Auto
+        }
+    }
 }
 
 /// The location of a located table, for messages about the table as a whole.
@@ -841,7 +909,7 @@ fn resolve_rule(
             sources,
             &r.name,
             format!(
-                "rule {watch}/{rule} has no `when`; use one of \"rate\", \"stale\", \"absent\", \"match\""
+                "rule {watch}/{rule} has no `when`; use one of \"rate\", \"stale\", \"absent\", \"match\", \"new-kind\", \"anomaly\""
             ),
         );
         return None;
@@ -851,6 +919,8 @@ fn resolve_rule(
         RuleKindText::Stale => "stale",
         RuleKindText::Absent => "absent",
         RuleKindText::Match => "match",
+        RuleKindText::NewKind => "new-kind",
+        RuleKindText::Anomaly => "anomaly",
     };
     // Settings that do not apply to this kind are errors: a `window` on a stale rule is a
     // misunderstanding the operator should hear about, not a silent no-op.
@@ -859,8 +929,27 @@ fn resolve_rule(
         RuleKindText::Stale => &["after"],
         RuleKindText::Absent => &["pattern", "min", "window"],
         RuleKindText::Match => &["pattern", "cooldown"],
+        RuleKindText::NewKind => &["pattern", "learn", "max_templates"],
+        RuleKindText::Anomaly => &["pattern", "sensitivity", "min_count", "seasonal", "learn"],
     };
-    let present: [(&str, Option<(usize, usize)>); 7] = [
+    let present: [(&str, Option<(usize, usize)>); 12] = [
+        ("learn", r.learn.as_ref().map(|v| (v.file, v.span.start))),
+        (
+            "max_templates",
+            r.max_templates.as_ref().map(|v| (v.file, v.span.start)),
+        ),
+        (
+            "sensitivity",
+            r.sensitivity.as_ref().map(|v| (v.file, v.span.start)),
+        ),
+        (
+            "min_count",
+            r.min_count.as_ref().map(|v| (v.file, v.span.start)),
+        ),
+        (
+            "seasonal",
+            r.seasonal.as_ref().map(|v| (v.file, v.span.start)),
+        ),
         (
             "pattern",
             r.pattern.as_ref().map(|v| (v.file, v.span.start)),
@@ -985,6 +1074,71 @@ fn resolve_rule(
                     .unwrap_or(Duration::from_secs(60)),
             }
         }
+        RuleKindText::NewKind => {
+            let Some(pattern) = &r.pattern else {
+                need(false, "pattern", diags);
+                return None;
+            };
+            let max_templates = match &r.max_templates {
+                Some(m) if m.value == 0 || m.value > 100_000 => {
+                    diags.at(
+                        sources,
+                        m,
+                        "max_templates must be between 1 and 100000".into(),
+                    );
+                    DEFAULT_MAX_TEMPLATES
+                }
+                Some(m) => m.value as usize,
+                None => DEFAULT_MAX_TEMPLATES,
+            };
+            RuleKind::NewKind {
+                pattern: pattern.value.clone(),
+                learn: r
+                    .learn
+                    .as_ref()
+                    .map(|l| l.value.0)
+                    .unwrap_or(DEFAULT_NEW_KIND_LEARN),
+                max_templates,
+                state_file: PathBuf::new(),
+            }
+        }
+        RuleKindText::Anomaly => {
+            let Some(pattern) = &r.pattern else {
+                need(false, "pattern", diags);
+                return None;
+            };
+            let seasonal = r.seasonal.as_ref().is_some_and(|s| s.value);
+            let sensitivity = r.sensitivity.as_ref().map(|s| s.value).unwrap_or(4.0);
+            if let Some(s) = &r.sensitivity {
+                if !(s.value.is_finite() && s.value > 0.0 && s.value <= 100.0) {
+                    diags.at(
+                        sources,
+                        s,
+                        "sensitivity must be a z-score above 0 and at most 100 (3 to 5 is usual)"
+                            .into(),
+                    );
+                }
+            }
+            if let Some(m) = &r.min_count {
+                if m.value == 0 || m.value > 1_000_000 {
+                    diags.at(sources, m, "min_count must be between 1 and 1000000".into());
+                }
+            }
+            // A seasonal baseline needs a week to have seen every hour of it once.
+            let default_learn = if seasonal {
+                Duration::from_secs(7 * 86_400)
+            } else {
+                Duration::from_secs(86_400)
+            };
+            RuleKind::Anomaly {
+                pattern: pattern.value.clone(),
+                sensitivity,
+                min_count: r.min_count.as_ref().map(|m| m.value).unwrap_or(10),
+                seasonal,
+                learn: r.learn.as_ref().map(|l| l.value.0).unwrap_or(default_learn),
+                state_file: PathBuf::new(),
+            }
+        }
     };
     if let Some(p) = &r.pattern {
         if !pattern_names.contains(&p.value.as_str()) {
@@ -1008,12 +1162,79 @@ fn resolve_rule(
         .as_ref()
         .map(|s| severity_of(s.value))
         .unwrap_or(Severity::Warning);
+    let schedule = resolve_schedule(
+        &r.name.value,
+        r.active.as_ref(),
+        r.holidays.as_ref(),
+        r.holidays_file.as_ref(),
+        sources,
+        diags,
+    )
+    .map(std::sync::Arc::new);
     Some(RuleConfig {
         name: rule,
         severity,
         kind,
         then_restart: recovery::wants_restart(&r.then),
+        schedule,
     })
+}
+
+/// `active`, `holidays` and `holidays_file` of the rule or probe `name`.
+pub(crate) fn resolve_schedule(
+    name: &str,
+    active: Option<&Located<String>>,
+    holidays_list: Option<&Vec<Located<String>>>,
+    holidays_file: Option<&Located<String>>,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<crate::rules::schedule::Schedule> {
+    use crate::rules::schedule::{parse_holiday, parse_holidays_file, Schedule};
+    let mut holidays = std::collections::BTreeSet::new();
+    for h in holidays_list.into_iter().flatten() {
+        match parse_holiday(&h.value) {
+            Ok(d) => {
+                holidays.insert(d);
+            }
+            Err(e) => diags.at(sources, h, e),
+        }
+    }
+    if let Some(f) = holidays_file {
+        let path = resolve_path(sources, f);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => match parse_holidays_file(&text) {
+                Ok(d) => holidays.extend(d),
+                Err((line, e)) => diags.push(format!("{}:{line}:1: {e}", path.display())),
+            },
+            Err(e) => diags.at(
+                sources,
+                f,
+                format!("cannot read holidays file {}: {e}", path.display()),
+            ),
+        }
+    }
+    let Some(active) = active else {
+        let stray = holidays_list.and_then(|h| h.first().map(|h| (h.file, h.span.start)));
+        let stray = stray.or(holidays_file.map(|f| (f.file, f.span.start)));
+        if let Some((file, offset)) = stray {
+            diags.push(format!(
+                "{}: holidays apply to a schedule; set `active = \"Mon-Fri 09:30-16:00 America/New_York\"` on {name:?}",
+                sources.position(file, offset),
+            ));
+        }
+        return None;
+    };
+    match Schedule::parse(&active.value, holidays) {
+        Ok(s) => Some(s),
+        Err((offset, e)) => {
+            // +1 skips the opening quote (exact for strings without escapes).
+            diags.push(format!(
+                "{}: active: {e}",
+                sources.position(active.file, active.span.start + 1 + offset)
+            ));
+            None
+        }
+    }
 }
 
 /// A duration that must be longer than zero.

@@ -19,6 +19,11 @@ pub const SHIPPED_PACKS: &[(&str, &str)] = &[
         include_str!("../../patterns/python-logging.toml"),
     ),
     ("trading", include_str!("../../patterns/trading.toml")),
+    ("django", include_str!("../../patterns/django.toml")),
+    ("celery", include_str!("../../patterns/celery.toml")),
+    ("nginx", include_str!("../../patterns/nginx.toml")),
+    ("postgresql", include_str!("../../patterns/postgresql.toml")),
+    ("systemd", include_str!("../../patterns/systemd.toml")),
 ];
 
 /// A validated pattern pack.

@@ -53,6 +53,8 @@ pub struct RawWatch {
     pub notify: Option<Located<Vec<Located<String>>>>,
     pub start_at: Option<Located<StartAtText>>,
     pub max_line_bytes: Option<Located<u64>>,
+    /// How lines carry their time, for `replay`: `"auto"` or a strftime format.
+    pub timestamp_format: Option<Located<String>>,
     pub multiline: Option<Located<RawMultiline>>,
     pub journal: Option<Located<RawJournal>>,
     pub restart: Option<Located<RawRestart>>,
@@ -112,6 +114,10 @@ pub struct RawProbe {
     pub crash_window: Option<Located<ConfigDuration>>,
     pub severity: Option<Located<SeverityText>>,
     pub then: Option<Vec<Located<ActionText>>>,
+    /// When the probe's verdicts count, like a rule's `active`.
+    pub active: Option<Located<String>>,
+    pub holidays: Option<Vec<Located<String>>>,
+    pub holidays_file: Option<Located<String>>,
 }
 
 /// `kind` of a probe.
@@ -191,6 +197,22 @@ pub struct RawRule {
     pub min: Option<Located<u64>>,
     pub after: Option<Located<ConfigDuration>>,
     pub cooldown: Option<Located<ConfigDuration>>,
+    /// `new-kind`, `anomaly`: how long to learn before firing.
+    pub learn: Option<Located<ConfigDuration>>,
+    /// `new-kind`: most line kinds kept.
+    pub max_templates: Option<Located<u64>>,
+    /// `anomaly`: z-score above which a minute is a spike.
+    pub sensitivity: Option<Located<f64>>,
+    /// `anomaly`: fewest matches in a minute for a spike (and mean for a drop).
+    pub min_count: Option<Located<u64>>,
+    /// `anomaly`: one baseline per hour of the week.
+    pub seasonal: Option<Located<bool>>,
+    /// When the rule is active: `"Mon-Fri 09:30-16:00 America/New_York"`, ranges `;`-separated.
+    pub active: Option<Located<String>>,
+    /// Dates (`2026-12-25`) on which no active range starts.
+    pub holidays: Option<Vec<Located<String>>>,
+    /// A file of such dates, one per line.
+    pub holidays_file: Option<Located<String>>,
     pub severity: Option<Located<SeverityText>>,
     /// `false` switches a shipped rule off from a drop-in.
     pub enabled: Option<Located<bool>>,
@@ -206,6 +228,9 @@ pub enum RuleKindText {
     Stale,
     Absent,
     Match,
+    #[serde(rename = "new-kind")]
+    NewKind,
+    Anomaly,
 }
 
 /// Severity as written in config.
@@ -351,6 +376,7 @@ impl RawWatch {
             notify,
             start_at,
             max_line_bytes,
+            timestamp_format,
             multiline,
             journal,
             restart
@@ -393,6 +419,14 @@ impl RawRule {
             min,
             after,
             cooldown,
+            learn,
+            max_templates,
+            sensitivity,
+            min_count,
+            seasonal,
+            active,
+            holidays,
+            holidays_file,
             severity,
             enabled,
             then

@@ -52,6 +52,8 @@ pub struct ProbeConfig {
     pub failures: u32,
     pub severity: Severity,
     pub then_restart: bool,
+    /// When its verdicts count (`active`, `holidays`); `None`: always.
+    pub schedule: Option<std::sync::Arc<crate::rules::schedule::Schedule>>,
 }
 
 /// What a probe checks.
@@ -377,5 +379,14 @@ pub fn resolve_probe(
             _ => Severity::Critical,
         },
         then_restart: wants_restart(&p.then),
+        schedule: super::resolve_schedule(
+            &p.name.value,
+            p.active.as_ref(),
+            p.holidays.as_ref(),
+            p.holidays_file.as_ref(),
+            sources,
+            diags,
+        )
+        .map(std::sync::Arc::new),
     })
 }

@@ -253,7 +253,12 @@ fn an_unknown_pack_is_an_error_listing_the_available_packs() {
     let p = one_problem(main_only(&text));
     assert_starts(&p, &at("main.toml", &text, "\"tradng\""));
     assert!(p.contains("unknown pattern pack \"tradng\""), "{p}");
-    assert!(p.ends_with("available: python-logging, trading"), "{p}");
+    assert!(
+        p.ends_with(
+            "available: celery, django, nginx, postgresql, python-logging, systemd, trading"
+        ),
+        "{p}"
+    );
 }
 
 #[test]
@@ -757,4 +762,140 @@ fn a_json_check_and_a_crash_loop_limit_are_read() {
             }),
         }
     );
+}
+
+// ---------------------------------------------------------------- schedules
+
+const SCHEDULED: &str = r#"
+[[watch]]
+name = "bot"
+files = ["/var/log/bot.log"]
+patterns = ["trading"]
+
+  [[watch.rule]]
+  name = "no-updates"
+  when = "absent"
+  pattern = "activity"
+  window = "30m"
+  active = "Mon-Fri 09:30-16:00 America/New_York; Sat 10:00-12:00 Europe/Pariss"
+  holidays = ["2026-12-25", "2026-13-01"]
+"#;
+
+#[test]
+fn schedule_errors_point_at_the_bad_range_and_the_bad_holiday() {
+    let problems = main_only(SCHEDULED).expect_err("config should not load");
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert_starts(&problems[0], &at("main.toml", SCHEDULED, "\"2026-13-01\""));
+    assert!(problems[0].contains("not a date"), "{}", problems[0]);
+    assert_starts(&problems[1], &at("main.toml", SCHEDULED, "Sat 10:00"));
+    assert!(
+        problems[1].contains("unknown time zone \"Europe/Pariss\""),
+        "{}",
+        problems[1]
+    );
+}
+
+#[test]
+fn holidays_without_a_schedule_are_an_error() {
+    let text = SCHEDULED
+        .replace(
+            "  active = \"Mon-Fri 09:30-16:00 America/New_York; Sat 10:00-12:00 Europe/Pariss\"\n",
+            "",
+        )
+        .replace(", \"2026-13-01\"", "");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "\"2026-12-25\""));
+    assert!(p.contains("set `active"), "{p}");
+}
+
+#[test]
+fn a_valid_schedule_loads() {
+    let text = SCHEDULED
+        .replace("Pariss", "Paris")
+        .replace(", \"2026-13-01\"", "");
+    let c = main_only(&text).expect("loads");
+    let s = c.watches[0].rules[0].schedule.as_ref().expect("a schedule");
+    assert!(s.is_active("2026-11-28T09:30:00Z".parse().unwrap())); // Sat 10:30 Paris
+}
+
+// ---------------------------------------------------------------- learning rules
+
+const LEARNING: &str = r#"
+[daemon]
+state_dir = "/var/lib/lw"
+
+[[watch]]
+name = "bot"
+files = ["/var/log/bot.log"]
+patterns = ["python-logging"]
+
+  [[watch.rule]]
+  name = "new-errors"
+  when = "new-kind"
+  pattern = "error"
+  learn = "2h"
+
+  [[watch.rule]]
+  name = "error-rate"
+  when = "anomaly"
+  pattern = "error"
+  seasonal = true
+  sensitivity = 5.0
+"#;
+
+#[test]
+fn learning_rules_load_with_defaults_and_a_state_file_per_rule() {
+    let c = main_only(LEARNING).expect("loads");
+    assert_eq!(
+        rule_kind(&c, "bot", "new-errors"),
+        RuleKind::NewKind {
+            pattern: "error".into(),
+            learn: secs(7200),
+            max_templates: 1000,
+            state_file: "/var/lib/lw/rules/bot/new-errors.json".into(),
+        }
+    );
+    assert_eq!(
+        rule_kind(&c, "bot", "error-rate"),
+        RuleKind::Anomaly {
+            pattern: "error".into(),
+            sensitivity: 5.0,
+            min_count: 10,
+            seasonal: true,
+            learn: secs(7 * 86_400),
+            state_file: "/var/lib/lw/rules/bot/error-rate.json".into(),
+        }
+    );
+}
+
+#[test]
+fn a_key_of_another_learning_rule_kind_is_an_error_at_the_key() {
+    let text = LEARNING.replace("  learn = \"2h\"", "  learn = \"2h\"\n  sensitivity = 3.0");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "3.0"));
+    assert!(p.contains("does not apply to a new-kind rule"), "{p}");
+    let text = LEARNING.replace("sensitivity = 5.0", "sensitivity = -1.0");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "-1.0"));
+}
+
+#[test]
+fn a_probe_takes_a_schedule_too() {
+    let text = r#"
+[[watch]]
+name = "bot"
+files = ["/var/log/bot.log"]
+
+  [[watch.probe]]
+  name = "mem"
+  kind = "memory"
+  active = "Mon-Fri 09:30-16:00 America/New_York"
+"#;
+    let c = main_only(text).expect("loads");
+    assert!(c.watches[0].probes[0].schedule.is_some());
+    let bad = text.replace("09:30-16:00", "09:30-16:60");
+    let p = one_problem(main_only(&bad));
+    // The position is the start of the bad range.
+    assert_starts(&p, &at("main.toml", &bad, "Mon-Fri"));
+    assert!(p.contains("\"16:60\" is not a time"), "{p}");
 }

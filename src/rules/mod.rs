@@ -7,11 +7,17 @@
 //! earliest rule deadline, so an idle daemon does not wake needlessly.
 
 pub mod absent;
+pub mod anomaly;
+pub mod gate;
 pub mod match_rule;
+pub mod new_kind;
 pub mod probe_rule;
 pub mod rate;
 pub mod recent;
+pub mod schedule;
 pub mod stale;
+pub mod store;
+pub mod template;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -120,6 +126,8 @@ enum State {
     Absent(absent::Absent),
     Match(match_rule::MatchRule),
     Probe(probe_rule::ProbeRule),
+    NewKind(new_kind::NewKind),
+    Anomaly(anomaly::Anomaly),
 }
 
 #[derive(Debug)]
@@ -129,6 +137,10 @@ struct Rule {
     /// Bit of the rule's pattern slot (0 for rules without a pattern).
     slot_bit: SlotSet,
     state: State,
+    /// The rule's schedule (`active = ...`); `None`: always active.
+    gate: Option<gate::Gate>,
+    /// Where what the rule learned is saved (`new-kind`, `anomaly`).
+    state_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug)]
@@ -146,11 +158,15 @@ pub struct Engine {
     telemetry: Arc<Telemetry>,
     /// Per watch, the pattern slot names (bit `i` of a `SlotSet` = name `i`).
     slot_names: Vec<Vec<String>>,
+    /// Wall time of the engine's `Instant`s, for schedules.
+    clock: gate::WallClock,
 }
 
 /// The engine wakes at least this often, so its heartbeat (for `/health` and the systemd
 /// watchdog) stays fresh even when no rule has a deadline.
 const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often learned rule state (`new-kind`, `anomaly`) is saved while running.
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Engine {
     /// Builds rule state for `watches`; `matchers[i]` is watch `i`'s matcher. Counting starts
@@ -162,6 +178,7 @@ impl Engine {
         telemetry: Arc<Telemetry>,
     ) -> Engine {
         let slot_names = matchers.iter().map(|m| m.slot_names().to_vec()).collect();
+        let clock = gate::WallClock::new(start, jiff::Timestamp::now());
         let watches = watches
             .iter()
             .zip(matchers)
@@ -203,19 +220,68 @@ impl Engine {
                                 slot_bit(pattern),
                                 State::Match(match_rule::MatchRule::new(pattern, *cooldown)),
                             ),
+                            RuleKind::NewKind {
+                                pattern,
+                                learn,
+                                max_templates,
+                                ..
+                            } => (
+                                slot_bit(pattern),
+                                State::NewKind(new_kind::NewKind::new(
+                                    pattern,
+                                    *learn,
+                                    *max_templates,
+                                    start,
+                                )),
+                            ),
+                            RuleKind::Anomaly {
+                                pattern,
+                                sensitivity,
+                                min_count,
+                                seasonal,
+                                learn,
+                                ..
+                            } => (
+                                slot_bit(pattern),
+                                State::Anomaly(anomaly::Anomaly::new(
+                                    pattern,
+                                    *sensitivity,
+                                    *min_count,
+                                    *seasonal,
+                                    *learn,
+                                    start,
+                                )),
+                            ),
+                        };
+                        let state_file = match &r.kind {
+                            RuleKind::NewKind { state_file, .. }
+                            | RuleKind::Anomaly { state_file, .. } => Some(state_file.clone()),
+                            _ => None,
                         };
                         Rule {
                             name: r.name.clone(),
                             severity: r.severity,
                             slot_bit,
                             state,
+                            gate: r
+                                .schedule
+                                .as_ref()
+                                .map(|s| gate::Gate::new(s.clone(), &clock, start)),
+                            state_file,
                         }
                     })
-                    .chain(w.probes.iter().map(|p| Rule {
-                        name: p.name.clone(),
-                        severity: p.severity,
-                        slot_bit: 0,
-                        state: State::Probe(probe_rule::ProbeRule::default()),
+                    .chain(w.probes.iter().map(|p| {
+                        Rule {
+                            name: p.name.clone(),
+                            severity: p.severity,
+                            slot_bit: 0,
+                            state: State::Probe(probe_rule::ProbeRule::default()),
+                            gate: p
+                                .schedule
+                                .as_ref()
+                                .map(|s| gate::Gate::new(s.clone(), &clock, start)),
+                            state_file: None,
+                        }
                     }))
                     .collect(),
             })
@@ -226,6 +292,34 @@ impl Engine {
             activity,
             telemetry,
             slot_names,
+            clock,
+        }
+    }
+
+    /// Sets which wall time `at` stands for (replay: the log's first timestamp). Scheduled
+    /// rules count from `at` in whatever period that falls in.
+    pub fn set_wall_clock(&mut self, at: Instant, wall: jiff::Timestamp) {
+        self.clock = gate::WallClock::new(at, wall);
+        for r in self.watches.iter_mut().flat_map(|w| &mut w.rules) {
+            if let Some(g) = &mut r.gate {
+                g.restart(&self.clock, at);
+            }
+        }
+    }
+
+    /// Re-anchors the wall clock when it moved away from the monotonic one (an NTP step, a
+    /// suspend) by more than a second, so schedules follow the real clock.
+    fn follow_wall_clock(&mut self, now: Instant) {
+        let real = jiff::Timestamp::now();
+        let drift = real.duration_since(self.clock.wall(now)).unsigned_abs();
+        if drift <= std::time::Duration::from_secs(1) {
+            return;
+        }
+        self.clock = gate::WallClock::new(now, real);
+        for r in self.watches.iter_mut().flat_map(|w| &mut w.rules) {
+            if let Some(g) = &mut r.gate {
+                g.refresh(&self.clock, now);
+            }
         }
     }
 
@@ -243,6 +337,9 @@ impl Engine {
                     return;
                 };
                 for r in &mut w.rules {
+                    if !matches!(r.state, State::Stale(_)) || !open(r, &self.clock, *at) {
+                        continue;
+                    }
                     if let State::Stale(s) = &mut r.state {
                         if let Some(o) = s.on_lines(*at) {
                             out.push(alert(&w.name, &w.unit, r, o));
@@ -265,13 +362,15 @@ impl Engine {
                     return;
                 };
                 for r in &mut w.rules {
-                    if r.slot_bit & m.slots == 0 {
+                    if r.slot_bit & m.slots == 0 || !open(r, &self.clock, m.at) {
                         continue;
                     }
                     let o = match &mut r.state {
                         State::Rate(s) => s.on_match(m.at, &m.line, &m.source),
                         State::Absent(s) => s.on_match(m.at, &m.line, &m.source),
                         State::Match(s) => s.on_match(m.at, &m.line, &m.source),
+                        State::NewKind(s) => s.on_match(m.at, &m.line, &m.source),
+                        State::Anomaly(s) => s.on_match(m.at, &self.clock),
                         State::Stale(_) | State::Probe(_) => None,
                     };
                     if let Some(o) = o {
@@ -295,20 +394,28 @@ impl Engine {
                 let Some(w) = self.watches.get_mut(*watch) else {
                     return;
                 };
-                let probes = w.rules.iter_mut().filter_map(|r| match &mut r.state {
-                    State::Probe(p) => Some((r.name.clone(), r.severity, p)),
-                    _ => None,
-                });
-                if let Some((name, severity, p)) = probes.into_iter().nth(*probe) {
-                    if let Some(o) = p.on_result(*healthy, *level, detail) {
-                        let rule = Rule {
-                            name,
-                            severity: p.severity(severity),
-                            slot_bit: 0,
-                            state: State::Probe(probe_rule::ProbeRule::default()),
-                        };
-                        out.push(alert(&w.name, &w.unit, &rule, o));
-                    }
+                let Some(r) = w
+                    .rules
+                    .iter_mut()
+                    .filter(|r| matches!(r.state, State::Probe(_)))
+                    .nth(*probe)
+                else {
+                    return;
+                };
+                // Probe verdicts carry no time of their own: they are judged now.
+                let is_open = open(r, &self.clock, Instant::now());
+                let State::Probe(p) = &mut r.state else {
+                    return;
+                };
+                let o = if is_open {
+                    p.on_result(*healthy, *level, detail)
+                } else {
+                    // Outside its schedule: kept, and judged when the schedule opens.
+                    p.hold(*healthy, *level, detail);
+                    None
+                };
+                if let Some(o) = o {
+                    out.push(alert(&w.name, &w.unit, r, o));
                 }
             }
             Input::Reset { watch, at } => {
@@ -320,7 +427,8 @@ impl Engine {
                         State::Rate(s) => s.reset(),
                         State::Stale(s) => s.reset(*at),
                         State::Absent(s) => s.reset(*at),
-                        State::Match(_) | State::Probe(_) => {}
+                        State::Anomaly(s) => s.reset(*at),
+                        State::Match(_) | State::Probe(_) | State::NewKind(_) => {}
                     }
                 }
             }
@@ -331,12 +439,17 @@ impl Engine {
     pub fn on_time(&mut self, now: Instant, out: &mut Vec<Alert>) {
         for w in &mut self.watches {
             for r in &mut w.rules {
+                if !open(r, &self.clock, now) {
+                    continue;
+                }
                 let o = match &mut r.state {
                     State::Rate(s) => s.on_time(now),
                     State::Stale(s) => s.on_time(now),
                     State::Absent(s) => s.on_time(now),
                     State::Match(s) => s.on_time(now),
-                    State::Probe(_) => None,
+                    State::Anomaly(s) => s.on_time(now, &self.clock),
+                    State::Probe(s) => s.on_open(),
+                    State::NewKind(_) => None,
                 };
                 if let Some(o) = o {
                     out.push(alert(&w.name, &w.unit, r, o));
@@ -350,27 +463,93 @@ impl Engine {
         self.watches
             .iter()
             .flat_map(|w| &w.rules)
-            .filter_map(|r| match &r.state {
-                State::Rate(s) => s.deadline(now),
-                State::Stale(s) => s.deadline(),
-                State::Absent(s) => s.deadline(),
-                State::Match(s) => s.deadline(),
-                State::Probe(_) => None,
+            .filter_map(|r| {
+                let own = match &r.state {
+                    State::Rate(s) => s.deadline(now),
+                    State::Stale(s) => s.deadline(),
+                    State::Absent(s) => s.deadline(),
+                    State::Match(s) => s.deadline(),
+                    State::Anomaly(s) => s.deadline(),
+                    State::Probe(_) | State::NewKind(_) => None,
+                };
+                match &r.gate {
+                    Some(g) => g.deadline(own),
+                    None => own,
+                }
             })
             .min()
     }
 
-    /// Runs until shutdown or until every source is gone: inputs in, alerts out.
+    /// Continues from what `new-kind` and `anomaly` rules saved in `state_dir`. A missing
+    /// file is a first start; an unreadable one is reported and learning starts over.
+    pub fn load_saved(&mut self) {
+        let clock = self.clock;
+        for w in &mut self.watches {
+            for r in &mut w.rules {
+                let Some(path) = &r.state_file else { continue };
+                let restored =
+                    match &mut r.state {
+                        State::NewKind(s) => store::read(path)
+                            .and_then(|v| v.map_or(Ok(()), |v| s.restore(v, &clock))),
+                        State::Anomaly(s) => store::read(path)
+                            .and_then(|v| v.map_or(Ok(()), |v| s.restore(v, &clock))),
+                        _ => Ok(()),
+                    };
+                if let Err(e) = restored {
+                    tracing::warn!(watch = %w.name, rule = %r.name, file = %path.display(), "saved rule state not used, learning again: {e}");
+                }
+            }
+        }
+    }
+
+    /// Saves what `new-kind` and `anomaly` rules learned since the last save.
+    pub fn save_changes(&mut self) {
+        let clock = self.clock;
+        for w in &mut self.watches {
+            for r in &mut w.rules {
+                let Some(path) = &r.state_file else { continue };
+                let written = match &mut r.state {
+                    State::NewKind(s) => s.take_changes(&clock).map(|v| store::write(path, &v)),
+                    State::Anomaly(s) => s.take_changes(&clock).map(|v| store::write(path, &v)),
+                    _ => None,
+                };
+                if let Some(Err(e)) = written {
+                    tracing::warn!(watch = %w.name, rule = %r.name, file = %path.display(), error = %e, "cannot save rule state");
+                }
+            }
+        }
+    }
+
+    /// Runs until shutdown or until every source is gone: inputs in, alerts out. What rules
+    /// learned is loaded first, saved every `SAVE_EVERY` and at the end.
     pub async fn run(
         mut self,
+        inputs: mpsc::Receiver<Input>,
+        outputs: mpsc::Sender<Output>,
+        shutdown: Shutdown,
+    ) {
+        self.load_saved();
+        self.run_loop(inputs, outputs, shutdown).await;
+        self.save_changes();
+    }
+
+    async fn run_loop(
+        &mut self,
         mut inputs: mpsc::Receiver<Input>,
         outputs: mpsc::Sender<Output>,
         mut shutdown: Shutdown,
     ) {
         let mut out = Vec::new();
         let mut ack = None;
+        let mut last_save = Instant::now();
         loop {
             let now = Instant::now();
+            self.follow_wall_clock(now);
+            if now.saturating_duration_since(last_save) >= SAVE_EVERY {
+                // One small write per learning rule at most every minute (SD cards).
+                self.save_changes();
+                last_save = now;
+            }
             self.telemetry.engine_heartbeat_ms.store(
                 crate::telemetry::epoch_ms(),
                 std::sync::atomic::Ordering::Relaxed,
@@ -405,11 +584,37 @@ impl Engine {
     }
 }
 
+/// Whether a rule is inside its schedule at `now`; at the start of a new period its state
+/// starts fresh (windows from the period's start: no alert at 09:30 for a quiet night).
+fn open(r: &mut Rule, clock: &gate::WallClock, now: Instant) -> bool {
+    let Some(g) = &mut r.gate else {
+        return true;
+    };
+    match g.check(clock, now) {
+        gate::Verdict::Closed => false,
+        gate::Verdict::Open => true,
+        gate::Verdict::OpenedAt(at) => {
+            match &mut r.state {
+                State::Rate(s) => s.reset(),
+                State::Stale(s) => s.reset(at),
+                State::Absent(s) => s.reset(at),
+                State::Anomaly(s) => s.reset(at),
+                State::Match(_) | State::Probe(_) | State::NewKind(_) => {}
+            }
+            true
+        }
+    }
+}
+
 fn alert(watch: &str, unit: &Option<String>, rule: &Rule, o: Outcome) -> Alert {
     Alert {
         watch: watch.to_string(),
         rule: rule.name.clone(),
-        severity: rule.severity,
+        // A graded probe (disk, memory) alerts at the level it reported.
+        severity: match &rule.state {
+            State::Probe(p) => p.severity(rule.severity),
+            _ => rule.severity,
+        },
         state: o.state,
         at: SystemTime::now(),
         summary: o.summary,

@@ -12,9 +12,23 @@ pub struct ProbeRule {
     /// The level the probe reported while firing (disk and memory probes: warning or
     /// critical); `None`: the rule's own severity.
     level: Option<Severity>,
+    /// The latest verdict (healthy, level, detail) that came while the probe's schedule
+    /// was closed.
+    held: Option<(bool, Option<Severity>, String)>,
 }
 
 impl ProbeRule {
+    /// Keeps a verdict that came outside the probe's schedule.
+    pub fn hold(&mut self, healthy: bool, level: Option<Severity>, detail: &str) {
+        self.held = Some((healthy, level, detail.to_string()));
+    }
+
+    /// The schedule is open (again): the verdict held meanwhile is judged now.
+    pub fn on_open(&mut self) -> Option<Outcome> {
+        let (healthy, level, detail) = self.held.take()?;
+        self.on_result(healthy, level, &detail)
+    }
+
     /// A debounced probe result: `healthy`, at `level` (if the probe grades its failures),
     /// with what it saw. A failure that escalates (warning to critical) while firing is an
     /// event of its own at the new level: the rule stays firing (alert routers notify a

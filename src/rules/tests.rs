@@ -42,6 +42,7 @@ fn rule(name: &str, kind: RuleKind) -> RuleConfig {
         severity: Severity::Critical,
         kind,
         then_restart: false,
+        schedule: None,
     }
 }
 
@@ -54,6 +55,7 @@ fn watch(name: &str, packs: Vec<PatternPack>, rules: Vec<RuleConfig>) -> WatchCo
         notify: vec!["console".into()],
         start_at: StartAt::End,
         max_line_bytes: 64 * 1024,
+        timestamp_format: Default::default(),
         multiline: crate::source::multiline::MultilineRule {
             grouping: crate::source::multiline::Grouping::None,
             timeout: Duration::from_millis(300),
@@ -673,4 +675,92 @@ fn rules_only_react_to_lines_of_their_own_watch() {
         &mut out,
     );
     assert!(out.is_empty());
+}
+
+// ---------------------------------------------------------------- learning rules, saved
+
+fn new_kind(state_file: &std::path::Path) -> RuleConfig {
+    rule(
+        "new-errors",
+        RuleKind::NewKind {
+            pattern: "error".into(),
+            learn: secs(60),
+            max_templates: 100,
+            state_file: state_file.to_path_buf(),
+        },
+    )
+}
+
+#[test]
+fn what_a_new_kind_rule_learned_is_saved_and_loaded_by_the_next_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules/bot/new-errors.json");
+    let mut h = Harness::one(vec![new_kind(&file)]);
+    assert!(h.line(1, "ERROR order 1 failed: ValueError").is_empty());
+    let fired = h.line(61, "ERROR order 2 failed: KeyError");
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].state, AlertState::Event);
+    h.engine.save_changes();
+    assert!(file.exists());
+
+    // A restarted logwarden (the wall clock has not moved: its learning still ends 60 s
+    // after the first start, not 60 s after this one); both kinds are known.
+    let mut again = Harness::one(vec![new_kind(&file)]);
+    again.engine.load_saved();
+    assert!(again.line(61, "ERROR order 7 failed: KeyError").is_empty());
+    assert!(again
+        .line(62, "ERROR order 8 failed: ValueError")
+        .is_empty());
+    assert_eq!(again.line(63, "ERROR order 9 failed: OSError").len(), 1);
+
+    // A corrupt file is reported and learning starts over: nothing fires while learning.
+    std::fs::write(&file, b"{not json").unwrap();
+    let mut fresh = Harness::one(vec![new_kind(&file)]);
+    fresh.engine.load_saved();
+    assert!(fresh.line(30, "ERROR order 9 failed: OSError").is_empty());
+}
+
+// ---------------------------------------------------------------- schedules on probes
+
+#[test]
+fn a_probe_down_outside_its_schedule_fires_when_the_schedule_opens() {
+    let schedule =
+        crate::rules::schedule::Schedule::parse("Mon-Fri 09:30-16:00 UTC", Default::default())
+            .unwrap();
+    let mut w = watch("bot", vec![pack()], vec![]);
+    w.probes.push(crate::config::ProbeConfig {
+        name: "api".into(),
+        kind: crate::config::ProbeKind::Memory {
+            warning: 80.0,
+            critical: 90.0,
+        },
+        every: secs(60),
+        timeout: secs(10),
+        failures: 1,
+        severity: Severity::Critical,
+        then_restart: false,
+        schedule: Some(Arc::new(schedule)),
+    });
+    let mut h = Harness::new(vec![w]);
+    // Saturday noon, in engine time "now" (probe verdicts are judged at Instant::now()).
+    let now = Instant::now();
+    h.engine
+        .set_wall_clock(now, "2026-11-28T12:00:00Z".parse().unwrap());
+    let mut out = Vec::new();
+    let down = Input::Probe {
+        watch: 0,
+        probe: 0,
+        healthy: false,
+        level: None,
+        detail: "HTTP 502".into(),
+    };
+    h.engine.handle(&down, &mut out);
+    assert!(out.is_empty(), "closed at the weekend: {out:?}");
+    // The engine's next deadline is Monday's open, 45.5 hours later.
+    let open = now + secs(45 * 3600 + 1800);
+    assert_eq!(h.engine.deadline(now), Some(open));
+    h.engine.on_time(open, &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].state, AlertState::Firing);
+    assert_eq!(out[0].summary, "HTTP 502");
 }

@@ -93,6 +93,16 @@ pub fn history(filter: &JournalFilter, since: Duration) -> std::io::Result<Vec<u
     imp::history(filter, since)
 }
 
+/// Hands each entry since `since` ago, oldest first, to `entry` with its time in
+/// microseconds since the epoch (for `logwarden replay --journal-unit`).
+pub fn history_entries(
+    filter: &JournalFilter,
+    since: Duration,
+    entry: &mut dyn FnMut(u64, &[u8]),
+) -> std::io::Result<()> {
+    imp::history_entries(filter, since, entry)
+}
+
 #[cfg(feature = "journald")]
 mod imp {
     use std::io;
@@ -334,6 +344,19 @@ mod imp {
     }
 
     pub fn history(filter: &JournalFilter, since: Duration) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        history_entries(filter, since, &mut |_, message| {
+            out.extend_from_slice(message);
+            out.push(b'\n');
+        })?;
+        Ok(out)
+    }
+
+    pub fn history_entries(
+        filter: &JournalFilter,
+        since: Duration,
+        entry: &mut dyn FnMut(u64, &[u8]),
+    ) -> io::Result<()> {
         let mut j = open(filter)?;
         let from = SystemTime::now()
             .checked_sub(since)
@@ -341,15 +364,13 @@ mod imp {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         j.seek_realtime_usec(from.as_micros() as u64)?;
-        let mut out = Vec::new();
         let mut message = Vec::new();
         while j.next()? > 0 {
             if copy(&mut j, "MESSAGE", &mut message)? {
-                out.extend_from_slice(&message);
-                out.push(b'\n');
+                entry(j.timestamp_usec().unwrap_or(0), &message);
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -365,6 +386,16 @@ mod imp {
     }
 
     pub fn history(_filter: &JournalFilter, _since: Duration) -> std::io::Result<Vec<u8>> {
+        Err(std::io::Error::other(
+            "this logwarden was built without journald support (cargo feature `journald`)",
+        ))
+    }
+
+    pub fn history_entries(
+        _filter: &JournalFilter,
+        _since: Duration,
+        _entry: &mut dyn FnMut(u64, &[u8]),
+    ) -> std::io::Result<()> {
         Err(std::io::Error::other(
             "this logwarden was built without journald support (cargo feature `journald`)",
         ))

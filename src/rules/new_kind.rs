@@ -1,0 +1,176 @@
+//! `new-kind`: a matching line of a kind never seen before is an event, once per kind.
+//!
+//! Lines are reduced to templates (`template.rs`). During the learning period (`learn`, from
+//! the rule's first start; kept across restarts) every kind is only recorded; after it, a line
+//! whose template is new fires one event quoting it, and the kind is known from then on. At
+//! most `max_templates` kinds are kept; the least recently seen is forgotten first.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::gate::WallClock;
+use super::template::{reduce, Seen, Template, Templates};
+use super::Outcome;
+use crate::alert::AlertState;
+use crate::config::duration::format_duration;
+
+/// Version of the saved state this build writes and reads.
+const VERSION: u32 = 1;
+
+#[derive(Debug)]
+pub struct NewKind {
+    pattern: String,
+    learn: Duration,
+    /// No event before this: kinds are being learned.
+    learn_until: Instant,
+    templates: Templates,
+    max_templates: usize,
+    /// Changed since the state was last saved.
+    dirty: bool,
+}
+
+/// What is saved in `state_dir` (`rules/WATCH/RULE.json`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Saved {
+    pub version: u32,
+    /// Wall time (ms since the epoch) at which learning ends or ended.
+    pub learn_until_ms: i64,
+    pub templates: Vec<Template>,
+}
+
+impl NewKind {
+    pub fn new(pattern: &str, learn: Duration, max_templates: usize, start: Instant) -> NewKind {
+        NewKind {
+            pattern: pattern.to_string(),
+            learn,
+            learn_until: start + learn,
+            templates: Templates::new(max_templates),
+            max_templates,
+            dirty: false,
+        }
+    }
+
+    pub fn on_match(&mut self, at: Instant, line: &str, source: &str) -> Option<Outcome> {
+        let (seen, i) = self.templates.observe(reduce(line));
+        self.dirty = true;
+        if seen == Seen::Known || at < self.learn_until {
+            return None;
+        }
+        let template = self
+            .templates
+            .get(i)
+            .map(Template::text)
+            .unwrap_or_default();
+        Some(Outcome {
+            state: AlertState::Event,
+            summary: format!(
+                "a new kind of {:?} line, not seen in {} of learning nor since ({} kinds known): {template}",
+                self.pattern,
+                format_duration(self.learn),
+                self.templates.len()
+            ),
+            line: Some(line.to_string()),
+            source: Some(source.to_string()),
+        })
+    }
+
+    /// The state to save, if it changed since the last call.
+    pub fn take_changes(&mut self, clock: &WallClock) -> Option<Saved> {
+        if !std::mem::take(&mut self.dirty) {
+            return None;
+        }
+        Some(Saved {
+            version: VERSION,
+            learn_until_ms: clock.wall(self.learn_until).as_millisecond(),
+            templates: self.templates.all().to_vec(),
+        })
+    }
+
+    /// Continues from a saved state (kinds known, learning end); another version is ignored.
+    pub fn restore(&mut self, saved: Saved, clock: &WallClock) -> Result<(), String> {
+        if saved.version != VERSION {
+            return Err(format!(
+                "saved by another version ({}, this one reads {VERSION})",
+                saved.version
+            ));
+        }
+        if let Some(until) = jiff::Timestamp::from_millisecond(saved.learn_until_ms)
+            .ok()
+            .and_then(|t| clock.instant(t))
+        {
+            self.learn_until = until;
+        }
+        self.templates = Templates::restore(saved.templates, self.max_templates);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE_HOUR: Duration = Duration::from_secs(3600);
+
+    fn line(n: u32, exception: &str) -> String {
+        format!(
+            "2026-11-23 10:{:02}:00,000 - bot - ERROR - order {n} failed\nTraceback (most recent call last):\n  File \"bot.py\", line {n}\n{exception}: bad price {n}.5",
+            n % 60
+        )
+    }
+
+    #[test]
+    fn after_learning_a_new_exception_type_fires_once_and_other_numbers_do_not() {
+        let t0 = Instant::now();
+        let mut r = NewKind::new("error", ONE_HOUR, 1000, t0);
+        // Learning: two kinds, no event.
+        assert_eq!(r.on_match(t0, &line(1, "ValueError"), "f"), None);
+        assert_eq!(
+            r.on_match(t0 + Duration::from_secs(60), &line(2, "TimeoutError"), "f"),
+            None
+        );
+        let later = t0 + ONE_HOUR + Duration::from_secs(1);
+        // The same template with other numbers: nothing.
+        assert_eq!(r.on_match(later, &line(47, "ValueError"), "f"), None);
+        // A new exception type: one event, quoting the line.
+        let o = r
+            .on_match(later, &line(3, "KeyError"), "f")
+            .expect("an event");
+        assert_eq!(o.state, AlertState::Event);
+        assert!(
+            o.summary.contains("KeyError: bad price <NUM>"),
+            "{}",
+            o.summary
+        );
+        assert!(o.line.unwrap().contains("KeyError: bad price 3.5"));
+        // Once.
+        assert_eq!(
+            r.on_match(later + Duration::from_secs(5), &line(9, "KeyError"), "f"),
+            None
+        );
+    }
+
+    #[test]
+    fn known_kinds_and_the_learning_end_survive_a_restart() {
+        let t0 = Instant::now();
+        let clock = WallClock::new(t0, "2026-11-23T10:00:00Z".parse().unwrap());
+        let mut r = NewKind::new("error", ONE_HOUR, 1000, t0);
+        r.on_match(t0, &line(1, "ValueError"), "f");
+        let saved = r.take_changes(&clock).expect("changed");
+        assert!(r.take_changes(&clock).is_none(), "saved once");
+        let text = serde_json::to_string(&saved).unwrap();
+        // A restart 2 hours later: learning is over, ValueError is known.
+        let t1 = t0 + 2 * ONE_HOUR;
+        let mut again = NewKind::new("error", ONE_HOUR, 1000, t1);
+        again
+            .restore(serde_json::from_str(&text).unwrap(), &clock)
+            .unwrap();
+        assert_eq!(again.on_match(t1, &line(5, "ValueError"), "f"), None);
+        assert!(again.on_match(t1, &line(5, "OSError"), "f").is_some());
+        let mut other = NewKind::new("error", ONE_HOUR, 1000, t1);
+        let mut wrong: Saved = serde_json::from_str(&text).unwrap();
+        wrong.version = 99;
+        assert!(other.restore(wrong, &clock).is_err());
+    }
+}

@@ -1,0 +1,66 @@
+//! Saved rule state (`state_dir/rules/WATCH/RULE.json`): what `new-kind` and `anomaly` rules
+//! learned, so a restart does not start learning over.
+//!
+//! Written like the checkpoint snapshot: to `NAME.tmp`, fsynced, renamed over `NAME`, then
+//! the directory fsynced. On load the stable file is preferred; the temp file is read only
+//! when the stable one is missing or unreadable (a crash between write and rename).
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Reads the saved state at `path`: `Ok(None)` when there is none.
+pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
+    let mut problem = None;
+    for p in [path.to_path_buf(), tmp_of(path)] {
+        match std::fs::read(&p) {
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(v) => return Ok(Some(v)),
+                Err(e) => problem = Some(format!("{}: not a valid state file: {e}", p.display())),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => problem = Some(format!("{}: cannot read: {e}", p.display())),
+        }
+    }
+    problem.map_or(Ok(None), Err)
+}
+
+/// Replaces the state at `path` atomically (creating its directory).
+pub fn write<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = tmp_of(path);
+    let mut f = File::create(&tmp)?;
+    serde_json::to_writer(&mut f, value)?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    File::open(dir)?.sync_all()
+}
+
+fn tmp_of(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_state_reads_back_and_a_torn_file_falls_back_to_the_temp_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rules/bot/new.json");
+        assert_eq!(read::<Vec<u32>>(&path), Ok(None));
+        write(&path, &vec![1u32, 2]).unwrap();
+        assert_eq!(read::<Vec<u32>>(&path), Ok(Some(vec![1, 2])));
+        std::fs::write(&path, b"{torn").unwrap();
+        assert!(read::<Vec<u32>>(&path).is_err());
+        std::fs::write(tmp_of(&path), b"[3]").unwrap();
+        assert_eq!(read::<Vec<u32>>(&path), Ok(Some(vec![3])));
+    }
+}
