@@ -549,3 +549,65 @@ api_url = "{tg}"
         .expect("json");
     assert_eq!(body["alerts"][0]["notification"], "test");
 }
+
+/// An SMTP server that accepts the connection and never answers: the send times out, the
+/// alert goes to the fallback, and logwarden keeps reading and alerting meanwhile.
+#[test]
+fn an_smtp_server_that_hangs_times_out_and_the_fallback_delivers() {
+    let server = SmtpServer::start(SmtpOptions {
+        hang_after_connect: true,
+        ..SmtpOptions::default()
+    });
+    let hook = FakeHttp::start(|_| Response::text(200, "ok"));
+    let mut cfg = watch(r#""mail""#);
+    cfg.push_str(&format!(
+        r#"
+[channels.mail]
+type = "email"
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+from = "logwarden@example.org"
+to = ["ops@example.org"]
+group_wait = "0s"
+timeout = "2s"
+fallback = "hook"
+fallback_after = "3s"
+
+[channels.hook]
+type = "webhook"
+url = "{hook}/alerts"
+group_wait = "0s"
+"#,
+        port = server.port(),
+        hook = hook.url()
+    ));
+    let (dir, config) = config_dir(&cfg);
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    let started = Instant::now();
+    append(&log, &[error(1), error(2), error(3)]);
+    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    let reqs = hook.wait_requests(1, Duration::from_secs(30));
+    let took = started.elapsed();
+    let body = reqs[0].json().expect("webhook json");
+    assert_eq!(body["alerts"][0]["rule"], "error-burst");
+    assert_eq!(body["alerts"][0]["rerouted_from"], "mail");
+    println!("hanging SMTP: alert delivered through the fallback after {took:?}");
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    // Still reading and judging while the mail channel hangs: the burst resolves.
+    d.wait_alert("error-burst", "resolved", Duration::from_secs(10));
+    let timeouts = d
+        .seen
+        .iter()
+        .filter(|v| {
+            v["channel"] == "mail"
+                && v["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("within") || e.contains("timed out"))
+        })
+        .count();
+    assert!(timeouts >= 1, "the hang was reported as a timeout");
+}

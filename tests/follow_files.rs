@@ -184,3 +184,35 @@ fn a_glob_picks_up_files_as_they_appear() {
     );
     assert!(seen.values().all(|&c| c == 1), "{seen:?}");
 }
+
+/// Followers wake on changes, not on each other's opens and reads: ten idle files of a glob
+/// cost almost no CPU. (They once spun at a whole core: every directory listing and open was
+/// an inotify event for the other watchers of the directory.)
+#[test]
+fn idle_followers_of_a_glob_do_not_wake_each_other() {
+    let (dir, config) = config_dir(&CONFIG.replace("@DIR@/logs/bot.log", "@DIR@/logs/*.log"));
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    for i in 0..10 {
+        append(
+            &dir.path().join(format!("logs/bot{i}.log")),
+            &[error(1000 + i)],
+        );
+    }
+    let mut d = Daemon::start(&config);
+    for i in 0..10 {
+        d.wait_reading(&dir.path().join(format!("logs/bot{i}.log")));
+    }
+    d.collect_for(Duration::from_millis(500));
+    let before = d.cpu_time();
+    std::thread::sleep(Duration::from_secs(3));
+    let used = d.cpu_time() - before;
+    println!("10 idle followers and a glob: {used:?} of CPU in 3 s");
+    assert!(
+        used < Duration::from_millis(500),
+        "idle followers used {used:?} in 3 s"
+    );
+    // And they still see what is written.
+    append(&dir.path().join("logs/bot7.log"), &[error(1)]);
+    wait_numbers(&mut d, 1);
+    assert_eq!(numbers(&d).get(&1), Some(&1), "the new line was read once");
+}

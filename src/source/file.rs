@@ -184,14 +184,15 @@ impl<S: LineSink> Follower<S> {
     /// Watches the file's directory; without it (no directory yet, inotify limits) we poll.
     fn watch_directory(&self, tx: mpsc::SyncSender<()>) -> Option<notify::RecommendedWatcher> {
         let dir = self.config.path.parent().unwrap_or(Path::new("/"));
-        let mut watcher =
-            notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
-                // Full means a wake-up is already due. An error (such as a queue overflow) also
-                // just wakes us: every wake-up re-reads and re-examines the file, a full rescan.
+        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            // Full means a wake-up is already due. An error (such as a queue overflow) also
+            // just wakes us: every wake-up re-reads and re-examines the file, a full rescan.
+            if super::wakes(&res) {
                 let _ = tx.try_send(());
-            })
-            .map_err(|e| tracing::warn!(error = %e, "inotify unavailable; polling"))
-            .ok()?;
+            }
+        })
+        .map_err(|e| tracing::warn!(error = %e, "inotify unavailable; polling"))
+        .ok()?;
         match watcher.watch(dir, RecursiveMode::NonRecursive) {
             Ok(()) => Some(watcher),
             Err(e) => {

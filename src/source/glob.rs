@@ -66,8 +66,10 @@ pub fn spawn(
                 if watcher.is_none() {
                     let tx = tx.clone();
                     watcher =
-                        notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
-                            let _ = tx.try_send(());
+                        notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+                            if super::wakes(&ev) {
+                                let _ = tx.try_send(());
+                            }
                         })
                         .ok()
                         .and_then(|mut w| {
