@@ -101,7 +101,7 @@ def main():
                 msg = rng.pick(WARNINGS).format(ms=200 + rng.below(3000), sym=sym, bp=rng.below(90), s=1 + rng.below(9), a=1 + rng.below(5), q=rng.below(1000))
             elif r < 3500:
                 level = "INFO"
-                vix = max(900, min(4500, vix + rng.below(41) - 20))
+                vix = max(900, min(4500, vix + rng.below(41) - 20 + (1700 - vix) // 64))  # mean-reverting
                 msg = "Update VIX=%d.%02d (%+.2f) term=%s" % (vix // 100, vix % 100, (rng.below(41) - 20) / 100, rng.pick(["contango", "backwardation"]))
             elif r < 6000:
                 level = "INFO"
@@ -114,9 +114,9 @@ def main():
             elif r < 9998:
                 level = "DEBUG"
                 msg = "heartbeat ok latency=%dms queue=%d" % (1 + rng.below(rng.pick([40, 40, 40, 1200])), rng.below(64))
-            elif r < 9999:  # 1 in 10,000 draws here, plus the periodic ones below
-                level = "INFO"
-                msg = "Update book %s bids=%d asks=%d" % (sym, rng.below(50), rng.below(50))
+            elif r < 9999:  # a VIX spike: 1 in 10,000
+                level = "WARNING"
+                msg = "Update VIX=%d.%02d spike, reducing exposure" % (25 + rng.below(20), rng.below(100))
             else:
                 level = "CRITICAL"
                 msg = "kill switch engaged: daily loss limit reached"
