@@ -83,6 +83,22 @@ def proc_cost(pid):
     return cpu_ns / 1e9, switches, slices
 
 
+def wakeups_by_thread(pid):
+    """Context switches so far per thread name (threads of one name summed)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                n = sum(int(l.split()[1]) for l in f if "ctxt_switches" in l)
+        except FileNotFoundError:
+            continue
+        c, k = out.get(name, (0, 0))
+        out[name] = (c + n, k + 1)
+    return out
+
+
 def stat_cpu(pid):
     """utime+stime of /proc/PID/stat in seconds (clock-tick granularity)."""
     with open(f"/proc/{pid}/stat") as f:
@@ -404,10 +420,13 @@ after = "10m"
         time.sleep(5)  # settle: start-up work is not idle cost
         pids = {"logwarden": d.proc.pid, "tail -F": tail.pid}
         before = {k: (proc_cost(p), stat_cpu(p)) for k, p in pids.items()}
+        by_thread0 = wakeups_by_thread(d.proc.pid)
         time.sleep(args.idle)
         after = {k: (proc_cost(p), stat_cpu(p)) for k, p in pids.items()}
+        by_thread1 = wakeups_by_thread(d.proc.pid)
         rss = {k: proc_status(p, "VmRSS") for k, p in pids.items()}
         threads = len(os.listdir(f"/proc/{d.proc.pid}/task"))
+        split = {k: proc_status(d.proc.pid, k) for k in ("RssAnon", "RssFile")}
     finally:
         d.stop()
     res = {}
@@ -416,6 +435,14 @@ after = "10m"
         (c1, s1, w1), st1 = after[k]
         res[k] = (c1 - c0, (s1 - s0) / args.idle, (w1 - w0) / args.idle, st1 - st0)
     lw, tf = res["logwarden"], res["tail -F"]
+    per = []
+    for name, (n1, k) in sorted(by_thread1.items(), key=lambda x: -x[1][0]):
+        n0 = by_thread0.get(name, (0, 0))[0]
+        if n1 > n0:
+            per.append(f"`{name}` x{k}: {(n1 - n0) / args.idle:.1f}/s")
+    notes.append(f"Idle RSS of logwarden: {mb(split['RssAnon'])} anonymous (heap, stacks), "
+                 f"{mb(split['RssFile'])} file-backed (the binary's pages, shared).")
+    notes.append("Idle wake-ups (context switches/s) by thread name: " + ", ".join(per) + ".")
     rows.append((f"idle {args.idle} s, 10 files: CPU (schedstat)", f"{lw[0] * 1e3:.1f} ms",
                  f"{tf[0] * 1e3:.1f} ms (`tail -F` 10 files)", f"{lw[0] / max(tf[0], 1e-6):.0f}x", "~0"))
     rows.append(("idle: CPU, utime+stime", f"{lw[3]:.2f} s", f"{tf[3]:.2f} s", "", ""))

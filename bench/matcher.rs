@@ -114,6 +114,7 @@ fn main() {
     println!("    of which 20 literals alone    {ns:8.1} ns/line   (one Aho-Corasick automaton)");
     let ns = time_lines(&res, QUIET, 200_000);
     println!("    of which 10 regexes alone     {ns:8.1} ns/line   (one RegexSet)");
+    ablation(QUIET);
     let ns = time_lines(&matcher, LOUD, 100_000);
     println!(
         "  matching line (~70 B)         {ns:8.1} ns/line   {loud_allocs:.1} allocations/line"
@@ -163,6 +164,83 @@ fn split_pack() -> (Matcher, Matcher) {
         Matcher::build(&[lits]).expect("literals compile"),
         Matcher::build(&[res]).expect("regexes compile"),
     )
+}
+
+/// A yes/no question about a line.
+type LineTest<'a> = dyn Fn(&[u8]) -> bool + 'a;
+
+/// What the matcher's two passes would cost done otherwise, on non-matching lines: where a
+/// faster matcher could come from. Built straight on the crates the matcher uses.
+fn ablation(lines: &[&[u8]]) {
+    use aho_corasick::{AhoCorasick, MatchKind};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/bench.toml");
+    let pack = PackSet::default()
+        .load_file(
+            &path,
+            &mut SourceMap::default(),
+            &mut Diagnostics::default(),
+        )
+        .expect("bench pack loads");
+    let lits: Vec<&str> = pack
+        .patterns
+        .iter()
+        .flat_map(|p| &p.literals)
+        .map(|s| s.as_str())
+        .collect();
+    let res: Vec<&str> = pack
+        .patterns
+        .iter()
+        .flat_map(|p| &p.regexes)
+        .map(|s| s.as_str())
+        .collect();
+    let time = |f: &dyn Fn(&[u8]) -> bool| {
+        let mut best = f64::MAX;
+        for _ in 0..7 {
+            let start = Instant::now();
+            for line in lines.iter().cycle().take(200_000) {
+                black_box(f(black_box(line)));
+            }
+            best = best.min(start.elapsed().as_nanos() as f64 / 200_000.0);
+        }
+        best
+    };
+    let ci = AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .build(&lits)
+        .expect("automaton");
+    let cs = AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(&lits)
+        .expect("automaton");
+    let set = regex::bytes::RegexSet::new(&res).expect("set");
+    let alternation = regex::bytes::Regex::new(&res.join("|")).expect("regex");
+    let escaped: Vec<String> = lits.iter().map(|l| regex::escape(l)).collect();
+    let all: Vec<&str> = escaped
+        .iter()
+        .map(|s| s.as_str())
+        .chain(res.iter().copied())
+        .collect();
+    let any = regex::bytes::Regex::new(&all.join("|")).expect("regex");
+    println!("  ablation, non-matching lines (the same crates, used otherwise):");
+    let rows: [(&str, &LineTest); 6] = [
+        (
+            "literals: case-insensitive, overlapping iter (as now)",
+            &|l| ci.find_overlapping_iter(l).next().is_some(),
+        ),
+        ("literals: case-insensitive, is_match", &|l| ci.is_match(l)),
+        ("literals: case-sensitive, is_match", &|l| cs.is_match(l)),
+        ("regexes: RegexSet::is_match (as now)", &|l| set.is_match(l)),
+        ("regexes: one alternation Regex::is_match", &|l| {
+            alternation.is_match(l)
+        }),
+        ("all 30 as one alternation (what rg does)", &|l| {
+            any.is_match(l)
+        }),
+    ];
+    for (what, f) in rows {
+        println!("    {what:<52} {:8.1} ns/line", time(f));
+    }
 }
 
 /// Best ns per line over 7 rounds of matching `total` lines cycled from `lines`.
