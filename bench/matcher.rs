@@ -126,7 +126,11 @@ fn main() {
     );
     if let Some(path) = std::env::var_os("BENCH_CORPUS") {
         let data = std::fs::read(&path).expect("read BENCH_CORPUS");
-        let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+        let lines: Vec<&[u8]> = data
+            .strip_suffix(b"\n")
+            .unwrap_or(&data)
+            .split(|&b| b == b'\n')
+            .collect();
         let ns = time_lines(&matcher, &lines, lines.len());
         println!(
             "  corpus, {} lines in memory  {ns:8.1} ns/line   ({:.0} MB/s)",
