@@ -290,6 +290,7 @@ def part_follow(args, rows, notes):
     d = Daemon(args, args.work, "follow", [log], RATE_RULE, multiline="python")
     try:
         rss0 = proc_status(d.proc.pid, "VmRSS")
+        sw0 = wakeups_by_thread(d.proc.pid)
         t0 = time.perf_counter()
         writer = spawn(f"cat {args.corpus} >> {log}", shell=True)
         writer_done = []
@@ -298,6 +299,7 @@ def part_follow(args, rows, notes):
         t1, n, _ = wait_lines(d, total, 600)
         waiter.join()
         tw = writer_done[0] - t0
+        sw1 = wakeups_by_thread(d.proc.pid)
         hwm = proc_status(d.proc.pid, "VmHWM")
     finally:
         d.stop()
@@ -308,6 +310,9 @@ def part_follow(args, rows, notes):
     t_cat, _ = timed(f"cat {args.corpus} > /dev/null")
     t_tp, _ = timed(f"{args.bin} --config {args.work}/none.toml test-patterns {HERE}/bench.toml {args.corpus} > /dev/null")
     el = t1 - t0
+    per = [f"`{k}` x{n}: {c - sw0.get(k, (0, 0))[0]}" for k, (c, n) in sorted(sw1.items(), key=lambda x: -x[1][0])
+           if c - sw0.get(k, (0, 0))[0] > 0]
+    notes.append(f"Follow: context switches while following {lines} lines, by thread: " + ", ".join(per) + ".")
     rows.append(("follow: `run` reads+matches the appended corpus", f"{lines / el / 1e6:.2f} M lines/s ({el:.2f} s)", "", "", ""))
     rows.append(("follow vs the writer (`cat corpus >> file`, same run)", f"{el:.2f} s", f"{tw:.2f} s", f"{el / tw:.1f}x", ""))
     rows.append(("follow vs `wc -l corpus`", f"{el:.2f} s", f"{t_wc:.2f} s", f"{el / t_wc:.1f}x", ""))
