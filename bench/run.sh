@@ -4,7 +4,7 @@
 # matching, follow throughput, latency, idle cost and burst memory (bench/harness.py), and
 # writes the table into bench/README.md between the results markers.
 #
-#   bench/run.sh                     everything (about 5-10 minutes on a loaded 2-core machine)
+#   bench/run.sh                     everything (2-3 minutes after the release build)
 #   BENCH_PARTS=matching,micro bench/run.sh     only some parts (matching, micro, follow,
 #                                    latency, idle, burst); README is then left alone
 #   BENCH_WORK=/some/dir             work directory (default: a new one under /tmp, removed)
