@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs every logwarden benchmark with one command: installs what it needs (ripgrep), builds the
+# release binary, generates the 1M-line corpus in a work directory outside the repo, measures
+# matching, follow throughput, latency, idle cost and burst memory (bench/harness.py), and
+# writes the table into bench/README.md between the results markers.
+#
+#   bench/run.sh                     everything (2-3 minutes after the release build)
+#   BENCH_PARTS=matching,micro bench/run.sh     only some parts (matching, micro, follow,
+#                                    latency, idle, burst); README is then left alone
+#   BENCH_WORK=/some/dir             work directory (default: a new one under /tmp, removed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work_given=${BENCH_WORK:-}
+work=${BENCH_WORK:-$(mktemp -d /tmp/logwarden-bench.XXXXXX)}
+mkdir -p "$work"
+cleanup() {
+    # harness.py kills what it started; this catches a harness killed itself.
+    if [[ -n ${harness_pid:-} ]] && kill -0 "$harness_pid" 2>/dev/null; then
+        kill "$harness_pid" 2>/dev/null || true
+    fi
+    if [[ -z $work_given ]]; then rm -rf "$work"; fi
+}
+trap cleanup EXIT INT TERM
+
+if ! command -v rg >/dev/null; then
+    echo "== installing ripgrep"
+    apt-get update -qq && apt-get install -y -qq ripgrep >/dev/null
+fi
+
+echo "== cargo build --release"
+cargo build --release --locked --quiet
+cargo bench --locked --bench matcher --no-run --quiet 2>/dev/null || cargo bench --locked --bench matcher --no-run
+
+corpus=$work/corpus.log
+if [[ ! -s $corpus ]]; then
+    echo "== generating the corpus ($corpus)"
+    python3 bench/gen_corpus.py "$corpus" 1000000
+fi
+echo "   $(wc -l <"$corpus") lines, $(du -h "$corpus" | cut -f1), sha256 $(sha256sum "$corpus" | cut -c1-16)"
+
+parts=${BENCH_PARTS:-matching,micro,follow,latency,idle,burst}
+python3 bench/harness.py --bin target/release/logwarden --work "$work" --corpus "$corpus" \
+    --parts "$parts" --out "$work/results.md" &
+harness_pid=$!
+wait "$harness_pid"
+
+if [[ -z ${BENCH_PARTS:-} ]]; then
+    {
+        echo "Taken $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), commit $(git rev-parse --short HEAD)."
+        echo
+        cat "$work/results.md"
+    } >"$work/section.md"
+    python3 - "$work/section.md" <<'PY'
+import sys
+new = open(sys.argv[1]).read()
+path = "bench/README.md"
+text = open(path).read()
+start, end = "<!-- results:start -->", "<!-- results:end -->"
+a, b = text.index(start) + len(start), text.index(end)
+open(path, "w").write(text[:a] + "\n" + new + text[b:])
+PY
+    echo "== bench/README.md updated"
+fi
