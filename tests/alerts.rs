@@ -144,6 +144,39 @@ group_wait = "0s"
             "{secret} leaked into logwarden's log"
         );
     }
+    // Nor into anything it wrote to state_dir (spool, open alerts, checkpoints), after a
+    // clean stop has written it all.
+    assert!(d.stop(), "clean stop");
+    let mut stored = 0;
+    for file in walk(&dir.path().join("state")) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
+        stored += 1;
+        for secret in ["hunter2", TOKEN, "smtp-pass-1234"] {
+            assert!(
+                !text.contains(secret),
+                "{secret} stored in {}",
+                file.display()
+            );
+        }
+    }
+    assert!(
+        stored >= 2,
+        "state_dir holds the checkpoint and the open alert"
+    );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// The body as a person reads it (lettre sends long lines quoted-printable).
