@@ -1,4 +1,4 @@
-//! Faults logwarden must live through: its `state_dir` full (ENOSPC, on a small tmpfs in a
+//! Faults logwarden must live through: its `state_dir` full (ENOSPC) or read-only (a small tmpfs in a
 //! private mount namespace). It keeps following, matching and alerting, says what is wrong,
 //! and writes its state again once there is room.
 
@@ -176,4 +176,53 @@ fn a_full_state_dir_loses_no_alert_and_state_is_written_again_when_room_returns(
         )),
         "no checkpoint snapshot after space returned"
     );
+}
+
+#[test]
+fn a_read_only_state_dir_loses_no_alert_and_is_reported() {
+    let (dir, config) = config_dir(CONFIG);
+    let state = dir.path().join("state");
+    let disk = SmallDisk::start(&state, "1m");
+    let log = dir.path().join("bot.log");
+    append(
+        &log,
+        &["2026-11-23 09:41:40,000 - bot - INFO - started".into()],
+    );
+    let mut d = Daemon::start_in(&config, Some(disk.pid()));
+    d.wait_reading(&log);
+    append(&log, &[error(1)]);
+    wait_number(&mut d, 1);
+
+    // A read-only bind mount on top: files logwarden opens from now on are read-only (one it
+    // holds open, the checkpoint journal, stays writable, as after a real remount it would
+    // have been refused).
+    let s = state.display();
+    assert!(disk.sh(&format!(
+        "mount --bind '{s}' '{s}' && mount -o remount,bind,ro '{s}'"
+    )));
+    append(&log, &(2..=4).map(error).collect::<Vec<_>>());
+    for n in 2..=4 {
+        wait_number(&mut d, n);
+    }
+    d.wait_for(
+        "the read-only state_dir reported",
+        Duration::from_secs(10),
+        |v| v["level"] == "ERROR" || v["level"] == "WARN",
+    );
+
+    assert!(disk.sh(&format!("umount '{s}'")));
+    append(&log, &[error(5)]);
+    wait_number(&mut d, 5);
+    d.collect_for(Duration::from_millis(1500));
+    let seen = numbers(&d);
+    println!("state_dir read-only: alerts for lines 1..5: {seen:?}");
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        (1..=5).collect::<Vec<_>>()
+    );
+    assert!(
+        seen.values().all(|&c| c == 1),
+        "an alert came twice: {seen:?}"
+    );
+    assert!(d.stop(), "clean stop");
 }

@@ -216,3 +216,33 @@ fn idle_followers_of_a_glob_do_not_wake_each_other() {
     wait_numbers(&mut d, 1);
     assert_eq!(numbers(&d).get(&1), Some(&1), "the new line was read once");
 }
+
+/// The directory of a followed file is deleted and made again (a redeploy): the new file in
+/// it is followed from its start.
+#[test]
+fn a_deleted_and_recreated_directory_is_followed_again() {
+    let (dir, config) = config_dir(CONFIG);
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let log = logs.join("bot.log");
+    append(
+        &log,
+        &["2026-11-23 09:41:40,000 - bot - INFO - started".into()],
+    );
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    append(&log, &[error(1)]);
+    wait_numbers(&mut d, 1);
+    std::fs::remove_dir_all(&logs).unwrap();
+    d.collect_for(Duration::from_millis(500));
+    std::fs::create_dir_all(&logs).unwrap();
+    append(&log, &[error(2), error(3)]);
+    wait_numbers(&mut d, 3);
+    let seen = numbers(&d);
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        vec![1, 2, 3],
+        "{seen:?}"
+    );
+    assert!(seen.values().all(|&c| c == 1), "{seen:?}");
+}
