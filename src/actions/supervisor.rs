@@ -58,22 +58,10 @@ pub fn read_control(state_dir: &Path, watch: &str) -> Control {
 /// Writes a watch's control file atomically.
 pub fn write_control(state_dir: &Path, watch: &str, control: &Control) -> std::io::Result<()> {
     let path = control_path(state_dir, watch);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    write_atomic(
+    crate::state_file::write_atomic(
         &path,
         &serde_json::to_vec_pretty(control).map_err(std::io::Error::other)?,
     )
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 fn unix_now() -> u64 {
@@ -336,12 +324,10 @@ impl Supervisor {
                 .map(|w| (w.name.clone(), w.saved.clone()))
                 .collect(),
         };
-        let result = std::fs::create_dir_all(&self.state_dir).and_then(|()| {
-            write_atomic(
-                &self.state_dir.join("restarts.json"),
-                &serde_json::to_vec_pretty(&file).unwrap_or_default(),
-            )
-        });
+        let result = crate::state_file::write_atomic(
+            &self.state_dir.join("restarts.json"),
+            &serde_json::to_vec_pretty(&file).unwrap_or_default(),
+        );
         if let Err(e) = result {
             tracing::warn!(error = %e, "cannot save restart history");
         }

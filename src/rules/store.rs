@@ -5,9 +5,8 @@
 //! the directory fsynced. On load the stable file is preferred; the temp file is read only
 //! when the stable one is missing or unreadable (a crash between write and rename).
 
-use std::fs::File;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -15,7 +14,7 @@ use serde::Serialize;
 /// Reads the saved state at `path`: `Ok(None)` when there is none.
 pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
     let mut problem = None;
-    for p in [path.to_path_buf(), tmp_of(path)] {
+    for p in [path.to_path_buf(), crate::state_file::tmp_path(path)] {
         match std::fs::read(&p) {
             Ok(bytes) => match serde_json::from_slice(&bytes) {
                 Ok(v) => return Ok(Some(v)),
@@ -30,21 +29,9 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
 
 /// Replaces the state at `path` atomically (creating its directory).
 pub fn write<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = tmp_of(path);
-    let mut f = File::create(&tmp)?;
-    serde_json::to_writer(&mut f, value)?;
-    f.write_all(b"\n")?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    File::open(dir)?.sync_all()
-}
-
-fn tmp_of(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
+    let mut bytes = serde_json::to_vec(value)?;
+    bytes.push(b'\n');
+    crate::state_file::write_atomic(path, &bytes)
 }
 
 #[cfg(test)]
@@ -60,7 +47,7 @@ mod tests {
         assert_eq!(read::<Vec<u32>>(&path), Ok(Some(vec![1, 2])));
         std::fs::write(&path, b"{torn").unwrap();
         assert!(read::<Vec<u32>>(&path).is_err());
-        std::fs::write(tmp_of(&path), b"[3]").unwrap();
+        std::fs::write(crate::state_file::tmp_path(&path), b"[3]").unwrap();
         assert_eq!(read::<Vec<u32>>(&path), Ok(Some(vec![3])));
     }
 }
