@@ -57,12 +57,14 @@ pub fn payload(
     let subject = render::subject(batch, None);
     match style {
         SlackStyle::Text => {
+            // The subject is one line; the body is cut inside its code block.
+            let body = escape(&render::body(batch, template));
             let text = format!(
                 "*{}*\n```{}```",
                 escape(&subject),
-                escape(&render::body(batch, template))
+                render::cut_utf16(&body, TEXT_MAX - 1000)
             );
-            json!({ "text": render::cut_utf16(&text, TEXT_MAX) })
+            json!({ "text": text })
         }
         SlackStyle::Blocks => {
             let mut blocks = vec![json!({
@@ -74,10 +76,12 @@ pub fn payload(
                     Some(t) => render::fill(t, n),
                     None => render::text(n),
                 };
-                let text = format!("```{}```", escape(&body));
+                // Cut inside the code block, so that a cut text still closes it.
+                let body = escape(&body);
+                let text = format!("```{}```", render::cut_utf16(&body, SECTION_MAX - 6));
                 blocks.push(json!({
                     "type": "section",
-                    "text": { "type": "mrkdwn", "text": render::cut_utf16(&text, SECTION_MAX) }
+                    "text": { "type": "mrkdwn", "text": text }
                 }));
             }
             json!({ "text": subject, "blocks": blocks })
@@ -93,5 +97,34 @@ impl Channel for Slack {
                 .await
                 .map(|_| ())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::notification::{sample, Kind};
+
+    #[test]
+    fn a_long_alert_is_cut_inside_its_code_block() {
+        let mut n = sample(1, "team", Kind::Notice);
+        n.alert.line = Some("x<y ".repeat(5000));
+        for style in [SlackStyle::Blocks, SlackStyle::Text] {
+            let v = payload(std::slice::from_ref(&n), style, None);
+            let texts: Vec<&str> = match style {
+                SlackStyle::Blocks => vec![v["blocks"][1]["text"]["text"].as_str().unwrap()],
+                SlackStyle::Text => vec![v["text"].as_str().unwrap()],
+            };
+            for t in texts {
+                assert!(t.ends_with("```"), "the code block is closed");
+                assert!(t.contains("&lt;"), "mrkdwn control characters escaped");
+                let max = if style == SlackStyle::Blocks {
+                    SECTION_MAX
+                } else {
+                    TEXT_MAX
+                };
+                assert!(t.encode_utf16().count() <= max);
+            }
+        }
     }
 }
