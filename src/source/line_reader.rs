@@ -126,13 +126,17 @@ impl LineReader {
             if self.skipping {
                 self.skipping = false;
             } else {
+                let line = trim_cr(&self.buf[start..end]);
+                // A whole over-long line in the buffer is cut the same as one still arriving.
+                let truncated = line.len() > self.max_line;
                 let flags = LineFlags {
+                    truncated,
                     positioned: self.positioned,
                     start: self.consumed + start as u64,
                     end: self.consumed + end as u64 + 1,
                     ..LineFlags::default()
                 };
-                on_line(trim_cr(&self.buf[start..end]), flags);
+                on_line(&line[..line.len().min(self.max_line)], flags);
             }
             start = end + 1;
         }
@@ -217,6 +221,17 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].0.len(), 256);
         assert!(out[0].1.truncated);
+        assert_eq!(out[1].0, b"next");
+    }
+
+    #[test]
+    fn a_long_line_read_whole_is_cut_like_one_arriving_in_parts() {
+        // Found by the line_reader fuzz target: the newline in the same read let it through.
+        let out = lines(4, &[b"abcdefgh\r\nnext\n"]);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].0, b"abcd");
+        assert!(out[0].1.truncated);
+        assert_eq!((out[0].1.start, out[0].1.end), (0, 10));
         assert_eq!(out[1].0, b"next");
     }
 
