@@ -97,6 +97,8 @@ pub enum BuildError {
     Literals(#[from] aho_corasick::BuildError),
     #[error("cannot build the regex set: {0}")]
     Regexes(#[from] regex::Error),
+    #[error("cannot parse a regex: {0}")]
+    Syntax(#[from] Box<regex_syntax::Error>),
     #[error("more than {MAX_SLOTS} distinct pattern names")]
     TooManySlots,
 }
@@ -141,11 +143,7 @@ impl Matcher {
                 }
                 for (list, ignore) in [(&def.regexes, false), (&def.ignore_regexes, true)] {
                     for re in list {
-                        regex_src.push(if def.case_sensitive {
-                            re.clone()
-                        } else {
-                            format!("(?i:{re})")
-                        });
+                        regex_src.push(set_source(re, def.case_sensitive)?);
                         regexes.push(Entry {
                             pattern: id,
                             ignore,
@@ -172,7 +170,7 @@ impl Matcher {
         } else {
             Some(RegexSet::new(&regex_src)?)
         };
-        // Each source keeps its own flags inside its group: `(?:(?i:a))|(?:b)`.
+        // Each source is flag-free (see `set_source`), so grouping it is enough.
         let any_regex = if regex_src.is_empty() {
             None
         } else {
@@ -276,6 +274,21 @@ impl Matcher {
     pub fn patterns(&self) -> &[PatternInfo] {
         &self.patterns
     }
+}
+
+/// The regex as the set and the alternation take it: parsed with the pattern's case
+/// sensitivity and printed back from its syntax tree. The printed form states every flag
+/// where it applies and holds no comments, so it means the same inside a group next to other
+/// regexes. Wrapping the text instead (`(?i:RE)`) breaks on a `(?x)` comment, which would
+/// swallow the closing parenthesis (found by the `config` fuzz target).
+fn set_source(re: &str, case_sensitive: bool) -> Result<String, BuildError> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .case_insensitive(!case_sensitive)
+        .build()
+        .parse(re)
+        .map_err(Box::new)?;
+    Ok(hir.to_string())
 }
 
 fn set_bit(hits: &mut [u64], vetoes: &mut [u64], entry: Entry) {
@@ -392,5 +405,31 @@ mod tests {
         assert_eq!(m.match_line(b"\xff\xfe\x00ERROR\x80", &mut s).slots, 1);
         assert_eq!(m.match_line(b"\xff failed \xc3", &mut s).slots, 1);
         assert_eq!(m.match_line(b"\xff\xff\xff", &mut s).slots, 0);
+    }
+
+    #[test]
+    fn a_verbose_regex_with_a_comment_builds_and_keeps_its_flags() {
+        // Found by the config fuzz target: `(?i:RE)` let the comment eat the `)`.
+        let m = Matcher::build(&[pack(
+            "p",
+            vec![
+                def("error", &[], &[r"(?x) order \s+ failed # why"], &[], false),
+                def("exact", &[], &[r"Halt"], &[], true),
+            ],
+        )])
+        .unwrap();
+        let mut s = m.scratch();
+        let error = 1 << m.slot("error").unwrap();
+        assert_eq!(m.match_line(b"ORDER  FAILED", &mut s).slots, error);
+        assert_eq!(m.match_line(b"order failed # why", &mut s).slots, error);
+        assert_eq!(
+            m.match_line(b"halt", &mut s).slots,
+            0,
+            "case-sensitive stays so"
+        );
+        assert_eq!(
+            m.match_line(b"Halt", &mut s).slots,
+            1 << m.slot("exact").unwrap()
+        );
     }
 }
