@@ -160,8 +160,8 @@ impl PackSet {
     }
 }
 
-/// Parses and validates one pack's text.
-fn parse_pack(
+/// Parses and validates one pack's text (public for the fuzz targets and their regression test).
+pub fn parse_pack(
     name: &str,
     origin: &Path,
     text: &str,

@@ -21,12 +21,12 @@ use serde::{Deserialize, Serialize};
 /// Share of equal tokens (a `<*>` agrees with anything) for a line to join a template.
 pub const SIMILARITY: f64 = 0.6;
 /// Tokens kept per line; the rest of a long line is dropped.
-const MAX_TOKENS: usize = 48;
+pub const MAX_TOKENS: usize = 48;
 /// Bytes kept per token.
-const MAX_TOKEN_BYTES: usize = 64;
+pub const MAX_TOKEN_BYTES: usize = 64;
 
 /// The wildcard a template gets where its lines differ.
-const WILDCARD: &str = "<*>";
+pub const WILDCARD: &str = "<*>";
 
 /// One known kind of line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,60 @@
+//! The template reducer and the kind clustering of `new-kind` rules on arbitrary text.
+//!
+//! Reduction stays within its limits (tokens per line, bytes per token) and is a function of
+//! its input. Clustering: a line's kind is a template of the same length whose tokens equal
+//! the line's or are wildcards; the same line again is the same known kind; the kinds never
+//! exceed their cap; and kinds saved and restored (as after a restart) still know the line.
+
+use logwarden::rules::template::{reduce, Seen, Templates, MAX_TOKENS, MAX_TOKEN_BYTES, WILDCARD};
+
+use super::input::Input;
+
+pub fn run(data: &[u8]) {
+    let mut input = Input::new(data);
+    let max = 1 + input.byte() as usize % 8;
+    let mut kinds = Templates::new(max);
+    while !input.is_empty() {
+        // Events of several lines are common: a traceback is reduced to its first and last.
+        let event = String::from_utf8_lossy(input.until(0)).into_owned();
+        let tokens = reduce(&event);
+        assert!(
+            tokens.len() <= 2 * MAX_TOKENS + 1,
+            "{} tokens",
+            tokens.len()
+        );
+        for t in &tokens {
+            assert!(t.len() <= MAX_TOKEN_BYTES, "a token of {} bytes", t.len());
+        }
+        assert_eq!(
+            tokens,
+            reduce(&event),
+            "reduce is not a function of its input"
+        );
+
+        let (_, i) = kinds.observe(tokens.clone());
+        assert!(
+            kinds.len() <= max,
+            "{} kinds over the cap {max}",
+            kinds.len()
+        );
+        let t = kinds.get(i).expect("the kind observe returned exists");
+        assert_eq!(t.tokens.len(), tokens.len());
+        for (have, new) in t.tokens.iter().zip(&tokens) {
+            assert!(have == new || have == WILDCARD, "{have:?} vs {new:?}");
+        }
+        let (seen, j) = kinds.observe(tokens.clone());
+        assert_eq!(
+            (seen, j),
+            (Seen::Known, i),
+            "the same line again is a new kind"
+        );
+
+        let mut restored = Templates::restore(kinds.all().to_vec(), max);
+        let (seen, _) = restored.observe(tokens.clone());
+        assert_eq!(
+            seen,
+            Seen::Known,
+            "a restored kind no longer knows {tokens:?}"
+        );
+    }
+}

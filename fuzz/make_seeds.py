@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Writes the seed inputs of the fuzz targets into fuzz/seeds/TARGET/ from the shipped
+config example, the pattern packs and a sample bot log, in each target's input layout
+(see fuzz/checks/*.rs). Run it again when those layouts change; the seeds are committed."""
+
+import pathlib
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+LOG = b"""2026-11-23 09:41:42,001 - bot - INFO - Update VIX=17.1
+2026-11-23 09:41:42,002 - bot - ERROR - order 1234 failed: margin
+Traceback (most recent call last):
+  File "/opt/bot/broker.py", line 88, in send
+    sock.send(data)
+KeyError: 'x'
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "/opt/bot/main.py", line 3, in main
+ValueError: boom
+Nov 23 09:41:42 host bot[123]: Position SPY qty=10\r
+1.2.3.4 - - [23/Nov/2026:09:41:42 +0000] "GET /health HTTP/1.1" 200 2
+2026-11-23T09:41:42.123456+01:00 ConnectionResetError: [Errno 104] reset by peer
+"""
+
+
+def write(target, name, data):
+    d = HERE / "seeds" / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(data)
+
+
+def main():
+    example = (ROOT / "examples" / "logwarden.toml").read_bytes()
+    for pack in sorted((ROOT / "patterns").glob("*.toml")):
+        write("config", pack.stem, example + b"\0" + pack.read_bytes())
+    for dropin in sorted((ROOT / "examples" / "logwarden.d").glob("*.toml")):
+        write("config", "dropin-" + dropin.stem, dropin.read_bytes() + b"\0")
+
+    # line_reader: max_line byte, then (op, length, bytes) pieces; op % 8 == 0 flushes.
+    pieces = b""
+    for i in range(0, len(LOG), 37):
+        chunk = LOG[i:i + 37]
+        pieces += bytes([2, len(chunk)]) + chunk
+    write("line_reader", "log-in-pieces", bytes([40]) + pieces + b"\x00")
+    write("line_reader", "short-max-line", bytes([7]) + pieces)
+
+    # multiline: grouping, max_lines, max_bytes (u16), timeout; then op 2 + line + newline,
+    # op 0 = batch end, op 1 = file change.
+    for grouping, name in [(0, "python"), (1, "start"), (2, "continuation")]:
+        body = b"".join(b"\x02" + line + b"\n" for line in LOG.split(b"\n"))
+        write("multiline", name, bytes([grouping, 50, 0xFF, 0x07, 1]) + body + b"\x00")
+
+    # template: max kinds, then events separated by NUL.
+    events = LOG.split(b"\n") + [b"\n".join(LOG.split(b"\n")[2:12])]
+    write("template", "bot-log", bytes([5]) + b"\0".join(events))
+
+    # timestamp: mode 0 (arbitrary lines), zone, format auto (0); lines.
+    for zone in range(3):
+        write("timestamp", f"auto-zone{zone}", bytes([0, zone, 0]) + LOG)
+    fmt = b"%d.%m.%Y %H:%M:%S"
+    write("timestamp", "strftime",
+          bytes([0, 1, 1, len(fmt)]) + fmt + b"23.11.2026 09:41:42 x\n")
+
+    # matcher: pattern count; per pattern flags, literals, regexes, ignores; then lines.
+    def strings(items):
+        out = bytes([len(items)])
+        for s in items:
+            out += bytes([len(s)]) + s
+        return out
+
+    pattern = (b"\x00" + strings([b"ERROR", b"Traceback"]) + strings([rb"\bErr(no|or)\b"])
+               + strings([b"heartbeat"]) + strings([]))
+    write("matcher", "error-pattern", b"\x01" + pattern + LOG)
+
+
+main()
