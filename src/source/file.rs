@@ -312,13 +312,21 @@ impl<S: LineSink> Follower<S> {
     }
 
     /// Whether the open file was truncated or rewritten under us: shorter than what we read,
-    /// or its first bytes changed (truncated and written again past our offset).
+    /// or its first bytes changed (truncated and written again past our offset). Records the
+    /// read lag on the way.
     fn was_truncated(&self) -> io::Result<bool> {
         let Some(o) = &self.open else {
             return Ok(false);
         };
         let read_to = self.reader.consumed() + self.reader.pending() as u64;
-        Ok(o.file.metadata()?.len() < read_to || !o.id.head_matches(&o.file)?)
+        let len = o.file.metadata()?.len();
+        // The same fstat tells the lag, so that it shows while a flood is being drained
+        // (`poll` measures it only once the file is read to its end).
+        self.stats.lag_bytes.store(
+            len.saturating_sub(self.reader.consumed()),
+            Ordering::Relaxed,
+        );
+        Ok(len < read_to || !o.id.head_matches(&o.file)?)
     }
 
     /// The open file was truncated (or rewritten in place): recover the unread rest from a
