@@ -18,6 +18,7 @@ build_pkgs=(pkg-config gcc libc6-dev libsystemd-dev)
 # Debian packages the test suite runs for real (servers, rotation, ...).
 # python3-aiosmtpd: the SMTP server of the alert tests (run with /usr/bin/python3);
 # prometheus-alertmanager: a real Alertmanager cluster; openssl: the tests' CA and certificates.
+# g++: libFuzzer (C++), built by the fuzz targets (scripts/fuzz.sh).
 test_pkgs=(procps logrotate gzip systemd util-linux prometheus python3-aiosmtpd prometheus-alertmanager openssl g++)
 
 missing=()
