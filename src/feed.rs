@@ -176,6 +176,8 @@ pub struct JournalFeed {
     key: String,
     /// Entries at this priority or more severe also match the slot `error_slot`.
     priority_as_error: Option<(u8, SlotSet)>,
+    /// `__REALTIME_TIMESTAMP` of the last entry read (µs since the epoch; 0: none yet).
+    last_realtime_usec: u64,
 }
 
 impl JournalFeed {
@@ -188,6 +190,7 @@ impl JournalFeed {
             core,
             key,
             priority_as_error,
+            last_realtime_usec: 0,
         }
     }
 }
@@ -223,6 +226,7 @@ impl JournalSink for JournalFeed {
         meta: &EntryMeta,
         cursor: &mut dyn FnMut() -> Option<String>,
     ) {
+        self.last_realtime_usec = meta.realtime_usec;
         let extra = match (self.priority_as_error, meta.priority) {
             (Some((max, slot)), Some(p)) if p <= max => slot,
             _ => 0,
@@ -238,6 +242,11 @@ impl JournalSink for JournalFeed {
     }
 
     fn batch_end(&mut self, cursor: Option<String>) -> bool {
+        // Mid-flood, the age of the newest entry read is how far behind the source is.
+        if self.last_realtime_usec > 0 {
+            let lag = unix_ms().saturating_sub(self.last_realtime_usec / 1000);
+            self.core.telemetry.journal_lag_ms.store(lag, Relaxed);
+        }
         let listening = self.core.batch_end();
         if let Some(c) = cursor {
             self.core.position(Position::Journal(JournalCursor {
@@ -246,5 +255,42 @@ impl JournalSink for JournalFeed {
             }));
         }
         listening
+    }
+
+    fn caught_up(&mut self) {
+        self.core.telemetry.journal_lag_ms.store(0, Relaxed);
+    }
+}
+
+/// Wall-clock milliseconds since the Unix epoch (the journal's clock).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PatternPack;
+
+    #[test]
+    fn a_journal_feed_reports_how_far_behind_it_reads_until_it_has_caught_up() {
+        let matcher = Arc::new(Matcher::build(&[] as &[PatternPack]).expect("empty matcher"));
+        let (tx, _rx) = mpsc::channel(16);
+        let telemetry = Arc::new(SourceTelemetry::default());
+        let core = FeedCore::new(0, matcher, tx, telemetry.clone());
+        let mut feed = JournalFeed::new(core, "journal:bot".into(), None);
+        let a_minute_ago = (unix_ms() - 60_000) * 1000;
+        let meta = EntryMeta {
+            realtime_usec: a_minute_ago,
+            ..EntryMeta::default()
+        };
+        feed.entry(b"old entry", &meta, &mut || None);
+        assert!(feed.batch_end(None));
+        let lag = telemetry.journal_lag_ms.load(Relaxed);
+        assert!((60_000..70_000).contains(&lag), "lag {lag} ms");
+        feed.caught_up();
+        assert_eq!(telemetry.journal_lag_ms.load(Relaxed), 0);
     }
 }

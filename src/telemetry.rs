@@ -29,6 +29,9 @@ pub struct SourceTelemetry {
     pub heartbeat_ms: AtomicU64,
     /// For file sources: bytes, rotations, truncations.
     pub file: Option<Arc<FileStats>>,
+    /// For journal sources: how old the last entry read was while it was catching up, in
+    /// milliseconds (0 once it has read everything there is).
+    pub journal_lag_ms: AtomicU64,
 }
 
 /// The state of one rule or probe, as the alerts tell it.
@@ -255,6 +258,7 @@ impl Telemetry {
                         "source": s.key,
                         "lines": s.lines.load(Relaxed),
                         "lag_bytes": s.file.as_ref().map(|f| f.lag_bytes.load(Relaxed)),
+                        "lag_seconds": s.file.is_none().then(|| s.journal_lag_ms.load(Relaxed) as f64 / 1000.0),
                     })).collect::<Vec<_>>(),
                     "restarts": restarts.get(name).copied().unwrap_or(0),
                     "recent_alerts": recent.get(name).cloned().unwrap_or_default(),
@@ -298,6 +302,18 @@ impl Telemetry {
                     f.lag_bytes.load(Relaxed) as f64,
                 );
             }
+        }
+        m.family(
+            "logwarden_journal_lag_seconds",
+            "gauge",
+            "Age of the last journal entry read while catching up; 0 when all is read.",
+        );
+        for s in sources.iter().filter(|s| s.file.is_none()) {
+            m.sample(
+                "logwarden_journal_lag_seconds",
+                &[("watch", &s.watch), ("source", &s.key)],
+                s.journal_lag_ms.load(Relaxed) as f64 / 1000.0,
+            );
         }
         m.family(
             "logwarden_file_rotations_total",

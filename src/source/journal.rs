@@ -70,6 +70,8 @@ pub trait JournalSink: Send {
     /// The end of a batch, with the cursor of the last entry handed to `entry`. Returns
     /// `false` when nobody listens any more.
     fn batch_end(&mut self, cursor: Option<String>) -> bool;
+    /// Every entry there is has been read (called after the batch end that follows the last).
+    fn caught_up(&mut self) {}
 }
 
 /// Entries read before the cursor is passed on, so a flood does not wait for its end.
@@ -331,6 +333,7 @@ mod imp {
             } else if !sink.batch_end(None) {
                 return Ok(true);
             }
+            sink.caught_up();
             if shutdown.is_triggered() {
                 return Ok(true);
             }
