@@ -74,7 +74,7 @@ group_wait = "0s"
 }
 
 fn line(n: u64) -> String {
-    if n % 10 == 0 {
+    if n.is_multiple_of(10) {
         format!("2026-11-23 09:41:42,123 - bot - ERROR - order {n} rejected: margin\n")
     } else {
         format!("2026-11-23 09:41:42,123 - bot - INFO - Update VIX=17.1 tick {n}\n")

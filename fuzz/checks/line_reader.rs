@@ -42,7 +42,7 @@ pub fn run(data: &[u8]) {
     let mut lines: Vec<(Vec<u8>, LineFlags)> = Vec::new();
     while !input.is_empty() {
         let op = input.byte();
-        if op % 8 == 0 {
+        if op.is_multiple_of(8) {
             reader.flush_partial(|l, f| lines.push((l.to_vec(), f)));
             continue;
         }

@@ -11,8 +11,11 @@ pub mod multiline;
 pub mod template;
 pub mod timestamp;
 
+/// A check: panics when the input shows a bug.
+pub type Check = fn(&[u8]);
+
 /// The checks by target name.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("config", config::run),
     ("line_reader", line_reader::run),
     ("matcher", matcher::run),

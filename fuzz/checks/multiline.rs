@@ -93,7 +93,7 @@ pub fn run(data: &[u8]) {
     };
     let max_lines = input.byte() as usize % 64;
     let max_bytes = input.u16() as usize % 2048;
-    let timeout = if input.byte() % 2 == 0 {
+    let timeout = if input.byte().is_multiple_of(2) {
         Duration::ZERO
     } else {
         Duration::from_secs(3600)
