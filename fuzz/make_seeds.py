@@ -56,6 +56,9 @@ def main():
     # template: max kinds, then events separated by NUL.
     events = LOG.split(b"\n") + [b"\n".join(LOG.split(b"\n")[2:12])]
     write("template", "bot-log", bytes([5]) + b"\0".join(events))
+    # vocabulary mode (head bit 7): words picked by byte, events separated by 0xFF.
+    write("template", "vocabulary", bytes([0x85]) + b"\xff".join(
+        bytes(range(i, i + 6)) for i in range(0, 12)))
 
     # timestamp: mode 0 (arbitrary lines), zone, format auto (0); lines.
     for zone in range(3):

@@ -37,9 +37,12 @@ summary=()
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "seeds/$t" "regressions/$t"
   echo "== fuzz $t for ${seconds}s"
-  # -timeout: one input running over 10 s is a hang, reported like a crash.
+  # -timeout: one input running over 10 s is a hang, reported like a crash. A dictionary
+  # (fuzz/dicts/TARGET.dict) gives the words the code compares whole strings against.
+  dict=()
+  [ -f "dicts/$t.dict" ] && dict=(-dict="dicts/$t.dict")
   if cargo fuzz run -s none -a "$t" "corpus/$t" "seeds/$t" "regressions/$t" -- \
-    -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"$logs/$t" 2>&1; then
+    -max_total_time="$seconds" -timeout=10 -print_final_stats=1 "${dict[@]}" >"$logs/$t" 2>&1; then
     status=ok
   else
     status=FAILED
