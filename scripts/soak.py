@@ -1036,9 +1036,11 @@ notify = ["console", "hook"]
         p(f"lines written      {self.lines_written} ({self.bytes_written / 1e6:.1f} MB), "
           f"{c['written']} of them numbered ERROR events "
           f"({len(self.err_tb)} with a 6-line traceback)")
-        p(f"lines read         about {int(read_total)} by logwarden's count (/metrics, summed "
-          f"over its {len(self.lives)} processes and their reloads; a line re-read after a "
-          f"kill -9 counts twice)")
+        events = self.lines_written - 6 * len(self.err_tb)
+        p(f"events read        about {int(read_total)} by logwarden's count (/metrics "
+          f"logwarden_lines_read_total, summed over its {len(self.lives)} processes and their "
+          f"reloads; it counts a traceback with its line as one): {events} written, "
+          f"a line re-read after a kill -9 counts twice")
         p(f"alerts (console)   {c['console_seen']} distinct numbered ERROR events; "
           f"write-to-alert latency p50 {percentile(lat, 50) * 1000:.0f} ms, "
           f"p99 {percentile(lat, 99) * 1000:.0f} ms, max {max(lat or [0]) * 1000:.0f} ms")
