@@ -12,7 +12,6 @@ unit was not restarted. Standard library only.
 """
 
 import argparse
-import gzip
 import http.server
 import json
 import os
@@ -798,6 +797,20 @@ notify = ["console", "hook"]
                 out.append((life["index"], pts[-1][0] - pts[0][0], slope_per_hour(pts)))
         return out
 
+    def rss_slope_between_faults(self):
+        """The VmRSS slope in KB/hour between one fault (SIGHUP, SIGTERM, kill -9) and the
+        next, 10 s after each, weighted by the length of each stretch: growth that is not the
+        step a reload or a new process makes."""
+        cuts = sorted(self.fault_times + [life["start"] for life in self.lives])
+        stretches = []
+        for lo, hi in zip(cuts, cuts[1:] + [float("inf")]):
+            pts = [(t, kb) for t, _, _, kb, _, _ in self.samples if lo + 10 <= t < hi]
+            s = slope_per_hour(pts)
+            if s is not None:
+                stretches.append((pts[-1][0] - pts[0][0], s))
+        total = sum(d for d, _ in stretches)
+        return (sum(d * s for d, s in stretches) / total, len(stretches)) if total else None
+
     def progress(self, since):
         c = self.tally(settle=self.a.settle)
         r = self.rss_summary(since)
@@ -1082,6 +1095,10 @@ notify = ["console", "hook"]
             lg = (f"; longest-lived process: {longest[2]:+.0f} KB/h over {fmt_dur(longest[1])}"
                   if longest else "")
             p(f"RSS slope          {sl}{lg} (each after a {a.warmup:g} s warm-up)")
+            between = self.rss_slope_between_faults()
+            if between:
+                p(f"RSS slope between  {between[0]:+.0f} KB/h, weighted over {between[1]} stretches "
+                  f"from one fault to the next (a reload's or a start's step left out)")
             p(f"open fds           first {r_all['fds_first']}, max {r_all['fds_max']}, "
               f"last {r_all['fds_last']}")
         if self.other_alerts:
@@ -1106,6 +1123,7 @@ notify = ["console", "hook"]
             rotations=self.rotations, faults=self.faults, freezes=self.freezes,
             restarts=self.restarts, handovers=self.handovers, lives=self.lives,
             rss_kb=r_all, rss_slopes_kb_per_hour=slopes, rss_slope_weighted=weighted,
+            rss_slope_between_faults=self.rss_slope_between_faults(),
             latency_ms_p50=percentile(lat, 50) * 1000, latency_ms_p99=percentile(lat, 99) * 1000,
             restarts_begun=len(self.restarts_begun),
             bot_restarts=self.bot_starts() - 1 if a.systemd else None,
