@@ -147,6 +147,7 @@ class Soak:
         # Lines read (logwarden_lines_read_total of the soak watch) by pipelines that ended:
         # a reload or a restart starts the count again.
         self.lines_read_closed = 0.0
+        self.state_samples = []  # (files, bytes) in logwarden's state_dir, at each sample
         self.reading_seen = threading.Event()
         # systemd.
         self.unshare = None
@@ -524,6 +525,7 @@ notify = ["console", "hook"]
         m = scrape(self.metrics_port)
         if m:
             self.metrics_last = m
+        self.state_samples.append(dir_usage(self.path("state")))
         if rss is not None:
             self.samples.append((self.elapsed(), self.life, pid, rss, fds, m))
 
@@ -1101,6 +1103,11 @@ notify = ["console", "hook"]
                   f"from one fault to the next (a reload's or a start's step left out)")
             p(f"open fds           first {r_all['fds_first']}, max {r_all['fds_max']}, "
               f"last {r_all['fds_last']}")
+        if self.state_samples:
+            st = self.state_samples
+            p(f"state_dir          first {st[0][0]} files / {st[0][1] // 1024} KB, max "
+              f"{max(f for f, _ in st)} files / {max(b for _, b in st) // 1024} KB, last "
+              f"{st[-1][0]} files / {st[-1][1] // 1024} KB (spool, checkpoints, alerts)")
         if self.other_alerts:
             p(f"other alerts       {self.other_alerts}")
         p(f"logwarden's own log: {self.hook_failures_logged} lines about the webhook's 503s "
@@ -1124,6 +1131,7 @@ notify = ["console", "hook"]
             restarts=self.restarts, handovers=self.handovers, lives=self.lives,
             rss_kb=r_all, rss_slopes_kb_per_hour=slopes, rss_slope_weighted=weighted,
             rss_slope_between_faults=self.rss_slope_between_faults(),
+            state_dir_files_bytes_first_last=(self.state_samples[:1] + self.state_samples[-1:]),
             latency_ms_p50=percentile(lat, 50) * 1000, latency_ms_p99=percentile(lat, 99) * 1000,
             restarts_begun=len(self.restarts_begun),
             bot_restarts=self.bot_starts() - 1 if a.systemd else None,
@@ -1149,6 +1157,19 @@ notify = ["console", "hook"]
         self.stop_systemd()
         if getattr(self, "hook_server", None):
             self.hook_server.shutdown()
+
+
+def dir_usage(path):
+    """(files, bytes) under path."""
+    files = size = 0
+    for root, _, names in os.walk(path):
+        for n in names:
+            try:
+                size += os.stat(os.path.join(root, n)).st_size
+                files += 1
+            except FileNotFoundError:
+                pass
+    return files, size
 
 
 def children(pid):
