@@ -29,7 +29,9 @@ import urllib.request
 
 LOGROTATE = "/usr/sbin/logrotate"
 SYSTEMD = "/lib/systemd/systemd"
-BOT_UNIT = "logwarden-soak-bot.service"
+# Named per run: every namespaced systemd shares the host's cgroup tree, so two runs (or a
+# test's bot.service) must not manage a unit of the same name.
+BOT_UNIT = f"logwarden-soak-bot-{os.getpid()}.service"
 
 # An ERROR line (the only lines the `error` pattern matches) carries its error number and a
 # check value, so a cut or garbled line in an alert is never taken for another number.
