@@ -455,9 +455,12 @@ impl AlertHandler for Router {
 fn is_ahead(p: &Position, saved: Option<&Position>) -> bool {
     match (p, saved) {
         (_, None) => true,
-        (Position::File(a), Some(Position::File(b))) => {
-            a.id.dev == b.id.dev && a.id.ino == b.id.ino && a.offset > b.offset
-        }
+        // The whole identity, not only device and inode: after a copytruncate the same inode
+        // holds new content, and an offset into the old content (an alert still spooled for a
+        // channel that was down) says nothing about the new one. An identity widened since
+        // (a file opened while shorter than its fingerprint) does not compare either: at
+        // worst that alert's line is read and alerted again, never skipped.
+        (Position::File(a), Some(Position::File(b))) => a.id == b.id && a.offset > b.offset,
         (Position::Journal(a), Some(Position::Journal(b))) => {
             match (cursor_seq(&a.cursor), cursor_seq(&b.cursor)) {
                 (Some((sa, ia)), Some((sb, ib))) => sa == sb && ia > ib,
@@ -865,6 +868,75 @@ mod tests {
         // A checkpoint at or past the line: nothing to do (the sibling was delivered).
         saved.insert("/var/log/bot.log".to_string(), at(100));
         assert!(!is_ahead(&at(100), saved.get("/var/log/bot.log")));
+    }
+
+    /// An alert spooled for a channel that is down, then a copytruncate: the same inode now
+    /// holds new content, read and checkpointed up to a smaller offset. The old offset must
+    /// not move the resume position (it pointed past the end of the new content, so the
+    /// whole file was read and alerted again; or into it, skipping lines).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_notification_spooled_before_a_copytruncate_does_not_move_the_resume_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let before_truncation = Position::File(FilePosition {
+            path: "/var/log/bot.log".into(),
+            id: FileIdentity {
+                dev: 1,
+                ino: 2,
+                head_len: 256,
+                checksum: 3,
+            },
+            offset: 900_000,
+        });
+        let after_truncation = |offset| {
+            Position::File(FilePosition {
+                path: "/var/log/bot.log".into(),
+                id: FileIdentity {
+                    dev: 1,
+                    ino: 2,
+                    head_len: 256,
+                    checksum: 4,
+                },
+                offset,
+            })
+        };
+        let spool = Spool::new(dir.path());
+        spool
+            .write(&Notification {
+                version: VERSION,
+                id: next_id(),
+                channel: "console".into(),
+                kind: Kind::Notice,
+                alert: Alert::new(
+                    "bot",
+                    "every-error",
+                    Severity::Warning,
+                    AlertState::Event,
+                    "s".into(),
+                ),
+                host: "h".into(),
+                since_ms: None,
+                rerouted: None,
+                origin: 7,
+                siblings: vec!["console".into()],
+                position: Some(before_truncation.clone()),
+            })
+            .unwrap();
+        let (_trigger, shutdown) = crate::shutdown::channel();
+        let telemetry = Telemetry::new(&cfg);
+        let mut router = Router::start(&cfg, LogFormat::Json, telemetry, shutdown).unwrap();
+        let mut saved = BTreeMap::new();
+        saved.insert("/var/log/bot.log".to_string(), after_truncation(40_000));
+        assert!(router.reconcile_spool(&saved).is_empty());
+        // Within one content, a further offset is still ahead.
+        assert!(is_ahead(
+            &after_truncation(50_000),
+            Some(&after_truncation(40_000))
+        ));
+        assert!(!is_ahead(
+            &before_truncation,
+            Some(&after_truncation(40_000))
+        ));
     }
 
     #[tokio::test(start_paused = true)]
