@@ -315,3 +315,41 @@ fn a_stale_heartbeat_and_a_filling_disk_fire_their_alerts_at_the_level_reached()
     std::fs::write(&hb, b"beat").unwrap();
     d.wait_alert("heartbeat", "resolved", Duration::from_secs(10));
 }
+
+#[test]
+fn a_restart_cut_short_by_logwarden_dying_between_stop_and_start_is_finished_at_its_next_start() {
+    let s = setup(None, 3, "");
+    s.ns.systemctl(&["start", "bot.service"]);
+    wait_lines(&s.log);
+    // What a kill -9 of logwarden between its `systemctl stop` and `start` leaves: the unit
+    // stopped cleanly (as an operator's stop looks) and the restart marked in progress.
+    s.ns.systemctl(&["stop", "bot.service"]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    std::fs::create_dir_all(s.dir.path().join("state")).unwrap();
+    std::fs::write(
+        s.dir.path().join("state/restarts.json"),
+        format!(
+            r#"{{"version":2,"watches":{{"bot":{{"history":[{}],"attempt":1,"gave_up":false,"resume_seen":0,"in_progress_unix_ms":{}}}}}}}"#,
+            now.as_secs(),
+            now.as_millis()
+        ),
+    )
+    .unwrap();
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &systemd::bin());
+    let done = d.wait_alert("restart", "event", Duration::from_secs(30));
+    let summary = done["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("the next one finished it") && summary.contains("verified healthy"),
+        "{summary}"
+    );
+    let out = s.ns.run(&["systemctl", "is-active", "bot.service"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "active");
+    // Counted once (by the run that began it), and no longer in progress.
+    d.collect_for(Duration::from_secs(1));
+    let saved = std::fs::read_to_string(s.dir.path().join("state/restarts.json")).unwrap();
+    assert!(!saved.contains("in_progress"), "{saved}");
+    assert!(saved.contains("\"attempt\": 1"), "{saved}");
+    drop(s.dir);
+}

@@ -92,6 +92,12 @@ struct Saved {
     /// version 1 files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     next_allowed_unix_ms: Option<u64>,
+    /// Unix milliseconds at which a restart began that has not ended yet: saved before the
+    /// service is stopped, cleared when the restart task reports back. Found at start, it
+    /// means logwarden died in the middle of a restart (perhaps between the stop and the
+    /// start, leaving the unit stopped as if by an operator): the restart is finished then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    in_progress_unix_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -158,6 +164,8 @@ struct Watch {
     healthy_since: Option<Instant>,
     /// The last reason for not restarting, logged once.
     noted: Option<String>,
+    /// A restart was in progress when the previous logwarden ended: finish it first.
+    interrupted: bool,
 }
 
 /// Decides and runs restarts for every watch that may be restarted.
@@ -209,6 +217,7 @@ impl Supervisor {
                     return None;
                 }
                 let saved = saved.watches.get(&w.name).cloned().unwrap_or_default();
+                let interrupted = saved.in_progress_unix_ms.is_some();
                 // A backoff pending when logwarden stopped goes on after its restart.
                 let next_allowed = restore_next_allowed(
                     saved.next_allowed_unix_ms,
@@ -232,6 +241,7 @@ impl Supervisor {
                     detected_at: None,
                     healthy_since: None,
                     noted: None,
+                    interrupted,
                 })
             })
             .collect();
@@ -256,7 +266,7 @@ impl Supervisor {
         mut alerts_in: mpsc::UnboundedReceiver<Alert>,
         mut shutdown: Shutdown,
     ) {
-        let (done_tx, mut done_rx) = mpsc::channel::<(usize, Outcome)>(8);
+        let (done_tx, mut done_rx) = mpsc::channel::<(usize, TaskKind, Outcome)>(8);
         // Backoff, grace and pauses end with time: look again every second while anything
         // asks for a restart (an idle supervisor does not wake).
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -268,7 +278,7 @@ impl Supervisor {
                     Some(a) => self.on_alert(&a),
                     None => return,
                 },
-                Some((i, outcome)) = done_rx.recv() => self.on_done(i, outcome).await,
+                Some((i, kind, outcome)) = done_rx.recv() => self.on_done(i, kind, outcome).await,
                 _ = tick.tick(), if pending => {}
                 _ = shutdown.wait() => return,
             }
@@ -342,7 +352,7 @@ impl Supervisor {
         }
     }
 
-    async fn decide(&mut self, i: usize, done: &mpsc::Sender<(usize, Outcome)>) {
+    async fn decide(&mut self, i: usize, done: &mpsc::Sender<(usize, TaskKind, Outcome)>) {
         let now = Instant::now();
         if self.watches[i].busy {
             return;
@@ -364,6 +374,20 @@ impl Supervisor {
                 "an operator ran `logwarden resume`: automatic restarts are on again".into(),
             )
             .await;
+        }
+        if self.watches[i].interrupted {
+            if let Some(until) = control.paused_until.filter(|&u| u > unix_now()) {
+                let why = format!(
+                    "paused by an operator for {} more (a restart was interrupted)",
+                    format_duration(Duration::from_secs(until - unix_now()))
+                );
+                self.note(i, why);
+                return;
+            }
+            self.watches[i].interrupted = false;
+            tracing::warn!(watch = %self.watches[i].name, "logwarden ended in the middle of a restart; finishing it");
+            self.spawn_task(i, TaskKind::FinishInterrupted, done);
+            return;
         }
         let w = &self.watches[i];
         let wanted: Vec<String> = w.firing.intersection(&w.restart_on).cloned().collect();
@@ -452,19 +476,41 @@ impl Supervisor {
             return;
         }
         if now < w.next_allowed {
-            let why = format!(
-                "backing off until the next attempt ({} left)",
-                format_duration(w.next_allowed - now)
-            );
+            // The same text at every look (the saved time, not a countdown): logged once.
+            let why = match w.saved.next_allowed_unix_ms {
+                Some(ms) => format!(
+                    "backing off until the next attempt at {}",
+                    crate::timefmt::rfc3339(UNIX_EPOCH + Duration::from_secs(ms / 1000))
+                ),
+                None => "backing off until the next attempt".to_string(),
+            };
             self.note(i, why);
             return;
         }
-        // Go: the task stops/starts the service and verifies it, then reports back.
+        // Go: the task stops/starts the service and verifies it, then reports back. The
+        // attempt counts from here, and is saved before anything is stopped: a logwarden that
+        // dies during restarts still meets the hourly limit, and the next one finishes it.
         let w = &mut self.watches[i];
-        w.busy = true;
         w.noted = None;
         let reason = wanted.join(", ");
         tracing::info!(watch = %w.name, reason = %reason, attempt = w.saved.attempt + 1, "restarting");
+        w.saved.history.push(unix_now());
+        w.saved.attempt += 1;
+        self.spawn_task(i, TaskKind::Restart, done);
+    }
+
+    /// Marks a restart in progress (saved), then runs it as its own task.
+    fn spawn_task(
+        &mut self,
+        i: usize,
+        kind: TaskKind,
+        done: &mpsc::Sender<(usize, TaskKind, Outcome)>,
+    ) {
+        let w = &mut self.watches[i];
+        w.busy = true;
+        w.saved.in_progress_unix_ms = Some(unix_now_ms());
+        self.save();
+        let w = &self.watches[i];
         let lines_before = self.activity.lines(w.index);
         let task = RestartTask {
             method: w.cfg.method.clone(),
@@ -479,37 +525,51 @@ impl Supervisor {
             client: self.client.clone(),
             inputs: self.inputs.clone(),
             startup_grace: w.cfg.startup_grace,
+            kind,
         };
         let done = done.clone();
         tokio::spawn(async move {
             let outcome = task.run().await;
-            let _ = done.send((i, outcome)).await;
+            let _ = done.send((i, kind, outcome)).await;
         });
     }
 
-    async fn on_done(&mut self, i: usize, outcome: Outcome) {
+    async fn on_done(&mut self, i: usize, kind: TaskKind, outcome: Outcome) {
         let now = Instant::now();
         let w = &mut self.watches[i];
         w.busy = false;
+        w.saved.in_progress_unix_ms = None;
+        let finished = match kind {
+            TaskKind::Restart => "",
+            TaskKind::FinishInterrupted => {
+                "logwarden ended in the middle of a restart; the next one finished it: "
+            }
+        };
         match outcome {
             Outcome::Skipped(why) => {
+                if kind == TaskKind::Restart {
+                    // Not an attempt after all.
+                    w.saved.history.pop();
+                    w.saved.attempt = w.saved.attempt.saturating_sub(1);
+                }
                 w.next_allowed = now + Duration::from_secs(10);
+                self.save();
                 self.note(i, why);
             }
             Outcome::Failed(why) => {
-                self.count_attempt(i, now);
+                self.back_off(i, now);
                 let n = self.watches[i].saved.history.len();
                 self.send(
                     i,
                     RESTART_RULE,
                     AlertState::Event,
                     Severity::Critical,
-                    format!("restart {n} failed: {why}"),
+                    format!("{finished}restart {n} failed: {why}"),
                 )
                 .await;
             }
             Outcome::Restarted { report, unhealthy } => {
-                self.count_attempt(i, now);
+                self.back_off(i, now);
                 let w = &mut self.watches[i];
                 w.grace_until = now + w.cfg.startup_grace;
                 let n = w.saved.history.len();
@@ -528,23 +588,21 @@ impl Supervisor {
                             })
                             .unwrap_or_default();
                         self.send(i, RESTART_RULE, AlertState::Event, Severity::Warning,
-                            format!("restarted ({n} of at most {max} per window) and verified healthy{took}: {steps}")).await;
+                            format!("{finished}restarted ({n} of at most {max} per window) and verified healthy{took}: {steps}")).await;
                     }
                     Some(why) => {
                         self.send(i, RESTART_RULE, AlertState::Event, Severity::Critical,
-                            format!("restarted ({n} of at most {max} per window) but it is not healthy: {why} ({steps})")).await;
+                            format!("{finished}restarted ({n} of at most {max} per window) but it is not healthy: {why} ({steps})")).await;
                     }
                 }
             }
         }
     }
 
-    /// Records a restart attempt: history (for the hourly limit) and backoff.
-    fn count_attempt(&mut self, i: usize, now: Instant) {
+    /// Sets the backoff after an attempt (counted when it began) and saves.
+    fn back_off(&mut self, i: usize, now: Instant) {
         let w = &mut self.watches[i];
-        w.saved.history.push(unix_now());
-        w.saved.attempt += 1;
-        let factor = 1u32 << (w.saved.attempt - 1).min(16);
+        let factor = 1u32 << w.saved.attempt.saturating_sub(1).min(16);
         let backoff = (w.cfg.backoff * factor).min(w.cfg.backoff_max);
         w.next_allowed = now + backoff;
         w.saved.next_allowed_unix_ms = Some(unix_now_ms() + backoff.as_millis() as u64);
@@ -566,15 +624,33 @@ struct RestartTask {
     client: reqwest::Client,
     inputs: mpsc::Sender<Input>,
     startup_grace: Duration,
+    kind: TaskKind,
+}
+
+/// What a restart task is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TaskKind {
+    /// A restart the rules asked for.
+    Restart,
+    /// Finishing a restart the previous logwarden began and did not end.
+    FinishInterrupted,
 }
 
 impl RestartTask {
     async fn run(self) -> Outcome {
         if let RestartMethod::Systemd { unit, user } = &self.method {
             match restart::unit_state(unit, user.as_deref()).await {
+                // Stopped by our own interrupted restart, not by an operator: start it.
+                Ok(s) if s.stopped_on_purpose() && self.kind == TaskKind::FinishInterrupted => {}
                 Ok(s) if s.stopped_on_purpose() => {
                     return Outcome::Skipped(format!(
                         "{unit} was stopped on purpose (inactive, result success); an operator's stop is not undone"
+                    ));
+                }
+                // Up again (the stop never came, or the start did): the rules judge it.
+                Ok(s) if s.active_state == "active" && self.kind == TaskKind::FinishInterrupted => {
+                    return Outcome::Skipped(format!(
+                        "a restart of {unit} was cut short (logwarden ended or reloaded) and {unit} is active: nothing to finish"
                     ));
                 }
                 Ok(_) => {}
