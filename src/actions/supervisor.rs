@@ -547,14 +547,23 @@ impl Supervisor {
         };
         match outcome {
             Outcome::Skipped(why) => {
-                if kind == TaskKind::Restart {
-                    // Not an attempt after all.
-                    w.saved.history.pop();
-                    w.saved.attempt = w.saved.attempt.saturating_sub(1);
-                }
                 w.next_allowed = now + Duration::from_secs(10);
-                self.save();
-                self.note(i, why);
+                match kind {
+                    TaskKind::Restart => {
+                        // Not an attempt after all.
+                        w.saved.history.pop();
+                        w.saved.attempt = w.saved.attempt.saturating_sub(1);
+                        self.save();
+                        self.note(i, why);
+                    }
+                    // The restart happened (it counted), but its alert was lost with the
+                    // logwarden that began it: say so now.
+                    TaskKind::FinishInterrupted => {
+                        self.save();
+                        self.send(i, RESTART_RULE, AlertState::Event, Severity::Warning, why)
+                            .await;
+                    }
+                }
             }
             Outcome::Failed(why) => {
                 self.back_off(i, now);
@@ -650,7 +659,7 @@ impl RestartTask {
                 // Up again (the stop never came, or the start did): the rules judge it.
                 Ok(s) if s.active_state == "active" && self.kind == TaskKind::FinishInterrupted => {
                     return Outcome::Skipped(format!(
-                        "a restart of {unit} was cut short (logwarden ended or reloaded) and {unit} is active: nothing to finish"
+                        "a restart of {unit} was cut short (logwarden ended or reloaded during it); {unit} is active again, so it is not restarted twice"
                     ));
                 }
                 Ok(_) => {}
