@@ -308,6 +308,7 @@ impl Telemetry {
             "gauge",
             "Age of the last journal entry read while catching up; 0 when all is read.",
         );
+        // Journal sources are the ones without file stats (pipeline.rs registers them so).
         for s in sources.iter().filter(|s| s.file.is_none()) {
             m.sample(
                 "logwarden_journal_lag_seconds",

@@ -13,12 +13,12 @@ mod common;
 mod fake_http;
 
 use std::fs::OpenOptions;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{config_dir, Daemon};
+use common::{config_dir, free_port, http_get, Daemon};
 use fake_http::{FakeHttp, Response};
 
 const LINES: u64 = 1_000_000;
@@ -28,14 +28,6 @@ const LINES_PER_WRITE: u64 = 1_000;
 const CHANNEL_DELAY: Duration = Duration::from_secs(1);
 /// Peak resident memory (the kernel's VmHWM) the daemon must stay under, debug build.
 const RSS_LIMIT_MB: f64 = 64.0;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
 
 fn config(port: u16, hook: &str) -> String {
     format!(
@@ -79,25 +71,6 @@ fn line(n: u64) -> String {
     } else {
         format!("2026-11-23 09:41:42,123 - bot - INFO - Update VIX=17.1 tick {n}\n")
     }
-}
-
-/// A GET of `/metrics`; empty on any failure (the daemon may be busy: the sampler retries).
-fn metrics(port: u16) -> String {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    if write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .is_err()
-    {
-        return String::new();
-    }
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    text
 }
 
 /// The value of the first sample of `family` in a metrics text.
@@ -249,4 +222,11 @@ fn a_flood_is_read_whole_with_bounded_memory_reported_lag_and_few_alerts() {
     assert!(requests <= 4, "{requests} webhook requests");
     assert!(panics.is_empty(), "{panics:?}");
     assert!(d.stop(), "a clean exit after the flood");
+}
+
+/// `/metrics`, or nothing while the daemon cannot answer (the sampler tries again).
+fn metrics(port: u16) -> String {
+    http_get(port, "/metrics")
+        .map(|(_, body)| body)
+        .unwrap_or_default()
 }

@@ -10,7 +10,7 @@ mod systemd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::Daemon;
+use common::{free_port, Daemon};
 use systemd::{shared_tempdir, SystemdNs};
 
 const BOT: &str = r#"#!/usr/bin/python3
@@ -35,14 +35,6 @@ while True:
         os.kill(os.getpid(), 19)  # SIGSTOP: frozen, alive, silent
     time.sleep(0.2)
 "#;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Setup {
     ns: SystemdNs,

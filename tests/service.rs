@@ -6,15 +6,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{append, config_dir, Daemon};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{append, config_dir, free_port, http_get, Daemon};
 
 fn config(port: u16) -> String {
     format!(
@@ -46,30 +38,6 @@ patterns = ["python-logging", "trading"]
     )
 }
 
-/// A GET with curl-free std networking: returns (status code, body).
-fn get(port: u16, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (code, body)
-}
-
 fn status(config: &std::path::Path) -> (i32, String) {
     let out = Command::new(common::bin())
         .arg("--config")
@@ -91,12 +59,12 @@ fn metrics_pass_promtool_and_health_and_status_tell_the_state() {
     append(&log, &["start".to_string()]);
     let mut d = Daemon::start(&cfg);
     d.wait_reading(&log);
-    let (code, body) = get(port, "/health");
+    let (code, body) = http_get(port, "/health").expect("GET");
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"healthy\":true"), "{body}");
     assert_eq!(status(&cfg).0, 0, "nothing fires: exit 0");
     // Before any alert, every rule and probe is listed as not firing, and no restart counted.
-    let (_, metrics) = get(port, "/metrics");
+    let (_, metrics) = http_get(port, "/metrics").expect("GET");
     for line in [
         "logwarden_rule_firing{watch=\"bot\",rule=\"errors\"} 0",
         "logwarden_rule_firing{watch=\"bot\",rule=\"heartbeat\"} 0",
@@ -104,7 +72,7 @@ fn metrics_pass_promtool_and_health_and_status_tell_the_state() {
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
     }
-    let (_, body) = get(port, "/status");
+    let (_, body) = http_get(port, "/status").expect("GET");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["watches"][0]["rules"]["errors"]["firing"], false, "{v}");
     assert_eq!(
@@ -121,7 +89,7 @@ fn metrics_pass_promtool_and_health_and_status_tell_the_state() {
     // The last line waits out the multi-line quiet time before it is counted.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let (code, metrics) = loop {
-        let (code, metrics) = get(port, "/metrics");
+        let (code, metrics) = http_get(port, "/metrics").expect("GET");
         if metrics.contains("pattern=\"error\"} 5") || std::time::Instant::now() > deadline {
             break (code, metrics);
         }
@@ -161,7 +129,7 @@ fn metrics_pass_promtool_and_health_and_status_tell_the_state() {
     let (code, text) = status(&cfg);
     assert_eq!(code, 2, "a critical rule fires: exit 2\n{text}");
     assert!(text.contains("FIRING errors [critical]"), "{text}");
-    let (code, body) = get(port, "/status");
+    let (code, body) = http_get(port, "/status").expect("GET");
     assert_eq!(code, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["watches"][0]["state"], "critical", "{v}");
@@ -181,7 +149,7 @@ fn health_is_503_with_the_reason_when_a_source_stops_waking() {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let (code, body) = loop {
         let (code, body) = match std::net::TcpStream::connect(("127.0.0.1", port)) {
-            Ok(_) => get(port, "/health"),
+            Ok(_) => http_get(port, "/health").expect("GET"),
             Err(_) => (0, String::new()),
         };
         if code == 503 || std::time::Instant::now() > deadline {
