@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::actions::redact::Redactor;
 use crate::actions::router::{Router, RouterError};
 use crate::actions::supervisor::Supervisor;
 use crate::alert::Alert;
@@ -297,13 +298,17 @@ pub async fn run_with_sink(
         Some(tx)
     };
     drop(input_tx);
+    let redactor = Redactor::new(&config.alerts, &config.secret_values());
     let router = tokio::spawn(route_outputs(
         output_rx,
         about_logwarden,
         alerts,
         checkpoints,
         supervisor_tx,
-        telemetry.clone(),
+        Taker {
+            redactor,
+            telemetry: telemetry.clone(),
+        },
     ));
     engine.run(input_rx, output_tx, shutdown).await;
     // Source threads see the shutdown within one poll interval (or see the closed queue).
@@ -335,7 +340,7 @@ async fn route_outputs(
     mut alerts: impl AlertHandler,
     mut checkpoints: Checkpointer,
     supervisor: Option<mpsc::UnboundedSender<Alert>>,
-    telemetry: Arc<Telemetry>,
+    taker: Taker,
 ) {
     let mut tick = tokio::time::interval(JOURNAL_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -350,13 +355,13 @@ async fn route_outputs(
                     // lines that caused them: spooled together with that position, then the
                     // position is checkpointed, then the alerts go to the channels. A crash
                     // anywhere in between neither loses an alert nor sends one twice.
-                    take_alert(a, &mut alerts, supervisor.as_ref(), &telemetry).await;
+                    taker.take(a, &mut alerts, supervisor.as_ref()).await;
                     let mut ack = None;
                     let mut taken = 1;
                     while taken < ALERT_BATCH {
                         match tokio::time::timeout(ACK_WAIT, outputs.recv()).await {
                             Ok(Some(Output::Alert(a))) => {
-                                take_alert(a, &mut alerts, supervisor.as_ref(), &telemetry).await;
+                                taker.take(a, &mut alerts, supervisor.as_ref()).await;
                             }
                             // Recorded at once, as before a batch: the window in which a
                             // crash can repeat an alert stays one alert wide.
@@ -390,7 +395,7 @@ async fn route_outputs(
             // Alerts about logwarden itself (a refused reload): no line behind them.
             a = recv_some(&mut about_logwarden) => match a {
                 Some(a) => {
-                    take_alert(a, &mut alerts, supervisor.as_ref(), &telemetry).await;
+                    taker.take(a, &mut alerts, supervisor.as_ref()).await;
                     alerts.flush(None).await;
                     alerts.release().await;
                 }
@@ -425,18 +430,30 @@ async fn recv_some(rx: &mut Option<mpsc::UnboundedReceiver<Alert>>) -> Option<Al
     }
 }
 
-/// Hands one alert to the telemetry, the supervisor and the alert handler.
-async fn take_alert(
-    a: Alert,
-    alerts: &mut impl AlertHandler,
-    supervisor: Option<&mpsc::UnboundedSender<Alert>>,
-    telemetry: &Telemetry,
-) {
-    telemetry.on_alert(&a);
-    if let Some(s) = supervisor {
-        let _ = s.send(a.clone());
+/// Where every alert enters the rest of logwarden: the rules engine, the supervisor and the
+/// config reloader make alerts, and nothing shows one before it passed `take`.
+struct Taker {
+    redactor: Redactor,
+    telemetry: Arc<Telemetry>,
+}
+
+impl Taker {
+    /// Redacts one alert, then hands it to the telemetry (`/status`, `status --json`), the
+    /// supervisor and the alert handler (spool, channels, console). Redacting here, once,
+    /// is what keeps a secret quoted from a log line out of every output.
+    async fn take(
+        &self,
+        mut a: Alert,
+        alerts: &mut impl AlertHandler,
+        supervisor: Option<&mpsc::UnboundedSender<Alert>>,
+    ) {
+        self.redactor.redact_alert(&mut a);
+        self.telemetry.on_alert(&a);
+        if let Some(s) = supervisor {
+            let _ = s.send(a.clone());
+        }
+        alerts.handle(a).await;
     }
-    alerts.handle(a).await;
 }
 
 /// Threads and counters of every source started, also those a glob starts later.

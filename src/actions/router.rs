@@ -1,7 +1,7 @@
 //! The alert router: the one place between the rules and the channels. For each alert it
 //! deduplicates by (watch, rule) against what was already notified (persisted, so a restart
-//! of logwarden does not notify a still-firing alert twice), redacts its texts, says what
-//! logwarden will do about it, and hands one notification per channel to the spool and then
+//! of logwarden does not notify a still-firing alert twice), says what logwarden will do
+//! about it, and hands one notification per channel to the spool and then
 //! to that channel's delivery worker. While an alert keeps firing it sends a reminder every
 //! `repeat`, and Alertmanager channels get a keepalive every `resend`.
 //!
@@ -93,7 +93,6 @@ struct Shared {
 /// Routes alerts to channels; see the module doc.
 pub struct Router {
     shared: Arc<Shared>,
-    redactor: Arc<Redactor>,
     /// Per watch: its unit and the rules whose firing asks for a restart.
     restarts: HashMap<String, (Option<String>, HashSet<String>)>,
     /// Per (watch, rule): how long the rules may take to fire again after a start.
@@ -133,6 +132,8 @@ impl Router {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| RouterError::Http(e.to_string()))?;
+        // Alert texts arrive redacted (`pipeline::take_alert`); the workers redact the error
+        // reasons channels give, which quote URLs and server answers.
         let redactor = Arc::new(Redactor::new(&config.alerts, &config.secret_values()));
         let spool = Arc::new(Spool::new(&config.daemon.state_dir));
         let mut senders = HashMap::new();
@@ -201,7 +202,6 @@ impl Router {
         });
         let mut router = Router {
             shared: shared.clone(),
-            redactor,
             restarts: config
                 .watches
                 .iter()
@@ -263,10 +263,10 @@ impl Router {
             .collect()
     }
 
-    /// Handles one alert from the rules or the supervisor: its notifications wait for the
-    /// next `flush` (spooled) and `release` (queued to the channels).
+    /// Handles one alert from the rules or the supervisor, already redacted where it entered
+    /// the pipeline (`pipeline::take_alert`): its notifications wait for the next `flush`
+    /// (spooled) and `release` (queued to the channels).
     pub fn accept(&mut self, mut alert: Alert) {
-        self.redactor.redact_alert(&mut alert);
         if alert.state == AlertState::Firing && alert.action.is_none() {
             if let Some((unit, on)) = self.restarts.get(&alert.watch) {
                 if on.contains(&alert.rule) {
