@@ -103,7 +103,7 @@ enum Command {
     Pause {
         watch: String,
         /// How long, e.g. 30m, 2h.
-        #[arg(long = "for", default_value = "1h", value_parser = parse_since)]
+        #[arg(long = "for", default_value = "1h", value_parser = parse_pause)]
         duration: std::time::Duration,
     },
     /// Restart WATCH again when needed: ends a pause, and a hand-over after too many restarts.
@@ -448,17 +448,30 @@ fn status(config_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
             .build()?;
-        client
-            .get(&url)
-            .send()
-            .await?
-            .json::<serde_json::Value>()
-            .await
+        let mut req = client.get(&url);
+        if let Some(t) = &config.daemon.http.token {
+            req = req.bearer_auth(t.expose());
+        }
+        let resp = req.send().await?;
+        let code = resp.status();
+        Ok::<_, reqwest::Error>((code, resp.text().await?))
     });
-    let v = match fetched {
-        Ok(v) => v,
+    let v: serde_json::Value = match fetched {
+        Ok((code, body)) if code.is_success() => match serde_json::from_str(&body) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("logwarden at {url} answered something that is not its status: {e}");
+                return Ok(ExitCode::from(3));
+            }
+        },
+        Ok((code, _)) => {
+            eprintln!(
+                "logwarden at {url} refused the request: {code} (does this config's listen_token match the daemon's?)"
+            );
+            return Ok(ExitCode::from(3));
+        }
         Err(e) => {
-            eprintln!("cannot reach logwarden at {url}: {e}");
+            eprintln!("cannot reach logwarden at {url}: {}", without_url(&e));
             return Ok(ExitCode::from(3));
         }
     };
@@ -521,6 +534,15 @@ fn status(config_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(worst))
 }
 
+/// A request error without its URL (the message names the URL already).
+fn without_url(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(u) = e.url() {
+        text = text.replace(&format!(" for url ({u})"), "");
+    }
+    text
+}
+
 /// `pause` (with a duration) or `resume` (without): writes the watch's control file, which
 /// the running daemon reads before each restart decision.
 fn control(
@@ -547,22 +569,24 @@ fn control(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    match pause {
+    // Said only once it is true: the control file is what the daemon reads.
+    let done = match pause {
         Some(d) => {
             c.paused_until = Some((now + d).as_secs());
-            println!(
+            format!(
                 "{watch}: no restarts for {} (alerts still go out); `logwarden resume {watch}` ends it earlier",
                 config::duration::format_duration(d)
-            );
+            )
         }
         None => {
             c.paused_until = None;
             c.resume += 1;
-            println!("{watch}: automatic restarts are on again");
+            format!("{watch}: automatic restarts are on again")
         }
-    }
+    };
     write_control(dir, watch, &c)
         .with_context(|| format!("cannot write the control file in {}", dir.display()))?;
+    println!("{done}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -587,6 +611,20 @@ fn replay(
         print!("{}", replay::render_human(&report));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The longest pause: a year (longer is a mistake, and would overflow the clock).
+const MAX_PAUSE: std::time::Duration = std::time::Duration::from_secs(366 * 86_400);
+
+fn parse_pause(text: &str) -> Result<std::time::Duration, String> {
+    let d = config::duration::parse_duration(text)?;
+    if d.is_zero() || d > MAX_PAUSE {
+        return Err(format!(
+            "a pause lasts between 1s and {}; use `logwarden resume` to end one",
+            config::duration::format_duration(MAX_PAUSE)
+        ));
+    }
+    Ok(d)
 }
 
 fn parse_since(text: &str) -> Result<std::time::Duration, String> {

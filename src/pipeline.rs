@@ -122,13 +122,14 @@ pub async fn run(
     let router = Router::start(&config, format, telemetry.clone(), shutdown.clone())?;
     if let Some(addr) = config.daemon.listen {
         let t = telemetry.clone();
+        let access = config.daemon.http.clone();
         let mut stop = shutdown.clone();
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| PipelineError::Listen(addr.to_string(), e))?;
         tracing::info!(%addr, "serving /health, /metrics and /status");
         tokio::spawn(async move {
-            let serve = crate::http::serve(listener, t);
+            let serve = crate::http::serve(listener, t, access);
             tokio::select! {
                 r = serve => if let Err(e) = r { tracing::error!(error = %e, "HTTP endpoint stopped"); },
                 _ = stop.wait() => {}

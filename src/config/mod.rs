@@ -59,6 +59,9 @@ impl Config {
         if let Some((url, _)) = &self.daemon.heartbeat {
             out.push(url.expose());
         }
+        if let Some(t) = &self.daemon.http.token {
+            out.push(t.expose());
+        }
         for c in self.channels.values() {
             match &c.kind {
                 ChannelKind::Email(e) => out.extend(e.password.as_ref().map(Secret::expose)),
@@ -81,8 +84,22 @@ pub struct DaemonConfig {
     pub poll_interval: Duration,
     /// Where /health, /metrics and /status are served (off when `None`).
     pub listen: Option<std::net::SocketAddr>,
+    /// Who the endpoint at `listen` answers.
+    pub http: HttpAccess,
     /// The dead-man's switch URL (a secret: never logged) and how often it is pinged.
     pub heartbeat: Option<(Secret, Duration)>,
+}
+
+/// Who the HTTP endpoint answers (see `http.rs`): requests naming another host in `Host`
+/// are refused (DNS rebinding), and with a token every request must carry it.
+#[derive(Debug, Clone, Default)]
+pub struct HttpAccess {
+    /// Host names accepted besides the listen address, loopback and `localhost`: lower
+    /// case, without port.
+    pub hosts: Vec<String>,
+    /// `Authorization: Bearer` token required on every route (`/health` answers without
+    /// it, but only healthy or not).
+    pub token: Option<Secret>,
 }
 
 /// Where a file source begins when it has no checkpoint.
@@ -370,9 +387,11 @@ fn resolve(raw: RawFile, sources: &mut SourceMap, diags: &mut Diagnostics) -> Co
             },
             None => None,
         },
+        http: HttpAccess::default(),
         heartbeat: None,
     };
     let mut daemon = daemon;
+    daemon.http = resolve_http(&d, daemon.listen, sources, diags);
     daemon.heartbeat = resolve_heartbeat(&d, sources, diags);
     if let Some(p) = &d.poll_interval {
         if p.value.0 < Duration::from_millis(50) {
@@ -410,6 +429,75 @@ fn resolve(raw: RawFile, sources: &mut SourceMap, diags: &mut Diagnostics) -> Co
         alerts,
         files_read: sources.paths().map(Path::to_path_buf).collect(),
     }
+}
+
+/// `listen_hosts`, `listen_token*` and `listen_unauthenticated`: a `listen` other machines
+/// can reach needs a token unless the operator opts out in so many words.
+fn resolve_http(
+    d: &RawDaemon,
+    listen: Option<std::net::SocketAddr>,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> HttpAccess {
+    let mut hosts = Vec::new();
+    for h in d.listen_hosts.iter().flat_map(|h| h.value.iter()) {
+        let name = h.value.trim().trim_end_matches('.').to_ascii_lowercase();
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+        if plain {
+            hosts.push(name);
+        } else {
+            diags.at(
+                sources,
+                h,
+                format!(
+                    "listen_hosts entry {:?} is not a host name like \"bot.example.org\" (no port, no scheme)",
+                    h.value
+                ),
+            );
+        }
+    }
+    let token = secret::SecretSource {
+        key: "listen_token",
+        owner: "[daemon]",
+        inline: d.listen_token.as_ref(),
+        file: d.listen_token_file.as_ref(),
+        env: d.listen_token_env.as_ref(),
+        credential: d.listen_token_credential.as_ref(),
+    };
+    let given = token.is_given();
+    let token = token.resolve(sources, diags);
+    if let Some(t) = &token {
+        if t.expose().len() < 16 || t.expose().chars().any(|c| c.is_whitespace()) {
+            diags.plain("[daemon]: `listen_token` must be at least 16 characters without spaces (e.g. `openssl rand -hex 32`)".into());
+        }
+    }
+    let open = d.listen_unauthenticated.as_ref().is_some_and(|o| o.value);
+    match (listen, &d.listen) {
+        (Some(addr), Some(at)) if !addr.ip().is_loopback() && !given && !open => diags.at(
+            sources,
+            at,
+            format!(
+                "listen {:?} is reachable from other machines, and /status and /metrics would answer anyone: set `listen_token_file` (a bearer token), bind to 127.0.0.1, or set `listen_unauthenticated = true` to serve them without authentication",
+                at.value
+            ),
+        ),
+        (None, _) => {
+            let stray = d
+                .listen_token_file
+                .as_ref()
+                .or(d.listen_token.as_ref())
+                .or(d.listen_token_env.as_ref())
+                .or(d.listen_token_credential.as_ref());
+            if let Some(s) = stray {
+                diags.at(sources, s, "a listen token is set but `listen` is not: there is no endpoint to protect".into());
+            }
+        }
+        _ => {}
+    }
+    HttpAccess { hosts, token }
 }
 
 /// `heartbeat_url` (inline, with a warning), `heartbeat_url_env` or `heartbeat_url_file`.

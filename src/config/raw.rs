@@ -33,6 +33,15 @@ pub struct RawDaemon {
     pub poll_interval: Option<Located<ConfigDuration>>,
     /// `127.0.0.1:9107`: serve /health, /metrics, /status there; empty or absent: off.
     pub listen: Option<Located<String>>,
+    /// Names (besides the listen address and `localhost`) the endpoint answers to in `Host`.
+    pub listen_hosts: Option<Located<Vec<Located<String>>>>,
+    /// Bearer token every request to the endpoint must carry (a secret: prefer the file).
+    pub listen_token: Option<Located<String>>,
+    pub listen_token_file: Option<Located<String>>,
+    pub listen_token_env: Option<Located<String>>,
+    pub listen_token_credential: Option<Located<String>>,
+    /// `true`: a `listen` reachable from other machines may go without a token.
+    pub listen_unauthenticated: Option<Located<bool>>,
     /// Dead-man's switch: pinged while healthy (healthchecks.io style). A secret: prefer
     /// `heartbeat_url_env` or `heartbeat_url_file`.
     pub heartbeat_url: Option<Located<String>>,
@@ -437,32 +446,25 @@ impl RawRule {
 impl RawDaemon {
     /// Applies the fields a later file sets.
     pub fn merge_from(&mut self, later: RawDaemon) {
-        if later.state_dir.is_some() {
-            self.state_dir = later.state_dir;
+        macro_rules! take {
+            ($($f:ident),*) => { $( if later.$f.is_some() { self.$f = later.$f; } )* };
         }
-        if later.patterns_dir.is_some() {
-            self.patterns_dir = later.patterns_dir;
-        }
-        if later.poll_interval.is_some() {
-            self.poll_interval = later.poll_interval;
-        }
-        if later.listen.is_some() {
-            self.listen = later.listen;
-        }
-        if later.heartbeat_url.is_some() {
-            self.heartbeat_url = later.heartbeat_url;
-        }
-        if later.heartbeat_url_env.is_some() {
-            self.heartbeat_url_env = later.heartbeat_url_env;
-        }
-        if later.heartbeat_url_file.is_some() {
-            self.heartbeat_url_file = later.heartbeat_url_file;
-        }
-        if later.heartbeat_url_credential.is_some() {
-            self.heartbeat_url_credential = later.heartbeat_url_credential;
-        }
-        if later.heartbeat_every.is_some() {
-            self.heartbeat_every = later.heartbeat_every;
-        }
+        take!(
+            state_dir,
+            patterns_dir,
+            poll_interval,
+            listen,
+            listen_hosts,
+            listen_token,
+            listen_token_file,
+            listen_token_env,
+            listen_token_credential,
+            listen_unauthenticated,
+            heartbeat_url,
+            heartbeat_url_env,
+            heartbeat_url_file,
+            heartbeat_url_credential,
+            heartbeat_every
+        );
     }
 }
