@@ -343,6 +343,7 @@ mod tests {
                 patterns_dir: dir.path().into(),
                 poll_interval: Duration::from_secs(1),
                 listen: None,
+                http: Default::default(),
                 heartbeat: None,
             },
             watches: Vec::new(),

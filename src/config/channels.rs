@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::Diagnostics;
+use super::range::{self, days, secs};
 use super::located::{Located, SourceMap};
 use super::raw::{
     ChannelKindText, ChatIdText, EmailTlsText, RawAlerts, RawChannel, SeverityText, SlackStyleText,
@@ -28,6 +29,10 @@ pub const DEFAULT_CHANNEL_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_AM_RESEND: Duration = Duration::from_secs(60);
 /// Default most notifications waiting per channel.
 pub const DEFAULT_SPOOL_MAX: usize = 10_000;
+/// The longest `group_wait` (of `[alerts]` and of a channel): an hour.
+const GROUP_WAIT_MAX: Duration = Duration::from_secs(3600);
+/// The most messages a `rate_limit` may allow per period.
+const RATE_LIMIT_MAX_COUNT: u32 = 10_000;
 
 /// `[alerts]` after defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,19 +201,13 @@ pub fn resolve_alerts(
     let mut out = AlertsConfig::default();
     let Some(a) = raw else { return out };
     if let Some(v) = &a.group_wait {
-        out.group_wait = v.value.0;
+        out.group_wait = range::duration(v, "group_wait", Duration::ZERO, GROUP_WAIT_MAX, sources, diags);
     }
     if let Some(v) = &a.repeat {
-        if v.value.0 < Duration::from_secs(60) {
-            diags.at(sources, v, "repeat must be at least 1m".into());
-        }
-        out.repeat = v.value.0;
+        out.repeat = range::duration(v, "repeat", secs(60), days(30), sources, diags);
     }
     if let Some(v) = &a.retry_max {
-        if v.value.0 < Duration::from_secs(1) {
-            diags.at(sources, v, "retry_max must be at least 1s".into());
-        }
-        out.retry_max = v.value.0;
+        out.retry_max = range::duration(v, "retry_max", secs(1), days(1), sources, diags);
     }
     for r in a.redact.iter().flatten() {
         match regex::Regex::new(&r.value) {
@@ -230,10 +229,7 @@ pub fn resolve_alerts(
         out.host = v.value.clone();
     }
     if let Some(v) = &a.spool_max {
-        if v.value == 0 {
-            diags.at(sources, v, "spool_max must be at least 1".into());
-        }
-        out.spool_max = v.value as usize;
+        out.spool_max = range::number(v, "spool_max", 1, 1_000_000, sources, diags) as usize;
     }
     out
 }
@@ -416,11 +412,7 @@ fn resolve_channel(
                 Some(EmailTlsText::None) => EmailTls::None,
             };
             let port = match &c.port {
-                Some(p) if p.value == 0 || p.value > u64::from(u16::MAX) => {
-                    diags.at(sources, p, format!("port {} is not a TCP port", p.value));
-                    0
-                }
-                Some(p) => p.value as u16,
+                Some(p) => range::number(p, "port", 1, u64::from(u16::MAX), sources, diags) as u16,
                 None => match tls {
                     EmailTls::StartTls => 587,
                     EmailTls::Implicit => 465,
@@ -583,16 +575,14 @@ fn resolve_channel(
                 .filter_map(|u| http_url(u, sources, diags))
                 .map(|u| u.trim_end_matches('/').to_string())
                 .collect();
-            let resend = c
-                .resend
-                .as_ref()
-                .map(|r| r.value.0)
-                .unwrap_or(DEFAULT_AM_RESEND);
-            if resend < Duration::from_secs(1) {
-                if let Some(r) = &c.resend {
-                    diags.at(sources, r, "resend must be at least 1s".into());
-                }
-            }
+            let resend = range::duration_or(
+                &c.resend,
+                "resend",
+                (secs(1), days(1)),
+                DEFAULT_AM_RESEND,
+                sources,
+                diags,
+            );
             if !ok {
                 return None;
             }
@@ -626,6 +616,37 @@ fn resolve_channel(
         return None;
     }
     let is_console = matches!(channel_kind, ChannelKind::Console);
+    let group_wait = range::duration_or(
+        &c.group_wait,
+        "group_wait",
+        (Duration::ZERO, GROUP_WAIT_MAX),
+        if is_console {
+            Duration::ZERO
+        } else {
+            alerts.group_wait
+        },
+        sources,
+        diags,
+    );
+    let fallback_after = range::duration_or(
+        &c.fallback_after,
+        "fallback_after",
+        (Duration::ZERO, days(1)),
+        DEFAULT_FALLBACK_AFTER,
+        sources,
+        diags,
+    );
+    let timeout = range::duration_or(
+        &c.timeout,
+        "timeout",
+        (range::ms(100), secs(600)),
+        DEFAULT_CHANNEL_TIMEOUT,
+        sources,
+        diags,
+    );
+    if diags.len() > errors_before {
+        return None;
+    }
     Some(ChannelConfig {
         kind: channel_kind,
         min_severity: c
@@ -633,27 +654,11 @@ fn resolve_channel(
             .as_ref()
             .map(|s| severity_of(s.value))
             .unwrap_or(Severity::Info),
-        group_wait: c
-            .group_wait
-            .as_ref()
-            .map(|g| g.value.0)
-            .unwrap_or(if is_console {
-                Duration::ZERO
-            } else {
-                alerts.group_wait
-            }),
+        group_wait,
         rate_limit,
         fallback: c.fallback.as_ref().map(|f| f.value.clone()),
-        fallback_after: c
-            .fallback_after
-            .as_ref()
-            .map(|f| f.value.0)
-            .unwrap_or(DEFAULT_FALLBACK_AFTER),
-        timeout: c
-            .timeout
-            .as_ref()
-            .map(|t| t.value.0)
-            .unwrap_or(DEFAULT_CHANNEL_TIMEOUT),
+        fallback_after,
+        timeout,
         template: c.template.as_ref().map(|t| t.value.clone()),
     })
 }
@@ -707,6 +712,11 @@ pub fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
     let per = super::duration::parse_duration(per.trim()).map_err(|_| bad())?;
     if count == 0 || per.is_zero() {
         return Err(bad());
+    }
+    if count > RATE_LIMIT_MAX_COUNT || per > days(1) {
+        return Err(format!(
+            "rate_limit {text:?}: at most {RATE_LIMIT_MAX_COUNT} messages per at most 1d"
+        ));
     }
     Ok(RateLimit { count, per })
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod located;
 pub mod packs;
 pub mod permissions;
+pub mod range;
 pub mod raw;
 pub mod recovery;
 pub mod secret;
@@ -33,6 +34,7 @@ pub const DEFAULT_MULTILINE_TIMEOUT: Duration = Duration::from_millis(300);
 pub const DEFAULT_MULTILINE_MAX_LINES: usize = 500;
 
 use located::{Located, SourceMap};
+use range::{days, ms, secs};
 use raw::{RawDaemon, RawFile, RawRule, RawWatch, RuleKindText, SeverityText};
 
 /// Default location of the main config file.
@@ -216,6 +218,8 @@ pub enum RuleKind {
 
 /// Default learning time of `new-kind` rules.
 pub const DEFAULT_NEW_KIND_LEARN: Duration = Duration::from_secs(3600);
+/// How long `new-kind` and `anomaly` rules may learn: up to a quarter.
+const LEARN_RANGE: (Duration, Duration) = (Duration::ZERO, days(90));
 /// Default cap on the kinds a `new-kind` rule keeps.
 pub const DEFAULT_MAX_TEMPLATES: usize = 1000;
 
@@ -364,11 +368,14 @@ fn resolve(raw: RawFile, sources: &mut SourceMap, diags: &mut Diagnostics) -> Co
             .as_ref()
             .map(|v| resolve_path(sources, v))
             .unwrap_or_else(|| PathBuf::from("/etc/logwarden/patterns")),
-        poll_interval: d
-            .poll_interval
-            .as_ref()
-            .map(|v| v.value.0)
-            .unwrap_or(Duration::from_secs(1)),
+        poll_interval: range::duration_or(
+            &d.poll_interval,
+            "poll_interval",
+            (ms(50), secs(60)),
+            secs(1),
+            sources,
+            diags,
+        ),
         listen: match &d.listen {
             Some(l) if l.value.trim().is_empty() => None,
             Some(l) => match l.value.parse() {
@@ -393,11 +400,6 @@ fn resolve(raw: RawFile, sources: &mut SourceMap, diags: &mut Diagnostics) -> Co
     let mut daemon = daemon;
     daemon.http = resolve_http(&d, daemon.listen, sources, diags);
     daemon.heartbeat = resolve_heartbeat(&d, sources, diags);
-    if let Some(p) = &d.poll_interval {
-        if p.value.0 < Duration::from_millis(50) {
-            diags.at(sources, p, "poll_interval must be at least 50ms".into());
-        }
-    }
     let packs = PackSet::load(Some(&daemon.patterns_dir), sources, diags);
 
     let alerts = channels::resolve_alerts(raw.alerts.as_ref(), sources, diags);
@@ -506,11 +508,15 @@ fn resolve_heartbeat(
     sources: &SourceMap,
     diags: &mut Diagnostics,
 ) -> Option<(Secret, Duration)> {
-    let every = d
-        .heartbeat_every
-        .as_ref()
-        .map(|e| e.value.0)
-        .unwrap_or(Duration::from_secs(300));
+    // Checked whether or not a URL is set: a drop-in may add the URL later.
+    let every = range::duration_or(
+        &d.heartbeat_every,
+        "heartbeat_every",
+        (ms(100), days(1)),
+        secs(300),
+        sources,
+        diags,
+    );
     let url = secret::SecretSource {
         key: "heartbeat_url",
         owner: "[daemon]",
@@ -623,18 +629,14 @@ fn resolve_watch(
         }
         None => vec!["console".to_string()],
     };
-    let max_line_bytes = match &w.max_line_bytes {
-        Some(m) if !(256..=16 * 1024 * 1024).contains(&m.value) => {
-            diags.at(
-                sources,
-                m,
-                "max_line_bytes must be between 256 and 16777216".into(),
-            );
-            DEFAULT_MAX_LINE_BYTES
-        }
-        Some(m) => m.value as usize,
-        None => DEFAULT_MAX_LINE_BYTES,
-    };
+    let max_line_bytes = range::number_or(
+        &w.max_line_bytes,
+        "max_line_bytes",
+        (256, 16 * 1024 * 1024),
+        DEFAULT_MAX_LINE_BYTES as u64,
+        sources,
+        diags,
+    ) as usize;
     let start_at = match w.start_at.as_ref().map(|s| s.value) {
         Some(raw::StartAtText::Beginning) => StartAt::Beginning,
         _ => StartAt::End,
@@ -944,13 +946,10 @@ fn resolve_multiline(
         _ => Grouping::None,
     };
     if let Some(t) = &m.timeout {
-        rule.timeout = t.value.0;
+        rule.timeout = range::duration(t, "multiline timeout", ms(10), secs(60), sources, diags);
     }
     if let Some(n) = &m.max_lines {
-        if n.value == 0 || n.value > 100_000 {
-            diags.at(sources, n, "max_lines must be between 1 and 100000".into());
-        }
-        rule.max_lines = n.value as usize;
+        rule.max_lines = range::number(n, "max_lines", 1, 100_000, sources, diags) as usize;
     }
     rule
 }
@@ -1094,31 +1093,25 @@ fn resolve_rule(
                 .resolve_below
                 .as_ref()
                 .map(|v| v.value)
-                .unwrap_or(threshold.value + 1);
+                .unwrap_or(threshold.value.saturating_add(1));
+            let threshold = range::number(threshold, "threshold", 0, 1_000_000, sources, diags);
             if let Some(rb) = &r.resolve_below {
-                if rb.value == 0 || rb.value > threshold.value + 1 {
+                if rb.value == 0 || rb.value > threshold + 1 {
                     diags.at(
                         sources,
                         rb,
                         format!(
                             "resolve_below must be between 1 and threshold + 1 ({})",
-                            threshold.value + 1
+                            threshold + 1
                         ),
                     );
                 }
             }
-            if threshold.value > 1_000_000 {
-                diags.at(
-                    sources,
-                    threshold,
-                    "threshold must be at most 1000000".into(),
-                );
-            }
             RuleKind::Rate {
                 pattern: pattern.value.clone(),
-                threshold: threshold.value,
+                threshold,
                 resolve_below,
-                window: positive(window, sources, diags),
+                window: range::duration(window, "window", ms(100), days(30), sources, diags),
             }
         }
         RuleKindText::Stale => {
@@ -1127,7 +1120,7 @@ fn resolve_rule(
                 return None;
             };
             RuleKind::Stale {
-                after: positive(after, sources, diags),
+                after: range::duration(after, "after", ms(100), days(30), sources, diags),
             }
         }
         RuleKindText::Absent => {
@@ -1136,16 +1129,11 @@ fn resolve_rule(
             let (Some(pattern), Some(window), true) = (&r.pattern, &r.window, ok) else {
                 return None;
             };
-            let min = r.min.as_ref().map(|v| v.value).unwrap_or(1);
-            if let Some(m) = &r.min {
-                if m.value == 0 || m.value > 1_000_000 {
-                    diags.at(sources, m, "min must be between 1 and 1000000".into());
-                }
-            }
+            let min = range::number_or(&r.min, "min", (1, 1_000_000), 1, sources, diags);
             RuleKind::Absent {
                 pattern: pattern.value.clone(),
                 min,
-                window: positive(window, sources, diags),
+                window: range::duration(window, "window", ms(100), days(30), sources, diags),
             }
         }
         RuleKindText::Match => {
@@ -1155,11 +1143,14 @@ fn resolve_rule(
             };
             RuleKind::Match {
                 pattern: pattern.value.clone(),
-                cooldown: r
-                    .cooldown
-                    .as_ref()
-                    .map(|c| c.value.0)
-                    .unwrap_or(Duration::from_secs(60)),
+                cooldown: range::duration_or(
+                    &r.cooldown,
+                    "cooldown",
+                    (Duration::ZERO, days(7)),
+                    secs(60),
+                    sources,
+                    diags,
+                ),
             }
         }
         RuleKindText::NewKind => {
@@ -1167,25 +1158,24 @@ fn resolve_rule(
                 need(false, "pattern", diags);
                 return None;
             };
-            let max_templates = match &r.max_templates {
-                Some(m) if m.value == 0 || m.value > 100_000 => {
-                    diags.at(
-                        sources,
-                        m,
-                        "max_templates must be between 1 and 100000".into(),
-                    );
-                    DEFAULT_MAX_TEMPLATES
-                }
-                Some(m) => m.value as usize,
-                None => DEFAULT_MAX_TEMPLATES,
-            };
+            let max_templates = range::number_or(
+                &r.max_templates,
+                "max_templates",
+                (1, 100_000),
+                DEFAULT_MAX_TEMPLATES as u64,
+                sources,
+                diags,
+            ) as usize;
             RuleKind::NewKind {
                 pattern: pattern.value.clone(),
-                learn: r
-                    .learn
-                    .as_ref()
-                    .map(|l| l.value.0)
-                    .unwrap_or(DEFAULT_NEW_KIND_LEARN),
+                learn: range::duration_or(
+                    &r.learn,
+                    "learn",
+                    LEARN_RANGE,
+                    DEFAULT_NEW_KIND_LEARN,
+                    sources,
+                    diags,
+                ),
                 max_templates,
                 state_file: PathBuf::new(),
             }
@@ -1207,11 +1197,8 @@ fn resolve_rule(
                     );
                 }
             }
-            if let Some(m) = &r.min_count {
-                if m.value == 0 || m.value > 1_000_000 {
-                    diags.at(sources, m, "min_count must be between 1 and 1000000".into());
-                }
-            }
+            let min_count =
+                range::number_or(&r.min_count, "min_count", (1, 1_000_000), 10, sources, diags);
             // A seasonal baseline needs a week to have seen every hour of it once.
             let default_learn = if seasonal {
                 Duration::from_secs(7 * 86_400)
@@ -1221,9 +1208,16 @@ fn resolve_rule(
             RuleKind::Anomaly {
                 pattern: pattern.value.clone(),
                 sensitivity,
-                min_count: r.min_count.as_ref().map(|m| m.value).unwrap_or(10),
+                min_count,
                 seasonal,
-                learn: r.learn.as_ref().map(|l| l.value.0).unwrap_or(default_learn),
+                learn: range::duration_or(
+                    &r.learn,
+                    "learn",
+                    LEARN_RANGE,
+                    default_learn,
+                    sources,
+                    diags,
+                ),
                 state_file: PathBuf::new(),
             }
         }
@@ -1323,18 +1317,6 @@ pub(crate) fn resolve_schedule(
             None
         }
     }
-}
-
-/// A duration that must be longer than zero.
-fn positive(
-    d: &Located<duration::ConfigDuration>,
-    sources: &SourceMap,
-    diags: &mut Diagnostics,
-) -> Duration {
-    if d.value.0.is_zero() {
-        diags.at(sources, d, "duration must be longer than 0s".into());
-    }
-    d.value.0
 }
 
 #[cfg(test)]

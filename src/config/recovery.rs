@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::Diagnostics;
+use super::range::{self, days, ms, secs};
 use super::located::{Located, SourceMap};
 use super::raw::{ActionText, ProbeKindText, RawProbe, RawRestart, SeverityText};
 use super::{resolve_path, Severity};
@@ -98,9 +99,6 @@ pub struct CrashLoopLimit {
     pub window: Duration,
 }
 
-fn dur(v: &Option<Located<super::duration::ConfigDuration>>, default: Duration) -> Duration {
-    v.as_ref().map(|d| d.value.0).unwrap_or(default)
-}
 
 /// Whether an action list asks for a restart.
 pub fn wants_restart(then: &Option<Vec<Located<ActionText>>>) -> bool {
@@ -139,21 +137,36 @@ pub fn resolve_restart(
             return None;
         }
     };
-    let max_restarts = r
-        .and_then(|r| r.max_restarts.as_ref())
-        .map(|m| {
-            if m.value == 0 || m.value > 100 {
-                diags.at(sources, m, "max_restarts must be between 1 and 100".into());
-            }
-            m.value as u32
-        })
-        .unwrap_or(3);
-    let backoff = r
-        .map(|r| dur(&r.backoff, Duration::from_secs(10)))
-        .unwrap_or(Duration::from_secs(10));
-    let backoff_max = r
-        .map(|r| dur(&r.backoff_max, Duration::from_secs(300)))
-        .unwrap_or(Duration::from_secs(300));
+    // Each duration and number in its range (docs/config.md), else its default.
+    let d = |v: Option<&Option<Located<super::duration::ConfigDuration>>>,
+             key: &str,
+             bounds: (Duration, Duration),
+             default: Duration,
+             diags: &mut Diagnostics| {
+        range::duration_or(v.unwrap_or(&None), key, bounds, default, sources, diags)
+    };
+    let max_restarts = range::number_or(
+        r.map_or(&None, |r| &r.max_restarts),
+        "max_restarts",
+        (1, 100),
+        3,
+        sources,
+        diags,
+    ) as u32;
+    let backoff = d(
+        r.map(|r| &r.backoff),
+        "backoff",
+        (secs(1), days(1)),
+        secs(10),
+        diags,
+    );
+    let backoff_max = d(
+        r.map(|r| &r.backoff_max),
+        "backoff_max",
+        (secs(1), days(7)),
+        secs(300),
+        diags,
+    );
     if backoff_max < backoff {
         if let Some(b) = r.and_then(|r| r.backoff_max.as_ref()) {
             diags.at(
@@ -165,24 +178,44 @@ pub fn resolve_restart(
     }
     Some(RestartConfig {
         method,
-        stop_timeout: r
-            .map(|r| dur(&r.stop_timeout, Duration::from_secs(2)))
-            .unwrap_or(Duration::from_secs(2)),
-        verify_after: r
-            .map(|r| dur(&r.verify_after, Duration::from_secs(10)))
-            .unwrap_or(Duration::from_secs(10)),
+        stop_timeout: d(
+            r.map(|r| &r.stop_timeout),
+            "stop_timeout",
+            (ms(100), secs(600)),
+            secs(2),
+            diags,
+        ),
+        verify_after: d(
+            r.map(|r| &r.verify_after),
+            "verify_after",
+            (ms(100), secs(3600)),
+            secs(10),
+            diags,
+        ),
         max_restarts,
-        window: r
-            .map(|r| dur(&r.window, Duration::from_secs(3600)))
-            .unwrap_or(Duration::from_secs(3600)),
+        window: d(
+            r.map(|r| &r.window),
+            "window",
+            (secs(1), days(30)),
+            secs(3600),
+            diags,
+        ),
         backoff,
         backoff_max,
-        healthy_after: r
-            .map(|r| dur(&r.healthy_after, Duration::from_secs(600)))
-            .unwrap_or(Duration::from_secs(600)),
-        startup_grace: r
-            .map(|r| dur(&r.startup_grace, Duration::from_secs(30)))
-            .unwrap_or(Duration::from_secs(30)),
+        healthy_after: d(
+            r.map(|r| &r.healthy_after),
+            "healthy_after",
+            (secs(1), days(30)),
+            secs(600),
+            diags,
+        ),
+        startup_grace: d(
+            r.map(|r| &r.startup_grace),
+            "startup_grace",
+            (Duration::ZERO, secs(3600)),
+            secs(30),
+            diags,
+        ),
         confirm: r
             .and_then(|r| r.confirm.as_ref())
             .map(|c| c.iter().map(|n| n.value.clone()).collect())
@@ -294,14 +327,17 @@ pub fn resolve_probe(
             None
         }
     };
-    let crash_loop = p.crash_loop.as_ref().map(|n| {
-        if n.value == 0 {
-            diags.at(sources, n, "crash_loop must be at least 1".into());
-        }
-        CrashLoopLimit {
-            restarts: n.value,
-            window: dur(&p.crash_window, Duration::from_secs(600)),
-        }
+    let crash_window = range::duration_or(
+        &p.crash_window,
+        "crash_window",
+        (secs(10), days(7)),
+        secs(600),
+        sources,
+        diags,
+    );
+    let crash_loop = p.crash_loop.as_ref().map(|n| CrashLoopLimit {
+        restarts: range::number(n, "crash_loop", 1, 1000, sources, diags),
+        window: crash_window,
     });
     let kind = match p.kind.value {
         ProbeKindText::Http => match &p.url {
@@ -330,7 +366,14 @@ pub fn resolve_probe(
         },
         ProbeKindText::Heartbeat => ProbeKind::Heartbeat {
             path: need_path(diags)?,
-            max_age: dur(&p.max_age, Duration::from_secs(300)),
+            max_age: range::duration_or(
+                &p.max_age,
+                "max_age",
+                (secs(1), days(30)),
+                secs(300),
+                sources,
+                diags,
+            ),
         },
         ProbeKindText::Unit => match unit {
             Some(u) => ProbeKind::Unit {
@@ -361,18 +404,29 @@ pub fn resolve_probe(
             ProbeKind::Memory { warning, critical }
         }
     };
-    let failures = p.failures.as_ref().map(|f| f.value).unwrap_or(3);
-    if failures == 0 || failures > 1000 {
-        if let Some(f) = &p.failures {
-            diags.at(sources, f, "failures must be between 1 and 1000".into());
-        }
-    }
+    let failures = range::number_or(&p.failures, "failures", (1, 1000), 3, sources, diags);
+    let every = range::duration_or(
+        &p.every,
+        "every",
+        (ms(100), days(1)),
+        secs(60),
+        sources,
+        diags,
+    );
+    let timeout = range::duration_or(
+        &p.timeout,
+        "timeout",
+        (ms(100), secs(600)),
+        secs(10),
+        sources,
+        diags,
+    );
     Some(ProbeConfig {
         name,
         kind,
-        every: dur(&p.every, Duration::from_secs(60)),
-        timeout: dur(&p.timeout, Duration::from_secs(10)),
-        failures: failures.clamp(1, 1000) as u32,
+        every,
+        timeout,
+        failures: failures as u32,
         severity: match p.severity.as_ref().map(|s| s.value) {
             Some(SeverityText::Info) => Severity::Info,
             Some(SeverityText::Warning) => Severity::Warning,

@@ -76,6 +76,7 @@ fn telemetry(watches: &[WatchConfig]) -> std::sync::Arc<crate::telemetry::Teleme
             patterns_dir: "/nonexistent".into(),
             poll_interval: Duration::from_secs(1),
             listen: None,
+            http: Default::default(),
             heartbeat: None,
         },
         watches: watches.to_vec(),
