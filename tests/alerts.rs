@@ -644,3 +644,294 @@ group_wait = "0s"
         .count();
     assert!(timeouts >= 1, "the hang was reported as a timeout");
 }
+
+/// Secrets a bot might log, each distinctive, with how each is given to logwarden or
+/// written to the log (see `secret_lines`).
+const SMTP_PASSWORD: &str = "Smtp-Pa55-Zq7x";
+const HTTP_TOKEN: &str = "http-tok-7Yq2Xv9Lm3Kd5Rt8";
+const SECRETS: &[&str] = &[
+    "hunter2",
+    "tk-ctx-Q9zPq2LmX7",
+    "tk-Q9zPq2LmX7",
+    "tk-tb-Q9zPq2",
+    SMTP_PASSWORD,
+    TOKEN,
+    "ACCT-493817",
+    "b3arer-ctx-Zx81Kq",
+    "b3arer-Zx81Kq",
+    "b3arer-tb-Zx81Kq",
+    "AKIAZ7Q4EXAMPLE2ABCD",
+    "AKIAZ7Q4EXAMPLE2TBXY",
+    "sl-s3cret-path",
+    "wh-s3cret-path",
+    HTTP_TOKEN,
+];
+
+/// Lines holding every secret: as context before the matched line (`ctx-marker`), in the
+/// matched line (`line-marker`), in a multi-line traceback (`tb-marker`), and once more.
+fn secret_lines() -> Vec<String> {
+    let at = "2026-11-23 09:41:4";
+    vec![
+        format!("{at}0,000 - bot - INFO - ctx-marker login password=hunter2-ctx"),
+        format!("{at}0,100 - bot - INFO - ctx-marker calling api token=tk-ctx-Q9zPq2LmX7 ok"),
+        format!("{at}0,200 - bot - INFO - ctx-marker smtp {SMTP_PASSWORD} account ACCT-493817"),
+        format!("{at}0,300 - bot - INFO - ctx-marker Authorization: Bearer b3arer-ctx-Zx81Kq"),
+        format!("{at}0,400 - bot - INFO - ctx-marker key AKIAZ7Q4EXAMPLE2ABCD bot {TOKEN}"),
+        format!(
+            "{at}1,000 - bot - ERROR - line-marker order failed password=hunter2 token=tk-Q9zPq2LmX7 \
+             ACCT-493817 AKIAZ7Q4EXAMPLE2ABCD {SMTP_PASSWORD} {TOKEN} Authorization: Bearer b3arer-Zx81Kq"
+        ),
+        "Traceback (most recent call last):".into(),
+        "  File \"/home/bot/trader.py\", line 42, in place_order".into(),
+        "    resp = api.post(url, headers={'Authorization': 'Bearer b3arer-tb-Zx81Kq'}, token=\"tk-tb-Q9zPq2\")".into(),
+        format!("    login(password='hunter2-tb', smtp='{SMTP_PASSWORD}', bot='{TOKEN}')"),
+        "    aws AKIAZ7Q4EXAMPLE2TBXY for ACCT-493817".into(),
+        "ConnectionResetError: tb-marker [Errno 104] Connection reset by peer".into(),
+        format!("{at}2,000 - bot - ERROR - line-marker-2 retry password=hunter2 {TOKEN}"),
+    ]
+}
+
+/// The secrets `text` holds (for the assertion message).
+fn leaked(text: &str) -> Vec<&'static str> {
+    SECRETS
+        .iter()
+        .copied()
+        .filter(|s| text.contains(s))
+        .collect()
+}
+
+/// Polls `f` every 100 ms until it holds, for at most `timeout`.
+fn wait_until(what: &str, timeout: Duration, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Bodies and headers of every request `server` got (not the request target: a Telegram
+/// token and a Slack or webhook URL are sent there on purpose).
+fn requests_text(server: &FakeHttp) -> String {
+    server
+        .requests()
+        .iter()
+        .map(|r| {
+            let headers: String = r
+                .headers
+                .iter()
+                .map(|(n, v)| format!("{n}: {v}\n"))
+                .collect();
+            format!("{headers}\n{}\n", String::from_utf8_lossy(&r.body))
+        })
+        .collect()
+}
+
+/// A GET on the endpoint with its token: the body.
+fn get_with_token(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nAuthorization: Bearer {HTTP_TOKEN}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    assert!(text.starts_with("HTTP/1.1 200"), "GET {path}: {text}");
+    text
+}
+
+/// The promise of docs/alerts.md: a secret in a log line (or given to logwarden in a secret
+/// file) reaches no output. Every channel's request (email through a real SMTP server,
+/// Telegram, Slack, webhook and Alertmanager through fake servers), the console and
+/// logwarden's log, `/status`, `/metrics`, `logwarden status --json` and every file in
+/// `state_dir` are searched; each is first shown to hold the lines' other text.
+#[test]
+fn no_secret_from_a_log_line_or_the_config_reaches_any_output() {
+    let ca = tls::TestCa::new("localhost");
+    let server = SmtpServer::start(SmtpOptions {
+        starttls: Some((ca.cert_pem.clone(), ca.key_pem.clone())),
+        auth: Some(("alerts".into(), SMTP_PASSWORD.into())),
+        ..SmtpOptions::default()
+    });
+    let tg = FakeHttp::start(fake_http::telegram_api(TOKEN, None));
+    let slack = FakeHttp::start(fake_http::slack_webhook(None));
+    let hook = FakeHttp::start(|_| Response::text(200, "ok"));
+    let am = FakeHttp::start(|_| Response::text(200, ""));
+    // A channel that is down keeps its notifications in the spool, for the state_dir search.
+    let down = FakeHttp::start(|_| Response::text(503, "down"));
+    let port = common::free_port();
+    let cfg = format!(
+        r#"
+[daemon]
+state_dir = "@DIR@/state"
+poll_interval = "100ms"
+listen = "127.0.0.1:{port}"
+listen_token_file = "@DIR@/http-token"
+
+[alerts]
+redact = ["ACCT-[0-9]{{6}}"]
+
+[[watch]]
+name = "bot"
+unit = "bot.service"
+files = ["@DIR@/bot.log"]
+patterns = ["python-logging"]
+notify = ["console", "mail", "phone", "team", "hook", "am", "down"]
+
+  [[watch.rule]]
+  name = "each-error"
+  when = "match"
+  pattern = "error"
+  cooldown = "0s"
+
+  [[watch.rule]]
+  name = "error-burst"
+  when = "rate"
+  pattern = "error"
+  threshold = 1
+  window = "1m"
+  severity = "critical"
+
+[channels.mail]
+type = "email"
+host = "localhost"
+port = {smtp}
+tls = "starttls"
+username = "alerts"
+password_file = "@DIR@/smtp-password"
+from = "logwarden <logwarden@example.org>"
+to = ["ops@example.org"]
+ca_file = "{ca}"
+group_wait = "0s"
+
+[channels.phone]
+type = "telegram"
+token_file = "@DIR@/tg-token"
+chat_id = 4242
+api_url = "{tg}"
+group_wait = "0s"
+
+[channels.team]
+type = "slack"
+url_file = "@DIR@/slack-url"
+group_wait = "0s"
+
+[channels.hook]
+type = "webhook"
+url_file = "@DIR@/hook-url"
+group_wait = "0s"
+
+[channels.am]
+type = "alertmanager"
+urls = ["{am}"]
+group_wait = "0s"
+
+[channels.down]
+type = "webhook"
+url = "{down}/alerts"
+group_wait = "0s"
+"#,
+        smtp = server.port(),
+        ca = ca.ca_pem.display(),
+        tg = tg.url(),
+        am = am.url(),
+        down = down.url(),
+    );
+    let (dir, config) = config_dir(&cfg);
+    write_secret(dir.path(), "smtp-password", SMTP_PASSWORD);
+    write_secret(dir.path(), "tg-token", TOKEN);
+    write_secret(dir.path(), "http-token", HTTP_TOKEN);
+    write_secret(
+        dir.path(),
+        "slack-url",
+        &format!("{}/services/T0/B0/sl-s3cret-path", slack.url()),
+    );
+    write_secret(
+        dir.path(),
+        "hook-url",
+        &format!("{}/hooks/wh-s3cret-path", hook.url()),
+    );
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    append(&log, &secret_lines());
+    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    let mail_text = || {
+        server
+            .messages()
+            .iter()
+            .map(|m| decode_quoted_printable(m))
+            .collect::<String>()
+    };
+    // Every output has the lines (their markers), so a search that finds no secret means it.
+    let quoted = |t: &str| {
+        ["ctx-marker", "line-marker", "tb-marker", "line-marker-2"]
+            .iter()
+            .all(|m| t.contains(m))
+    };
+    let wait = Duration::from_secs(20);
+    wait_until("the mails", wait, || quoted(&mail_text()));
+    for (name, s) in [("telegram", &tg), ("slack", &slack), ("webhook", &hook)] {
+        wait_until(name, wait, || quoted(&requests_text(s)));
+    }
+    wait_until("alertmanager", wait, || {
+        requests_text(&am).contains("line-marker-2")
+    });
+    wait_until("the down channel's tries", wait, || {
+        !down.requests().is_empty()
+    });
+    let mut outputs: Vec<(String, String)> = vec![
+        ("mail".into(), mail_text()),
+        ("telegram".into(), requests_text(&tg)),
+        ("slack".into(), requests_text(&slack)),
+        ("webhook".into(), requests_text(&hook)),
+        ("alertmanager".into(), requests_text(&am)),
+        ("the down webhook".into(), requests_text(&down)),
+    ];
+    let status = get_with_token(port, "/status");
+    assert!(
+        status.contains("line-marker") && status.contains("ctx-marker"),
+        "{status}"
+    );
+    outputs.push(("/status".into(), status));
+    outputs.push(("/metrics".into(), get_with_token(port, "/metrics")));
+    outputs.push(("/health".into(), get_with_token(port, "/health")));
+    let cli = Command::new(common::bin())
+        .arg("--config")
+        .arg(&config)
+        .args(["status", "--json"])
+        .output()
+        .expect("status --json");
+    let cli_out = String::from_utf8_lossy(&cli.stdout).into_owned();
+    assert!(cli_out.contains("tb-marker"), "status --json: {cli_out}");
+    outputs.push((
+        "logwarden status --json".into(),
+        format!("{cli_out}{}", String::from_utf8_lossy(&cli.stderr)),
+    ));
+    d.collect_for(Duration::from_millis(300));
+    assert!(d.stop_collecting(), "clean stop");
+    let log_text: String = d.seen.iter().map(|v| format!("{v}\n")).collect();
+    assert!(
+        quoted(&log_text),
+        "the console quotes the lines: {log_text}"
+    );
+    outputs.push(("logwarden's log and console".into(), log_text));
+    let mut state_quotes = false;
+    for file in walk(&dir.path().join("state")) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
+        state_quotes |= text.contains("line-marker");
+        outputs.push((file.display().to_string(), text));
+    }
+    assert!(
+        state_quotes,
+        "state_dir (spool, open alerts) quotes the lines"
+    );
+    for (name, text) in &outputs {
+        let found = leaked(text);
+        assert!(found.is_empty(), "{found:?} leaked into {name}:\n{text}");
+    }
+}

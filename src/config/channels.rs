@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::Diagnostics;
-use super::range::{self, days, secs};
 use super::located::{Located, SourceMap};
+use super::range::{self, days, secs};
 use super::raw::{
     ChannelKindText, ChatIdText, EmailTlsText, RawAlerts, RawChannel, SeverityText, SlackStyleText,
 };
@@ -201,7 +201,14 @@ pub fn resolve_alerts(
     let mut out = AlertsConfig::default();
     let Some(a) = raw else { return out };
     if let Some(v) = &a.group_wait {
-        out.group_wait = range::duration(v, "group_wait", Duration::ZERO, GROUP_WAIT_MAX, sources, diags);
+        out.group_wait = range::duration(
+            v,
+            "group_wait",
+            Duration::ZERO,
+            GROUP_WAIT_MAX,
+            sources,
+            diags,
+        );
     }
     if let Some(v) = &a.repeat {
         out.repeat = range::duration(v, "repeat", secs(60), days(30), sources, diags);

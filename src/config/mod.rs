@@ -1197,8 +1197,14 @@ fn resolve_rule(
                     );
                 }
             }
-            let min_count =
-                range::number_or(&r.min_count, "min_count", (1, 1_000_000), 10, sources, diags);
+            let min_count = range::number_or(
+                &r.min_count,
+                "min_count",
+                (1, 1_000_000),
+                10,
+                sources,
+                diags,
+            );
             // A seasonal baseline needs a week to have seen every hour of it once.
             let default_learn = if seasonal {
                 Duration::from_secs(7 * 86_400)

@@ -78,11 +78,7 @@ pub fn number(
 ) -> u64 {
     debug_assert!(min <= max, "range of {key}");
     if !(min..=max).contains(&n.value) {
-        diags.at(
-            sources,
-            n,
-            format!("{key} must be between {min} and {max}"),
-        );
+        diags.at(sources, n, format!("{key} must be between {min} and {max}"));
         return n.value.clamp(min, max);
     }
     n.value

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::Diagnostics;
-use super::range::{self, days, ms, secs};
 use super::located::{Located, SourceMap};
+use super::range::{self, days, ms, secs};
 use super::raw::{ActionText, ProbeKindText, RawProbe, RawRestart, SeverityText};
 use super::{resolve_path, Severity};
 
@@ -98,7 +98,6 @@ pub struct CrashLoopLimit {
     pub restarts: u64,
     pub window: Duration,
 }
-
 
 /// Whether an action list asks for a restart.
 pub fn wants_restart(then: &Option<Vec<Located<ActionText>>>) -> bool {

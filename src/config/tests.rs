@@ -1026,57 +1026,273 @@ max_line_bytes = {{max_line_bytes}}
 /// Each `{{key}}` of `EVERY_NUMBER`: a value in range, values out of it, and the words of the
 /// error (docs/config.md lists the same ranges).
 const RANGES: &[(&str, &str, &[&str], &str)] = &[
-    ("poll_interval", "\"1s\"", &["\"49ms\"", "\"2m\""], "poll_interval must be between 50ms and 1m"),
-    ("heartbeat_every", "\"5m\"", &["\"0s\"", "\"2d\""], "heartbeat_every must be between 100ms and 1d"),
-    ("alerts.group_wait", "\"10s\"", &["\"1000000000d\""], "group_wait must be between 0s and 1h"),
-    ("repeat", "\"4h\"", &["\"59s\"", "\"31d\""], "repeat must be between 1m and 30d"),
-    ("retry_max", "\"5m\"", &["\"0s\"", "\"2d\""], "retry_max must be between 1s and 1d"),
-    ("spool_max", "100", &["0", "1000001"], "spool_max must be between 1 and 1000000"),
-    ("port", "587", &["0", "65536"], "port must be between 1 and 65535"),
-    ("group_wait", "\"0s\"", &["\"2h\""], "group_wait must be between 0s and 1h"),
-    ("fallback_after", "\"1m\"", &["\"1000000000d\""], "fallback_after must be between 0s and 1d"),
-    ("timeout", "\"30s\"", &["\"0s\"", "\"11m\""], "timeout must be between 100ms and 10m"),
-    ("rate_limit", "\"20/1h\"", &["\"0/1h\"", "\"10001/1h\"", "\"1/2d\""], "rate_limit"),
-    ("resend", "\"1m\"", &["\"0s\"", "\"1000000000d\""], "resend must be between 1s and 1d"),
-    ("max_line_bytes", "65536", &["255", "16777217"], "max_line_bytes must be between 256 and 16777216"),
-    ("multiline.timeout", "\"300ms\"", &["\"0s\"", "\"61s\""], "multiline timeout must be between 10ms and 1m"),
-    ("max_lines", "500", &["0", "100001"], "max_lines must be between 1 and 100000"),
-    ("stop_timeout", "\"2s\"", &["\"0s\"", "\"11m\""], "stop_timeout must be between 100ms and 10m"),
-    ("verify_after", "\"10s\"", &["\"0s\"", "\"2h\""], "verify_after must be between 100ms and 1h"),
-    ("max_restarts", "3", &["0", "101"], "max_restarts must be between 1 and 100"),
-    ("restart.window", "\"1h\"", &["\"0s\"", "\"31d\""], "window must be between 1s and 30d"),
-    ("backoff", "\"10s\"", &["\"0s\"", "\"2d\""], "backoff must be between 1s and 1d"),
-    ("backoff_max", "\"5m\"", &["\"8d\""], "backoff_max must be between 1s and 7d"),
-    ("healthy_after", "\"10m\"", &["\"0s\"", "\"31d\""], "healthy_after must be between 1s and 30d"),
-    ("startup_grace", "\"30s\"", &["\"1000000000d\""], "startup_grace must be between 0s and 1h"),
-    ("every", "\"1m\"", &["\"0s\"", "\"2d\""], "every must be between 100ms and 1d"),
-    ("probe.timeout", "\"10s\"", &["\"0s\"", "\"11m\""], "timeout must be between 100ms and 10m"),
-    ("failures", "3", &["0", "1001"], "failures must be between 1 and 1000"),
-    ("max_age", "\"5m\"", &["\"0s\"", "\"31d\""], "max_age must be between 1s and 30d"),
-    ("crash_loop", "5", &["0", "1001"], "crash_loop must be between 1 and 1000"),
-    ("crash_window", "\"10m\"", &["\"9s\"", "\"8d\""], "crash_window must be between 10s and 7d"),
-    ("warning", "80.0", &["-1.0", "101.0"], "warning and critical are percents"),
-    ("threshold", "10", &["1000001"], "threshold must be between 0 and 1000000"),
-    ("resolve_below", "5", &["0", "12"], "resolve_below must be between 1 and threshold + 1"),
-    ("rate.window", "\"1m\"", &["\"0s\"", "\"1000000000d\""], "window must be between 100ms and 30d"),
-    ("after", "\"5m\"", &["\"0s\"", "\"31d\""], "after must be between 100ms and 30d"),
-    ("min", "1", &["0", "1000001"], "min must be between 1 and 1000000"),
-    ("absent.window", "\"10m\"", &["\"0s\"", "\"31d\""], "window must be between 100ms and 30d"),
-    ("cooldown", "\"1m\"", &["\"8d\""], "cooldown must be between 0s and 7d"),
-    ("learn", "\"1h\"", &["\"91d\""], "learn must be between 0s and 90d"),
-    ("max_templates", "1000", &["0", "100001"], "max_templates must be between 1 and 100000"),
-    ("sensitivity", "4.0", &["0.0", "101.0"], "sensitivity must be a z-score above 0 and at most 100"),
-    ("min_count", "10", &["0", "1000001"], "min_count must be between 1 and 1000000"),
-    ("anomaly.learn", "\"1d\"", &["\"1000000000d\""], "learn must be between 0s and 90d"),
+    (
+        "poll_interval",
+        "\"1s\"",
+        &["\"49ms\"", "\"2m\""],
+        "poll_interval must be between 50ms and 1m",
+    ),
+    (
+        "heartbeat_every",
+        "\"5m\"",
+        &["\"0s\"", "\"2d\""],
+        "heartbeat_every must be between 100ms and 1d",
+    ),
+    (
+        "alerts.group_wait",
+        "\"10s\"",
+        &["\"1000000000d\""],
+        "group_wait must be between 0s and 1h",
+    ),
+    (
+        "repeat",
+        "\"4h\"",
+        &["\"59s\"", "\"31d\""],
+        "repeat must be between 1m and 30d",
+    ),
+    (
+        "retry_max",
+        "\"5m\"",
+        &["\"0s\"", "\"2d\""],
+        "retry_max must be between 1s and 1d",
+    ),
+    (
+        "spool_max",
+        "100",
+        &["0", "1000001"],
+        "spool_max must be between 1 and 1000000",
+    ),
+    (
+        "port",
+        "587",
+        &["0", "65536"],
+        "port must be between 1 and 65535",
+    ),
+    (
+        "group_wait",
+        "\"0s\"",
+        &["\"2h\""],
+        "group_wait must be between 0s and 1h",
+    ),
+    (
+        "fallback_after",
+        "\"1m\"",
+        &["\"1000000000d\""],
+        "fallback_after must be between 0s and 1d",
+    ),
+    (
+        "timeout",
+        "\"30s\"",
+        &["\"0s\"", "\"11m\""],
+        "timeout must be between 100ms and 10m",
+    ),
+    (
+        "rate_limit",
+        "\"20/1h\"",
+        &["\"0/1h\"", "\"10001/1h\"", "\"1/2d\""],
+        "rate_limit",
+    ),
+    (
+        "resend",
+        "\"1m\"",
+        &["\"0s\"", "\"1000000000d\""],
+        "resend must be between 1s and 1d",
+    ),
+    (
+        "max_line_bytes",
+        "65536",
+        &["255", "16777217"],
+        "max_line_bytes must be between 256 and 16777216",
+    ),
+    (
+        "multiline.timeout",
+        "\"300ms\"",
+        &["\"0s\"", "\"61s\""],
+        "multiline timeout must be between 10ms and 1m",
+    ),
+    (
+        "max_lines",
+        "500",
+        &["0", "100001"],
+        "max_lines must be between 1 and 100000",
+    ),
+    (
+        "stop_timeout",
+        "\"2s\"",
+        &["\"0s\"", "\"11m\""],
+        "stop_timeout must be between 100ms and 10m",
+    ),
+    (
+        "verify_after",
+        "\"10s\"",
+        &["\"0s\"", "\"2h\""],
+        "verify_after must be between 100ms and 1h",
+    ),
+    (
+        "max_restarts",
+        "3",
+        &["0", "101"],
+        "max_restarts must be between 1 and 100",
+    ),
+    (
+        "restart.window",
+        "\"1h\"",
+        &["\"0s\"", "\"31d\""],
+        "window must be between 1s and 30d",
+    ),
+    (
+        "backoff",
+        "\"10s\"",
+        &["\"0s\"", "\"2d\""],
+        "backoff must be between 1s and 1d",
+    ),
+    (
+        "backoff_max",
+        "\"5m\"",
+        &["\"8d\""],
+        "backoff_max must be between 1s and 7d",
+    ),
+    (
+        "healthy_after",
+        "\"10m\"",
+        &["\"0s\"", "\"31d\""],
+        "healthy_after must be between 1s and 30d",
+    ),
+    (
+        "startup_grace",
+        "\"30s\"",
+        &["\"1000000000d\""],
+        "startup_grace must be between 0s and 1h",
+    ),
+    (
+        "every",
+        "\"1m\"",
+        &["\"0s\"", "\"2d\""],
+        "every must be between 100ms and 1d",
+    ),
+    (
+        "probe.timeout",
+        "\"10s\"",
+        &["\"0s\"", "\"11m\""],
+        "timeout must be between 100ms and 10m",
+    ),
+    (
+        "failures",
+        "3",
+        &["0", "1001"],
+        "failures must be between 1 and 1000",
+    ),
+    (
+        "max_age",
+        "\"5m\"",
+        &["\"0s\"", "\"31d\""],
+        "max_age must be between 1s and 30d",
+    ),
+    (
+        "crash_loop",
+        "5",
+        &["0", "1001"],
+        "crash_loop must be between 1 and 1000",
+    ),
+    (
+        "crash_window",
+        "\"10m\"",
+        &["\"9s\"", "\"8d\""],
+        "crash_window must be between 10s and 7d",
+    ),
+    (
+        "warning",
+        "80.0",
+        &["-1.0", "101.0"],
+        "warning and critical are percents",
+    ),
+    (
+        "threshold",
+        "10",
+        &["1000001"],
+        "threshold must be between 0 and 1000000",
+    ),
+    (
+        "resolve_below",
+        "5",
+        &["0", "12"],
+        "resolve_below must be between 1 and threshold + 1",
+    ),
+    (
+        "rate.window",
+        "\"1m\"",
+        &["\"0s\"", "\"1000000000d\""],
+        "window must be between 100ms and 30d",
+    ),
+    (
+        "after",
+        "\"5m\"",
+        &["\"0s\"", "\"31d\""],
+        "after must be between 100ms and 30d",
+    ),
+    (
+        "min",
+        "1",
+        &["0", "1000001"],
+        "min must be between 1 and 1000000",
+    ),
+    (
+        "absent.window",
+        "\"10m\"",
+        &["\"0s\"", "\"31d\""],
+        "window must be between 100ms and 30d",
+    ),
+    (
+        "cooldown",
+        "\"1m\"",
+        &["\"8d\""],
+        "cooldown must be between 0s and 7d",
+    ),
+    (
+        "learn",
+        "\"1h\"",
+        &["\"91d\""],
+        "learn must be between 0s and 90d",
+    ),
+    (
+        "max_templates",
+        "1000",
+        &["0", "100001"],
+        "max_templates must be between 1 and 100000",
+    ),
+    (
+        "sensitivity",
+        "4.0",
+        &["0.0", "101.0"],
+        "sensitivity must be a z-score above 0 and at most 100",
+    ),
+    (
+        "min_count",
+        "10",
+        &["0", "1000001"],
+        "min_count must be between 1 and 1000000",
+    ),
+    (
+        "anomaly.learn",
+        "\"1d\"",
+        &["\"1000000000d\""],
+        "learn must be between 0s and 90d",
+    ),
 ];
 
 /// `EVERY_NUMBER` with every key at its good value except `key`, set to `value`.
 fn every_number_with(key: &str, value: &str) -> String {
     let mut text = EVERY_NUMBER.to_string();
     for (k, good, _, _) in RANGES {
-        text = text.replace(&format!("{{{{{k}}}}}"), if *k == key { value } else { good });
+        text = text.replace(
+            &format!("{{{{{k}}}}}"),
+            if *k == key { value } else { good },
+        );
     }
-    assert!(!text.contains("{{"), "a key of EVERY_NUMBER has no row: {text}");
+    assert!(
+        !text.contains("{{"),
+        "a key of EVERY_NUMBER has no row: {text}"
+    );
     text
 }
 
@@ -1086,11 +1302,11 @@ fn every_number_and_duration_has_a_range_checked_at_its_place() {
     for (key, _, bads, words) in RANGES {
         for bad in *bads {
             let text = every_number_with(key, bad);
-            let mut problems =
-                main_only(&text).expect_err(&format!("{key} = {bad} must not load"));
+            let mut problems = main_only(&text).expect_err(&format!("{key} = {bad} must not load"));
             // A refused channel is also unknown to the watch that notifies it; a backoff
             // above its range is also above backoff_max.
-            problems.retain(|p| !p.contains("unknown channel") && !p.contains("shorter than backoff"));
+            problems
+                .retain(|p| !p.contains("unknown channel") && !p.contains("shorter than backoff"));
             assert_eq!(problems.len(), 1, "{key} = {bad}: {problems:#?}");
             let p = &problems[0];
             // The percent check of a disk probe points at the probe, the rest at the value.
@@ -1124,14 +1340,19 @@ fn a_listen_reachable_from_other_machines_needs_a_token_or_an_opt_in() {
     let opted = open.replace("listen = ", "listen_unauthenticated = true\nlisten = ");
     let c = main_only(&opted).expect("an explicit opt-in loads");
     assert!(c.daemon.http.token.is_none());
-    let inline = open.replace("listen = ", "listen_token = \"0123456789abcdef0123\"\nlisten = ");
+    let inline = open.replace(
+        "listen = ",
+        "listen_token = \"0123456789abcdef0123\"\nlisten = ",
+    );
     let c = main_only(&inline).expect("a token loads");
     assert!(c.daemon.http.token.is_some());
     assert!(c.secret_values().contains(&"0123456789abcdef0123"));
     let short = open.replace("listen = ", "listen_token = \"short\"\nlisten = ");
     assert!(one_problem(main_only(&short)).contains("at least 16 characters"));
     // Loopback needs nothing; names given for Host are checked and kept in lower case.
-    let lo = format!("[daemon]\nlisten = \"127.0.0.1:9107\"\nlisten_hosts = [\"Bot.Example.org\"]\n{BASE}");
+    let lo = format!(
+        "[daemon]\nlisten = \"127.0.0.1:9107\"\nlisten_hosts = [\"Bot.Example.org\"]\n{BASE}"
+    );
     let c = main_only(&lo).expect("loopback loads");
     assert_eq!(c.daemon.http.hosts, vec!["bot.example.org".to_string()]);
     let bad = lo.replace("Bot.Example.org", "http://evil/");
@@ -1145,7 +1366,10 @@ fn every_number_key_of_the_schema_has_a_row_in_the_range_table() {
     let schema = include_str!("raw.rs");
     let mut missing = Vec::new();
     for line in schema.lines() {
-        let Some((name, ty)) = line.trim().strip_prefix("pub ").and_then(|l| l.split_once(':'))
+        let Some((name, ty)) = line
+            .trim()
+            .strip_prefix("pub ")
+            .and_then(|l| l.split_once(':'))
         else {
             continue;
         };

@@ -191,6 +191,27 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// Like `stop`, keeping the process's last lines (what it logs while stopping) in
+    /// `seen`; returns whether it exited 0.
+    pub fn stop_collecting(&mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut exited = None;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                exited = Some(status.success());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Its stderr is closed now: the reader ends after the last line.
+        while let Ok(v) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.seen.push(v);
+        }
+        exited.unwrap_or(false)
+    }
+
     /// Kills the process with SIGKILL (no chance to flush anything) and collects its output.
     pub fn kill9(mut self) -> Vec<Value> {
         let _ = self.child.kill();
