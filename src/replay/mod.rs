@@ -106,6 +106,8 @@ pub struct WatchReplay {
     /// The lines just before the current one, quoted with alerts as the daemon does.
     context: ContextLines,
     out: Vec<Alert>,
+    /// Masks secrets in the alerts as the daemon does (`pipeline.rs`).
+    redactor: crate::actions::redact::Redactor,
     report: ReplayReport,
 }
 
@@ -141,6 +143,10 @@ impl WatchReplay {
             pending_lines: 0,
             context: ContextLines::new(crate::context_lines::DEFAULT_LINES),
             out: Vec::new(),
+            redactor: crate::actions::redact::Redactor::new(
+                &config.alerts,
+                &config.secret_values(),
+            ),
             report: ReplayReport {
                 rules,
                 ..ReplayReport::default()
@@ -291,6 +297,7 @@ impl WatchReplay {
         let wall = self.wall(at);
         for mut alert in self.out.drain(..) {
             alert.at = std::time::SystemTime::from(wall);
+            self.redactor.redact_alert(&mut alert);
             let s = self
                 .report
                 .rules

@@ -383,3 +383,19 @@ fn learning_rules_learn_on_line_time() {
         ]
     );
 }
+
+#[test]
+fn replayed_alerts_are_redacted_like_the_daemons() {
+    let log = "2026-11-17 10:00:00,000 - bot - INFO - login password=hunter2 ok\n\
+               2026-11-17 10:00:01,000 - bot - WARNING - lost connection token=tk-9Qz7Lm2\n";
+    let r = replay(log);
+    let a = &r.alerts.first().expect("the disconnect is an event").alert;
+    let text = format!("{:?} {:?}", a.line, a.context);
+    assert!(text.contains("token=[REDACTED]"), "{text}");
+    assert!(text.contains("password=[REDACTED]"), "the context: {text}");
+    assert!(text.contains("lost connection"), "{text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("tk-9Qz7Lm2"),
+        "{text}"
+    );
+}
