@@ -119,7 +119,7 @@ fn host_allowed(host: &str, listen: SocketAddr, names: &[String]) -> bool {
         // up front, so every address is taken.
         return ip == listen.ip() || ip.is_loopback() || listen.ip().is_unspecified();
     }
-    !name.is_empty() && names.iter().any(|n| *n == name)
+    !name.is_empty() && names.contains(&name)
 }
 
 /// `:PORT` with PORT a number.

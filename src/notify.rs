@@ -66,7 +66,9 @@ pub async fn dead_mans_switch(
             return;
         }
     };
-    let mut tick = tokio::time::interval(every);
+    // `heartbeat_every` is at least 100ms (config/range.rs); a zero would panic here.
+    debug_assert!(!every.is_zero(), "heartbeat_every is checked at load");
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
     let mut failing = false;
     loop {
         tokio::select! {
