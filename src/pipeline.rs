@@ -194,6 +194,7 @@ pub async fn run_with_sink(
             shutdown: shutdown.clone(),
             spawned: spawned.clone(),
             telemetry: telemetry.clone(),
+            activity: engine.activity(),
         };
         if let Some(j) = &w.journal {
             let key = format!("journal:{}", w.name);
@@ -204,6 +205,7 @@ pub async fn run_with_sink(
                     matchers[i].clone(),
                     input_tx.clone(),
                     telemetry.add_source(&w.name, &format!("journal:{}", w.name), None),
+                    engine.activity(),
                 ),
                 key.clone(),
                 j.priority_as_error.map(|p| (p, error_slot)),
@@ -489,6 +491,8 @@ struct Follow {
     shutdown: Shutdown,
     spawned: Arc<Spawned>,
     telemetry: Arc<Telemetry>,
+    /// Line counts and restart marks of the watches.
+    activity: Arc<crate::rules::Activity>,
 }
 
 impl Follow {
@@ -500,7 +504,13 @@ impl Follow {
             .telemetry
             .add_source(&self.watch_name, &key, Some(stats.clone()));
         let feed = FileFeed::new(
-            FeedCore::new(self.watch, self.matcher.clone(), self.tx.clone(), source),
+            FeedCore::new(
+                self.watch,
+                self.matcher.clone(),
+                self.tx.clone(),
+                source,
+                self.activity.clone(),
+            ),
             Arc::from(key.as_str()),
         );
         let cfg = FileSourceConfig {
@@ -514,6 +524,7 @@ impl Follow {
                 _ => None,
             },
         };
+        self.activity.follow(self.watch, path.clone());
         if let Ok(mut v) = self.spawned.stats.lock() {
             v.push((key, stats.clone()));
         }

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::restart::{self, RestartReport};
+use crate::rules::activity::JournalAfter;
 use crate::alert::{Alert, AlertState};
 use crate::config::duration::format_duration;
 use crate::config::{Config, ProbeConfig, RestartConfig, RestartMethod, Severity};
@@ -137,8 +138,8 @@ enum Outcome {
     Skipped(String),
     Restarted {
         report: RestartReport,
-        /// `None`: verified healthy; `Some(why)`: not healthy after `verify_after`.
-        unhealthy: Option<String>,
+        /// `Ok(evidence)`: verified healthy; `Err(why)`: not healthy after `verify_after`.
+        verdict: Result<String, String>,
     },
     Failed(String),
 }
@@ -511,7 +512,6 @@ impl Supervisor {
         w.saved.in_progress_unix_ms = Some(unix_now_ms());
         self.save();
         let w = &self.watches[i];
-        let lines_before = self.activity.lines(w.index);
         let task = RestartTask {
             method: w.cfg.method.clone(),
             unit: w.unit.clone(),
@@ -519,7 +519,6 @@ impl Supervisor {
             verify_after: w.cfg.verify_after,
             probes: w.probes.clone(),
             has_logs: w.has_logs,
-            lines_before,
             activity: self.activity.clone(),
             index: w.index,
             client: self.client.clone(),
@@ -577,15 +576,15 @@ impl Supervisor {
                 )
                 .await;
             }
-            Outcome::Restarted { report, unhealthy } => {
+            Outcome::Restarted { report, verdict } => {
                 self.back_off(i, now);
                 let w = &mut self.watches[i];
                 w.grace_until = now + w.cfg.startup_grace;
                 let n = w.saved.history.len();
                 let max = w.cfg.max_restarts;
                 let steps = report.steps.join("; ");
-                match unhealthy {
-                    None => {
+                match verdict {
+                    Ok(evidence) => {
                         let took = w.detected_at.map(|d| now.duration_since(d));
                         w.healthy_since = Some(now);
                         // The trouble that caused it is over: the rules were reset.
@@ -597,11 +596,12 @@ impl Supervisor {
                             })
                             .unwrap_or_default();
                         self.send(i, RESTART_RULE, AlertState::Event, Severity::Warning,
-                            format!("{finished}restarted ({n} of at most {max} per window) and verified healthy{took}: {steps}")).await;
+                            format!("{finished}restarted ({n} of at most {max} per window) and verified healthy{took}: {evidence}; {steps}")).await;
                     }
-                    Some(why) => {
+                    Err(why) => {
+                        // Counted like any attempt (from its start): enough of these hand over.
                         self.send(i, RESTART_RULE, AlertState::Event, Severity::Critical,
-                            format!("{finished}restarted ({n} of at most {max} per window) but it is not healthy: {why} ({steps})")).await;
+                            format!("{finished}restarted ({n} of at most {max} per window), but the restart did not bring it back: {why} ({steps})")).await;
                     }
                 }
             }
@@ -627,7 +627,6 @@ struct RestartTask {
     verify_after: Duration,
     probes: Vec<ProbeConfig>,
     has_logs: bool,
-    lines_before: u64,
     activity: Arc<Activity>,
     index: usize,
     client: reqwest::Client,
@@ -645,8 +644,21 @@ enum TaskKind {
     FinishInterrupted,
 }
 
+/// Opens the watch's restart mark again when a restart task ends, however it ends.
+struct EndRestart<'a>(&'a Activity, usize);
+
+impl Drop for EndRestart<'_> {
+    fn drop(&mut self) {
+        self.0.end_restart(self.1);
+    }
+}
+
 impl RestartTask {
     async fn run(self) -> Outcome {
+        // From here until the verification is over, only output of the new process counts
+        // (`rules::activity`): not what the old one writes while it is thawed and stopped.
+        let epoch = self.activity.begin_restart(self.index);
+        let _open_again = EndRestart(&self.activity, self.index);
         if let RestartMethod::Systemd { unit, user } = &self.method {
             match restart::unit_state(unit, user.as_deref()).await {
                 // Stopped by our own interrupted restart, not by an operator: start it.
@@ -666,10 +678,27 @@ impl RestartTask {
                 Err(e) => return Outcome::Failed(e.to_string()),
             }
         }
-        let report = match restart::restart(&self.method, self.stop_timeout).await {
+        let stopped_at_ms = std::sync::atomic::AtomicU64::new(0);
+        let on_stopped = || {
+            let now = unix_now_ms();
+            stopped_at_ms.store(now, std::sync::atomic::Ordering::Relaxed);
+            let journal = match self.method {
+                // The new main PID is known once `start` returned; until then none counts.
+                RestartMethod::Systemd { .. } => JournalAfter::Nothing,
+                // The command has stopped and started it: entries from now on.
+                RestartMethod::Command(_) => JournalAfter::Since(now * 1000),
+            };
+            self.activity.old_process_gone(self.index, journal);
+        };
+        let report = match restart::restart(&self.method, self.stop_timeout, &on_stopped).await {
             Ok(r) => r,
             Err(e) => return Outcome::Failed(e.to_string()),
         };
+        if let Some(pid) = report.main_pid {
+            self.activity.new_main_pid(self.index, pid);
+        }
+        let stopped_at =
+            UNIX_EPOCH + Duration::from_millis(stopped_at_ms.load(std::sync::atomic::Ordering::Relaxed));
         // The rules judge the new process afresh, after the startup grace.
         let _ = self
             .inputs
@@ -679,15 +708,21 @@ impl RestartTask {
             })
             .await;
         tokio::time::sleep(self.verify_after).await;
-        Outcome::Restarted {
-            report,
-            unhealthy: self.verify().await,
-        }
+        let verdict = self.verify(epoch, stopped_at, report.main_pid).await;
+        Outcome::Restarted { report, verdict }
     }
 
-    /// `None` when the service is healthy: active, probes pass, and it logs again.
-    async fn verify(&self) -> Option<String> {
+    /// `Ok(evidence)` when the new process is healthy: the unit is active, every probe
+    /// passes (a heartbeat file written since the old process was gone at `stopped_at`),
+    /// and it wrote log lines of its own; else `Err(what is wrong)`.
+    async fn verify(
+        &self,
+        epoch: u32,
+        stopped_at: SystemTime,
+        main_pid: Option<u32>,
+    ) -> Result<String, String> {
         let mut problems = Vec::new();
+        let mut evidence = Vec::new();
         if let (RestartMethod::Systemd { user, .. }, Some(unit)) = (&self.method, &self.unit) {
             match restart::unit_state(unit, user.as_deref()).await {
                 Ok(s) if s.active_state == "active" => {}
@@ -696,18 +731,34 @@ impl RestartTask {
             }
         }
         for p in &self.probes {
-            let v = crate::probes::check(p, &self.client).await;
-            if !v.healthy {
+            let v = crate::probes::check_since(p, &self.client, Some(stopped_at)).await;
+            if v.healthy {
+                evidence.push(format!("probe {} passes", p.name));
+            } else {
                 problems.push(format!("probe {}: {}", p.name, v.detail));
             }
         }
-        if self.has_logs && self.activity.lines(self.index) <= self.lines_before {
-            problems.push(format!(
-                "no new log line within {}",
-                format_duration(self.verify_after)
-            ));
+        let process = match main_pid {
+            Some(pid) => format!("the new process (PID {pid})"),
+            None => "the new process".to_string(),
+        };
+        if self.has_logs {
+            match self.activity.new_process_lines(self.index, epoch) {
+                0 => problems.push(format!(
+                    "{process} wrote no log line within {} (lines the old one wrote while it was stopped do not count)",
+                    format_duration(self.verify_after)
+                )),
+                1 => evidence.push(format!("{process} wrote 1 log line since its start")),
+                n => evidence.push(format!("{process} wrote {n} log lines since its start")),
+            }
+        } else if self.probes.is_empty() {
+            evidence.push(format!("{process} is active"));
         }
-        (!problems.is_empty()).then(|| problems.join("; "))
+        if problems.is_empty() {
+            Ok(evidence.join(", "))
+        } else {
+            Err(problems.join("; "))
+        }
     }
 }
 
