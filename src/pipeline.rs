@@ -288,6 +288,7 @@ pub async fn run_with_sink(
         output_tx.clone(),
         engine.activity(),
         client,
+        telemetry.clone(),
     );
     let supervisor_tx = if supervisor.is_empty() {
         // It holds a sender of the output queue: the router ends only once all are gone.

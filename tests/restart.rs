@@ -450,3 +450,113 @@ fn a_restart_cut_short_by_logwarden_dying_between_stop_and_start_is_finished_at_
     assert!(saved.contains("\"attempt\": 1"), "{saved}");
     drop(s.dir);
 }
+
+/// A rule on error lines that asks for a restart: fired by a line the test appends, to see
+/// what an alert says logwarden does while its restarts are off.
+const ERRORS_RULE: &str = r#"
+  [[watch.rule]]
+  name = "errors"
+  when = "rate"
+  pattern = "error"
+  threshold = 1
+  window = "1s"
+  then = ["alert", "restart"]
+"#;
+
+/// logwarden's own log lines (not alerts) whose message contains `text`.
+fn logged(d: &Daemon, text: &str) -> usize {
+    d.seen
+        .iter()
+        .filter(|v| v["type"] != "alert")
+        .filter(|v| v["message"].as_str().is_some_and(|m| m.contains(text)))
+        .count()
+}
+
+/// The restart decisions logwarden logged: what must not repeat while its hands are off.
+fn restart_chatter(d: &Daemon) -> usize {
+    d.seen
+        .iter()
+        .filter(|v| v["type"] != "alert")
+        .filter(|v| {
+            v["message"].as_str().is_some_and(|m| {
+                ["restarting", "not restarting", "backing off"]
+                    .iter()
+                    .any(|t| m.contains(t))
+            })
+        })
+        .count()
+}
+
+/// Appends two error lines (more than `threshold`); returns the `errors` alert they fire.
+fn fire_errors(d: &mut Daemon, log: &Path) -> serde_json::Value {
+    let line = "2026-11-23 09:41:44,000 - bot - ERROR - socket timed out".to_string();
+    common::append(log, &[line.clone(), line]);
+    d.wait_alert("errors", "firing", Duration::from_secs(10))
+}
+
+/// Finding 8 of issue 15, an operator's stop: one line when it begins, none while it lasts
+/// (several rechecks), one when the unit runs again; alerts meanwhile say that logwarden
+/// will not restart it.
+#[test]
+fn an_operator_stop_is_logged_once_when_it_begins_and_once_when_it_ends() {
+    let s = setup(None, 3, ERRORS_RULE);
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &systemd::bin());
+    s.ns.systemctl(&["start", "bot.service"]);
+    wait_lines(&s.log);
+    s.ns.systemctl(&["stop", "bot.service"]);
+    d.wait_for("the stop noticed", Duration::from_secs(15), |v| {
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not restarting"))
+    });
+    // Long enough for two rechecks (every 10 s) and any backoff.
+    d.collect_for(Duration::from_secs(22));
+    assert_eq!(restart_chatter(&d), 1, "one line when the stop was noticed");
+    let fired = fire_errors(&mut d, &s.log);
+    let action = fired["action"].as_str().unwrap_or_default();
+    assert!(
+        action.contains("stopped by an operator; logwarden will not restart it"),
+        "{fired}"
+    );
+    assert!(!action.contains("logwarden restarts"), "{fired}");
+    s.ns.systemctl(&["start", "bot.service"]);
+    d.wait_for("the start noticed", Duration::from_secs(20), |v| {
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no longer stopped by an operator"))
+    });
+    d.collect_for(Duration::from_secs(5));
+    assert_eq!(logged(&d, "no longer stopped by an operator"), 1);
+    assert_eq!(restart_chatter(&d), 1, "and not restarted once it ran");
+    assert_eq!(d.count_alerts("restart", "event"), 0);
+}
+
+/// Finding 8 of issue 15, a hand-over: one line when it begins, none while it lasts, one
+/// when an operator resumes; alerts meanwhile say that logwarden keeps its hands off.
+#[test]
+fn a_hand_over_is_logged_once_when_it_begins_and_once_when_it_ends() {
+    let s = setup(Some(1.0), 2, ERRORS_RULE);
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &systemd::bin());
+    s.ns.systemctl(&["start", "bot.service"]);
+    d.wait_alert("manual-intervention", "firing", Duration::from_secs(60));
+    let before = restart_chatter(&d);
+    d.collect_for(Duration::from_secs(20));
+    assert_eq!(restart_chatter(&d), before, "nothing logged while hands are off");
+    assert_eq!(logged(&d, "MANUAL INTERVENTION NEEDED"), 1);
+    let fired = fire_errors(&mut d, &s.log);
+    let action = fired["action"].as_str().unwrap_or_default();
+    assert!(
+        action.contains("keeps its hands off bot.service until `logwarden resume bot`"),
+        "{fired}"
+    );
+    let out =
+        s.ns.command(systemd::bin())
+            .args(["--config"])
+            .arg(&s.config)
+            .args(["resume", "bot"])
+            .output()
+            .unwrap();
+    assert!(out.status.success());
+    d.wait_alert("manual-intervention", "resolved", Duration::from_secs(10));
+    assert_eq!(logged(&d, "automatic restarts are on again"), 1);
+}
