@@ -160,7 +160,10 @@ impl LineSink for FileFeed {
     fn line(&mut self, line: &[u8], flags: LineFlags) {
         let source = &self.source;
         let fresh = self.core.fresh.file_line(self.file.as_ref(), &flags);
-        if !self.core.line(line, flags.truncated, fresh, 0, || source.clone()) {
+        if !self
+            .core
+            .line(line, flags.truncated, fresh, 0, || source.clone())
+        {
             return;
         }
         // A matched line may cause an alert: acknowledge it on its own, so its position is
@@ -246,7 +249,10 @@ impl JournalSink for JournalFeed {
             _ => 0,
         };
         let fresh = self.core.fresh.journal_entry(meta.pid, meta.realtime_usec);
-        if self.core.line(message, false, fresh, extra, || describe(meta)) {
+        if self
+            .core
+            .line(message, false, fresh, extra, || describe(meta))
+        {
             if let Some(c) = cursor() {
                 self.core.position(Position::Journal(JournalCursor {
                     key: self.key.clone(),
@@ -294,7 +300,13 @@ mod tests {
         let matcher = Arc::new(Matcher::build(&[] as &[PatternPack]).expect("empty matcher"));
         let (tx, _rx) = mpsc::channel(16);
         let telemetry = Arc::new(SourceTelemetry::default());
-        let core = FeedCore::new(0, matcher, tx, telemetry.clone(), Arc::new(Activity::new(1)));
+        let core = FeedCore::new(
+            0,
+            matcher,
+            tx,
+            telemetry.clone(),
+            Arc::new(Activity::new(1)),
+        );
         let mut feed = JournalFeed::new(core, "journal:bot".into(), None);
         let a_minute_ago = (unix_ms() - 60_000) * 1000;
         let meta = EntryMeta {

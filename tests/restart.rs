@@ -207,7 +207,14 @@ fn a_frozen_bot_is_detected_restarted_verified_and_alerted_once() {
     let out = s.ns.run(&["systemctl", "is-active", "bot.service"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "active");
     // Verified by the new process itself: its PID, and lines it wrote.
-    let out = s.ns.run(&["systemctl", "show", "-p", "MainPID", "--value", "bot.service"]);
+    let out = s.ns.run(&[
+        "systemctl",
+        "show",
+        "-p",
+        "MainPID",
+        "--value",
+        "bot.service",
+    ]);
     let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let summary = done["summary"].as_str().unwrap_or_default();
     assert!(
@@ -249,7 +256,11 @@ fn a_restart_whose_new_process_hangs_silently_is_not_verified_by_the_old_ones_la
     // It counts: the second attempt fails the same way, and then a person is asked.
     d.wait_alert("manual-intervention", "firing", Duration::from_secs(30));
     d.collect_for(Duration::from_secs(3));
-    assert_eq!(d.count_alerts("restart", "event"), 2, "two attempts, then hands off");
+    assert_eq!(
+        d.count_alerts("restart", "event"),
+        2,
+        "two attempts, then hands off"
+    );
     let verified = d
         .seen
         .iter()
@@ -541,7 +552,11 @@ fn a_hand_over_is_logged_once_when_it_begins_and_once_when_it_ends() {
     d.wait_alert("manual-intervention", "firing", Duration::from_secs(60));
     let before = restart_chatter(&d);
     d.collect_for(Duration::from_secs(20));
-    assert_eq!(restart_chatter(&d), before, "nothing logged while hands are off");
+    assert_eq!(
+        restart_chatter(&d),
+        before,
+        "nothing logged while hands are off"
+    );
     assert_eq!(logged(&d, "MANUAL INTERVENTION NEEDED"), 1);
     let fired = fire_errors(&mut d, &s.log);
     let action = fired["action"].as_str().unwrap_or_default();

@@ -24,10 +24,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::restart::{self, RestartReport};
-use crate::rules::activity::JournalAfter;
 use crate::alert::{Alert, AlertState};
 use crate::config::duration::format_duration;
 use crate::config::{Config, ProbeConfig, RestartConfig, RestartMethod, Severity};
+use crate::rules::activity::JournalAfter;
 use crate::rules::{Activity, Input, Output};
 use crate::shutdown::Shutdown;
 
@@ -304,7 +304,9 @@ impl Supervisor {
         let action = if w.saved.gave_up {
             Some(handed_over_action(&w.name, w.unit.as_deref()))
         } else if w.operator_stopped {
-            Some(operator_stopped_action(w.unit.as_deref().unwrap_or(&w.name)))
+            Some(operator_stopped_action(
+                w.unit.as_deref().unwrap_or(&w.name),
+            ))
         } else {
             None
         };
@@ -819,8 +821,8 @@ impl RestartTask {
         if let Some(pid) = report.main_pid {
             self.activity.new_main_pid(self.index, pid);
         }
-        let stopped_at =
-            UNIX_EPOCH + Duration::from_millis(stopped_at_ms.load(std::sync::atomic::Ordering::Relaxed));
+        let stopped_at = UNIX_EPOCH
+            + Duration::from_millis(stopped_at_ms.load(std::sync::atomic::Ordering::Relaxed));
         // The rules judge the new process afresh, after the startup grace.
         let _ = self
             .inputs

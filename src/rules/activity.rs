@@ -262,10 +262,11 @@ impl FreshCheck {
             Mark::Closed => false,
             Mark::After(a) => match a.journal {
                 JournalAfter::Nothing => false,
-                JournalAfter::Pid(p) => pid
-                    .and_then(|b| std::str::from_utf8(b).ok())
-                    .and_then(|s| s.parse::<u32>().ok())
-                    == Some(p),
+                JournalAfter::Pid(p) => {
+                    pid.and_then(|b| std::str::from_utf8(b).ok())
+                        .and_then(|s| s.parse::<u32>().ok())
+                        == Some(p)
+                }
                 JournalAfter::Since(t) => realtime_usec > t,
             },
         };
