@@ -489,7 +489,7 @@ notify = ["console", "hook"]
                 s = v.get("summary", "")
                 if "verified healthy" in s:
                     self.restarts["verified"] += 1
-                elif "not healthy" in s:
+                elif "did not bring it back" in s or "not healthy" in s:
                     self.restarts["unhealthy"] += 1
                 elif "failed" in s:
                     self.restarts["failed"] += 1

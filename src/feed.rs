@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::context_lines::ContextLines;
 use crate::matcher::{Matcher, Scratch, SlotSet};
+use crate::rules::activity::{Activity, FreshCheck};
 use crate::rules::{Input, MatchedLine};
 use crate::source::journal::{EntryMeta, JournalSink, PRIORITIES};
 use crate::source::{FileIdentity, FilePosition, JournalCursor, LineFlags, LineSink, Position};
@@ -27,6 +28,10 @@ pub struct FeedCore {
     tx: mpsc::Sender<Input>,
     /// Lines read since the last batch end.
     lines: u64,
+    /// Of those, the ones that count as the service's own (see `rules::activity`).
+    fresh_lines: u64,
+    /// Tells which lines those are while the service is being restarted.
+    fresh: FreshCheck,
     /// The last position sent on, to send each only once.
     last_position: Option<Position>,
     /// The engine is gone.
@@ -43,9 +48,12 @@ impl FeedCore {
         matcher: Arc<Matcher>,
         tx: mpsc::Sender<Input>,
         telemetry: Arc<SourceTelemetry>,
+        activity: Arc<Activity>,
     ) -> FeedCore {
         FeedCore {
             watch,
+            fresh_lines: 0,
+            fresh: FreshCheck::new(activity, watch),
             scratch: matcher.scratch(),
             matcher,
             tx,
@@ -63,16 +71,19 @@ impl FeedCore {
         }
     }
 
-    /// Counts and matches one line; sends it on if it matched a slot (or `extra` is set).
-    /// `source` is built only for a matching line. Returns whether it was sent.
+    /// Counts and matches one line (`fresh`: it counts as the service's own); sends it on if
+    /// it matched a slot (or `extra` is set). `source` is built only for a matching line.
+    /// Returns whether it was sent.
     fn line(
         &mut self,
         line: &[u8],
         truncated: bool,
+        fresh: bool,
         extra: SlotSet,
         source: impl FnOnce() -> Arc<str>,
     ) -> bool {
         self.lines += 1;
+        self.fresh_lines += u64::from(fresh);
         let slots = self.matcher.match_line(line, &mut self.scratch).slots | extra;
         if slots == 0 || self.closed {
             self.context.push(line);
@@ -111,9 +122,11 @@ impl FeedCore {
         if self.lines > 0 {
             self.telemetry.lines.fetch_add(self.lines, Relaxed);
             let count = std::mem::take(&mut self.lines);
+            let fresh = std::mem::take(&mut self.fresh_lines);
             self.send(Input::Lines {
                 watch: self.watch,
                 count,
+                fresh,
                 at: Instant::now(),
             });
         }
@@ -146,7 +159,11 @@ impl LineSink for FileFeed {
 
     fn line(&mut self, line: &[u8], flags: LineFlags) {
         let source = &self.source;
-        if !self.core.line(line, flags.truncated, 0, || source.clone()) {
+        let fresh = self.core.fresh.file_line(self.file.as_ref(), &flags);
+        if !self
+            .core
+            .line(line, flags.truncated, fresh, 0, || source.clone())
+        {
             return;
         }
         // A matched line may cause an alert: acknowledge it on its own, so its position is
@@ -231,7 +248,11 @@ impl JournalSink for JournalFeed {
             (Some((max, slot)), Some(p)) if p <= max => slot,
             _ => 0,
         };
-        if self.core.line(message, false, extra, || describe(meta)) {
+        let fresh = self.core.fresh.journal_entry(meta.pid, meta.realtime_usec);
+        if self
+            .core
+            .line(message, false, fresh, extra, || describe(meta))
+        {
             if let Some(c) = cursor() {
                 self.core.position(Position::Journal(JournalCursor {
                     key: self.key.clone(),
@@ -279,7 +300,13 @@ mod tests {
         let matcher = Arc::new(Matcher::build(&[] as &[PatternPack]).expect("empty matcher"));
         let (tx, _rx) = mpsc::channel(16);
         let telemetry = Arc::new(SourceTelemetry::default());
-        let core = FeedCore::new(0, matcher, tx, telemetry.clone());
+        let core = FeedCore::new(
+            0,
+            matcher,
+            tx,
+            telemetry.clone(),
+            Arc::new(Activity::new(1)),
+        );
         let mut feed = JournalFeed::new(core, "journal:bot".into(), None);
         let a_minute_ago = (unix_ms() - 60_000) * 1000;
         let meta = EntryMeta {

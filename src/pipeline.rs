@@ -196,6 +196,7 @@ pub async fn run_with_sink(
             shutdown: shutdown.clone(),
             spawned: spawned.clone(),
             telemetry: telemetry.clone(),
+            activity: engine.activity(),
         };
         if let Some(j) = &w.journal {
             let key = format!("journal:{}", w.name);
@@ -206,6 +207,7 @@ pub async fn run_with_sink(
                     matchers[i].clone(),
                     input_tx.clone(),
                     telemetry.add_source(&w.name, &format!("journal:{}", w.name), None),
+                    engine.activity(),
                 ),
                 key.clone(),
                 j.priority_as_error.map(|p| (p, error_slot)),
@@ -288,6 +290,7 @@ pub async fn run_with_sink(
         output_tx.clone(),
         engine.activity(),
         client,
+        telemetry.clone(),
     );
     let supervisor_tx = if supervisor.is_empty() {
         // It holds a sender of the output queue: the router ends only once all are gone.
@@ -507,6 +510,8 @@ struct Follow {
     shutdown: Shutdown,
     spawned: Arc<Spawned>,
     telemetry: Arc<Telemetry>,
+    /// Line counts and restart marks of the watches.
+    activity: Arc<crate::rules::Activity>,
 }
 
 impl Follow {
@@ -518,7 +523,13 @@ impl Follow {
             .telemetry
             .add_source(&self.watch_name, &key, Some(stats.clone()));
         let feed = FileFeed::new(
-            FeedCore::new(self.watch, self.matcher.clone(), self.tx.clone(), source),
+            FeedCore::new(
+                self.watch,
+                self.matcher.clone(),
+                self.tx.clone(),
+                source,
+                self.activity.clone(),
+            ),
             Arc::from(key.as_str()),
         );
         let cfg = FileSourceConfig {
@@ -532,6 +543,7 @@ impl Follow {
                 _ => None,
             },
         };
+        self.activity.follow(self.watch, path.clone());
         if let Ok(mut v) = self.spawned.stats.lock() {
             v.push((key, stats.clone()));
         }

@@ -130,7 +130,18 @@ pub async fn run(
 
 /// Runs one check now, within the probe's timeout.
 pub async fn check(probe: &ProbeConfig, client: &reqwest::Client) -> Verdict {
-    match tokio::time::timeout(probe.timeout, check_inner(&probe.kind, client)).await {
+    check_since(probe, client, None).await
+}
+
+/// Runs one check now, for the verification of a restart: with `since` (when the old process
+/// was gone), a heartbeat file must also have been written since then, or what it proves is
+/// that the old process lived. (An HTTP answer or a unit state is taken now anyway.)
+pub async fn check_since(
+    probe: &ProbeConfig,
+    client: &reqwest::Client,
+    since: Option<SystemTime>,
+) -> Verdict {
+    match tokio::time::timeout(probe.timeout, check_inner(&probe.kind, client, since)).await {
         Ok(v) => v,
         Err(_) => Verdict::down(format!(
             "no answer within {}",
@@ -139,10 +150,21 @@ pub async fn check(probe: &ProbeConfig, client: &reqwest::Client) -> Verdict {
     }
 }
 
-async fn check_inner(kind: &ProbeKind, client: &reqwest::Client) -> Verdict {
+async fn check_inner(
+    kind: &ProbeKind,
+    client: &reqwest::Client,
+    since: Option<SystemTime>,
+) -> Verdict {
     match kind {
         ProbeKind::Http { url, json } => http(client, url, json.as_ref()).await,
-        ProbeKind::Heartbeat { path, max_age } => heartbeat(path, *max_age),
+        ProbeKind::Heartbeat { path, max_age } => match heartbeat(path, *max_age) {
+            v if v.healthy && written_before(path, since) => Verdict::down(format!(
+                "{} not written since the old process was stopped ({})",
+                path.display(),
+                v.detail
+            )),
+            v => v,
+        },
         ProbeKind::Unit { unit, user, .. } => {
             let mut cmd = tokio::process::Command::new("systemctl");
             if let Some(u) = user {
@@ -350,6 +372,14 @@ fn heartbeat(path: &Path, max_age: Duration) -> Verdict {
     }
 }
 
+/// Whether `path` was last modified before `since` (`false` without `since`).
+fn written_before(path: &Path, since: Option<SystemTime>) -> bool {
+    let Some(since) = since else { return false };
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|mtime| mtime < since)
+}
+
 /// Healthy below `warning`; down at level warning or critical, which the detail names.
 fn level(what: &str, text: &str, used: f64, warning: f64, critical: f64) -> Verdict {
     let detail = format!("{text}: {used:.1}% (warning at {warning}%, critical at {critical}%)");
@@ -530,5 +560,33 @@ mod tests {
             .set_modified(old)
             .unwrap();
         assert!(!heartbeat(&p, Duration::from_secs(60)).healthy);
+    }
+
+    #[tokio::test]
+    async fn after_a_restart_a_heartbeat_counts_only_when_written_since_the_old_process_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("hb");
+        std::fs::write(&p, b"x").unwrap();
+        let probe = ProbeConfig {
+            name: "heartbeat".into(),
+            kind: ProbeKind::Heartbeat {
+                path: p.clone(),
+                max_age: Duration::from_secs(300),
+            },
+            every: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            failures: 1,
+            severity: Severity::Warning,
+            then_restart: false,
+            schedule: None,
+        };
+        let client = reqwest::Client::new();
+        let later = SystemTime::now() + Duration::from_secs(5);
+        let v = check_since(&probe, &client, Some(later)).await;
+        assert!(!v.healthy, "written by the old process: {v:?}");
+        assert!(v.detail.contains("not written since"), "{v:?}");
+        let earlier = SystemTime::now() - Duration::from_secs(5);
+        assert!(check_since(&probe, &client, Some(earlier)).await.healthy);
+        assert!(check(&probe, &client).await.healthy, "outside a restart");
     }
 }

@@ -76,6 +76,10 @@ pub struct Telemetry {
     /// Matched lines per watch and pattern slot name.
     matches: Mutex<BTreeMap<(String, String), u64>>,
     pub restarts: Mutex<BTreeMap<String, u64>>,
+    /// Per watch whose restarts are off (handed over to a person, or its unit stopped by an
+    /// operator): what logwarden does about its alerts now. Set by the supervisor, read by
+    /// the router for the alerts' `action`.
+    pub hands_off: Mutex<BTreeMap<String, String>>,
     /// Failed writes of the alert spool (a full or read-only state_dir).
     spool_errors: AtomicU64,
 }
@@ -117,6 +121,7 @@ impl Telemetry {
             engine_heartbeat_ms: AtomicU64::new(0),
             matches: Mutex::new(BTreeMap::new()),
             restarts: Mutex::new(BTreeMap::new()),
+            hands_off: Mutex::new(BTreeMap::new()),
             spool_errors: AtomicU64::new(0),
         })
     }

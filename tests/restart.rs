@@ -36,6 +36,30 @@ while True:
     time.sleep(0.2)
 "#;
 
+/// A bot (bash) that logs every 200 ms and writes one last line when it is stopped (a SIGTERM
+/// handler, run when a frozen bot is thawed and stopped). From its second start on, it hangs
+/// silently: active, but it writes nothing.
+const HANGS_ON_SECOND_START: &str = r#"#!/bin/bash
+log=$1 marker=$2
+if [ -e "$marker" ]; then exec sleep 100000; fi
+touch "$marker"
+trap 'echo "2026-11-23 09:41:43,000 - bot - INFO - shutting down on SIGTERM" >> "$log"; exit 0' TERM
+i=0
+while true; do
+  i=$((i+1))
+  echo "2026-11-23 09:41:42,123 - bot - INFO - Update VIX=17.$i" >> "$log"
+  sleep 0.2
+done
+"#;
+
+/// Which bot the unit runs.
+enum Bot {
+    /// `BOT`, freezing itself after so many seconds if set.
+    Python { freeze_after: Option<f64> },
+    /// `HANGS_ON_SECOND_START`, without a health endpoint (and so without the probe).
+    HangsOnSecondStart,
+}
+
 struct Setup {
     ns: SystemdNs,
     dir: tempfile::TempDir,
@@ -46,19 +70,52 @@ struct Setup {
 /// Boots systemd, installs the bot unit (freezing itself after `freeze_after` s if set) and
 /// writes a logwarden config with `extra` appended to the watch.
 fn setup(freeze_after: Option<f64>, max_restarts: u32, extra: &str) -> Setup {
+    setup_bot(Bot::Python { freeze_after }, max_restarts, extra)
+}
+
+fn setup_bot(which: Bot, max_restarts: u32, extra: &str) -> Setup {
     let ns = SystemdNs::boot();
     let dir = shared_tempdir();
-    let bot = SystemdNs::script(&dir.path().join("bot.py"), BOT);
     let log = dir.path().join("bot.log");
     let port = free_port();
-    let freeze = freeze_after.map(|f| format!(" {f}")).unwrap_or_default();
+    let exec_start = match which {
+        Bot::Python { freeze_after } => {
+            let bot = SystemdNs::script(&dir.path().join("bot.py"), BOT);
+            let freeze = freeze_after.map(|f| format!(" {f}")).unwrap_or_default();
+            format!(
+                "/usr/bin/python3 {} {} {port}{freeze}",
+                bot.display(),
+                log.display()
+            )
+        }
+        Bot::HangsOnSecondStart => {
+            let bot = SystemdNs::script(&dir.path().join("bot.sh"), HANGS_ON_SECOND_START);
+            format!(
+                "/bin/bash {} {} {}",
+                bot.display(),
+                log.display(),
+                dir.path().join("started-once").display()
+            )
+        }
+    };
+    let probe = match which {
+        Bot::Python { .. } => format!(
+            r#"
+  [[watch.probe]]
+  name = "health"
+  kind = "http"
+  url = "http://127.0.0.1:{port}/health"
+  every = "500ms"
+  timeout = "300ms"
+  failures = 2
+  then = ["alert", "restart"]
+"#
+        ),
+        Bot::HangsOnSecondStart => String::new(),
+    };
     ns.install_unit(
         "bot.service",
-        &format!(
-            "[Service]\nExecStart=/usr/bin/python3 {} {} {port}{freeze}\nTimeoutStopSec=1s\n",
-            bot.display(),
-            log.display()
-        ),
+        &format!("[Service]\nExecStart={exec_start}\nTimeoutStopSec=1s\n"),
     );
     let config = dir.path().join("logwarden.toml");
     std::fs::write(
@@ -90,16 +147,7 @@ patterns = ["trading"]
   after = "2s"
   severity = "critical"
   then = ["alert", "restart"]
-
-  [[watch.probe]]
-  name = "health"
-  kind = "http"
-  url = "http://127.0.0.1:{port}/health"
-  every = "500ms"
-  timeout = "300ms"
-  failures = 2
-  then = ["alert", "restart"]
-{extra}
+{probe}{extra}
 "#,
             state = dir.path().join("state").display(),
             log = log.display(),
@@ -158,6 +206,74 @@ fn a_frozen_bot_is_detected_restarted_verified_and_alerted_once() {
     assert_eq!(d.count_alerts("manual-intervention", "firing"), 0);
     let out = s.ns.run(&["systemctl", "is-active", "bot.service"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "active");
+    // Verified by the new process itself: its PID, and lines it wrote.
+    let out = s.ns.run(&[
+        "systemctl",
+        "show",
+        "-p",
+        "MainPID",
+        "--value",
+        "bot.service",
+    ]);
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let summary = done["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains(&format!("the new process (PID {pid}) wrote")),
+        "{summary}"
+    );
+    drop(s.dir);
+}
+
+/// Finding 2 of issue 15: the old process's last line, written while it was thawed and
+/// stopped, and read after the new start, is no proof that the new one lives.
+#[test]
+fn a_restart_whose_new_process_hangs_silently_is_not_verified_by_the_old_ones_last_line() {
+    let s = setup_bot(Bot::HangsOnSecondStart, 2, "");
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &systemd::bin());
+    s.ns.systemctl(&["start", "bot.service"]);
+    wait_lines(&s.log);
+    std::thread::sleep(Duration::from_secs(1));
+    s.ns.systemctl(&[
+        "kill",
+        "--kill-whom=main",
+        "--signal=SIGSTOP",
+        "bot.service",
+    ]);
+    let first = d.wait_alert("restart", "event", Duration::from_secs(30));
+    let summary = first["summary"].as_str().unwrap_or_default().to_string();
+    println!("first restart: {summary}");
+    let log = std::fs::read_to_string(&s.log).unwrap();
+    assert!(
+        log.contains("shutting down on SIGTERM"),
+        "the old process wrote its last line while it was stopped"
+    );
+    assert!(!summary.contains("verified healthy"), "{summary}");
+    assert!(
+        summary.contains("the restart did not bring it back")
+            && summary.contains("wrote no log line"),
+        "{summary}"
+    );
+    // It counts: the second attempt fails the same way, and then a person is asked.
+    d.wait_alert("manual-intervention", "firing", Duration::from_secs(30));
+    d.collect_for(Duration::from_secs(3));
+    assert_eq!(
+        d.count_alerts("restart", "event"),
+        2,
+        "two attempts, then hands off"
+    );
+    let verified = d
+        .seen
+        .iter()
+        .filter(|v| {
+            v["summary"]
+                .as_str()
+                .is_some_and(|t| t.contains("verified healthy"))
+        })
+        .count();
+    assert_eq!(verified, 0, "never verified healthy");
+    // Nor did the old process's line end the silence as if the bot were back.
+    assert_eq!(d.count_alerts("log-stale", "firing"), 1);
+    assert_eq!(d.count_alerts("log-stale", "resolved"), 0);
     drop(s.dir);
 }
 
@@ -344,4 +460,118 @@ fn a_restart_cut_short_by_logwarden_dying_between_stop_and_start_is_finished_at_
     assert!(!saved.contains("in_progress"), "{saved}");
     assert!(saved.contains("\"attempt\": 1"), "{saved}");
     drop(s.dir);
+}
+
+/// A rule on error lines that asks for a restart: fired by a line the test appends, to see
+/// what an alert says logwarden does while its restarts are off.
+const ERRORS_RULE: &str = r#"
+  [[watch.rule]]
+  name = "errors"
+  when = "rate"
+  pattern = "error"
+  threshold = 1
+  window = "1s"
+  then = ["alert", "restart"]
+"#;
+
+/// logwarden's own log lines (not alerts) whose message contains `text`.
+fn logged(d: &Daemon, text: &str) -> usize {
+    d.seen
+        .iter()
+        .filter(|v| v["type"] != "alert")
+        .filter(|v| v["message"].as_str().is_some_and(|m| m.contains(text)))
+        .count()
+}
+
+/// The restart decisions logwarden logged: what must not repeat while its hands are off.
+fn restart_chatter(d: &Daemon) -> usize {
+    d.seen
+        .iter()
+        .filter(|v| v["type"] != "alert")
+        .filter(|v| {
+            v["message"].as_str().is_some_and(|m| {
+                ["restarting", "not restarting", "backing off"]
+                    .iter()
+                    .any(|t| m.contains(t))
+            })
+        })
+        .count()
+}
+
+/// Appends two error lines (more than `threshold`); returns the `errors` alert they fire.
+fn fire_errors(d: &mut Daemon, log: &Path) -> serde_json::Value {
+    let line = "2026-11-23 09:41:44,000 - bot - ERROR - socket timed out".to_string();
+    common::append(log, &[line.clone(), line]);
+    d.wait_alert("errors", "firing", Duration::from_secs(20))
+}
+
+/// Finding 8 of issue 15, an operator's stop: one line when it begins, none while it lasts
+/// (several rechecks), one when the unit runs again; alerts meanwhile say that logwarden
+/// will not restart it.
+#[test]
+fn an_operator_stop_is_logged_once_when_it_begins_and_once_when_it_ends() {
+    let s = setup(None, 3, ERRORS_RULE);
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &systemd::bin());
+    s.ns.systemctl(&["start", "bot.service"]);
+    wait_lines(&s.log);
+    s.ns.systemctl(&["stop", "bot.service"]);
+    d.wait_for("the stop noticed", Duration::from_secs(30), |v| {
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not restarting"))
+    });
+    // Long enough for two rechecks (every 10 s) and any backoff.
+    d.collect_for(Duration::from_secs(22));
+    assert_eq!(restart_chatter(&d), 1, "one line when the stop was noticed");
+    let fired = fire_errors(&mut d, &s.log);
+    let action = fired["action"].as_str().unwrap_or_default();
+    assert!(
+        action.contains("stopped by an operator; logwarden will not restart it"),
+        "{fired}"
+    );
+    assert!(!action.contains("logwarden restarts"), "{fired}");
+    s.ns.systemctl(&["start", "bot.service"]);
+    d.wait_for("the start noticed", Duration::from_secs(40), |v| {
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no longer stopped by an operator"))
+    });
+    d.collect_for(Duration::from_secs(5));
+    assert_eq!(logged(&d, "no longer stopped by an operator"), 1);
+    assert_eq!(restart_chatter(&d), 1, "and not restarted once it ran");
+    assert_eq!(d.count_alerts("restart", "event"), 0);
+}
+
+/// Finding 8 of issue 15, a hand-over: one line when it begins, none while it lasts, one
+/// when an operator resumes; alerts meanwhile say that logwarden keeps its hands off.
+#[test]
+fn a_hand_over_is_logged_once_when_it_begins_and_once_when_it_ends() {
+    let s = setup(Some(1.0), 2, ERRORS_RULE);
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &systemd::bin());
+    s.ns.systemctl(&["start", "bot.service"]);
+    d.wait_alert("manual-intervention", "firing", Duration::from_secs(60));
+    let before = restart_chatter(&d);
+    d.collect_for(Duration::from_secs(20));
+    assert_eq!(
+        restart_chatter(&d),
+        before,
+        "nothing logged while hands are off"
+    );
+    assert_eq!(logged(&d, "MANUAL INTERVENTION NEEDED"), 1);
+    let fired = fire_errors(&mut d, &s.log);
+    let action = fired["action"].as_str().unwrap_or_default();
+    assert!(
+        action.contains("keeps its hands off bot.service until `logwarden resume bot`"),
+        "{fired}"
+    );
+    let out =
+        s.ns.command(systemd::bin())
+            .args(["--config"])
+            .arg(&s.config)
+            .args(["resume", "bot"])
+            .output()
+            .unwrap();
+    assert!(out.status.success());
+    d.wait_alert("manual-intervention", "resolved", Duration::from_secs(10));
+    assert_eq!(logged(&d, "automatic restarts are on again"), 1);
 }

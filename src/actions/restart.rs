@@ -6,6 +6,8 @@
 //! watchdogs do it: thaw (SIGCONT, a SIGSTOPped process cannot act on SIGTERM), a graceful
 //! stop, wait `stop_timeout` (or the unit's own `TimeoutStopSec` when longer), SIGKILL what
 //! is left of the unit's cgroup, `reset-failed` when the unit hit its start limit, start.
+//! The caller is told the moment the old process is gone (before the start; after the
+//! command for a restart command), so it can tell the new process's output from the old's.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -114,12 +116,19 @@ fn parse_systemd_span(text: &str) -> Option<Duration> {
 #[derive(Debug, Default)]
 pub struct RestartReport {
     pub steps: Vec<String>,
+    /// The unit's main PID after the start (`None`: not known, e.g. a restart command).
+    pub main_pid: Option<u32>,
 }
+
+/// Called once when every process of the old instance has ended, before the new one starts
+/// (with a restart command, which does both: when it has returned).
+pub type OnStopped<'a> = &'a (dyn Fn() + Send + Sync);
 
 /// Restarts the service. Returns what was done, or why it failed.
 pub async fn restart(
     method: &RestartMethod,
     stop_timeout: Duration,
+    on_stopped: OnStopped<'_>,
 ) -> Result<RestartReport, RestartError> {
     match method {
         RestartMethod::Command(argv) => {
@@ -141,11 +150,12 @@ pub async fn restart(
                     String::from_utf8_lossy(&out.stderr).trim()
                 )));
             }
+            on_stopped();
             report.steps.push(format!("ran {program}"));
             Ok(report)
         }
         RestartMethod::Systemd { unit, user } => {
-            restart_unit(unit, user.as_deref(), stop_timeout).await
+            restart_unit(unit, user.as_deref(), stop_timeout, on_stopped).await
         }
     }
 }
@@ -154,6 +164,7 @@ async fn restart_unit(
     unit: &str,
     user: Option<&str>,
     stop_timeout: Duration,
+    on_stopped: OnStopped<'_>,
 ) -> Result<RestartReport, RestartError> {
     let mut report = RestartReport::default();
     let state = unit_state(unit, user).await?;
@@ -197,6 +208,8 @@ async fn restart_unit(
             state.result
         ));
     }
+    // Inactive or failed: with the default KillMode the whole cgroup has ended.
+    on_stopped();
     if let Err(e) = run(user, &["start", "--", unit]).await {
         // A start limit hit by this very start: reset once and try again.
         let _ = run(user, &["reset-failed", "--", unit]).await;
@@ -207,8 +220,20 @@ async fn restart_unit(
             .steps
             .push("start hit the unit's start limit; ran reset-failed and started again".into());
     }
-    report.steps.push(format!("started {unit}"));
+    report.main_pid = main_pid(unit, user).await;
+    match report.main_pid {
+        Some(pid) => report.steps.push(format!("started {unit} (PID {pid})")),
+        None => report.steps.push(format!("started {unit}")),
+    }
     Ok(report)
+}
+
+/// The unit's main PID (`None` when it has none or it cannot be read).
+async fn main_pid(unit: &str, user: Option<&str>) -> Option<u32> {
+    let text = run(user, &["show", "-p", "MainPID", "--value", "--", unit])
+        .await
+        .ok()?;
+    text.trim().parse().ok().filter(|&p| p != 0)
 }
 
 /// Waits until the unit is inactive or failed; `false` if it still runs after `limit`.

@@ -90,6 +90,11 @@ struct Shared {
     telemetry: Arc<Telemetry>,
 }
 
+/// What logwarden does about `watch`'s alerts while its restarts are off (see `Supervisor`).
+fn hands_off_action(telemetry: &Telemetry, watch: &str) -> Option<String> {
+    telemetry.hands_off.lock().ok()?.get(watch).cloned()
+}
+
 /// Routes alerts to channels; see the module doc.
 pub struct Router {
     shared: Arc<Shared>,
@@ -270,9 +275,12 @@ impl Router {
         if alert.state == AlertState::Firing && alert.action.is_none() {
             if let Some((unit, on)) = self.restarts.get(&alert.watch) {
                 if on.contains(&alert.rule) {
-                    alert.action = Some(match unit {
-                        Some(u) => format!("logwarden restarts {u} (when its restart policy allows)"),
-                        None => "logwarden runs the watch's restart command (when its restart policy allows)".into(),
+                    // What logwarden really does now: nothing while its restarts are off.
+                    let off = hands_off_action(&self.shared.telemetry, &alert.watch);
+                    alert.action = Some(match (off, unit) {
+                        (Some(off), _) => off,
+                        (None, Some(u)) => format!("logwarden restarts {u} (when its restart policy allows)"),
+                        (None, None) => "logwarden runs the watch's restart command (when its restart policy allows)".into(),
                     });
                 }
             }

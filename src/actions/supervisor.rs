@@ -6,7 +6,10 @@
 //! (10 s, 20 s, 40 s ... 300 s) has passed, and at most `max_restarts` per `window`. Past that
 //! limit it sends one "manual intervention needed" alert and keeps its hands off until the
 //! service is healthy again or an operator runs `logwarden resume WATCH`. A unit stopped on
-//! purpose (`systemctl stop`) is never restarted. Each restart is verified after
+//! purpose (`systemctl stop`) is never restarted; logwarden looks again every
+//! `OPERATOR_STOP_RECHECK` (quietly) until it runs again. Both states are logged once when
+//! they begin and once when they end, and while they last the `action` of the watch's
+//! alerts says that logwarden keeps its hands off. Each restart is verified after
 //! `verify_after`: the unit is active, its probes pass, and it logs again.
 //! History and backoff persist in `state_dir/restarts.json`; operator commands arrive as files
 //! in `state_dir/control/`.
@@ -24,6 +27,7 @@ use super::restart::{self, RestartReport};
 use crate::alert::{Alert, AlertState};
 use crate::config::duration::format_duration;
 use crate::config::{Config, ProbeConfig, RestartConfig, RestartMethod, Severity};
+use crate::rules::activity::JournalAfter;
 use crate::rules::{Activity, Input, Output};
 use crate::shutdown::Shutdown;
 
@@ -31,6 +35,10 @@ use crate::shutdown::Shutdown;
 pub const RESTART_RULE: &str = "restart";
 /// Rule name of the hand-over alert (firing until healthy or resumed).
 pub const HANDOVER_RULE: &str = "manual-intervention";
+
+/// How often a unit stopped by an operator is looked at again (one `systemctl show`, not
+/// logged): once it runs again, restarts are on again.
+const OPERATOR_STOP_RECHECK: Duration = Duration::from_secs(10);
 
 /// What an operator asked for a watch, through `logwarden pause/resume`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -135,10 +143,12 @@ fn restore_next_allowed(
 enum Outcome {
     /// Not restarted (the unit was stopped on purpose).
     Skipped(String),
+    /// A unit stopped by an operator runs again (in this state).
+    Running(String),
     Restarted {
         report: RestartReport,
-        /// `None`: verified healthy; `Some(why)`: not healthy after `verify_after`.
-        unhealthy: Option<String>,
+        /// `Ok(evidence)`: verified healthy; `Err(why)`: not healthy after `verify_after`.
+        verdict: Result<String, String>,
     },
     Failed(String),
 }
@@ -166,6 +176,12 @@ struct Watch {
     noted: Option<String>,
     /// A restart was in progress when the previous logwarden ended: finish it first.
     interrupted: bool,
+    /// What the restart under way is for (the rules that asked), for its log line.
+    reason: String,
+    /// Its unit was stopped by an operator (`systemctl stop`): not restarted, looked at
+    /// again at `recheck_at`, quietly, until it runs again.
+    operator_stopped: bool,
+    recheck_at: Instant,
 }
 
 /// Decides and runs restarts for every watch that may be restarted.
@@ -176,6 +192,22 @@ pub struct Supervisor {
     alerts: mpsc::Sender<Output>,
     activity: Arc<Activity>,
     client: reqwest::Client,
+    telemetry: Arc<crate::telemetry::Telemetry>,
+}
+
+/// The `action` of a watch's alerts while logwarden has handed it over to a person.
+fn handed_over_action(watch: &str, unit: Option<&str>) -> String {
+    format!(
+        "none: logwarden keeps its hands off {} until `logwarden resume {watch}` (or until it is healthy again); manual intervention needed",
+        unit.unwrap_or(watch)
+    )
+}
+
+/// The `action` of a watch's alerts while its unit is stopped by an operator.
+fn operator_stopped_action(unit: &str) -> String {
+    format!(
+        "none: {unit} was stopped by an operator; logwarden will not restart it (restarts are on again once it runs)"
+    )
 }
 
 impl Supervisor {
@@ -187,6 +219,7 @@ impl Supervisor {
         alerts: mpsc::Sender<Output>,
         activity: Arc<Activity>,
         client: reqwest::Client,
+        telemetry: Arc<crate::telemetry::Telemetry>,
     ) -> Supervisor {
         let state_dir = config.daemon.state_dir.clone();
         let saved: SavedFile = std::fs::read(state_dir.join("restarts.json"))
@@ -242,17 +275,58 @@ impl Supervisor {
                     healthy_since: None,
                     noted: None,
                     interrupted,
+                    operator_stopped: false,
+                    recheck_at: now,
+                    reason: String::new(),
                 })
             })
             .collect();
-        Supervisor {
+        let supervisor = Supervisor {
             watches,
             state_dir,
             inputs,
             alerts,
             activity,
             client,
+            telemetry,
+        };
+        for i in 0..supervisor.watches.len() {
+            if supervisor.watches[i].saved.gave_up {
+                supervisor.set_hands_off(i);
+            }
         }
+        supervisor
+    }
+
+    /// Publishes what logwarden does about watch `i`'s alerts now (for their `action`).
+    fn set_hands_off(&self, i: usize) {
+        let w = &self.watches[i];
+        let action = if w.saved.gave_up {
+            Some(handed_over_action(&w.name, w.unit.as_deref()))
+        } else if w.operator_stopped {
+            Some(operator_stopped_action(
+                w.unit.as_deref().unwrap_or(&w.name),
+            ))
+        } else {
+            None
+        };
+        if let Ok(mut h) = self.telemetry.hands_off.lock() {
+            match action {
+                Some(a) => h.insert(w.name.clone(), a),
+                None => h.remove(&w.name),
+            };
+        }
+    }
+
+    /// Ends the operator-stop state of watch `i` (logged once), if it was in it.
+    fn end_operator_stop(&mut self, i: usize, why: &str) {
+        let w = &mut self.watches[i];
+        if !w.operator_stopped {
+            return;
+        }
+        w.operator_stopped = false;
+        tracing::info!(watch = %w.name, "{why}: no longer stopped by an operator; automatic restarts are on again");
+        self.set_hands_off(i);
     }
 
     /// Whether any watch may be restarted at all.
@@ -366,6 +440,7 @@ impl Supervisor {
             };
             w.next_allowed = now;
             self.save();
+            self.set_hands_off(i);
             self.send(
                 i,
                 HANDOVER_RULE,
@@ -392,6 +467,7 @@ impl Supervisor {
         let w = &self.watches[i];
         let wanted: Vec<String> = w.firing.intersection(&w.restart_on).cloned().collect();
         if wanted.is_empty() {
+            self.end_operator_stop(i, "its rules have cleared");
             let w = &mut self.watches[i];
             w.detected_at = None;
             w.noted = None;
@@ -399,6 +475,7 @@ impl Supervisor {
                 w.saved.gave_up = false;
                 w.saved.attempt = 0;
                 self.save();
+                self.set_hands_off(i);
                 self.send(
                     i,
                     HANDOVER_RULE,
@@ -451,6 +528,13 @@ impl Supervisor {
         if w.saved.gave_up {
             return;
         }
+        if w.operator_stopped {
+            // Quiet: a look now and then (no log line, no saved state) until it runs again.
+            if now >= w.recheck_at {
+                self.spawn_task(i, TaskKind::Recheck, done);
+            }
+            return;
+        }
         let window = w.cfg.window.as_secs();
         let cutoff = unix_now().saturating_sub(window);
         self.watches[i].saved.history.retain(|&t| t > cutoff);
@@ -465,6 +549,7 @@ impl Supervisor {
             );
             self.watches[i].saved.gave_up = true;
             self.save();
+            self.set_hands_off(i);
             self.send(
                 i,
                 HANDOVER_RULE,
@@ -492,14 +577,14 @@ impl Supervisor {
         // dies during restarts still meets the hourly limit, and the next one finishes it.
         let w = &mut self.watches[i];
         w.noted = None;
-        let reason = wanted.join(", ");
-        tracing::info!(watch = %w.name, reason = %reason, attempt = w.saved.attempt + 1, "restarting");
+        w.reason = wanted.join(", ");
         w.saved.history.push(unix_now());
         w.saved.attempt += 1;
         self.spawn_task(i, TaskKind::Restart, done);
     }
 
-    /// Marks a restart in progress (saved), then runs it as its own task.
+    /// Marks a restart in progress (saved), then runs it as its own task. (A `Recheck` only
+    /// looks at the unit: nothing is saved.)
     fn spawn_task(
         &mut self,
         i: usize,
@@ -508,18 +593,21 @@ impl Supervisor {
     ) {
         let w = &mut self.watches[i];
         w.busy = true;
-        w.saved.in_progress_unix_ms = Some(unix_now_ms());
-        self.save();
+        if kind != TaskKind::Recheck {
+            w.saved.in_progress_unix_ms = Some(unix_now_ms());
+            self.save();
+        }
         let w = &self.watches[i];
-        let lines_before = self.activity.lines(w.index);
         let task = RestartTask {
+            watch: w.name.clone(),
+            reason: w.reason.clone(),
+            attempt: w.saved.attempt,
             method: w.cfg.method.clone(),
             unit: w.unit.clone(),
             stop_timeout: w.cfg.stop_timeout,
             verify_after: w.cfg.verify_after,
             probes: w.probes.clone(),
             has_logs: w.has_logs,
-            lines_before,
             activity: self.activity.clone(),
             index: w.index,
             client: self.client.clone(),
@@ -538,27 +626,44 @@ impl Supervisor {
         let now = Instant::now();
         let w = &mut self.watches[i];
         w.busy = false;
+        if kind == TaskKind::Recheck {
+            match outcome {
+                Outcome::Running(state) => {
+                    // Started by a person just now: judged after the startup grace.
+                    let w = &mut self.watches[i];
+                    w.grace_until = now + w.cfg.startup_grace;
+                    self.end_operator_stop(i, &state);
+                }
+                // Still stopped, or systemctl did not answer: look again later, quietly.
+                _ => self.watches[i].recheck_at = now + OPERATOR_STOP_RECHECK,
+            }
+            return;
+        }
         w.saved.in_progress_unix_ms = None;
         let finished = match kind {
-            TaskKind::Restart => "",
+            TaskKind::Restart | TaskKind::Recheck => "",
             TaskKind::FinishInterrupted => {
                 "logwarden ended in the middle of a restart; the next one finished it: "
             }
         };
         match outcome {
+            Outcome::Running(_) => {}
             Outcome::Skipped(why) => {
-                w.next_allowed = now + Duration::from_secs(10);
                 match kind {
-                    TaskKind::Restart => {
-                        // Not an attempt after all.
+                    TaskKind::Restart | TaskKind::Recheck => {
+                        // Not an attempt after all; the stop is not fought (logged once).
                         w.saved.history.pop();
                         w.saved.attempt = w.saved.attempt.saturating_sub(1);
+                        w.operator_stopped = true;
+                        w.recheck_at = now + OPERATOR_STOP_RECHECK;
+                        tracing::warn!(watch = %w.name, "not restarting: {why}; logwarden will not restart it until it runs again");
                         self.save();
-                        self.note(i, why);
+                        self.set_hands_off(i);
                     }
                     // The restart happened (it counted), but its alert was lost with the
                     // logwarden that began it: say so now.
                     TaskKind::FinishInterrupted => {
+                        self.hold_off(i, now, Duration::from_secs(10));
                         self.save();
                         self.send(i, RESTART_RULE, AlertState::Event, Severity::Warning, why)
                             .await;
@@ -577,15 +682,15 @@ impl Supervisor {
                 )
                 .await;
             }
-            Outcome::Restarted { report, unhealthy } => {
+            Outcome::Restarted { report, verdict } => {
                 self.back_off(i, now);
                 let w = &mut self.watches[i];
                 w.grace_until = now + w.cfg.startup_grace;
                 let n = w.saved.history.len();
                 let max = w.cfg.max_restarts;
                 let steps = report.steps.join("; ");
-                match unhealthy {
-                    None => {
+                match verdict {
+                    Ok(evidence) => {
                         let took = w.detected_at.map(|d| now.duration_since(d));
                         w.healthy_since = Some(now);
                         // The trouble that caused it is over: the rules were reset.
@@ -597,15 +702,24 @@ impl Supervisor {
                             })
                             .unwrap_or_default();
                         self.send(i, RESTART_RULE, AlertState::Event, Severity::Warning,
-                            format!("{finished}restarted ({n} of at most {max} per window) and verified healthy{took}: {steps}")).await;
+                            format!("{finished}restarted ({n} of at most {max} per window) and verified healthy{took}: {evidence}; {steps}")).await;
                     }
-                    Some(why) => {
+                    Err(why) => {
+                        // Counted like any attempt (from its start): enough of these hand over.
                         self.send(i, RESTART_RULE, AlertState::Event, Severity::Critical,
-                            format!("{finished}restarted ({n} of at most {max} per window) but it is not healthy: {why} ({steps})")).await;
+                            format!("{finished}restarted ({n} of at most {max} per window), but the restart did not bring it back: {why} ({steps})")).await;
                     }
                 }
             }
         }
+    }
+
+    /// No restart of watch `i` for `d` from `now` (the saved time too, so what is logged
+    /// about it is true).
+    fn hold_off(&mut self, i: usize, now: Instant, d: Duration) {
+        let w = &mut self.watches[i];
+        w.next_allowed = now + d;
+        w.saved.next_allowed_unix_ms = Some(unix_now_ms() + d.as_millis() as u64);
     }
 
     /// Sets the backoff after an attempt (counted when it began) and saves.
@@ -621,13 +735,16 @@ impl Supervisor {
 
 /// One restart, run as its own task.
 struct RestartTask {
+    watch: String,
+    /// The rules that asked for it, and which attempt it is (for its log line).
+    reason: String,
+    attempt: u32,
     method: RestartMethod,
     unit: Option<String>,
     stop_timeout: Duration,
     verify_after: Duration,
     probes: Vec<ProbeConfig>,
     has_logs: bool,
-    lines_before: u64,
     activity: Arc<Activity>,
     index: usize,
     client: reqwest::Client,
@@ -643,10 +760,28 @@ enum TaskKind {
     Restart,
     /// Finishing a restart the previous logwarden began and did not end.
     FinishInterrupted,
+    /// Only looking whether a unit stopped by an operator runs again.
+    Recheck,
+}
+
+/// Opens the watch's restart mark again when a restart task ends, however it ends.
+struct EndRestart<'a>(&'a Activity, usize);
+
+impl Drop for EndRestart<'_> {
+    fn drop(&mut self) {
+        self.0.end_restart(self.1);
+    }
 }
 
 impl RestartTask {
     async fn run(self) -> Outcome {
+        if self.kind == TaskKind::Recheck {
+            return self.recheck().await;
+        }
+        // From here until the verification is over, only output of the new process counts
+        // (`rules::activity`): not what the old one writes while it is thawed and stopped.
+        let epoch = self.activity.begin_restart(self.index);
+        let _open_again = EndRestart(&self.activity, self.index);
         if let RestartMethod::Systemd { unit, user } = &self.method {
             match restart::unit_state(unit, user.as_deref()).await {
                 // Stopped by our own interrupted restart, not by an operator: start it.
@@ -666,10 +801,28 @@ impl RestartTask {
                 Err(e) => return Outcome::Failed(e.to_string()),
             }
         }
-        let report = match restart::restart(&self.method, self.stop_timeout).await {
+        tracing::info!(watch = %self.watch, reason = %self.reason, attempt = self.attempt, "restarting");
+        let stopped_at_ms = std::sync::atomic::AtomicU64::new(0);
+        let on_stopped = || {
+            let now = unix_now_ms();
+            stopped_at_ms.store(now, std::sync::atomic::Ordering::Relaxed);
+            let journal = match self.method {
+                // The new main PID is known once `start` returned; until then none counts.
+                RestartMethod::Systemd { .. } => JournalAfter::Nothing,
+                // The command has stopped and started it: entries from now on.
+                RestartMethod::Command(_) => JournalAfter::Since(now * 1000),
+            };
+            self.activity.old_process_gone(self.index, journal);
+        };
+        let report = match restart::restart(&self.method, self.stop_timeout, &on_stopped).await {
             Ok(r) => r,
             Err(e) => return Outcome::Failed(e.to_string()),
         };
+        if let Some(pid) = report.main_pid {
+            self.activity.new_main_pid(self.index, pid);
+        }
+        let stopped_at = UNIX_EPOCH
+            + Duration::from_millis(stopped_at_ms.load(std::sync::atomic::Ordering::Relaxed));
         // The rules judge the new process afresh, after the startup grace.
         let _ = self
             .inputs
@@ -679,15 +832,33 @@ impl RestartTask {
             })
             .await;
         tokio::time::sleep(self.verify_after).await;
-        Outcome::Restarted {
-            report,
-            unhealthy: self.verify().await,
+        let verdict = self.verify(epoch, stopped_at, report.main_pid).await;
+        Outcome::Restarted { report, verdict }
+    }
+
+    /// Whether a unit stopped by an operator runs again: `Running` if it does.
+    async fn recheck(&self) -> Outcome {
+        let RestartMethod::Systemd { unit, user } = &self.method else {
+            return Outcome::Running("no unit".into());
+        };
+        match restart::unit_state(unit, user.as_deref()).await {
+            Ok(s) if s.stopped_on_purpose() => Outcome::Skipped(String::new()),
+            Ok(s) => Outcome::Running(format!("{unit} is {} ({})", s.active_state, s.sub_state)),
+            Err(e) => Outcome::Failed(e.to_string()),
         }
     }
 
-    /// `None` when the service is healthy: active, probes pass, and it logs again.
-    async fn verify(&self) -> Option<String> {
+    /// `Ok(evidence)` when the new process is healthy: the unit is active, every probe
+    /// passes (a heartbeat file written since the old process was gone at `stopped_at`),
+    /// and it wrote log lines of its own; else `Err(what is wrong)`.
+    async fn verify(
+        &self,
+        epoch: u32,
+        stopped_at: SystemTime,
+        main_pid: Option<u32>,
+    ) -> Result<String, String> {
         let mut problems = Vec::new();
+        let mut evidence = Vec::new();
         if let (RestartMethod::Systemd { user, .. }, Some(unit)) = (&self.method, &self.unit) {
             match restart::unit_state(unit, user.as_deref()).await {
                 Ok(s) if s.active_state == "active" => {}
@@ -696,18 +867,34 @@ impl RestartTask {
             }
         }
         for p in &self.probes {
-            let v = crate::probes::check(p, &self.client).await;
-            if !v.healthy {
+            let v = crate::probes::check_since(p, &self.client, Some(stopped_at)).await;
+            if v.healthy {
+                evidence.push(format!("probe {} passes", p.name));
+            } else {
                 problems.push(format!("probe {}: {}", p.name, v.detail));
             }
         }
-        if self.has_logs && self.activity.lines(self.index) <= self.lines_before {
-            problems.push(format!(
-                "no new log line within {}",
-                format_duration(self.verify_after)
-            ));
+        let process = match main_pid {
+            Some(pid) => format!("the new process (PID {pid})"),
+            None => "the new process".to_string(),
+        };
+        if self.has_logs {
+            match self.activity.new_process_lines(self.index, epoch) {
+                0 => problems.push(format!(
+                    "{process} wrote no log line within {} (lines the old one wrote while it was stopped do not count)",
+                    format_duration(self.verify_after)
+                )),
+                1 => evidence.push(format!("{process} wrote 1 log line since its start")),
+                n => evidence.push(format!("{process} wrote {n} log lines since its start")),
+            }
+        } else if self.probes.is_empty() {
+            evidence.push(format!("{process} is active"));
         }
-        (!problems.is_empty()).then(|| problems.join("; "))
+        if problems.is_empty() {
+            Ok(evidence.join(", "))
+        } else {
+            Err(problems.join("; "))
+        }
     }
 }
 

@@ -256,9 +256,11 @@ impl WatchReplay {
         if self.pending_lines == 0 {
             return;
         }
+        let count = std::mem::take(&mut self.pending_lines);
         let input = Input::Lines {
             watch: 0,
-            count: std::mem::take(&mut self.pending_lines),
+            count,
+            fresh: count,
             at: self.now,
         };
         self.engine.handle(&input, &mut self.out);

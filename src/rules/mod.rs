@@ -7,6 +7,7 @@
 //! earliest rule deadline, so an idle daemon does not wake needlessly.
 
 pub mod absent;
+pub mod activity;
 pub mod anomaly;
 pub mod gate;
 pub mod match_rule;
@@ -44,10 +45,13 @@ pub struct Outcome {
 /// What sources send to the engine.
 #[derive(Debug)]
 pub enum Input {
-    /// `count` lines (matched or not) were read by a source of `watch` at `at`.
+    /// `count` lines (matched or not) were read by a source of `watch` at `at`; `fresh` of
+    /// them count as the service's own (all of them unless a restart is under way, see
+    /// `activity`): only those end a `stale` silence.
     Lines {
         watch: usize,
         count: u64,
+        fresh: u64,
         at: Instant,
     },
     /// One line matched at least one slot.
@@ -69,33 +73,7 @@ pub enum Input {
     Reset { watch: usize, at: Instant },
 }
 
-/// Lines seen per watch since start, for whoever checks that a restarted service logs again.
-#[derive(Debug, Default)]
-pub struct Activity {
-    lines: Vec<std::sync::atomic::AtomicU64>,
-}
-
-impl Activity {
-    pub fn new(watches: usize) -> Activity {
-        Activity {
-            lines: (0..watches).map(|_| Default::default()).collect(),
-        }
-    }
-
-    /// Lines seen so far by `watch`.
-    pub fn lines(&self, watch: usize) -> u64 {
-        self.lines
-            .get(watch)
-            .map(|l| l.load(std::sync::atomic::Ordering::Relaxed))
-            .unwrap_or(0)
-    }
-
-    fn add(&self, watch: usize, n: u64) {
-        if let Some(l) = self.lines.get(watch) {
-            l.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-}
+pub use activity::Activity;
 
 /// What the engine sends on: alerts, and acknowledgements of the lines it has handled.
 #[derive(Debug)]
@@ -331,8 +309,18 @@ impl Engine {
     /// Feeds one input; alerts it causes are pushed to `out`.
     pub fn handle(&mut self, input: &Input, out: &mut Vec<Alert>) {
         match input {
-            Input::Lines { watch, at, count } => {
+            Input::Lines {
+                watch,
+                at,
+                count,
+                fresh,
+            } => {
+                debug_assert!(fresh <= count);
                 self.activity.add(*watch, *count);
+                if *fresh == 0 {
+                    // Only the old process being stopped wrote these: not a sign of life.
+                    return;
+                }
                 let Some(w) = self.watches.get_mut(*watch) else {
                     return;
                 };

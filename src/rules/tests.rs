@@ -147,6 +147,7 @@ impl Harness {
             &Input::Lines {
                 watch: w,
                 count: 1,
+                fresh: 1,
                 at,
             },
             &mut out,
@@ -671,6 +672,7 @@ fn rules_only_react_to_lines_of_their_own_watch() {
         &Input::Lines {
             watch: 7,
             count: 3,
+            fresh: 3,
             at,
         },
         &mut out,
