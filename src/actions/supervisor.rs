@@ -193,6 +193,10 @@ pub struct Supervisor {
     activity: Arc<Activity>,
     client: reqwest::Client,
     telemetry: Arc<crate::telemetry::Telemetry>,
+    /// For the log line each of its alerts gets: the alert itself is redacted where it
+    /// enters the pipeline, but this line is written before that, and a summary may name a
+    /// probe's URL (which can hold a token).
+    redactor: super::redact::Redactor,
 }
 
 /// The `action` of a watch's alerts while logwarden has handed it over to a person.
@@ -289,6 +293,7 @@ impl Supervisor {
             activity,
             client,
             telemetry,
+            redactor: super::redact::Redactor::new(&config.alerts, &config.secret_values()),
         };
         for i in 0..supervisor.watches.len() {
             if supervisor.watches[i].saved.gave_up {
@@ -393,7 +398,7 @@ impl Supervisor {
         summary: String,
     ) {
         let watch = &self.watches[w];
-        tracing::info!(watch = %watch.name, "{summary}");
+        tracing::info!(watch = %watch.name, "{}", self.redactor.redact(&summary));
         let mut alert = Alert::new(&watch.name, rule, severity, state, summary);
         alert.unit = watch.unit.clone();
         let _ = self.alerts.send(Output::Alert(alert)).await;
