@@ -1,6 +1,6 @@
 //! The file follower against the real Debian `logrotate`, in-process.
 //!
-//! A writer thread appends numbered lines as fast as it can while the main thread runs
+//! A writer thread appends numbered lines at a fixed high rate while the main thread runs
 //! `logrotate -f` many times; the follower's sink records every number it is given. Then
 //! each number written must have been seen exactly once (rename+create modes), or at least
 //! never twice (copytruncate, whose gap between logrotate's copy and its truncate is in
@@ -32,6 +32,11 @@ fn filler_len(n: u32) -> usize {
 
 /// Lines per `write` of the writer.
 const LINES_PER_WRITE: usize = 4;
+/// The writer's pace: about 10 MB/s, a very busy service. Unpaced, a fast machine wrote
+/// 15 M lines in a run and the numbers outgrew their seven digits.
+const LINES_PER_SECOND: u64 = 250_000;
+/// The writer stops here whatever the time: every number fits in seven digits.
+const MAX_LINES: u32 = 9_999_999;
 /// `logrotate -f` runs per test, and the pause after each.
 const ROTATIONS: usize = 30;
 const ROTATE_EVERY: Duration = Duration::from_millis(70);
@@ -168,17 +173,24 @@ fn parse(line: &[u8]) -> Option<u32> {
     (rest[8..] == FILLER.as_bytes()[..filler_len(n)]).then_some(n)
 }
 
-/// Appends numbered lines to `path` until `stop`, `LINES_PER_WRITE` per `write`, through an
-/// O_APPEND handle it keeps open; when another file appears at the path (rename+create), it
-/// reopens it `reopen_after` later, as an application told to reopen its log would. Returns
-/// how many lines it wrote.
+/// Appends numbered lines to `path` until `stop` (or `MAX_LINES`), `LINES_PER_WRITE` per
+/// `write`, at `LINES_PER_SECOND`, through an O_APPEND handle it keeps open; when another file
+/// appears at the path (rename+create), it reopens it `reopen_after` later, as an application
+/// told to reopen its log would. Returns how many lines it wrote.
 fn writer(path: PathBuf, stop: Arc<AtomicBool>, reopen_after: Duration) -> u32 {
     let mut file = OpenOptions::new().append(true).open(&path).unwrap();
     let mut ino = file.metadata().unwrap().ino();
     let mut replaced_at: Option<Instant> = None;
     let mut n: u32 = 0;
     let mut buf = Vec::with_capacity(LINES_PER_WRITE * 64);
-    while !stop.load(Ordering::Relaxed) {
+    let started = Instant::now();
+    while !stop.load(Ordering::Relaxed) && n < MAX_LINES - LINES_PER_WRITE as u32 {
+        if n % 1024 == 0 {
+            let due = Duration::from_micros(u64::from(n) * 1_000_000 / LINES_PER_SECOND);
+            if let Some(ahead) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(ahead);
+            }
+        }
         if let Ok(meta) = std::fs::metadata(&path) {
             if meta.ino() != ino {
                 let since = *replaced_at.get_or_insert_with(Instant::now);

@@ -44,4 +44,13 @@ pub trait LineSink: Send {
     fn wake_in(&self) -> Option<std::time::Duration> {
         None
     }
+    /// The lines that follow until `caught_up` were written before logwarden read them (a
+    /// catch-up after downtime, or a follower that fell behind): at `written` or earlier, when
+    /// the source knows (a rotated file's modification time).
+    fn backlog(&mut self, _written: Option<std::time::SystemTime>) {}
+    /// The source has read everything that was there: the lines that follow are new.
+    fn caught_up(&mut self) {}
+    /// Bytes that can no longer be read (`file`: where they were; `why`: how they got lost,
+    /// for a person), counted once when the source finds out.
+    fn lost(&mut self, _file: &str, _bytes: u64, _why: &str) {}
 }
