@@ -140,6 +140,9 @@ pub struct FileFeed {
     source: Arc<str>,
     /// The file lines come from now.
     file: Option<FileIdentity>,
+    /// Its length and modification time as of the last batch (saved with positions).
+    file_len: u64,
+    file_mtime_ns: u64,
 }
 
 impl FileFeed {
@@ -148,13 +151,27 @@ impl FileFeed {
             core,
             source,
             file: None,
+            file_len: 0,
+            file_mtime_ns: 0,
         }
     }
 }
 
 impl LineSink for FileFeed {
     fn file_changed(&mut self, id: &FileIdentity) {
+        if self.file != Some(*id) {
+            (self.file_len, self.file_mtime_ns) = (0, 0);
+        }
         self.file = Some(*id);
+    }
+
+    fn lost(&mut self, file: &str, bytes: u64, why: &str) {
+        self.core.send(Input::Lost {
+            watch: self.core.watch,
+            file: file.to_string(),
+            bytes,
+            why: why.to_string(),
+        });
     }
 
     fn line(&mut self, line: &[u8], flags: LineFlags) {
@@ -173,6 +190,8 @@ impl LineSink for FileFeed {
                 path: self.source.to_string(),
                 id,
                 offset: flags.end,
+                len: self.file_len.max(flags.end),
+                mtime_ns: self.file_mtime_ns,
             }));
         }
     }
@@ -180,6 +199,9 @@ impl LineSink for FileFeed {
     fn batch_end(&mut self, position: Option<&FilePosition>) -> bool {
         let listening = self.core.batch_end();
         if let Some(p) = position {
+            if Some(p.id) == self.file {
+                (self.file_len, self.file_mtime_ns) = (p.len, p.mtime_ns);
+            }
             self.core.position(Position::File(p.clone()));
         }
         listening

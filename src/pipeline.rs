@@ -191,6 +191,7 @@ pub async fn run_with_sink(
             multiline: w.multiline.clone(),
             tx: input_tx.clone(),
             max_line_bytes: w.max_line_bytes,
+            olddir: w.olddir.clone(),
             poll_interval: config.daemon.poll_interval,
             resume: resume.clone(),
             shutdown: shutdown.clone(),
@@ -504,6 +505,7 @@ struct Follow {
     multiline: MultilineRule,
     tx: mpsc::Sender<Input>,
     max_line_bytes: usize,
+    olddir: Option<PathBuf>,
     poll_interval: Duration,
     /// Positions saved by the previous run.
     resume: Arc<BTreeMap<String, Position>>,
@@ -542,6 +544,7 @@ impl Follow {
                 Some(Position::File(f)) => Some(f.clone()),
                 _ => None,
             },
+            olddir: self.olddir.clone(),
         };
         self.activity.follow(self.watch, path.clone());
         if let Ok(mut v) = self.spawned.stats.lock() {

@@ -222,6 +222,7 @@ impl Harness {
             poll_interval: POLL_INTERVAL,
             partial_flush: PARTIAL_FLUSH,
             resume: None,
+            olddir: None,
         };
         let (trigger, shutdown) = shutdown::channel();
         let thread = file::spawn(

@@ -185,7 +185,7 @@ fn writer(path: PathBuf, stop: Arc<AtomicBool>, reopen_after: Duration) -> u32 {
     let mut buf = Vec::with_capacity(LINES_PER_WRITE * 64);
     let started = Instant::now();
     while !stop.load(Ordering::Relaxed) && n < MAX_LINES - LINES_PER_WRITE as u32 {
-        if n % 1024 == 0 {
+        if n.is_multiple_of(1024) {
             let due = Duration::from_micros(u64::from(n) * 1_000_000 / LINES_PER_SECOND);
             if let Some(ahead) = due.checked_sub(started.elapsed()) {
                 std::thread::sleep(ahead);
@@ -301,6 +301,7 @@ fn run(mode: Mode) -> Outcome {
             poll_interval: Duration::from_millis(100),
             partial_flush: Duration::from_secs(2),
             resume: None,
+            olddir: None,
         },
         Collect {
             shared: shared.clone(),
@@ -425,14 +426,16 @@ fn run(mode: Mode) -> Outcome {
         mode.name()
     );
     // ...and the follower saw it: every rotation, or every truncation but those a stalled
-    // reader slept through (the file written past its offset again before it looked).
+    // reader slept through.
     let (what, noticed) = if mode.copies() {
         ("truncations", stats.truncations.load(Ordering::Relaxed))
     } else {
         ("rotations", stats.rotations.load(Ordering::Relaxed))
     };
+    // A stalled reader catches up over several copies at once (and those it reads during a
+    // catch-up are not truncations it noticed): it notices at least one.
     let least = match mode {
-        Mode::CopytruncateStalledReader => rotated / 3,
+        Mode::CopytruncateStalledReader => 1,
         _ => rotated * 9 / 10,
     };
     assert!(
@@ -483,11 +486,16 @@ fn logrotate_copytruncate_delaycompress_repeats_no_line_and_loses_only_the_copy_
 }
 
 #[test]
-fn logrotate_copytruncate_compress_repeats_no_line() {
+fn logrotate_copytruncate_compress_repeats_no_line_and_loses_only_the_copy_gap() {
     let o = run(Mode::CopytruncateCompress);
     assert!(o.lines > 0);
     assert!(o.malformed.is_empty(), "malformed lines: {:?}", o.malformed);
     assert_eq!(o.repeated, 0, "lines seen twice");
+    // The copy may be compressed before it is read: the rest is read from `bot.log.1.gz`.
+    assert_eq!(
+        o.lost, o.lost_not_on_disk,
+        "lines lost although still in a file (the compressed copy was not read)"
+    );
 }
 
 /// A real application keeps writing to the rotated file until it handles the reopen signal
@@ -515,13 +523,18 @@ fn logrotate_copytruncate_with_a_slow_reader_recovers_the_rest_from_the_copy() {
     );
 }
 
-/// A follower stalled across a copytruncate (the file truncated and already written past the
-/// follower's offset when it reads again) may lose what was rotated away meanwhile, but must
-/// not read the new content from the old offset and then again from the start.
+/// A follower stalled across copytruncates (the file truncated, maybe more than once, and
+/// already written past the follower's offset when it reads again) reads the rest from the
+/// copy holding it and every newer copy, compressed or not: only the copy gaps are lost, and
+/// the new content is not read from the old offset and then again from the start.
 #[test]
-fn logrotate_copytruncate_with_a_stalled_reader_repeats_no_line() {
+fn logrotate_copytruncate_with_a_stalled_reader_loses_only_the_copy_gaps() {
     let o = run(Mode::CopytruncateStalledReader);
     assert!(o.lines > 0);
     assert!(o.malformed.is_empty(), "malformed lines: {:?}", o.malformed);
     assert_eq!(o.repeated, 0, "lines seen twice");
+    assert_eq!(
+        o.lost, o.lost_not_on_disk,
+        "lines lost although still in a file (a copy was not read)"
+    );
 }

@@ -123,11 +123,7 @@ pub fn run(data: &[u8]) {
         let op = input.byte();
         match op % 6 {
             0 => {
-                let p = FilePosition {
-                    path: "/fuzz.log".into(),
-                    id: id(ino),
-                    offset,
-                };
+                let p = FilePosition::at("/fuzz.log", id(ino), offset);
                 asm.batch_end(Some(&p));
             }
             1 => {

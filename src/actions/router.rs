@@ -667,6 +667,10 @@ fn horizons(config: &Config) -> HashMap<(String, String), Duration> {
         }
         // Restarts are events; a hand-over is the supervisor's (see `carry_deadlines`).
         out.insert((w.name.clone(), RESTART_RULE.to_string()), Duration::ZERO);
+        out.insert(
+            (w.name.clone(), crate::rules::LINES_LOST_RULE.to_string()),
+            Duration::ZERO,
+        );
     }
     out
 }
@@ -834,6 +838,8 @@ mod tests {
                 checksum: 3,
             },
             offset,
+            len: 0,
+            mtime_ns: 0,
         })
     }
 
@@ -896,6 +902,8 @@ mod tests {
                 checksum: 3,
             },
             offset: 900_000,
+            len: 0,
+            mtime_ns: 0,
         });
         let after_truncation = |offset| {
             Position::File(FilePosition {
@@ -907,6 +915,8 @@ mod tests {
                     checksum: 4,
                 },
                 offset,
+                len: 0,
+                mtime_ns: 0,
             })
         };
         let spool = Spool::new(dir.path());
@@ -965,6 +975,7 @@ mod tests {
             notify: vec!["second".into()],
             start_at: crate::config::StartAt::End,
             max_line_bytes: 1024,
+            olddir: None,
             timestamp_format: Default::default(),
             multiline: crate::source::multiline::MultilineRule {
                 grouping: crate::source::multiline::Grouping::None,

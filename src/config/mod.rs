@@ -121,6 +121,8 @@ pub struct WatchConfig {
     pub notify: Vec<String>,
     pub start_at: StartAt,
     pub max_line_bytes: usize,
+    /// Where rotated generations of `files` go when not beside them (logrotate's `olddir`).
+    pub olddir: Option<PathBuf>,
     /// How lines carry their time (read by `replay`).
     pub timestamp_format: crate::replay::timestamp::TimestampFormat,
     /// How lines are grouped into events.
@@ -753,6 +755,7 @@ fn resolve_watch(
         notify,
         start_at,
         max_line_bytes,
+        olddir: w.olddir.as_ref().map(|d| resolve_path(sources, d)),
         timestamp_format,
         multiline,
         journal,

@@ -62,6 +62,8 @@ pub struct RawWatch {
     pub notify: Option<Located<Vec<Located<String>>>>,
     pub start_at: Option<Located<StartAtText>>,
     pub max_line_bytes: Option<Located<u64>>,
+    /// Where the files' rotated generations go when not beside them (logrotate's `olddir`).
+    pub olddir: Option<Located<String>>,
     /// How lines carry their time, for `replay`: `"auto"` or a strftime format.
     pub timestamp_format: Option<Located<String>>,
     pub multiline: Option<Located<RawMultiline>>,
@@ -385,6 +387,7 @@ impl RawWatch {
             notify,
             start_at,
             max_line_bytes,
+            olddir,
             timestamp_format,
             multiline,
             journal,

@@ -71,7 +71,18 @@ pub enum Input {
     /// The watch's service was (re)started: its rules count afresh from `at`, as if
     /// logwarden had just started (a bot still starting up is not judged yet).
     Reset { watch: usize, at: Instant },
+    /// A source of `watch` found that at least `bytes` of `file` were gone before it could
+    /// read them (`why`, for a person): a `lines-lost` event.
+    Lost {
+        watch: usize,
+        file: String,
+        bytes: u64,
+        why: String,
+    },
 }
+
+/// The event a source raises when bytes were gone before it could read them.
+pub const LINES_LOST_RULE: &str = "lines-lost";
 
 pub use activity::Activity;
 
@@ -405,6 +416,29 @@ impl Engine {
                 if let Some(o) = o {
                     out.push(alert(&w.name, &w.unit, r, o));
                 }
+            }
+            Input::Lost {
+                watch,
+                file,
+                bytes,
+                why,
+            } => {
+                let Some(w) = self.watches.get(*watch) else {
+                    return;
+                };
+                let mut a = Alert::new(
+                    &w.name,
+                    LINES_LOST_RULE,
+                    Severity::Warning,
+                    AlertState::Event,
+                    match bytes {
+                        0 => format!("lines lost: some bytes of {file} were never read ({why})"),
+                        n => format!("lines lost: at least {n} bytes of {file} were never read ({why})"),
+                    },
+                );
+                a.unit = w.unit.clone();
+                a.source = Some(file.clone());
+                out.push(a);
             }
             Input::Reset { watch, at } => {
                 let Some(w) = self.watches.get_mut(*watch) else {

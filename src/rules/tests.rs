@@ -55,6 +55,7 @@ fn watch(name: &str, packs: Vec<PatternPack>, rules: Vec<RuleConfig>) -> WatchCo
         notify: vec!["console".into()],
         start_at: StartAt::End,
         max_line_bytes: 64 * 1024,
+        olddir: None,
         timestamp_format: Default::default(),
         multiline: crate::source::multiline::MultilineRule {
             grouping: crate::source::multiline::Grouping::None,

@@ -40,6 +40,39 @@ pub struct FilePosition {
     pub path: String,
     pub id: FileIdentity,
     pub offset: u64,
+    /// The file's length when it was last looked at (at least `offset`): if it is deleted
+    /// before it is read again, at least `len - offset` bytes are lost. 0 in older files.
+    #[serde(default)]
+    pub len: u64,
+    /// Its modification time then, in nanoseconds since the epoch (0: unknown): rotated
+    /// generations written after it are the newer ones.
+    #[serde(default)]
+    pub mtime_ns: u64,
+}
+
+impl FilePosition {
+    /// A position with no length or time known (tests, older state).
+    pub fn at(path: impl Into<String>, id: FileIdentity, offset: u64) -> FilePosition {
+        FilePosition {
+            path: path.into(),
+            id,
+            offset,
+            len: offset,
+            mtime_ns: 0,
+        }
+    }
+
+    /// `t` in the unit of `mtime_ns`.
+    pub fn ns(t: std::time::SystemTime) -> u64 {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    /// The modification time, when known.
+    pub fn mtime(&self) -> Option<std::time::SystemTime> {
+        (self.mtime_ns > 0)
+            .then(|| std::time::UNIX_EPOCH + std::time::Duration::from_nanos(self.mtime_ns))
+    }
 }
 
 /// Where a systemd-journal source was: the cursor of the last entry handed on.
@@ -325,6 +358,8 @@ mod tests {
                 checksum: 4,
             },
             offset,
+            len: 0,
+            mtime_ns: 0,
         })
     }
 

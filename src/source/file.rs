@@ -12,7 +12,12 @@
 //!   read from 0.
 //!
 //! On start, a saved position resumes reading: in the same file at the same offset, or, when
-//! the file was rotated while logwarden was down, in the rotated file first.
+//! the file was rotated while logwarden was down, by a catch-up over the rotated generations
+//! (`generations.rs`): the one holding the saved file from its offset, then every newer one
+//! whole, oldest first, compressed ones through a decompressor, then the live file. The same
+//! catch-up runs when the follower finds that the file was rotated or truncated more than
+//! once since it last looked. Bytes that are gone before they could be read (a generation
+//! deleted by rotation, logrotate's copytruncate window) are reported once, with their count.
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
@@ -20,11 +25,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use notify::{RecursiveMode, Watcher};
 
 use super::checkpoint::FilePosition;
+use super::generations::{self, Codec, Generation};
 use super::identity::{FileIdentity, FINGERPRINT_BYTES};
 use super::line_reader::LineReader;
 use super::LineSink;
@@ -45,6 +51,8 @@ pub struct FileSourceConfig {
     pub partial_flush: Duration,
     /// The position saved by an earlier run, if any.
     pub resume: Option<FilePosition>,
+    /// Where rotated generations go when not beside the file (logrotate's `olddir`).
+    pub olddir: Option<PathBuf>,
 }
 
 /// Counters of one followed path, read by whoever reports on the daemon.
@@ -59,6 +67,11 @@ pub struct FileStats {
     pub unrecovered_truncations: AtomicU64,
     /// Bytes in the file beyond what was read, at the last look.
     pub lag_bytes: AtomicU64,
+    /// Bytes read from rotated generations during a catch-up (after downtime, or after
+    /// falling more than one rotation behind).
+    pub caught_up_bytes: AtomicU64,
+    /// Bytes that were gone before they could be read (at least this many).
+    pub lost_bytes: AtomicU64,
 }
 
 /// How long a rotated-away file is still read after it was last written to: its writer may
@@ -69,6 +82,9 @@ pub const ROTATE_WAIT: Duration = Duration::from_secs(10);
 struct Open {
     file: File,
     id: FileIdentity,
+    /// Its length and modification time at the last look before it was found truncated.
+    seen_len: u64,
+    seen_mtime: SystemTime,
 }
 
 /// A rotated-away file still read until it has been quiet for `ROTATE_WAIT`.
@@ -108,6 +124,20 @@ struct Follower<S: LineSink> {
     warned_missing: bool,
     /// The sink stopped listening: end the thread.
     stopped: bool,
+    /// The sink was told that a backlog follows and not yet that it was caught up.
+    behind: bool,
+    /// The last rotated generation read (its identity, and how far): when logrotate is still
+    /// copying the live file into it, the live file continues where the copy ended.
+    last_generation: Option<LastGeneration>,
+}
+
+/// The last rotated generation read in a catch-up, kept open (see `settle_last_generation`).
+struct LastGeneration {
+    id: FileIdentity,
+    content: generations::Content,
+    reader: LineReader,
+    /// Its length and modification time when listed.
+    times: (u64, SystemTime),
 }
 
 impl<S: LineSink> Follower<S> {
@@ -125,6 +155,8 @@ impl<S: LineSink> Follower<S> {
             first_open: true,
             warned_missing: false,
             stopped: false,
+            behind: false,
+            last_generation: None,
         }
     }
 
@@ -171,11 +203,11 @@ impl<S: LineSink> Follower<S> {
 
     /// Tells the sink a batch ended, with the position reached.
     fn end_batch(&mut self) {
-        let position = self.open.as_ref().map(|o| FilePosition {
-            path: self.key.clone(),
-            id: o.id,
-            offset: self.reader.consumed(),
-        });
+        let offset = self.reader.consumed();
+        let position = self
+            .open
+            .as_ref()
+            .map(|o| position(&self.key, o.id, offset, o.seen_len, o.seen_mtime));
         if !self.sink.batch_end(position.as_ref()) {
             self.stopped = true;
         }
@@ -216,7 +248,8 @@ impl<S: LineSink> Follower<S> {
                 if self.first_open {
                     self.first_open = false;
                     if let Some(resume) = self.config.resume.take() {
-                        total += self.drain_rotated(&resume)?;
+                        total += self.catch_up(&resume)?;
+                        total += self.finish_last_generation();
                     }
                 }
                 // A deleted file may still be written through open handles: keep reading it.
@@ -234,12 +267,28 @@ impl<S: LineSink> Follower<S> {
             .as_ref()
             .is_some_and(|o| o.id.dev == meta.dev() && o.id.ino == meta.ino());
         if !same_inode {
+            let mut caught_up = false;
             if let Some(old) = self.open.take() {
                 self.stats.rotations.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(path = %self.key, "file replaced (rotated); following the new one");
+                // Rotated more than once since the last look: the generations between the
+                // old file and the new one are read first.
+                let between = self.rotated_since(&old)?;
                 self.retire(old);
+                let why = "rotated more than once since logwarden last looked";
+                for g in &between {
+                    total += self.read_generation(g, 0, why)?;
+                }
+                if !between.is_empty() {
+                    total += self.read_newer_generations(why)?;
+                }
+                caught_up = !between.is_empty();
+                total += self.finish_last_generation();
             }
             self.open_path()?;
+            if caught_up {
+                self.announce_backlog();
+            }
             total += self.drain()?;
         }
         Ok(total)
@@ -314,79 +363,332 @@ impl<S: LineSink> Follower<S> {
     /// Whether the open file was truncated or rewritten under us: shorter than what we read,
     /// or its first bytes changed (truncated and written again past our offset). Records the
     /// read lag on the way.
-    fn was_truncated(&self) -> io::Result<bool> {
-        let Some(o) = &self.open else {
+    fn was_truncated(&mut self) -> io::Result<bool> {
+        let Some(o) = &mut self.open else {
             return Ok(false);
         };
         let read_to = self.reader.consumed() + self.reader.pending() as u64;
-        let len = o.file.metadata()?.len();
+        let meta = o.file.metadata()?;
+        let len = meta.len();
         // The same fstat tells the lag, so that it shows while a flood is being drained
         // (`poll` measures it only once the file is read to its end).
         self.stats.lag_bytes.store(
             len.saturating_sub(self.reader.consumed()),
             Ordering::Relaxed,
         );
-        Ok(len < read_to || !o.id.head_matches(&o.file)?)
+        let truncated = len < read_to || !o.id.head_matches(&o.file)?;
+        if !truncated {
+            o.seen_len = len;
+            o.seen_mtime = meta.modified().unwrap_or(o.seen_mtime);
+        }
+        Ok(truncated)
     }
 
-    /// The open file was truncated (or rewritten in place): recover the unread rest from a
-    /// rotated copy if there is one, then read the file from its start.
+    /// The open file was truncated (or rewritten in place): recover the unread rest from the
+    /// rotated copy of it (`NAME.1`, `NAME.1.gz`, or an older one when it was truncated more
+    /// than once since the last look) and every newer copy, then read the file from its start.
+    /// What was in the file when we last looked but is in no copy (written between
+    /// logrotate's copy and its truncate) is reported lost.
     fn truncated(&mut self) -> io::Result<usize> {
         self.stats.truncations.fetch_add(1, Ordering::Relaxed);
         let Some(open) = &self.open else {
             return Ok(0);
         };
-        let id = open.id;
+        let (id, seen_len) = (open.id, open.seen_len);
         let offset = self.reader.consumed();
         let mut total = 0;
-        let copy_path = PathBuf::from(format!("{}.1", self.key));
-        let copy = File::open(&copy_path)
-            .ok()
-            .filter(|f| id.head_matches(f).unwrap_or(false));
-        match copy {
-            Some(mut copy) => {
-                let len = copy.metadata()?.len();
-                if len > offset {
-                    // The copy holds what we had not read yet (the partial line included).
-                    copy.seek(SeekFrom::Start(offset))?;
-                    self.reader.reset(offset);
-                    let (n, listening) = pump(
-                        &mut copy,
-                        &mut self.reader,
-                        &mut self.sink,
-                        &self.key,
-                        Some(id),
-                        &self.stats,
-                    )?;
-                    self.stopped |= !listening;
-                    total += n;
-                    self.stats
-                        .recovered_bytes
-                        .fetch_add(n as u64, Ordering::Relaxed);
-                    tracing::info!(path = %self.key, copy = %copy_path.display(), bytes = n, "file truncated (copytruncate); read its unread rest from the rotated copy");
-                }
+        let gens = generations::list(&self.config.path, self.config.olddir.as_deref())?;
+        let mut copy = None;
+        for (i, g) in gens.iter().enumerate().rev() {
+            if g.dev == id.dev && g.ino == id.ino {
+                continue; // the truncated file itself, under another name
             }
-            None if offset > 0 || self.reader.pending() > 0 => {
+            if g.holds(&id)? {
+                copy = Some(i);
+                break;
+            }
+        }
+        match copy {
+            Some(i) => {
+                // The copy holds what we had not read yet (the partial line included). It
+                // is complete: logrotate truncates once it has copied.
+                let n = self.read_generation(&gens[i], offset, "the rest of the truncated file, from its copy")?;
+                let copy_len = self
+                    .last_generation
+                    .as_ref()
+                    .map_or(offset, |g| g.reader.consumed() + g.reader.pending() as u64);
+                total += n;
+                self.stats
+                    .recovered_bytes
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                tracing::info!(path = %self.key, copy = %gens[i].path.display(), bytes = n, "file truncated (copytruncate); read its unread rest from the rotated copy");
+                let gap = seen_len.saturating_sub(copy_len.max(offset));
+                if gap > 0 {
+                    self.lose(
+                        &self.key.clone(),
+                        gap,
+                        "written between logrotate's copy and its truncate (copytruncate), in no file any more",
+                    );
+                }
+                let why = "truncated more than once since logwarden last looked";
+                let mut n = 0;
+                for g in &gens[i + 1..] {
+                    n += self.read_generation(g, 0, why)?;
+                }
+                n += self.read_newer_generations(why)?;
+                self.stats
+                    .recovered_bytes
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                total += n;
+            }
+            None if offset > 0 || self.reader.pending() > 0 || seen_len > offset => {
                 self.stats
                     .unrecovered_truncations
                     .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(path = %self.key, offset, "file truncated and no rotated copy starts like it: lines written just before the truncation may be missed");
+                tracing::warn!(path = %self.key, offset, "file truncated and no rotated copy starts like it");
+                let gap = seen_len.saturating_sub(offset);
+                if gap > 0 {
+                    self.lose(
+                        &self.key.clone(),
+                        gap,
+                        "truncated before logwarden read them, and no rotated copy holds them",
+                    );
+                }
             }
             None => {}
         }
-        if let Some(o) = &mut self.open {
-            o.file.seek(SeekFrom::Start(0))?;
+        let mut start = 0;
+        if let Some(mut o) = self.open.take() {
             o.id = FileIdentity::of(&o.file)?;
+            start = self.settle_last_generation(&o.file)?;
+            o.file.seek(SeekFrom::Start(start))?;
+            o.seen_len = start;
             self.sink.file_changed(&o.id);
+            self.open = Some(o);
         }
-        self.reader.reset(0);
+        self.reader.reset(start);
         Ok(total)
+    }
+
+    /// Bytes gone before they could be read (0: how many is not known): counted, logged and
+    /// told to the sink once.
+    fn lose(&mut self, file: &str, bytes: u64, why: &str) {
+        self.stats.lost_bytes.fetch_add(bytes, Ordering::Relaxed);
+        if bytes > 0 {
+            tracing::warn!(path = %self.key, file, bytes, why, "lines lost: at least {bytes} bytes of {file} were never read");
+        } else {
+            tracing::warn!(path = %self.key, file, why, "lines lost: some bytes of {file} were never read");
+        }
+        self.sink.lost(file, bytes, why);
+    }
+
+    /// Tells the sink that what follows was written before it was read, at the open file's
+    /// modification time or earlier.
+    fn announce_backlog(&mut self) {
+        if let Some(o) = &self.open {
+            self.sink.backlog(Some(o.seen_mtime));
+            self.behind = true;
+        }
+    }
+
+    /// The generations rotated after `old` (the file that was at the path until now), oldest
+    /// first: those a follower slower than two rotations has not seen at the path.
+    fn rotated_since(&mut self, old: &Open) -> io::Result<Vec<Generation>> {
+        let mut gens = generations::list(&self.config.path, self.config.olddir.as_deref())?;
+        let mut at = None;
+        for (i, g) in gens.iter().enumerate().rev() {
+            if (g.dev == old.id.dev && g.ino == old.id.ino) || (g.codec != Codec::Plain && g.holds(&old.id)?) {
+                at = Some(i);
+                break;
+            }
+        }
+        Ok(match at {
+            Some(i) => gens.split_off(i + 1),
+            None => {
+                // Gone already (deleted, or compressed from a head too short to recognise):
+                // the generations written after it last was are the newer ones.
+                let last = old.file.metadata()?.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                gens.retain(|g| g.mtime > last);
+                gens
+            }
+        })
+    }
+
+    /// Catch-up after downtime: the file of the saved position is not the one at the path.
+    /// Reads the generation holding it from the saved offset, then every newer generation
+    /// whole, oldest first. The live file is read next by the caller.
+    fn catch_up(&mut self, saved: &FilePosition) -> io::Result<usize> {
+        let gens = generations::list(&self.config.path, self.config.olddir.as_deref())?;
+        let mut at = None;
+        for (i, g) in gens.iter().enumerate().rev() {
+            if g.holds(&saved.id)? {
+                at = Some(i);
+                break;
+            }
+        }
+        let why = "rotated while logwarden was down";
+        let mut total = 0;
+        let newer = match at {
+            Some(i) => {
+                total += self.read_generation(&gens[i], saved.offset, why)?;
+                &gens[i + 1..]
+            }
+            None => {
+                let unread = saved.len.saturating_sub(saved.offset);
+                self.lose(
+                    &format!("the file logwarden was reading ({} at offset {})", self.key, saved.offset),
+                    unread,
+                    "deleted by rotation before logwarden read it (its own size is known only up to the last checkpoint)",
+                );
+                // Newer generations were last written after the saved file was.
+                let from = match saved.mtime() {
+                    Some(t) => gens.iter().position(|g| g.mtime > t).unwrap_or(gens.len()),
+                    None => gens.len(),
+                };
+                &gens[from..]
+            }
+        };
+        for g in newer {
+            total += self.read_generation(g, 0, why)?;
+        }
+        total += self.read_newer_generations(why)?;
+        Ok(total)
+    }
+
+    /// Rotations go on during a catch-up: reads the generations that appeared after the last
+    /// one read, until there are none (a few rounds at most; bounded all the same).
+    fn read_newer_generations(&mut self, why: &str) -> io::Result<usize> {
+        let mut total = 0;
+        for _ in 0..16 {
+            let Some(last) = self.last_generation.as_ref().map(|g| g.id) else {
+                break;
+            };
+            let gens = generations::list(&self.config.path, self.config.olddir.as_deref())?;
+            let mut at = None;
+            for (i, g) in gens.iter().enumerate().rev() {
+                if g.holds(&last)? {
+                    at = Some(i);
+                    break;
+                }
+            }
+            let Some(i) = at.filter(|&i| i + 1 < gens.len()) else {
+                break;
+            };
+            for g in &gens[i + 1..] {
+                total += self.read_generation(g, 0, why)?;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Reads a rotated generation (from `offset` of its content) through its own line
+    /// reader, its lines marked as a backlog; positions are saved in it, so a restart in the
+    /// middle resumes there. A generation that cannot be read is reported lost. It stays
+    /// open as the last one read until the next is read or the live file is (see
+    /// `settle_last_generation`).
+    fn read_generation(&mut self, g: &Generation, offset: u64, why: &str) -> io::Result<usize> {
+        self.finish_last_generation();
+        let opened = g.identity().and_then(|id| Ok((id, g.open_at(offset)?)));
+        let (id, mut content) = match opened {
+            Ok(o) => o,
+            Err(e) => {
+                let path = g.path.display().to_string();
+                tracing::warn!(path = %self.key, generation = %path, error = %e, "cannot read a rotated generation");
+                let bytes = match g.codec {
+                    Codec::Plain => g.len.saturating_sub(offset),
+                    _ => 0,
+                };
+                self.lose(&path, bytes, &format!("{why}, and it cannot be read: {e}"));
+                return Ok(0);
+            }
+        };
+        self.sink.backlog(Some(g.mtime));
+        self.behind = true;
+        let mut reader = LineReader::new(self.config.max_line_bytes);
+        reader.reset(offset);
+        self.sink.file_changed(&id);
+        let times = (g.len, g.mtime);
+        let n = match pump(
+            &mut content,
+            &mut reader,
+            &mut self.sink,
+            &self.key,
+            Some((id, times.0, times.1)),
+            &self.stats,
+        ) {
+            Ok((n, listening)) => {
+                self.stopped |= !listening;
+                n
+            }
+            Err(e) => {
+                tracing::warn!(path = %self.key, generation = %g.path.display(), error = %e, "reading a rotated generation failed; the rest of it is skipped");
+                0
+            }
+        };
+        self.stats
+            .caught_up_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+        tracing::info!(path = %self.key, generation = %g.path.display(), offset, bytes = n, why, "read a rotated generation");
+        self.last_generation = Some(LastGeneration {
+            id,
+            content,
+            reader,
+            times,
+        });
+        Ok(n)
+    }
+
+    /// Reads what the last generation read holds beyond what was read (a copy logrotate was
+    /// still writing: it is complete once an older one is read or the live file truncated),
+    /// and hands on its unterminated last line. Returns the bytes read.
+    fn finish_last_generation(&mut self) -> usize {
+        let Some(mut last) = self.last_generation.take() else {
+            return 0;
+        };
+        let n = match pump(
+            &mut last.content,
+            &mut last.reader,
+            &mut self.sink,
+            &self.key,
+            Some((last.id, last.times.0, last.times.1)),
+            &self.stats,
+        ) {
+            Ok((n, listening)) => {
+                self.stopped |= !listening;
+                n
+            }
+            Err(e) => {
+                tracing::warn!(path = %self.key, error = %e, "reading the rest of a rotated generation failed");
+                0
+            }
+        };
+        let sink = &mut self.sink;
+        last.reader.flush_partial(|l, f| sink.line(l, f));
+        n
+    }
+
+    /// Where to start reading the live `file` after a catch-up: at 0, unless it still starts
+    /// like the last generation read, which is then a copy logrotate's `copytruncate` is
+    /// still making (the truncate comes next): the live file holds the same bytes, and is
+    /// read on from where that copy ended. Otherwise that generation is read to its end.
+    fn settle_last_generation(&mut self, file: &File) -> io::Result<u64> {
+        if let Some(last) = &self.last_generation {
+            if last.id.head_len as usize == FINGERPRINT_BYTES && last.id.head_matches(file)? {
+                let start = last.reader.consumed().min(file.metadata()?.len());
+                self.last_generation = None;
+                return Ok(start);
+            }
+        }
+        self.finish_last_generation();
+        Ok(0)
     }
 
     fn open_path(&mut self) -> io::Result<()> {
         let mut file = File::open(&self.config.path)?;
         let id = FileIdentity::of(&file)?;
-        let len = file.metadata()?.len();
+        let meta = file.metadata()?;
+        let len = meta.len();
+        let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
         let mut start = 0;
         if self.first_open {
             self.first_open = false;
@@ -401,72 +703,29 @@ impl<S: LineSink> Follower<S> {
                     }
                 }
                 Some(r) => {
-                    self.drain_rotated(&r)?;
+                    self.catch_up(&r)?;
+                    start = self.settle_last_generation(&file)?;
                 }
                 None if self.config.start_at == StartAt::End => start = len,
                 None => {}
+            }
+            if start < len {
+                // Written before logwarden started.
+                self.sink.backlog(Some(mtime));
+                self.behind = true;
             }
         }
         file.seek(SeekFrom::Start(start))?;
         self.reader.reset(start);
         self.sink.file_changed(&id);
-        self.open = Some(Open { file, id });
+        self.open = Some(Open {
+            file,
+            id,
+            seen_len: len,
+            seen_mtime: mtime,
+        });
         tracing::info!(path = %self.key, offset = start, "reading file");
         Ok(())
-    }
-
-    /// The file of a saved position is no longer at the path (rotated while logwarden was
-    /// down): find it among `NAME.*` beside it and read its rest.
-    fn drain_rotated(&mut self, saved: &FilePosition) -> io::Result<usize> {
-        let dir = self.config.path.parent().unwrap_or(Path::new("/"));
-        let name = self
-            .config
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let prefix = format!("{name}.");
-        let mut candidates: Vec<PathBuf> = std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .map(|n| n.to_string_lossy().starts_with(&prefix))
-                    .unwrap_or(false)
-            })
-            .collect();
-        candidates.sort();
-        for path in candidates {
-            let Ok(mut file) = File::open(&path) else {
-                continue;
-            };
-            let meta = file.metadata()?;
-            let same_inode = meta.dev() == saved.id.dev && meta.ino() == saved.id.ino;
-            // A copy (copytruncate) has another inode but the same first bytes.
-            if !saved.id.head_matches(&file)? || meta.len() < saved.offset {
-                continue;
-            }
-            if !same_inode && saved.id.head_len < FINGERPRINT_BYTES as u32 {
-                continue; // too little to tell a copy from another file
-            }
-            file.seek(SeekFrom::Start(saved.offset))?;
-            self.reader.reset(saved.offset);
-            self.sink.file_changed(&saved.id);
-            let (n, listening) = pump(
-                &mut file,
-                &mut self.reader,
-                &mut self.sink,
-                &self.key,
-                Some(saved.id),
-                &self.stats,
-            )?;
-            self.stopped |= !listening;
-            let sink = &mut self.sink;
-            self.reader.flush_partial(|l, f| sink.line(l, f));
-            tracing::info!(path = %self.key, rotated = %path.display(), bytes = n, "file was rotated while logwarden was down; read the rest of the rotated file first");
-            return Ok(n);
-        }
-        tracing::warn!(path = %self.key, offset = saved.offset, "file was replaced while logwarden was down and the old one was not found beside it; lines written to it after the saved position may be missed");
-        Ok(0)
     }
 
     /// Reads the open file to its end, checking before each read that it was not truncated
@@ -494,40 +753,62 @@ impl<S: LineSink> Follower<S> {
             }
             total += n;
             self.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            // A file opened while shorter than the fingerprint: widen the fingerprint as it
+            // grows, right after the read (not after the batch: a busy sink may take long,
+            // and a file truncated and rewritten meanwhile would lend its head to ours).
+            let read_to = self.reader.consumed() + self.reader.pending() as u64;
+            if open.id.head_len < FINGERPRINT_BYTES as u32
+                && read_to > u64::from(open.id.head_len)
+                && open.id.head_matches(&open.file)?
+            {
+                let wider = FileIdentity::of(&open.file)?;
+                if u64::from(wider.head_len) <= read_to {
+                    // The same file: the sink is not told (a narrower identity stays valid).
+                    open.id = wider;
+                }
+            }
             // Hand over each chunk's batch at once, so a flood that never reaches EOF still
             // tells the rules that lines arrive (and checkpoints advance).
-            let position = FilePosition {
-                path: self.key.clone(),
-                id: open.id,
-                offset: self.reader.consumed(),
-            };
+            let position = position(
+                &self.key,
+                open.id,
+                self.reader.consumed(),
+                open.seen_len,
+                open.seen_mtime,
+            );
             if !sink.batch_end(Some(&position)) {
                 self.stopped = true;
             }
         }
-        // A file opened while shorter than the fingerprint: widen the fingerprint as it grows.
-        if let Some(open) = &mut self.open {
-            if open.id.head_len < FINGERPRINT_BYTES as u32
-                && self.reader.consumed() > u64::from(open.id.head_len)
-                && open.id.head_matches(&open.file)?
-            {
-                // The same file: the sink is not told (a narrower identity stays valid).
-                open.id = FileIdentity::of(&open.file)?;
-            }
+        if self.behind && !self.stopped {
+            self.behind = false;
+            self.sink.caught_up();
         }
         Ok(total)
     }
 }
 
+/// A position in the file `id`, whose length and modification time were `len` and `mtime`.
+fn position(key: &str, id: FileIdentity, offset: u64, len: u64, mtime: SystemTime) -> FilePosition {
+    FilePosition {
+        path: key.to_string(),
+        id,
+        offset,
+        len: len.max(offset),
+        mtime_ns: FilePosition::ns(mtime),
+    }
+}
+
 /// Reads `file` to its end through `reader`, handing lines to `sink`. After each chunk the
-/// sink is told the position reached in the file `position_id` (or nothing, for a file whose
-/// position is not to be saved). Returns the bytes read and whether the sink still listens.
+/// sink is told the position reached in the file `position_of` names (its identity, length
+/// and modification time; nothing for a file whose position is not to be saved). Returns the
+/// bytes read and whether the sink still listens.
 fn pump<S: LineSink>(
-    file: &mut File,
+    file: &mut impl io::Read,
     reader: &mut LineReader,
     sink: &mut S,
     key: &str,
-    position_id: Option<FileIdentity>,
+    position_of: Option<(FileIdentity, u64, SystemTime)>,
     stats: &FileStats,
 ) -> io::Result<(usize, bool)> {
     let mut total = 0;
@@ -538,11 +819,8 @@ fn pump<S: LineSink>(
         }
         total += n;
         stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
-        let position = position_id.map(|id| FilePosition {
-            path: key.to_string(),
-            id,
-            offset: reader.consumed(),
-        });
+        let position =
+            position_of.map(|(id, len, mtime)| position(key, id, reader.consumed(), len, mtime));
         if !sink.batch_end(position.as_ref()) {
             return Ok((total, false));
         }

@@ -7,6 +7,7 @@
 
 pub mod checkpoint;
 pub mod file;
+pub mod generations;
 pub mod glob;
 pub mod identity;
 pub mod journal;

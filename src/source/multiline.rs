@@ -177,6 +177,19 @@ impl<S: LineSink> LineSink for Assembler<S> {
         }
     }
 
+    fn backlog(&mut self, written: Option<std::time::SystemTime>) {
+        self.flush();
+        self.inner.backlog(written);
+    }
+
+    fn caught_up(&mut self) {
+        self.inner.caught_up();
+    }
+
+    fn lost(&mut self, file: &str, bytes: u64, why: &str) {
+        self.inner.lost(file, bytes, why);
+    }
+
     fn wake_in(&self) -> Option<Duration> {
         let own =
             (self.lines > 0).then(|| self.rule.timeout.saturating_sub(self.last_line.elapsed()));
@@ -282,11 +295,7 @@ ValueError: boom
         };
         a.line(b"first", line(0, 6));
         a.line(b"second", line(6, 13));
-        let pos = FilePosition {
-            path: "/x".into(),
-            id,
-            offset: 13,
-        };
+        let pos = FilePosition::at("/x", id, 13);
         a.batch_end(Some(&pos));
         assert_eq!(
             a.inner.0,
