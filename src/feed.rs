@@ -165,6 +165,15 @@ impl LineSink for FileFeed {
         self.file = Some(*id);
     }
 
+    fn identity_widened(&mut self, id: &FileIdentity) {
+        if self
+            .file
+            .is_some_and(|f| f.dev == id.dev && f.ino == id.ino)
+        {
+            self.file = Some(*id);
+        }
+    }
+
     fn lost(&mut self, file: &str, bytes: u64, why: &str) {
         self.core.send(Input::Lost {
             watch: self.core.watch,

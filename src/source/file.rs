@@ -463,8 +463,13 @@ impl<S: LineSink> Follower<S> {
             start = self.settle_last_generation(&o.file)?;
             o.file.seek(SeekFrom::Start(start))?;
             o.seen_len = start;
+            o.seen_mtime = o.file.metadata()?.modified().unwrap_or(o.seen_mtime);
             self.sink.file_changed(&o.id);
             self.open = Some(o);
+            if self.behind {
+                // The live file's lines after a catch-up: written by its modification time.
+                self.announce_backlog();
+            }
         }
         self.reader.reset(start);
         Ok(total)
@@ -763,8 +768,10 @@ impl<S: LineSink> Follower<S> {
             {
                 let wider = FileIdentity::of(&open.file)?;
                 if u64::from(wider.head_len) <= read_to {
-                    // The same file: the sink is not told (a narrower identity stays valid).
+                    // The same file: positions saved from now on carry the wider identity
+                    // (a copy or a compressed generation is recognised only by a full one).
                     open.id = wider;
+                    sink.identity_widened(&wider);
                 }
             }
             // Hand over each chunk's batch at once, so a flood that never reaches EOF still

@@ -45,6 +45,9 @@ pub trait LineSink: Send {
     fn wake_in(&self) -> Option<std::time::Duration> {
         None
     }
+    /// The identity of the current file now covers more of its first bytes (it was opened
+    /// while shorter than the fingerprint): the same file, to be saved with the wider one.
+    fn identity_widened(&mut self, _id: &FileIdentity) {}
     /// The lines that follow until `caught_up` were written before logwarden read them (a
     /// catch-up after downtime, or a follower that fell behind): at `written` or earlier, when
     /// the source knows (a rotated file's modification time).

@@ -186,6 +186,10 @@ impl<S: LineSink> LineSink for Assembler<S> {
         self.inner.caught_up();
     }
 
+    fn identity_widened(&mut self, id: &FileIdentity) {
+        self.inner.identity_widened(id);
+    }
+
     fn lost(&mut self, file: &str, bytes: u64, why: &str) {
         self.inner.lost(file, bytes, why);
     }
