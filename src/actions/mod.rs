@@ -11,6 +11,7 @@ pub mod console;
 pub mod delivery;
 pub mod email;
 pub mod notification;
+pub mod quote;
 pub mod redact;
 pub mod render;
 pub mod restart;
