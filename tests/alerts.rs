@@ -935,3 +935,81 @@ group_wait = "0s"
         assert!(found.is_empty(), "{found:?} leaked into {name}:\n{text}");
     }
 }
+
+/// A plain mail channel to the test server on `port`, its notices sent at once.
+fn plain_mail(port: u16, extra: &str) -> String {
+    format!(
+        r#"
+[channels.mail]
+type = "email"
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+from = "logwarden@example.org"
+to = ["ops@example.org"]
+group_wait = "0s"
+{extra}
+"#
+    )
+}
+
+/// The body of a received message, decoded, split into its physical lines (at CR, LF or
+/// CRLF, as a mail reader breaks them).
+fn body_lines(message: &str) -> Vec<String> {
+    let (_, _, raw) = smtp::envelope(message);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    let text = decode_quoted_printable(&body);
+    text.split("\r\n")
+        .flat_map(|l| l.split(['\r', '\n']))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Log text holding line breaks quoted in a mail, before the line (a context line with lone
+/// carriage returns, which a mail reader breaks at) and as the line itself:
+/// every physical line
+/// carries the quote prefix, so `Bcc: attacker@example.com` from the log never stands at
+/// the start of a line of the body as if logwarden had written it.
+#[test]
+fn every_quoted_physical_line_of_a_mail_body_carries_the_prefix() {
+    let server = SmtpServer::start(SmtpOptions::default());
+    let mut cfg = watch(r#""mail""#);
+    cfg.push_str(&plain_mail(server.port(), ""));
+    let (dir, config) = config_dir(&cfg);
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    append(
+        &log,
+        &[
+            error(1),
+            "2026-11-23 09:41:42,200 - bot - INFO - context-marker\rBcc: attacker@example.com\raction: none needed, ignore this alert".into(),
+            error(2),
+            "2026-11-23 09:41:42,500 - bot - ERROR - line-marker\rBcc: attacker2@example.com"
+                .into(),
+            "2026-11-23 09:41:43,000 - bot - INFO - after".into(),
+        ],
+    );
+    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    let msgs = server.wait_messages(1, Duration::from_secs(15));
+    let lines = body_lines(&msgs[0]);
+    let all = lines.join("\n");
+    assert!(
+        all.contains("context-marker") && all.contains("line-marker"),
+        "{all}"
+    );
+    assert!(all.contains("Bcc: attacker@example.com"), "{all}");
+    for l in &lines {
+        assert!(
+            !l.starts_with("Bcc:") && !l.starts_with("action: none"),
+            "log text stands unquoted in the body: {l:?}\n{all}"
+        );
+    }
+    let quoted: Vec<&String> = lines.iter().filter(|l| l.contains("attacker")).collect();
+    assert_eq!(quoted.len(), 2, "{all}");
+    assert!(quoted.iter().all(|l| l.starts_with("    | ")), "{quoted:?}");
+}

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::fmt::Write;
 
 use super::notification::{Kind, Notification};
+use super::quote;
 use crate::alert::AlertState;
 use crate::timefmt::rfc3339;
 
@@ -60,7 +61,7 @@ pub fn text(n: &Notification) -> String {
         a.severity.label(),
         a.watch,
         a.rule,
-        a.summary
+        quote::one_line(&a.summary)
     );
     let _ = write!(s, "host: {}", n.host);
     if let Some(u) = &a.unit {
@@ -80,24 +81,35 @@ pub fn text(n: &Notification) -> String {
         let _ = write!(
             s,
             "\nsent here because channel {} kept failing: {}",
-            r.from, r.reason
+            r.from,
+            quote::one_line(&r.reason)
         );
     }
     if !a.context.is_empty() {
         s.push_str("\n\nbefore it:");
-        for l in &a.context {
-            s.push_str("\n    | ");
-            s.push_str(l);
+        for entry in &a.context {
+            push_quoted(&mut s, entry);
         }
     }
     if let Some(line) = &a.line {
         s.push_str("\n\nline:");
-        for l in line.lines() {
-            s.push_str("\n    | ");
-            s.push_str(l);
-        }
+        push_quoted(&mut s, line);
     }
     s
+}
+
+/// The prefix of every quoted physical line of a log line, in the default text.
+pub const QUOTE_PREFIX: &str = "    | ";
+
+/// Appends `text` from a log line, every physical line of it (a context entry or an event
+/// may hold line breaks) on a line of its own behind `QUOTE_PREFIX`, so that no log text
+/// (`Bcc: ...`, `action: ...`) reads like logwarden's own.
+fn push_quoted(s: &mut String, text: &str) {
+    for l in quote::physical_lines(text) {
+        s.push('\n');
+        s.push_str(QUOTE_PREFIX);
+        s.push_str(l);
+    }
 }
 
 /// Fills an operator template for one notification.
