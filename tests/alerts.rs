@@ -1013,3 +1013,70 @@ fn every_quoted_physical_line_of_a_mail_body_carries_the_prefix() {
     assert_eq!(quoted.len(), 2, "{all}");
     assert!(quoted.iter().all(|l| l.starts_with("    | ")), "{quoted:?}");
 }
+
+/// A line that tries to break out of the Slack code block it is quoted in: an odd number of
+/// fences, formatting, a mention, a broadcast and a link. Each section the webhook gets is
+/// exactly one code block (its own two fences, no other backtick), and nothing of mrkdwn's
+/// control syntax (`<`, `>`, a raw `&`) is left in it.
+#[test]
+fn a_line_cannot_break_out_of_the_slack_code_block() {
+    let slack = FakeHttp::start(fake_http::slack_webhook(None));
+    let mut cfg = watch(r#""team""#);
+    cfg.push_str(
+        r#"
+[channels.team]
+type = "slack"
+url_file = "@DIR@/slack-url"
+group_wait = "0s"
+"#,
+    );
+    let (dir, config) = config_dir(&cfg);
+    write_secret(
+        dir.path(),
+        "slack-url",
+        &format!("{}/services/T0/B0/x", slack.url()),
+    );
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    let hostile = "2026-11-23 09:41:42,500 - bot - ERROR - break-marker ``` *bold* _it_ ~strike~ \
+                   <!here> <!channel> <@U123> <http://evil.example|click> a & b ```` ` `` ```";
+    append(&log, &[error(1), error(2), hostile.into()]);
+    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    let reqs = slack.wait_requests(1, Duration::from_secs(15));
+    let body = reqs[0].json().expect("slack json body");
+    let blocks = body["blocks"].as_array().expect("blocks");
+    let sections: Vec<&str> = blocks
+        .iter()
+        .filter(|b| b["type"] == "section")
+        .filter_map(|b| b["text"]["text"].as_str())
+        .collect();
+    assert!(!sections.is_empty(), "{body}");
+    let all = sections.join("\n");
+    assert!(all.contains("break-marker"), "{all}");
+    for t in &sections {
+        assert!(t.starts_with("```") && t.ends_with("```"), "{t}");
+        let inner = &t[3..t.len() - 3];
+        assert!(!inner.contains('`'), "a backtick inside the block: {t}");
+        assert!(
+            !inner.contains(['<', '>']),
+            "mrkdwn control characters: {t}"
+        );
+        for (i, _) in inner.match_indices('&') {
+            let rest = &inner[i..];
+            assert!(
+                ["&amp;", "&lt;", "&gt;"]
+                    .iter()
+                    .any(|e| rest.starts_with(e)),
+                "a raw & in {t}"
+            );
+        }
+    }
+    assert!(
+        all.contains("&lt;!here&gt;") && all.contains("*bold*"),
+        "{all}"
+    );
+    let fallback = body["text"].as_str().unwrap_or_default();
+    assert!(!fallback.contains(['<', '>', '`']), "{fallback}");
+}
