@@ -8,6 +8,7 @@
 
 pub mod alertmanager;
 pub mod console;
+pub mod dead_letter;
 pub mod delivery;
 pub mod email;
 pub mod notification;
