@@ -20,6 +20,7 @@ Examples:
   logwarden test-patterns python-logging trading /home/bot/logs/bot.log
   logwarden replay /home/bot/logs/bot.log.1 /home/bot/logs/bot.log
   logwarden test-alert                            send a test message through every channel
+  logwarden dead-letters --resend                 resend alerts a channel refused, once fixed
   journalctl -u bot.service --since -1h | logwarden test-patterns python-logging -
   logwarden run                                   the daemon (what the systemd unit starts)";
 
