@@ -185,7 +185,7 @@ fn writer(path: PathBuf, stop: Arc<AtomicBool>, reopen_after: Duration) -> u32 {
     let mut buf = Vec::with_capacity(LINES_PER_WRITE * 64);
     let started = Instant::now();
     while !stop.load(Ordering::Relaxed) && n < MAX_LINES - LINES_PER_WRITE as u32 {
-        if n % 1024 == 0 {
+        if n.is_multiple_of(1024) {
             let due = Duration::from_micros(u64::from(n) * 1_000_000 / LINES_PER_SECOND);
             if let Some(ahead) = due.checked_sub(started.elapsed()) {
                 std::thread::sleep(ahead);
