@@ -61,7 +61,7 @@ pub fn render_human(alert: &Alert) -> String {
 }
 
 /// Renders an alert as one JSON object with `"type": "alert"` (and `"kind"` when it is a
-/// reminder or a test).
+/// reminder or a test), every control character escaped (DEL and C1 too).
 pub fn render_json(alert: &Alert, kind: Kind) -> String {
     let mut v = serde_json::to_value(alert).unwrap_or_default();
     if let Some(obj) = v.as_object_mut() {
@@ -73,7 +73,40 @@ pub fn render_json(alert: &Alert, kind: Kind) -> String {
             );
         }
     }
-    v.to_string()
+    // JSON escapes C0 controls itself; DEL and the C1 controls (CSI is U+009B) only ever
+    // stand inside strings, where `\u` escapes keep the same value.
+    let text = v.to_string();
+    if !text
+        .chars()
+        .any(|c| c == '\x7f' || ('\u{80}'..='\u{9f}').contains(&c))
+    {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 12);
+    for c in text.chars() {
+        if c == '\x7f' || ('\u{80}'..='\u{9f}').contains(&c) {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What the console writes for one notification (without the final newline).
+pub fn render(format: LogFormat, template: Option<&str>, n: &Notification) -> String {
+    match (template, format) {
+        // An operator's layout keeps its line breaks; nothing else passes raw.
+        (Some(t), _) => quote::escape_controls(&super::render::fill(t, n), true).into_owned(),
+        (None, LogFormat::Human) => {
+            let mut s = render_human(&n.alert);
+            if n.kind == Kind::Reminder {
+                s.push_str("\n    (reminder: still firing)");
+            }
+            s
+        }
+        (None, LogFormat::Json) => render_json(&n.alert, n.kind),
+    }
 }
 
 impl Channel for Console {
@@ -81,21 +114,7 @@ impl Channel for Console {
         Box::pin(async move {
             let mut text = String::new();
             for n in batch {
-                let one = match (&self.template, self.format) {
-                    // An operator's layout keeps its line breaks; nothing else passes raw.
-                    (Some(t), _) => {
-                        quote::escape_controls(&super::render::fill(t, n), true).into_owned()
-                    }
-                    (None, LogFormat::Human) => {
-                        let mut s = render_human(&n.alert);
-                        if n.kind == Kind::Reminder {
-                            s.push_str("\n    (reminder: still firing)");
-                        }
-                        s
-                    }
-                    (None, LogFormat::Json) => render_json(&n.alert, n.kind),
-                };
-                text.push_str(&one);
+                text.push_str(&render(self.format, self.template.as_deref(), n));
                 text.push('\n');
             }
             let mut err = std::io::stderr().lock();

@@ -13,6 +13,8 @@ pub mod delivery;
 pub mod email;
 pub mod notification;
 pub mod quote;
+#[cfg(test)]
+mod quoting_tests;
 pub mod redact;
 pub mod render;
 pub mod restart;
