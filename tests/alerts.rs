@@ -1251,6 +1251,7 @@ fn a_permanently_refused_alert_is_kept_dead_and_resent_by_the_command() {
         )
     };
     let (code, listed) = cli(&[]);
+    println!("dead-letters:\n{listed}");
     assert_eq!(code, Some(0), "{listed}");
     assert!(
         listed.contains("mail") && listed.contains("bot/each-error") && listed.contains("554"),
