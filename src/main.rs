@@ -20,6 +20,7 @@ Examples:
   logwarden test-patterns python-logging trading /home/bot/logs/bot.log
   logwarden replay /home/bot/logs/bot.log.1 /home/bot/logs/bot.log
   logwarden test-alert                            send a test message through every channel
+  logwarden dead-letters --resend                 resend alerts a channel refused, once fixed
   journalctl -u bot.service --since -1h | logwarden test-patterns python-logging -
   logwarden run                                   the daemon (what the systemd unit starts)";
 
@@ -112,6 +113,19 @@ enum Command {
     /// why; exit 1 if one did.
     #[command(name = "test-alert")]
     TestAlert { channel: Option<String> },
+    /// List the dead letters: alerts a channel refused for good (with no fallback), kept in
+    /// state_dir/dead instead of being retried for ever. With --resend, send them again
+    /// through their channel as configured now and remove those it accepts; exit 1 if one
+    /// failed again.
+    #[command(name = "dead-letters")]
+    DeadLetters {
+        /// Send them again (after fixing the channel's config or the server).
+        #[arg(long)]
+        resend: bool,
+        /// Only the dead letters of this channel.
+        #[arg(long)]
+        channel: Option<String>,
+    },
     /// A half-minute demo: a bundled bot bursts errors then freezes; logwarden alerts.
     Demo,
     /// The bundled bot of the demo (writes FILE until killed).
@@ -201,6 +215,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::TestAlert { channel } => {
             test_alert(&cli.config, channel.as_deref(), cli.log_format)
         }
+        Command::DeadLetters { resend, channel } => {
+            dead_letters(&cli.config, resend, channel.as_deref(), cli.log_format)
+        }
         Command::Pause { watch, duration } => control(&cli.config, &watch, Some(duration)),
         Command::Resume { watch } => control(&cli.config, &watch, None),
         Command::Demo => {
@@ -267,6 +284,73 @@ fn test_alert(
             Err(e) => {
                 failed += 1;
                 println!("FAILED  {} ({}): {e}", o.channel, o.kind);
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `logwarden dead-letters [--resend] [--channel NAME]`.
+fn dead_letters(
+    path: &Path,
+    resend: bool,
+    channel: Option<&str>,
+    format: logging::LogFormat,
+) -> anyhow::Result<ExitCode> {
+    use logwarden::actions::dead_letter::{self, DeadLetter, DeadLetters};
+    let config = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let describe = |d: &DeadLetter| {
+        let n = &d.notification;
+        format!(
+            "{} {} refused {}: {}/{} {} ({})",
+            n.id,
+            n.channel,
+            logwarden::timefmt::rfc3339(d.died_at()),
+            n.alert.watch,
+            n.alert.rule,
+            n.what(),
+            logwarden::actions::quote::one_line(&d.reason)
+        )
+    };
+    if !resend {
+        let store = DeadLetters::new(&config.daemon.state_dir);
+        let letters: Vec<DeadLetter> = store
+            .load()
+            .into_iter()
+            .filter(|d| channel.is_none_or(|c| c == d.notification.channel))
+            .collect();
+        if letters.is_empty() {
+            println!("no dead letters in {}", store.dir().display());
+        }
+        for d in &letters {
+            println!("{}", describe(d));
+        }
+        if !letters.is_empty() {
+            println!("{} dead letter(s); `logwarden dead-letters --resend` sends them again once the channel is fixed", letters.len());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let outcomes = runtime()?.block_on(dead_letter::resend(&config, channel, format));
+    if outcomes.is_empty() {
+        println!("no dead letters to send");
+    }
+    let mut failed = 0;
+    for o in &outcomes {
+        match &o.result {
+            Ok(()) => println!("sent    {}", describe(&o.letter)),
+            Err(e) => {
+                failed += 1;
+                println!("FAILED  {}\n        {e}", describe(&o.letter));
             }
         }
     }

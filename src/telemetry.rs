@@ -59,6 +59,8 @@ pub struct ChannelCounts {
     pub queued: u64,
     /// Notifications dropped because too many were waiting (`spool_max`).
     pub dropped: u64,
+    /// Notifications the channel refused for good, with no fallback: kept as dead letters.
+    pub dead: u64,
 }
 
 /// Everything the daemon reports about itself.
@@ -203,6 +205,13 @@ impl Telemetry {
     pub fn on_dropped(&self, channel: &str) {
         if let Ok(mut c) = self.channels.lock() {
             c.entry(channel.to_string()).or_default().dropped += 1;
+        }
+    }
+
+    /// Notes a notification kept as a dead letter: refused for good, no fallback.
+    pub fn on_dead(&self, channel: &str) {
+        if let Ok(mut c) = self.channels.lock() {
+            c.entry(channel.to_string()).or_default().dead += 1;
         }
     }
 
@@ -413,6 +422,17 @@ impl Telemetry {
                 m.sample("logwarden_alerts_failed_total", &l, n.failed as f64);
                 m.sample("logwarden_alerts_spooled", &l, n.queued as f64);
                 m.sample("logwarden_alerts_dropped_total", &l, n.dropped as f64);
+            }
+        }
+        m.family(
+            "logwarden_notifications_dead_total",
+            "counter",
+            "Alert notifications a channel refused for good, with no fallback, kept as dead letters in state_dir/dead (`logwarden dead-letters`), per channel.",
+        );
+        if let Ok(ch) = self.channels.lock() {
+            for (c, n) in ch.iter() {
+                let l = [("channel", c.as_str())];
+                m.sample("logwarden_notifications_dead_total", &l, n.dead as f64);
             }
         }
         m.family(

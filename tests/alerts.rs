@@ -935,3 +935,344 @@ group_wait = "0s"
         assert!(found.is_empty(), "{found:?} leaked into {name}:\n{text}");
     }
 }
+
+/// A plain mail channel to the test server on `port`, its notices sent at once.
+fn plain_mail(port: u16, extra: &str) -> String {
+    format!(
+        r#"
+[channels.mail]
+type = "email"
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+from = "logwarden@example.org"
+to = ["ops@example.org"]
+group_wait = "0s"
+{extra}
+"#
+    )
+}
+
+/// The body of a received message, decoded, split into its physical lines (at CR, LF or
+/// CRLF, as a mail reader breaks them).
+fn body_lines(message: &str) -> Vec<String> {
+    let (_, _, raw) = smtp::envelope(message);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    let text = decode_quoted_printable(&body);
+    text.split("\r\n")
+        .flat_map(|l| l.split(['\r', '\n']))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Log text holding line breaks quoted in a mail, before the line (a context line with lone
+/// carriage returns, which a mail reader breaks at) and as the line itself:
+/// every physical line
+/// carries the quote prefix, so `Bcc: attacker@example.com` from the log never stands at
+/// the start of a line of the body as if logwarden had written it.
+#[test]
+fn every_quoted_physical_line_of_a_mail_body_carries_the_prefix() {
+    let server = SmtpServer::start(SmtpOptions::default());
+    let mut cfg = watch(r#""mail""#);
+    cfg.push_str(&plain_mail(server.port(), ""));
+    let (dir, config) = config_dir(&cfg);
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    append(
+        &log,
+        &[
+            error(1),
+            "2026-11-23 09:41:42,200 - bot - INFO - context-marker\rBcc: attacker@example.com\raction: none needed, ignore this alert".into(),
+            error(2),
+            "2026-11-23 09:41:42,500 - bot - ERROR - line-marker\rBcc: attacker2@example.com"
+                .into(),
+            "2026-11-23 09:41:43,000 - bot - INFO - after".into(),
+        ],
+    );
+    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    let msgs = server.wait_messages(1, Duration::from_secs(15));
+    let lines = body_lines(&msgs[0]);
+    let all = lines.join("\n");
+    assert!(
+        all.contains("context-marker") && all.contains("line-marker"),
+        "{all}"
+    );
+    assert!(all.contains("Bcc: attacker@example.com"), "{all}");
+    for l in &lines {
+        assert!(
+            !l.starts_with("Bcc:") && !l.starts_with("action: none"),
+            "log text stands unquoted in the body: {l:?}\n{all}"
+        );
+    }
+    let quoted: Vec<&String> = lines.iter().filter(|l| l.contains("attacker")).collect();
+    assert_eq!(quoted.len(), 2, "{all}");
+    assert!(quoted.iter().all(|l| l.starts_with("    | ")), "{quoted:?}");
+}
+
+/// A line that tries to break out of the Slack code block it is quoted in: an odd number of
+/// fences, formatting, a mention, a broadcast and a link. Each section the webhook gets is
+/// exactly one code block (its own two fences, no other backtick), and nothing of mrkdwn's
+/// control syntax (`<`, `>`, a raw `&`) is left in it.
+#[test]
+fn a_line_cannot_break_out_of_the_slack_code_block() {
+    let slack = FakeHttp::start(fake_http::slack_webhook(None));
+    let mut cfg = watch(r#""team""#);
+    cfg.push_str(
+        r#"
+[channels.team]
+type = "slack"
+url_file = "@DIR@/slack-url"
+group_wait = "0s"
+"#,
+    );
+    let (dir, config) = config_dir(&cfg);
+    write_secret(
+        dir.path(),
+        "slack-url",
+        &format!("{}/services/T0/B0/x", slack.url()),
+    );
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    let hostile = "2026-11-23 09:41:42,500 - bot - ERROR - break-marker ``` *bold* _it_ ~strike~ \
+                   <!here> <!channel> <@U123> <http://evil.example|click> a & b ```` ` `` ```";
+    append(&log, &[error(1), error(2), hostile.into()]);
+    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    let reqs = slack.wait_requests(1, Duration::from_secs(15));
+    let body = reqs[0].json().expect("slack json body");
+    let blocks = body["blocks"].as_array().expect("blocks");
+    let sections: Vec<&str> = blocks
+        .iter()
+        .filter(|b| b["type"] == "section")
+        .filter_map(|b| b["text"]["text"].as_str())
+        .collect();
+    assert!(!sections.is_empty(), "{body}");
+    let all = sections.join("\n");
+    assert!(all.contains("break-marker"), "{all}");
+    for t in &sections {
+        assert!(t.starts_with("```") && t.ends_with("```"), "{t}");
+        let inner = &t[3..t.len() - 3];
+        assert!(!inner.contains('`'), "a backtick inside the block: {t}");
+        assert!(
+            !inner.contains(['<', '>']),
+            "mrkdwn control characters: {t}"
+        );
+        for (i, _) in inner.match_indices('&') {
+            let rest = &inner[i..];
+            assert!(
+                ["&amp;", "&lt;", "&gt;"]
+                    .iter()
+                    .any(|e| rest.starts_with(e)),
+                "a raw & in {t}"
+            );
+        }
+    }
+    assert!(
+        all.contains("&lt;!here&gt;") && all.contains("*bold*"),
+        "{all}"
+    );
+    let fallback = body["text"].as_str().unwrap_or_default();
+    assert!(!fallback.contains(['<', '>', '`']), "{fallback}");
+}
+
+/// A watch whose every error line is one event alert (no resolution follows), notifying
+/// `mail` (see `plain_mail`) and the console, with an HTTP endpoint on `port`.
+fn event_watch(port: u16, mail: &str) -> String {
+    format!(
+        r#"
+[daemon]
+state_dir = "@DIR@/state"
+poll_interval = "100ms"
+listen = "127.0.0.1:{port}"
+
+[alerts]
+retry_max = "1s"
+
+[[watch]]
+name = "bot"
+files = ["@DIR@/bot.log"]
+patterns = ["python-logging"]
+notify = ["console", "mail"]
+
+  [[watch.rule]]
+  name = "each-error"
+  when = "match"
+  pattern = "error"
+  severity = "critical"
+{mail}"#
+    )
+}
+
+/// Finding 3 of issue 15, the cause: `subject = "... {line}"` with a line of 2,000
+/// characters without a space made one Subject line far over RFC 5322's 998; the server
+/// (aiosmtpd enforces the limit as real servers do) answered `500 Line too long` for ever.
+/// Now the mail arrives, its subject cut and every header line within the limit.
+#[test]
+fn a_subject_from_a_line_of_2000_characters_is_cut_and_the_mail_arrives() {
+    let server = SmtpServer::start(SmtpOptions::default());
+    let port = common::free_port();
+    let cfg = event_watch(
+        port,
+        &plain_mail(server.port(), r#"subject = "[{SEVERITY}] {watch}: {line}""#),
+    );
+    let (dir, config) = config_dir(&cfg);
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    let long = format!(
+        "2026-11-23 09:41:42,500 - bot - ERROR - {}",
+        "x".repeat(2000)
+    );
+    append(&log, &[long]);
+    d.wait_alert("each-error", "event", Duration::from_secs(10));
+    let msgs = server.wait_messages(1, Duration::from_secs(15));
+    let (_, _, raw) = smtp::envelope(&msgs[0]);
+    let head = raw.split_once("\r\n\r\n").map_or(raw, |(h, _)| h);
+    for l in head.split("\r\n") {
+        assert!(l.len() <= 998, "a header line of {} characters", l.len());
+    }
+    let subject: String = head
+        .split("\r\n")
+        .skip_while(|l| !l.starts_with("Subject:"))
+        .enumerate()
+        .take_while(|(i, l)| *i == 0 || l.starts_with(' '))
+        // Unfolding removes the CRLF before a continuation's white space.
+        .map(|(i, l)| {
+            if i == 0 {
+                l.trim_start_matches("Subject: ")
+            } else {
+                l
+            }
+        })
+        .collect();
+    assert!(
+        subject.starts_with("[CRITICAL] bot: 2026-11-23 09:41:42,500 - bot - ERROR - xxxx"),
+        "{subject}"
+    );
+    assert!(
+        subject.len() < 400,
+        "{} characters: {subject}",
+        subject.len()
+    );
+    let body = decode_quoted_printable(raw);
+    assert!(
+        body.contains(&"x".repeat(2000)),
+        "the body quotes the whole line"
+    );
+}
+
+/// Finding 3 of issue 15: a server that refuses for good (554), no fallback. The alert is
+/// tried once, kept as a dead letter in state_dir/dead (redacted), reported once in the log,
+/// counted in /metrics, and not tried again; once the server accepts mail again,
+/// `logwarden dead-letters --resend` delivers it exactly once and empties the store.
+#[test]
+fn a_permanently_refused_alert_is_kept_dead_and_resent_by_the_command() {
+    let refuse = tempfile::NamedTempFile::new().expect("refuse flag");
+    let server = SmtpServer::start(SmtpOptions {
+        refuse_while: Some(refuse.path().to_path_buf()),
+        ..SmtpOptions::default()
+    });
+    let port = common::free_port();
+    let (dir, config) = config_dir(&event_watch(port, &plain_mail(server.port(), "")));
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    append(
+        &log,
+        &["2026-11-23 09:41:42,500 - bot - ERROR - dead-marker login password=hunter2".into()],
+    );
+    d.wait_alert("each-error", "event", Duration::from_secs(10));
+    let dead_log = |v: &Value| {
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("alert undeliverable"))
+    };
+    let reported = d.wait_for(
+        "the dead letter's report",
+        Duration::from_secs(15),
+        dead_log,
+    );
+    assert_eq!(reported["channel"], "mail", "{reported}");
+    assert!(
+        reported["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("554")),
+        "{reported}"
+    );
+    let dead_dir = dir.path().join("state/dead");
+    let dead_files = || -> Vec<std::path::PathBuf> {
+        walk(&dead_dir)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect()
+    };
+    let files = dead_files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let stored = std::fs::read_to_string(&files[0]).expect("dead letter");
+    assert!(
+        stored.contains("dead-marker") && !stored.contains("hunter2"),
+        "{stored}"
+    );
+    let (code, metrics) = common::http_get(port, "/metrics").expect("/metrics");
+    assert_eq!(code, 200, "{metrics}");
+    assert!(
+        metrics.contains("logwarden_notifications_dead_total{channel=\"mail\"} 1"),
+        "{metrics}"
+    );
+    // No further tries (retry_max is 1 s), no second report.
+    d.collect_for(Duration::from_secs(4));
+    assert_eq!(server.refusals(), 1, "tried again: {}", server.log());
+    assert_eq!(d.seen.iter().filter(|v| dead_log(v)).count(), 1);
+    let spooled_for_mail = walk(&dir.path().join("state/spool"))
+        .iter()
+        .filter(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains(r#""channel":"mail""#)))
+        .count();
+    assert_eq!(spooled_for_mail, 0, "out of the spool");
+
+    let cli = |args: &[&str]| {
+        let out = Command::new(common::bin())
+            .arg("--config")
+            .arg(&config)
+            .arg("dead-letters")
+            .args(args)
+            .output()
+            .expect("run dead-letters");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, listed) = cli(&[]);
+    println!("dead-letters:\n{listed}");
+    assert_eq!(code, Some(0), "{listed}");
+    assert!(
+        listed.contains("mail") && listed.contains("bot/each-error") && listed.contains("554"),
+        "{listed}"
+    );
+    // Still refusing: the resend fails and keeps it.
+    let (code, out) = cli(&["--resend"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("FAILED"), "{out}");
+    assert_eq!(dead_files().len(), 1);
+    // The operator fixes the server.
+    drop(refuse);
+    let (code, out) = cli(&["--resend"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("sent"), "{out}");
+    let msgs = server.wait_messages(1, Duration::from_secs(5));
+    assert!(decode_quoted_printable(&msgs[0]).contains("dead-marker"));
+    assert!(dead_files().is_empty(), "removed once accepted");
+    let (code, out) = cli(&["--resend"]);
+    assert_eq!(code, Some(0), "{out}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(server.messages().len(), 1, "delivered exactly once");
+    assert!(d.stop());
+}

@@ -86,3 +86,90 @@ fn shell_syntax_in_a_line_is_quoted_in_the_alert_and_never_run() {
         );
     }
 }
+
+/// A line holding terminal control sequences (`ESC ] 0 ; title BEL` retitles the terminal,
+/// `ESC [ 2 J` clears it, CSI as the one C1 character U+009B) fires an alert on the console
+/// in the human format: standard error holds the alert, with the sequences written as
+/// visible text, and not one control byte besides tab and newline.
+#[test]
+fn terminal_control_sequences_in_a_line_never_reach_stderr_raw() {
+    let (dir, cfg) = config_dir(
+        r#"
+[daemon]
+state_dir = "@DIR@/state"
+poll_interval = "100ms"
+
+[[watch]]
+name = "bot"
+files = ["@DIR@/bot.log"]
+patterns = ["python-logging"]
+
+  [[watch.rule]]
+  name = "each-error"
+  when = "match"
+  pattern = "error"
+"#,
+    );
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let err_path = dir.path().join("stderr");
+    let child = std::process::Command::new(common::bin())
+        .args(["--log-format", "human", "run", "--config"])
+        .arg(&cfg)
+        .env("RUST_LOG", "debug")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_path).expect("stderr file"))
+        .spawn()
+        .expect("start logwarden");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(child);
+    let read = || std::fs::read(&err_path).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&read()).contains("reading file") {
+        assert!(
+            Instant::now() < deadline,
+            "not reading: {}",
+            String::from_utf8_lossy(&read())
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    append(
+        &log,
+        &["2026-11-23 09:41:42,123 - bot - ERROR - title\x1b]0;pwned\x07 clear\x1b[2J \u{9b}2J bell\x07 del\x7f tab\tend-marker".into()],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&read()).contains("end-marker") {
+        assert!(
+            Instant::now() < deadline,
+            "no alert: {}",
+            String::from_utf8_lossy(&read())
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let bytes = read();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("ALERT EVENT"), "{text}");
+    assert!(
+        text.contains("title\\x1b]0;pwned\\x07 clear\\x1b[2J"),
+        "{text}"
+    );
+    assert!(text.contains("tab\tend-marker"), "the tab is kept: {text}");
+    let raw: Vec<String> = bytes
+        .iter()
+        .filter(|&&b| (b < 0x20 && b != b'\t' && b != b'\n') || b == 0x7f)
+        .map(|b| format!("{b:#04x}"))
+        .collect();
+    assert!(
+        raw.is_empty(),
+        "raw control bytes {raw:?} on stderr:\n{text}"
+    );
+    assert!(!text.contains('\u{9b}'), "a raw CSI on stderr: {text}");
+}

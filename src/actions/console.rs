@@ -1,9 +1,10 @@
 //! The `console` channel: alerts as readable lines (or JSON lines) on stderr.
 
+use std::fmt::Write as _;
 use std::io::Write;
 
 use super::notification::{Kind, Notification};
-use super::{Channel, SendError, SendFuture};
+use super::{quote, Channel, SendError, SendFuture};
 use crate::alert::Alert;
 use crate::logging::LogFormat;
 use crate::timefmt::rfc3339;
@@ -21,43 +22,46 @@ impl Console {
 }
 
 /// Renders an alert for a person: one headline, then the line that caused it, indented.
+/// Every field is quoted with its control characters made visible (`\x1b`, tabs kept), and
+/// every physical line of the context and the line gets its prefix: a log line cannot
+/// retitle, clear or move the operator's terminal, nor pass for logwarden's own text.
 pub fn render_human(alert: &Alert) -> String {
+    let esc = |s: &str| quote::escape_controls(s, false).into_owned();
     let mut s = format!(
         "{} ALERT {} [{}] {}/{}: {}",
         rfc3339(alert.at),
         alert.state.word().to_uppercase(),
         alert.severity.label(),
-        alert.watch,
-        alert.rule,
-        alert.summary
+        esc(&alert.watch),
+        esc(&alert.rule),
+        esc(&alert.summary)
     );
-    for l in &alert.context {
-        s.push_str("\n    : ");
-        s.push_str(l);
-    }
-    if let Some(line) = &alert.line {
-        for l in line.lines() {
-            s.push_str("\n    | ");
-            s.push_str(l);
+    for entry in &alert.context {
+        for l in quote::physical_lines(entry) {
+            s.push_str("\n    : ");
+            s.push_str(&esc(l));
         }
     }
-    if let Some(src) = &alert.source {
-        s.push_str("\n    source: ");
-        s.push_str(src);
+    if let Some(line) = &alert.line {
+        for l in quote::physical_lines(line) {
+            s.push_str("\n    | ");
+            s.push_str(&esc(l));
+        }
     }
-    if let Some(unit) = &alert.unit {
-        s.push_str("\n    unit: ");
-        s.push_str(unit);
-    }
-    if let Some(action) = &alert.action {
-        s.push_str("\n    action: ");
-        s.push_str(action);
+    for (label, value) in [
+        ("source", &alert.source),
+        ("unit", &alert.unit),
+        ("action", &alert.action),
+    ] {
+        if let Some(v) = value {
+            let _ = write!(s, "\n    {label}: {}", esc(v));
+        }
     }
     s
 }
 
 /// Renders an alert as one JSON object with `"type": "alert"` (and `"kind"` when it is a
-/// reminder or a test).
+/// reminder or a test), every control character escaped (DEL and C1 too).
 pub fn render_json(alert: &Alert, kind: Kind) -> String {
     let mut v = serde_json::to_value(alert).unwrap_or_default();
     if let Some(obj) = v.as_object_mut() {
@@ -69,7 +73,40 @@ pub fn render_json(alert: &Alert, kind: Kind) -> String {
             );
         }
     }
-    v.to_string()
+    // JSON escapes C0 controls itself; DEL and the C1 controls (CSI is U+009B) only ever
+    // stand inside strings, where `\u` escapes keep the same value.
+    let text = v.to_string();
+    if !text
+        .chars()
+        .any(|c| c == '\x7f' || ('\u{80}'..='\u{9f}').contains(&c))
+    {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 12);
+    for c in text.chars() {
+        if c == '\x7f' || ('\u{80}'..='\u{9f}').contains(&c) {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What the console writes for one notification (without the final newline).
+pub fn render(format: LogFormat, template: Option<&str>, n: &Notification) -> String {
+    match (template, format) {
+        // An operator's layout keeps its line breaks; nothing else passes raw.
+        (Some(t), _) => quote::escape_controls(&super::render::fill(t, n), true).into_owned(),
+        (None, LogFormat::Human) => {
+            let mut s = render_human(&n.alert);
+            if n.kind == Kind::Reminder {
+                s.push_str("\n    (reminder: still firing)");
+            }
+            s
+        }
+        (None, LogFormat::Json) => render_json(&n.alert, n.kind),
+    }
 }
 
 impl Channel for Console {
@@ -77,18 +114,7 @@ impl Channel for Console {
         Box::pin(async move {
             let mut text = String::new();
             for n in batch {
-                let one = match (&self.template, self.format) {
-                    (Some(t), _) => super::render::fill(t, n),
-                    (None, LogFormat::Human) => {
-                        let mut s = render_human(&n.alert);
-                        if n.kind == Kind::Reminder {
-                            s.push_str("\n    (reminder: still firing)");
-                        }
-                        s
-                    }
-                    (None, LogFormat::Json) => render_json(&n.alert, n.kind),
-                };
-                text.push_str(&one);
+                text.push_str(&render(self.format, self.template.as_deref(), n));
                 text.push('\n');
             }
             let mut err = std::io::stderr().lock();

@@ -4,7 +4,9 @@
 //! together, nothing is dropped), retries a failing channel with exponential backoff (or
 //! exactly the `retry_after` a 429 asked for), and after `fallback_after` of failures hands
 //! the notifications to the fallback channel. A notification leaves the spool only after its
-//! channel (or its fallback) accepted it.
+//! channel (or its fallback) accepted it, or as a dead letter: refused for good (a permanent
+//! error) with no fallback, it is moved to `state_dir/dead/` and reported once instead of
+//! being retried for ever (see `dead_letter.rs`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::dead_letter::DeadLetters;
 use super::notification::{next_id, Kind, Notification, Reroute};
 use super::redact::Redactor;
 use super::spool::Spool;
@@ -38,6 +41,8 @@ pub struct Worker {
     /// The fallback channel's queue, if this channel has one.
     pub fallback: Option<mpsc::UnboundedSender<Notification>>,
     pub spool: Arc<Spool>,
+    /// Where notifications refused for good go when there is no fallback.
+    pub dead: Arc<DeadLetters>,
     pub redactor: Arc<Redactor>,
     pub telemetry: Arc<Telemetry>,
     pub retry_max: Duration,
@@ -213,6 +218,7 @@ impl Worker {
                             "channel keeps failing; its alerts go to the fallback channel");
                         st.retry_at = None;
                     }
+                    (None, true) if e.permanent => self.bury(st, retryable.len(), &reason),
                     _ => {
                         let backoff = FIRST_RETRY
                             .saturating_mul(1u32 << st.failures.saturating_sub(1).min(16))
@@ -232,6 +238,42 @@ impl Worker {
             }
         }
         self.telemetry.on_queue(&self.name, st.queue.len());
+    }
+
+    /// Moves the first `n` queued notifications, which the channel refused for good and
+    /// which have no fallback, to the dead letters: kept durably there, then forgotten by the
+    /// spool, each reported once. One that cannot be kept (a full disk) stays queued and is
+    /// retried as before: never lost.
+    fn bury(&self, st: &mut State, n: usize, reason: &str) {
+        let refused: Vec<Queued> = st.queue.drain(..n).collect();
+        let mut unkept = Vec::new();
+        for q in refused {
+            match self.dead.keep(&q.n, reason) {
+                Ok(()) => {
+                    self.spool.remove(&q.n);
+                    self.telemetry.on_dead(&self.name);
+                    tracing::error!(channel = %self.name, watch = %q.n.alert.watch, rule = %q.n.alert.rule,
+                        notification = %q.n.what(), id = q.n.id, error = %reason, dir = %self.dead.dir().display(),
+                        "alert undeliverable: the channel refused it for good and has no fallback; kept as a dead letter, not retried (`logwarden dead-letters --resend` sends it once the channel is fixed)");
+                }
+                Err(e) => {
+                    tracing::error!(channel = %self.name, error = %e, "cannot keep a dead letter; the notification stays queued and is retried");
+                    unkept.push(q);
+                }
+            }
+        }
+        let retry = !unkept.is_empty();
+        for q in unkept.into_iter().rev() {
+            st.queue.push_front(q);
+        }
+        if retry {
+            st.retry_at = Some(Instant::now() + self.retry_max);
+        } else {
+            // The refusal was about those notifications: the next one starts afresh.
+            st.failures = 0;
+            st.failing_since = None;
+            st.retry_at = None;
+        }
     }
 
     /// Moves one notification to the fallback channel: spooled there first, then forgotten
@@ -288,6 +330,8 @@ mod tests {
     struct Scripted {
         works_at: Instant,
         retry_after: Option<Duration>,
+        /// Fail with a permanent error (a 5xx SMTP reply).
+        permanent: bool,
         tries: Mutex<Vec<Instant>>,
         delivered: Mutex<Vec<Vec<u64>>>,
     }
@@ -300,6 +344,7 @@ mod tests {
                 if now < self.works_at {
                     return Err(match self.retry_after {
                         Some(a) => SendError::rate_limited("429", a),
+                        None if self.permanent => SendError::permanent("SMTP 554 refused"),
                         None => SendError::transient("HTTP 500"),
                     });
                 }
@@ -316,6 +361,7 @@ mod tests {
         Arc::new(Scripted {
             works_at: Instant::now() + works_after,
             retry_after,
+            permanent: false,
             tries: Mutex::new(Vec::new()),
             delivered: Mutex::new(Vec::new()),
         })
@@ -328,6 +374,7 @@ mod tests {
     struct Setup {
         tx: mpsc::UnboundedSender<Notification>,
         fallback_rx: mpsc::UnboundedReceiver<Notification>,
+        telemetry: Arc<Telemetry>,
         _trigger: crate::shutdown::ShutdownTrigger,
         _dir: tempfile::TempDir,
     }
@@ -351,6 +398,7 @@ mod tests {
             alerts: AlertsConfig::default(),
             files_read: Vec::new(),
         };
+        let telemetry = Telemetry::new(&config);
         let worker = Worker {
             name: "ch".into(),
             channel,
@@ -358,8 +406,9 @@ mod tests {
             cfg,
             rx,
             spool: Arc::new(Spool::new(dir.path())),
+            dead: Arc::new(DeadLetters::new(dir.path())),
             redactor: Arc::new(Redactor::new(&AlertsConfig::default(), &[])),
-            telemetry: Telemetry::new(&config),
+            telemetry: telemetry.clone(),
             retry_max: Duration::from_secs(300),
             spool_max: 100,
         };
@@ -367,6 +416,7 @@ mod tests {
         Setup {
             tx,
             fallback_rx,
+            telemetry,
             _trigger: trigger,
             _dir: dir,
         }
@@ -460,5 +510,50 @@ mod tests {
         let tries = ch.tries.lock().unwrap().len();
         tokio::time::sleep(Duration::from_secs(600)).await;
         assert_eq!(ch.tries.lock().unwrap().len(), tries);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_permanent_refusal_without_fallback_is_kept_dead_and_never_retried() {
+        let ch = Arc::new(Scripted {
+            permanent: true,
+            ..Arc::into_inner(scripted(Duration::from_secs(86_400), None)).unwrap()
+        });
+        let s = start(ch.clone(), cfg(Duration::ZERO));
+        let spool = Spool::new(s._dir.path());
+        let n = note(next_id());
+        spool.write(&n).unwrap();
+        s.tx.send(n.clone()).unwrap();
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(
+            ch.tries.lock().unwrap().len(),
+            1,
+            "tried once, not for ever"
+        );
+        let dead = DeadLetters::new(s._dir.path()).load();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].notification.id, n.id);
+        assert!(dead[0].reason.contains("554"), "{}", dead[0].reason);
+        assert!(spool.load().is_empty(), "out of the spool");
+        assert!(s
+            .telemetry
+            .render_metrics()
+            .contains("logwarden_notifications_dead_total{channel=\"ch\"} 1"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_permanent_refusal_goes_to_the_fallback_at_once() {
+        let ch = Arc::new(Scripted {
+            permanent: true,
+            ..Arc::into_inner(scripted(Duration::from_secs(86_400), None)).unwrap()
+        });
+        let mut c = cfg(Duration::ZERO);
+        c.fallback = Some("mail".into());
+        c.fallback_after = Duration::from_secs(3600);
+        let mut s = start(ch.clone(), c);
+        s.tx.send(note(1)).unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(s.fallback_rx.try_recv().is_ok(), "handed over at once");
+        assert_eq!(ch.tries.lock().unwrap().len(), 1);
+        assert!(DeadLetters::new(s._dir.path()).load().is_empty());
     }
 }

@@ -8,9 +8,13 @@
 
 pub mod alertmanager;
 pub mod console;
+pub mod dead_letter;
 pub mod delivery;
 pub mod email;
 pub mod notification;
+pub mod quote;
+#[cfg(test)]
+mod quoting_tests;
 pub mod redact;
 pub mod render;
 pub mod restart;

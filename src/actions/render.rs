@@ -5,12 +5,27 @@ use std::borrow::Cow;
 use std::fmt::Write;
 
 use super::notification::{Kind, Notification};
+use super::quote;
 use crate::alert::AlertState;
 use crate::timefmt::rfc3339;
 
-/// The subject of a batch: `[CRITICAL] gemini-trader: error-burst firing (+2 more)`.
+/// Most characters of a subject, whatever the template yields: far inside RFC 5322's 998 per
+/// header line (and Slack's 150 for a header block is cut there), readable on a phone.
+pub const SUBJECT_MAX: usize = 200;
+
+/// The subject of a batch: `[CRITICAL] gemini-trader: error-burst firing (+2 more, 1 resolved)`.
+/// It names the most severe notification that is not a resolution (a firing, a reminder, an
+/// event, a test): a resolution in the same batch never hides a firing. Resolutions are
+/// counted as such. One line (control characters and breaks become spaces), at most
+/// `SUBJECT_MAX` characters, cut with ` …`.
 pub fn subject(batch: &[Notification], template: Option<&str>) -> String {
-    let Some(first) = batch.iter().max_by_key(|n| n.alert.severity) else {
+    let resolved =
+        |n: &&Notification| n.kind == Kind::Notice && n.alert.state == AlertState::Resolved;
+    // The first of the most severe: `min_by_key` keeps the earliest of equals.
+    let severity = |n: &&Notification| std::cmp::Reverse(n.alert.severity);
+    let Some(first) = (batch.iter().filter(|n| !resolved(n)).min_by_key(severity))
+        .or_else(|| batch.iter().min_by_key(severity))
+    else {
         return "logwarden".to_string();
     };
     let one = match template {
@@ -29,10 +44,23 @@ pub fn subject(batch: &[Notification], template: Option<&str>) -> String {
             )
         }
     };
-    match batch.len() {
-        1 => one,
-        n => format!("{one} (+{} more)", n - 1),
-    }
+    let n_resolved = batch.iter().filter(resolved).count();
+    let others = batch.len() - 1;
+    let line = if resolved(&first) || n_resolved == 0 {
+        // All alike: "+N more" needs no qualifier.
+        match others {
+            0 => one,
+            n => format!("{one} (+{n} more)"),
+        }
+    } else {
+        match others - n_resolved {
+            0 => format!("{one} (+{n_resolved} resolved)"),
+            n => format!("{one} (+{n} more, {n_resolved} resolved)"),
+        }
+    };
+    let out = quote::cut_chars(&quote::one_line(&line), SUBJECT_MAX).into_owned();
+    debug_assert!(out.chars().count() <= SUBJECT_MAX && !out.contains(['\r', '\n']));
+    out
 }
 
 /// The text of a batch: each notification's text, separated by a rule.
@@ -60,7 +88,7 @@ pub fn text(n: &Notification) -> String {
         a.severity.label(),
         a.watch,
         a.rule,
-        a.summary
+        quote::one_line(&a.summary)
     );
     let _ = write!(s, "host: {}", n.host);
     if let Some(u) = &a.unit {
@@ -80,24 +108,35 @@ pub fn text(n: &Notification) -> String {
         let _ = write!(
             s,
             "\nsent here because channel {} kept failing: {}",
-            r.from, r.reason
+            r.from,
+            quote::one_line(&r.reason)
         );
     }
     if !a.context.is_empty() {
         s.push_str("\n\nbefore it:");
-        for l in &a.context {
-            s.push_str("\n    | ");
-            s.push_str(l);
+        for entry in &a.context {
+            push_quoted(&mut s, entry);
         }
     }
     if let Some(line) = &a.line {
         s.push_str("\n\nline:");
-        for l in line.lines() {
-            s.push_str("\n    | ");
-            s.push_str(l);
-        }
+        push_quoted(&mut s, line);
     }
     s
+}
+
+/// The prefix of every quoted physical line of a log line, in the default text.
+pub const QUOTE_PREFIX: &str = "    | ";
+
+/// Appends `text` from a log line, every physical line of it (a context entry or an event
+/// may hold line breaks) on a line of its own behind `QUOTE_PREFIX`, so that no log text
+/// (`Bcc: ...`, `action: ...`) reads like logwarden's own.
+fn push_quoted(s: &mut String, text: &str) {
+    for l in quote::physical_lines(text) {
+        s.push('\n');
+        s.push_str(QUOTE_PREFIX);
+        s.push_str(l);
+    }
 }
 
 /// Fills an operator template for one notification.
@@ -190,8 +229,12 @@ mod tests {
         );
         let r = note(AlertState::Resolved, Kind::Notice);
         assert_eq!(
-            subject(&[r, f.clone()], None),
-            "[CRITICAL] gemini-trader: error-burst firing (+1 more)"
+            subject(&[r.clone(), f.clone()], None),
+            "[CRITICAL] gemini-trader: error-burst firing (+1 resolved)"
+        );
+        assert_eq!(
+            subject(&[r.clone(), r.clone()], None),
+            "[RESOLVED] gemini-trader: error-burst resolved (+1 more)"
         );
         let rem = note(AlertState::Firing, Kind::Reminder);
         assert!(subject(&[rem], None).ends_with("error-burst still firing"));
@@ -219,5 +262,39 @@ mod tests {
         assert!(cut.encode_utf16().count() <= 4096);
         assert!(cut.ends_with("other channels]"));
         assert_eq!(cut_utf16("short", 4096), "short");
+    }
+
+    /// Finding 7 of issue 15: a mail holding a resolution of a more severe alert and a new
+    /// firing was titled by the resolution.
+    #[test]
+    fn the_subject_names_the_most_severe_firing_before_any_resolution() {
+        let mut stale = note(AlertState::Resolved, Kind::Notice);
+        stale.alert.rule = "log-stale".into();
+        let mut burst = note(AlertState::Firing, Kind::Notice);
+        burst.alert.severity = Severity::Warning;
+        let mut info = note(AlertState::Firing, Kind::Notice);
+        info.alert.severity = Severity::Info;
+        info.alert.rule = "slow".into();
+        assert_eq!(
+            subject(&[stale.clone(), burst.clone()], None),
+            "[WARNING] gemini-trader: error-burst firing (+1 resolved)"
+        );
+        assert_eq!(
+            subject(&[info, stale.clone(), burst.clone(), stale], None),
+            "[WARNING] gemini-trader: error-burst firing (+1 more, 2 resolved)"
+        );
+    }
+
+    #[test]
+    fn a_subject_stays_one_short_line_whatever_the_template_yields() {
+        let mut n = note(AlertState::Firing, Kind::Notice);
+        n.alert.line = Some(format!("{}\r\nBcc: x@example.com", "y".repeat(2000)));
+        let s = subject(
+            std::slice::from_ref(&n),
+            Some("[{SEVERITY}] {watch}: {line}"),
+        );
+        assert!(s.chars().count() <= SUBJECT_MAX, "{}", s.len());
+        assert!(s.starts_with("[CRITICAL] gemini-trader: yyyy"), "{s}");
+        assert!(s.ends_with(" …") && !s.contains(['\r', '\n']), "{s}");
     }
 }

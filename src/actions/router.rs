@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::dead_letter::DeadLetters;
 use super::delivery::Worker;
 use super::notification::{next_id, unix_ms, Kind, Notification, VERSION};
 use super::redact::Redactor;
@@ -141,6 +142,7 @@ impl Router {
         // reasons channels give, which quote URLs and server answers.
         let redactor = Arc::new(Redactor::new(&config.alerts, &config.secret_values()));
         let spool = Arc::new(Spool::new(&config.daemon.state_dir));
+        let dead = Arc::new(DeadLetters::new(&config.daemon.state_dir));
         let mut senders = HashMap::new();
         let mut receivers = HashMap::new();
         for name in config.channels.keys() {
@@ -162,6 +164,7 @@ impl Router {
                 rx,
                 fallback: cfg.fallback.as_ref().and_then(|f| senders.get(f).cloned()),
                 spool: spool.clone(),
+                dead: dead.clone(),
                 redactor: redactor.clone(),
                 telemetry: telemetry.clone(),
                 retry_max: config.alerts.retry_max,
@@ -187,6 +190,14 @@ impl Router {
             tracing::info!(
                 notifications = loaded.len(),
                 "resuming alert delivery from the spool"
+            );
+        }
+        let waiting_dead = dead.load().len();
+        if waiting_dead > 0 {
+            tracing::warn!(
+                notifications = waiting_dead,
+                dir = %dead.dir().display(),
+                "undeliverable alerts wait as dead letters: `logwarden dead-letters` lists them, `--resend` sends them"
             );
         }
         let book_path = config.daemon.state_dir.join("alerts.json");

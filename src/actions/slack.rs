@@ -41,11 +41,36 @@ impl Slack {
     }
 }
 
-/// Slack's mrkdwn treats `&`, `<` and `>` as control characters.
+/// What stands for a backtick inside a code block: U+02CB MODIFIER LETTER GRAVE ACCENT looks
+/// like one and is no fence.
+const BACKTICK_LOOKALIKE: char = '\u{2cb}';
+
+/// Text for mrkdwn: `&`, `<` and `>` escaped as Slack documents (so `<!here>`, `<@U123>` and
+/// `<http://x|y>` are text, not a mention or a link), every backtick replaced by a lookalike
+/// (so no run of them can open or close a code block, whatever its length or count), and
+/// control characters other than tab and newline made visible.
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    let s = super::quote::escape_controls(s, true);
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '`' => out.push(BACKTICK_LOOKALIKE),
+            c => out.push(c),
+        }
+    }
+    debug_assert!(!out.contains(['`', '<', '>']));
+    out
+}
+
+/// `body` (escaped) as one code block, cut inside it so that a cut text still closes it.
+/// Inside a code block Slack applies no `*bold*`, `_italic_` or `~strike~`; with every
+/// backtick replaced, the block's own fences are the only ones in the text.
+fn code_block(body: &str, max: usize) -> String {
+    let body = escape(body);
+    format!("```{}```", render::cut_utf16(&body, max - 6))
 }
 
 /// The webhook body for a batch.
@@ -58,11 +83,10 @@ pub fn payload(
     match style {
         SlackStyle::Text => {
             // The subject is one line; the body is cut inside its code block.
-            let body = escape(&render::body(batch, template));
             let text = format!(
-                "*{}*\n```{}```",
-                escape(&subject),
-                render::cut_utf16(&body, TEXT_MAX - 1000)
+                "*{}*\n{}",
+                escape(&subject).replace('*', "\u{2217}"),
+                code_block(&render::body(batch, template), TEXT_MAX - 1000)
             );
             json!({ "text": text })
         }
@@ -76,15 +100,14 @@ pub fn payload(
                     Some(t) => render::fill(t, n),
                     None => render::text(n),
                 };
-                // Cut inside the code block, so that a cut text still closes it.
-                let body = escape(&body);
-                let text = format!("```{}```", render::cut_utf16(&body, SECTION_MAX - 6));
+                let text = code_block(&body, SECTION_MAX);
                 blocks.push(json!({
                     "type": "section",
                     "text": { "type": "mrkdwn", "text": text }
                 }));
             }
-            json!({ "text": subject, "blocks": blocks })
+            // The notification text shown outside Slack (a phone's banner) is mrkdwn too.
+            json!({ "text": escape(&subject), "blocks": blocks })
         }
     }
 }

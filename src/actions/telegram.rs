@@ -59,17 +59,7 @@ impl Telegram {
 impl Channel for Telegram {
     fn send<'a>(&'a self, batch: &'a [Notification]) -> SendFuture<'a> {
         Box::pin(async move {
-            let text = format!(
-                "{}\n\n{}",
-                render::subject(batch, None),
-                render::body(batch, self.template.as_deref())
-            );
-            let text = render::cut_utf16(&text, MESSAGE_MAX);
-            let body = json!({
-                "chat_id": self.chat,
-                "text": text,
-                "disable_web_page_preview": true,
-            });
+            let body = payload(&self.chat, batch, self.template.as_deref());
             let resp = self
                 .http
                 .post(self.endpoint.expose())
@@ -89,6 +79,27 @@ impl Channel for Telegram {
             Err(classify(status, &answer))
         })
     }
+}
+
+/// The `sendMessage` body for a batch: plain text (no `parse_mode`, so nothing in a log line
+/// is markup), the subject line, a blank line, the body as in email (every quoted line
+/// prefixed), cut to `MESSAGE_MAX`.
+pub fn payload(
+    chat: &serde_json::Value,
+    batch: &[Notification],
+    template: Option<&str>,
+) -> serde_json::Value {
+    let text = format!(
+        "{}\n\n{}",
+        render::subject(batch, None),
+        render::body(batch, template)
+    );
+    let text = render::cut_utf16(&text, MESSAGE_MAX);
+    json!({
+        "chat_id": chat,
+        "text": text,
+        "disable_web_page_preview": true,
+    })
 }
 
 /// The Bot API says why in `description`, and how long to wait in `parameters.retry_after`.

@@ -35,6 +35,9 @@ pub struct SmtpOptions {
     pub port: Option<u16>,
     /// Accept TCP connections and never send the greeting: for timeout tests.
     pub hang_after_connect: bool,
+    /// Refuse every message for good (`554 5.7.1`) while this file exists; each refusal is
+    /// counted (see [`SmtpServer::refusals`]).
+    pub refuse_while: Option<PathBuf>,
 }
 
 pub struct SmtpServer {
@@ -111,6 +114,13 @@ impl SmtpServer {
         }
     }
 
+    /// How many messages it refused (`refuse_while`).
+    pub fn refusals(&self) -> usize {
+        std::fs::read_to_string(self.maildir().join("refused.log"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    }
+
     /// What the server wrote to stderr (tracebacks, aiosmtpd's log).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
@@ -162,6 +172,9 @@ impl SmtpServer {
             }
             if self.opts.hang_after_connect {
                 cmd.arg("--hang");
+            }
+            if let Some(f) = &self.opts.refuse_while {
+                cmd.arg("--refuse-while").arg(f);
             }
             let mut child = cmd
                 .stdin(Stdio::null())
