@@ -31,6 +31,10 @@ pub fn render_human(alert: &Alert) -> String {
         alert.rule,
         alert.summary
     );
+    if let Some(note) = super::render::backlog_note(alert) {
+        s.push(' ');
+        s.push_str(&note);
+    }
     for l in &alert.context {
         s.push_str("\n    : ");
         s.push_str(l);

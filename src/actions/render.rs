@@ -5,8 +5,16 @@ use std::borrow::Cow;
 use std::fmt::Write;
 
 use super::notification::{Kind, Notification};
-use crate::alert::AlertState;
+use crate::alert::{Alert, AlertState};
 use crate::timefmt::rfc3339;
+
+/// What every text says of an alert whose line was read from a backlog (after downtime, or by
+/// a source that fell behind): `(from the backlog, written at 2026-12-01T09:12:00Z)`; `None`
+/// for a live one. The one place this wording lives, so that no channel pages old news as new.
+pub fn backlog_note(a: &Alert) -> Option<String> {
+    a.written
+        .map(|t| format!("(from the backlog, written at {})", rfc3339(t)))
+}
 
 /// The subject of a batch: `[CRITICAL] gemini-trader: error-burst firing (+2 more)`.
 pub fn subject(batch: &[Notification], template: Option<&str>) -> String {
@@ -21,12 +29,16 @@ pub fn subject(batch: &[Notification], template: Option<&str>) -> String {
                 (Kind::Notice, AlertState::Resolved) => "RESOLVED",
                 _ => first.alert.severity.label(),
             };
-            format!(
+            let mut one = format!(
                 "[{label}] {}: {} {}",
                 first.alert.watch,
                 first.alert.rule,
                 first.what()
-            )
+            );
+            if first.alert.written.is_some() {
+                one.push_str(" (from the backlog)");
+            }
+            one
         }
     };
     match batch.len() {
@@ -70,6 +82,9 @@ pub fn text(n: &Notification) -> String {
         let _ = write!(s, " | source: {src}");
     }
     let _ = write!(s, "\nat: {}", rfc3339(a.at));
+    if let Some(note) = backlog_note(a) {
+        let _ = write!(s, " {note}");
+    }
     if (n.kind != Kind::Notice || a.state == AlertState::Resolved) && n.since_ms.is_some() {
         let _ = write!(s, " (firing since {})", rfc3339(n.since()));
     }
@@ -119,6 +134,8 @@ pub fn fill(template: &str, n: &Notification) -> String {
         "at" => Cow::Owned(rfc3339(a.at)),
         "since" => Cow::Owned(rfc3339(n.since())),
         "action" => Cow::Borrowed(a.action.as_deref().unwrap_or("")),
+        "written" => Cow::Owned(a.written.map(rfc3339).unwrap_or_default()),
+        "backlog" => Cow::Owned(backlog_note(a).unwrap_or_default()),
         "kind" => Cow::Borrowed(match n.kind {
             Kind::Notice => "notice",
             Kind::Reminder => "reminder",

@@ -63,6 +63,8 @@ pub struct Assembler<S: LineSink> {
     /// When the last line came.
     last_line: Instant,
     traceback: Traceback,
+    /// `caught_up` came while an event was pending: passed on after the event.
+    caught_up_pending: bool,
 }
 
 impl<S: LineSink> Assembler<S> {
@@ -75,6 +77,7 @@ impl<S: LineSink> Assembler<S> {
             flags: LineFlags::default(),
             last_line: Instant::now(),
             traceback: Traceback::Outside,
+            caught_up_pending: false,
         }
     }
 
@@ -121,6 +124,9 @@ impl<S: LineSink> Assembler<S> {
         self.inner.line(&self.buf, self.flags);
         self.buf.clear();
         self.lines = 0;
+        if std::mem::take(&mut self.caught_up_pending) {
+            self.inner.caught_up();
+        }
     }
 }
 
@@ -174,6 +180,21 @@ impl<S: LineSink> LineSink for Assembler<S> {
                 self.inner.batch_end(Some(&held))
             }
             _ => self.inner.batch_end(position),
+        }
+    }
+
+    fn backlog(&mut self, written: Option<std::time::SystemTime>) {
+        // The pending event belongs to what came before.
+        self.flush();
+        self.inner.backlog(written);
+    }
+
+    fn caught_up(&mut self) {
+        if self.lines == 0 {
+            self.inner.caught_up();
+        } else {
+            // The pending event is the backlog's last: the catch-up ends once it is handed on.
+            self.caught_up_pending = true;
         }
     }
 
