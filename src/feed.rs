@@ -421,7 +421,147 @@ fn unix_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PatternPack;
+    use crate::config::{PatternDef, PatternPack};
+
+    /// A core matching `ERROR` (slot 0), and the receiving end of what it sends.
+    fn error_core() -> (FeedCore, mpsc::Receiver<Input>) {
+        let pack = PatternPack {
+            name: "t".into(),
+            origin: "t".into(),
+            patterns: vec![PatternDef {
+                name: "error".into(),
+                literals: vec!["ERROR".into()],
+                regexes: vec![],
+                ignore: vec![],
+                ignore_regexes: vec![],
+                case_sensitive: true,
+            }],
+        };
+        let matcher = Arc::new(Matcher::build(&[pack]).expect("matcher"));
+        let (tx, rx) = mpsc::channel(64);
+        let core = FeedCore::new(
+            0,
+            matcher,
+            tx,
+            Arc::new(SourceTelemetry::default()),
+            Arc::new(Activity::new(1)),
+        );
+        (core, rx)
+    }
+
+    fn drain(rx: &mut mpsc::Receiver<Input>) -> Vec<Input> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    fn flags(end: u64) -> LineFlags {
+        LineFlags {
+            positioned: true,
+            end,
+            ..LineFlags::default()
+        }
+    }
+
+    /// What the inputs say: (written of each matched line, fresh line counts, backlog
+    /// written times, caught-up written times).
+    #[allow(clippy::type_complexity)]
+    fn summary(
+        inputs: &[Input],
+    ) -> (
+        Vec<Option<SystemTime>>,
+        Vec<(u64, u64)>,
+        Vec<SystemTime>,
+        Vec<Option<SystemTime>>,
+    ) {
+        let mut s = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in inputs {
+            match i {
+                Input::Matched(m) => s.0.push(m.written),
+                Input::Lines { count, fresh, .. } => s.1.push((*count, *fresh)),
+                Input::Backlog { written, .. } => s.2.push(*written),
+                Input::CaughtUp { written, .. } => s.3.push(*written),
+                _ => {}
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn a_file_backlog_carries_each_lines_own_time_bounded_by_the_files_and_ends_once() {
+        let (core, mut rx) = error_core();
+        let mut feed = FileFeed::new(core, Arc::from("/var/log/bot.log"), TimestampFormat::Auto);
+        let now = SystemTime::now();
+        let mtime = now - Duration::from_secs(86_400);
+        let hour_before = mtime - Duration::from_secs(3600);
+        let stamp = |t: SystemTime| jiff::Timestamp::try_from(t).expect("time").to_string();
+        feed.backlog(Some(mtime));
+        feed.line(format!("{} ERROR one", stamp(hour_before)).as_bytes(), flags(10));
+        feed.line(b"ERROR without a time", flags(20));
+        // A time after the file's last write is a time zone read wrong: the bound holds.
+        feed.line(format!("{} ERROR later", stamp(now)).as_bytes(), flags(30));
+        feed.line(b"INFO no match", flags(40));
+        assert!(feed.batch_end(None));
+        feed.caught_up();
+        feed.line(b"ERROR live", flags(50));
+        assert!(feed.batch_end(None));
+        feed.caught_up(); // no backlog since: nothing to say
+        let (written, lines, backlog, caught_up) = summary(&drain(&mut rx));
+        let near = |a: Option<SystemTime>, b: SystemTime| {
+            a.and_then(|a| a.duration_since(b).or_else(|_| b.duration_since(a)).ok())
+                .is_some_and(|d| d < Duration::from_millis(1))
+        };
+        assert_eq!(written.len(), 4);
+        assert!(near(written[0], hour_before), "its own time: {:?}", written[0]);
+        assert_eq!(written[1], Some(mtime), "no time of its own: the file's");
+        assert_eq!(written[2], Some(mtime), "never after the file's last write");
+        assert_eq!(written[3], None, "after the catch-up, a live line");
+        assert_eq!(lines, [(4, 0), (1, 1)], "backlog lines are no sign of life");
+        assert_eq!(backlog, [mtime]);
+        assert_eq!(caught_up, [Some(mtime)]);
+    }
+
+    #[test]
+    fn an_empty_backlog_still_says_when_the_file_was_last_written() {
+        let (core, mut rx) = error_core();
+        let mut feed = FileFeed::new(core, Arc::from("/var/log/bot.log"), TimestampFormat::Auto);
+        let mtime = SystemTime::now() - Duration::from_secs(7200);
+        feed.backlog(Some(mtime));
+        assert!(feed.batch_end(None));
+        feed.caught_up();
+        let (_, _, backlog, caught_up) = summary(&drain(&mut rx));
+        assert!(backlog.is_empty());
+        assert_eq!(caught_up, [Some(mtime)], "stale counts from then");
+    }
+
+    #[test]
+    fn old_journal_entries_are_a_backlog_with_their_own_time_until_caught_up() {
+        let (core, mut rx) = error_core();
+        let mut feed = JournalFeed::new(core, "journal:bot".into(), None);
+        let usec = |t: SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_micros() as u64
+        };
+        let now = SystemTime::now();
+        let old = now - Duration::from_secs(3600);
+        let entry = |t: SystemTime| EntryMeta {
+            realtime_usec: usec(t),
+            ..EntryMeta::default()
+        };
+        feed.entry(b"ERROR an hour ago", &entry(old), &mut || None);
+        feed.entry(b"INFO a minute ago", &entry(now - Duration::from_secs(60)), &mut || None);
+        assert!(feed.batch_end(None));
+        feed.caught_up();
+        feed.entry(b"ERROR now", &entry(now), &mut || None);
+        assert!(feed.batch_end(None));
+        feed.caught_up();
+        let (written, lines, backlog, caught_up) = summary(&drain(&mut rx));
+        let old_us = std::time::UNIX_EPOCH + Duration::from_micros(usec(old));
+        let minute = std::time::UNIX_EPOCH + Duration::from_micros(usec(now - Duration::from_secs(60)));
+        assert_eq!(written, [Some(old_us), None]);
+        assert_eq!(lines, [(2, 0), (1, 1)]);
+        assert_eq!(backlog, [minute]);
+        assert_eq!(caught_up, [Some(minute)]);
+    }
 
     #[test]
     fn a_journal_feed_reports_how_far_behind_it_reads_until_it_has_caught_up() {

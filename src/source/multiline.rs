@@ -223,6 +223,12 @@ mod tests {
         fn batch_end(&mut self, _: Option<&FilePosition>) -> bool {
             true
         }
+        fn backlog(&mut self, _: Option<std::time::SystemTime>) {
+            self.0.push(("<backlog>".into(), LineFlags::default()));
+        }
+        fn caught_up(&mut self) {
+            self.0.push(("<caught up>".into(), LineFlags::default()));
+        }
     }
 
     fn python(timeout_ms: u64) -> MultilineRule {
@@ -275,6 +281,21 @@ ValueError: boom
         assert!(events[1].ends_with("ValueError: boom"), "{}", events[1]);
         assert_eq!(events[1].lines().count(), 11);
         assert!(events[2].contains("Position"));
+    }
+
+    #[test]
+    fn the_end_of_a_backlog_comes_after_its_last_event() {
+        let mut a = Assembler::new(Collect::default(), python(60_000));
+        a.backlog(None);
+        feed(&mut a, "ERROR - old\nTraceback (most recent call last):\n  File \"x\"\nKeyError: 1");
+        a.caught_up(); // the traceback is still pending
+        feed(&mut a, "2026-11-23 09:41:43,000 - bot - INFO - new");
+        a.flush();
+        let got: Vec<&str> = a.inner.0.iter().map(|(l, _)| l.lines().next().unwrap_or("")).collect();
+        assert_eq!(
+            got,
+            ["<backlog>", "ERROR - old", "<caught up>", "2026-11-23 09:41:43,000 - bot - INFO - new"]
+        );
     }
 
     #[test]
