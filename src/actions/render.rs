@@ -237,4 +237,19 @@ mod tests {
         assert!(cut.ends_with("other channels]"));
         assert_eq!(cut_utf16("short", 4096), "short");
     }
+
+    #[test]
+    fn an_alert_from_a_backlog_says_so_in_subject_body_and_templates() {
+        let mut n = note(AlertState::Firing, Kind::Notice);
+        assert!(!text(&n).contains("backlog"), "a live alert is not marked");
+        n.alert.written = crate::timefmt::parse_rfc3339("2026-11-30T09:12:00Z");
+        let note = "(from the backlog, written at 2026-11-30T09:12:00.000Z)";
+        assert!(text(&n).contains(note), "{}", text(&n));
+        assert!(subject(std::slice::from_ref(&n), None).ends_with("firing (from the backlog)"));
+        assert_eq!(
+            fill("{written} {backlog}", &n),
+            format!("2026-11-30T09:12:00.000Z {note}")
+        );
+        assert!(crate::actions::console::render_human(&n.alert).contains(note));
+    }
 }
