@@ -111,7 +111,10 @@ fn deserialize_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime
         .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 UTC time: {s:?}")))
 }
 
-fn serialize_written<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+fn serialize_written<S: serde::Serializer>(
+    t: &Option<SystemTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => serialize_time(t, s),
         None => s.serialize_none(),

@@ -494,7 +494,10 @@ mod tests {
         let hour_before = mtime - Duration::from_secs(3600);
         let stamp = |t: SystemTime| jiff::Timestamp::try_from(t).expect("time").to_string();
         feed.backlog(Some(mtime));
-        feed.line(format!("{} ERROR one", stamp(hour_before)).as_bytes(), flags(10));
+        feed.line(
+            format!("{} ERROR one", stamp(hour_before)).as_bytes(),
+            flags(10),
+        );
         feed.line(b"ERROR without a time", flags(20));
         // A time after the file's last write is a time zone read wrong: the bound holds.
         feed.line(format!("{} ERROR later", stamp(now)).as_bytes(), flags(30));
@@ -510,7 +513,11 @@ mod tests {
                 .is_some_and(|d| d < Duration::from_millis(1))
         };
         assert_eq!(written.len(), 4);
-        assert!(near(written[0], hour_before), "its own time: {:?}", written[0]);
+        assert!(
+            near(written[0], hour_before),
+            "its own time: {:?}",
+            written[0]
+        );
         assert_eq!(written[1], Some(mtime), "no time of its own: the file's");
         assert_eq!(written[2], Some(mtime), "never after the file's last write");
         assert_eq!(written[3], None, "after the catch-up, a live line");
@@ -548,7 +555,11 @@ mod tests {
             ..EntryMeta::default()
         };
         feed.entry(b"ERROR an hour ago", &entry(old), &mut || None);
-        feed.entry(b"INFO a minute ago", &entry(now - Duration::from_secs(60)), &mut || None);
+        feed.entry(
+            b"INFO a minute ago",
+            &entry(now - Duration::from_secs(60)),
+            &mut || None,
+        );
         assert!(feed.batch_end(None));
         feed.caught_up();
         feed.entry(b"ERROR now", &entry(now), &mut || None);
@@ -556,7 +567,8 @@ mod tests {
         feed.caught_up();
         let (written, lines, backlog, caught_up) = summary(&drain(&mut rx));
         let old_us = std::time::UNIX_EPOCH + Duration::from_micros(usec(old));
-        let minute = std::time::UNIX_EPOCH + Duration::from_micros(usec(now - Duration::from_secs(60)));
+        let minute =
+            std::time::UNIX_EPOCH + Duration::from_micros(usec(now - Duration::from_secs(60)));
         assert_eq!(written, [Some(old_us), None]);
         assert_eq!(lines, [(2, 0), (1, 1)]);
         assert_eq!(backlog, [minute]);

@@ -53,7 +53,11 @@ impl Recent {
         }
         self.times.insert(i, at);
         debug_assert!(self.times.len() <= self.capacity);
-        debug_assert!(self.times.iter().zip(self.times.iter().skip(1)).all(|(a, b)| a <= b));
+        debug_assert!(self
+            .times
+            .iter()
+            .zip(self.times.iter().skip(1))
+            .all(|(a, b)| a <= b));
     }
 
     /// Moves every time of `other` into this ring, each where it belongs in time.
@@ -127,7 +131,11 @@ mod tests {
         r.insert(t0 + s(5));
         r.insert(t0 + s(1)); // older than all three kept: dropped
         r.insert(t0 + s(7)); // the oldest (2) leaves
-        assert_eq!(r.count_within(t0 + s(10), s(4)), 2, "7 and 10 within 4 s of 10");
+        assert_eq!(
+            r.count_within(t0 + s(10), s(4)),
+            2,
+            "7 and 10 within 4 s of 10"
+        );
         assert_eq!(r.count_within(t0 + s(10), s(6)), 3, "5 too within 6 s");
         assert_eq!(r.oldest_if_full(), Some(t0 + s(5)));
     }

@@ -100,7 +100,10 @@ impl Stale {
         if self.firing || now.saturating_duration_since(self.last) < self.after {
             return None;
         }
-        if self.catching_up.is_some_and(|c| now.saturating_duration_since(c) < self.after) {
+        if self
+            .catching_up
+            .is_some_and(|c| now.saturating_duration_since(c) < self.after)
+        {
             return None;
         }
         self.firing = true;

@@ -842,10 +842,17 @@ fn a_backlog_burst_written_within_a_minute_yesterday_fires_marked_and_resolves_w
     let off = written
         .duration_since(want)
         .unwrap_or_else(|e| e.duration());
-    assert!(off < Duration::from_millis(5), "written at the 21st line's time");
+    assert!(
+        off < Duration::from_millis(5),
+        "written at the 21st line's time"
+    );
     // Not resolved in the middle of the catch-up ...
     assert!(h.tick(read).is_empty());
-    assert_eq!(h.engine.deadline(read), None, "the hold ends with the catch-up");
+    assert_eq!(
+        h.engine.deadline(read),
+        None,
+        "the hold ends with the catch-up"
+    );
     // ... but as soon as it is over: yesterday's window is long past.
     assert!(h.caught_up(read, Some(yesterday + secs(49))).is_empty());
     assert_eq!(

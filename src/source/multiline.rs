@@ -287,14 +287,27 @@ ValueError: boom
     fn the_end_of_a_backlog_comes_after_its_last_event() {
         let mut a = Assembler::new(Collect::default(), python(60_000));
         a.backlog(None);
-        feed(&mut a, "ERROR - old\nTraceback (most recent call last):\n  File \"x\"\nKeyError: 1");
+        feed(
+            &mut a,
+            "ERROR - old\nTraceback (most recent call last):\n  File \"x\"\nKeyError: 1",
+        );
         a.caught_up(); // the traceback is still pending
         feed(&mut a, "2026-11-23 09:41:43,000 - bot - INFO - new");
         a.flush();
-        let got: Vec<&str> = a.inner.0.iter().map(|(l, _)| l.lines().next().unwrap_or("")).collect();
+        let got: Vec<&str> = a
+            .inner
+            .0
+            .iter()
+            .map(|(l, _)| l.lines().next().unwrap_or(""))
+            .collect();
         assert_eq!(
             got,
-            ["<backlog>", "ERROR - old", "<caught up>", "2026-11-23 09:41:43,000 - bot - INFO - new"]
+            [
+                "<backlog>",
+                "ERROR - old",
+                "<caught up>",
+                "2026-11-23 09:41:43,000 - bot - INFO - new"
+            ]
         );
     }
 
