@@ -59,6 +59,15 @@ pub struct Alert {
     /// What logwarden does about it (a restart requested, done, refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// Set when the line behind it came from a backlog (read after downtime, or by a source
+    /// that fell behind): it was written at this time or before, not at `at`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_written",
+        deserialize_with = "deserialize_written"
+    )]
+    pub written: Option<SystemTime>,
 }
 
 impl Alert {
@@ -82,6 +91,7 @@ impl Alert {
             source: None,
             unit: None,
             action: None,
+            written: None,
         }
     }
 
@@ -99,4 +109,20 @@ fn deserialize_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime
     let s = String::deserialize(d)?;
     crate::timefmt::parse_rfc3339(&s)
         .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 UTC time: {s:?}")))
+}
+
+fn serialize_written<S: serde::Serializer>(
+    t: &Option<SystemTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => serialize_time(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+fn deserialize_written<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SystemTime>, D::Error> {
+    deserialize_time(d).map(Some)
 }

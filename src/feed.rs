@@ -3,8 +3,18 @@
 //!
 //! This is where source meets matcher: a line that matches nothing costs no allocation and
 //! no message; the matcher is shared and immutable, the scratch is the feed's own.
+//!
+//! Backlogs: lines a source reads after downtime (or after falling behind) were written
+//! before they were read. The file follower says so (`backlog`, `caught_up`); a journal entry
+//! carries its own time, and one older than `JOURNAL_BACKLOG_AGE` is a backlog line. Such a
+//! line is matched like any other, but carries the time it was written (a matching file line
+//! its own timestamp when it has one, else the file's modification time), is no sign of life
+//! now (not `fresh`), and the rules hear when the backlog ends. The per-line cost is a branch;
+//! the clock is read once per batch, a matching file line's timestamp parsed without
+//! allocating.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -13,6 +23,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::context_lines::ContextLines;
 use crate::matcher::{Matcher, Scratch, SlotSet};
+use crate::replay::timestamp::{LineClock, TimestampFormat};
 use crate::rules::activity::{Activity, FreshCheck};
 use crate::rules::{Input, MatchedLine};
 use crate::source::journal::{EntryMeta, JournalSink, PRIORITIES};
@@ -40,6 +51,20 @@ pub struct FeedCore {
     telemetry: Arc<SourceTelemetry>,
     /// The last lines read, quoted before a matching line in its alert.
     context: ContextLines,
+    /// Where the feed is in a catch-up.
+    backlog: BacklogState,
+}
+
+/// What a feed knows of the backlog it is reading (all empty outside one).
+#[derive(Debug, Default)]
+struct BacklogState {
+    /// Between the start of a backlog and `caught_up`.
+    active: bool,
+    /// The newest time the backlog's lines so far were written at or before (the source's
+    /// bound, or a journal entry's own time); `Some` whenever `active`.
+    newest: Option<SystemTime>,
+    /// Backlog lines read since the last batch end.
+    lines: u64,
 }
 
 impl FeedCore {
@@ -62,7 +87,28 @@ impl FeedCore {
             closed: false,
             telemetry,
             context: ContextLines::new(crate::context_lines::DEFAULT_LINES),
+            backlog: BacklogState::default(),
         }
+    }
+
+    /// The lines that follow were written at `bound` or before.
+    fn backlog(&mut self, bound: SystemTime) {
+        self.backlog.active = true;
+        self.backlog.newest = Some(self.backlog.newest.map_or(bound, |n| n.max(bound)));
+    }
+
+    /// The backlog is read: tells the rules (once, and only after a backlog).
+    fn caught_up(&mut self) {
+        if !std::mem::take(&mut self.backlog.active) {
+            return;
+        }
+        self.backlog.lines = 0;
+        let written = self.backlog.newest.take();
+        self.send(Input::CaughtUp {
+            watch: self.watch,
+            written,
+            at: Instant::now(),
+        });
     }
 
     fn send(&mut self, input: Input) {
@@ -72,8 +118,10 @@ impl FeedCore {
     }
 
     /// Counts and matches one line (`fresh`: it counts as the service's own); sends it on if
-    /// it matched a slot (or `extra` is set). `source` is built only for a matching line.
+    /// it matched a slot (or `extra` is set). `source` is built only for a matching line, and
+    /// so is `written` (when it was written, for a backlog line: called only inside one).
     /// Returns whether it was sent.
+    #[allow(clippy::too_many_arguments)]
     fn line(
         &mut self,
         line: &[u8],
@@ -81,14 +129,29 @@ impl FeedCore {
         fresh: bool,
         extra: SlotSet,
         source: impl FnOnce() -> Arc<str>,
+        written: impl FnOnce(&[u8]) -> Option<SystemTime>,
     ) -> bool {
         self.lines += 1;
-        self.fresh_lines += u64::from(fresh);
+        let backlog = self.backlog.active;
+        // A backlog line is no sign of life now: it does not end a `stale` silence.
+        self.fresh_lines += u64::from(fresh && !backlog);
+        self.backlog.lines += u64::from(backlog);
         let slots = self.matcher.match_line(line, &mut self.scratch).slots | extra;
         if slots == 0 || self.closed {
             self.context.push(line);
             return false;
         }
+        let written = if backlog {
+            let bound = self.backlog.newest;
+            debug_assert!(bound.is_some(), "an active backlog has a bound");
+            // Its own time when it has one, but never after the bound (a time zone read wrong).
+            match (written(line), bound) {
+                (Some(w), Some(b)) => Some(w.min(b)),
+                (w, b) => w.or(b),
+            }
+        } else {
+            None
+        };
         let context = self.context.snapshot();
         self.context.push(line);
         let mut text = String::from_utf8_lossy(line).into_owned();
@@ -102,6 +165,7 @@ impl FeedCore {
             line: text,
             context,
             source: source(),
+            written,
         })));
         true
     }
@@ -119,6 +183,16 @@ impl FeedCore {
         // Once per batch (sources wake at least once per poll interval): the heartbeat that
         // `/health` and the systemd watchdog look at, and the line count.
         self.telemetry.heartbeat_ms.store(epoch_ms(), Relaxed);
+        if self.backlog.lines > 0 {
+            self.backlog.lines = 0;
+            if let Some(written) = self.backlog.newest {
+                self.send(Input::Backlog {
+                    watch: self.watch,
+                    written,
+                    at: Instant::now(),
+                });
+            }
+        }
         if self.lines > 0 {
             self.telemetry.lines.fetch_add(self.lines, Relaxed);
             let count = std::mem::take(&mut self.lines);
@@ -143,16 +217,22 @@ pub struct FileFeed {
     /// Its length and modification time as of the last batch (saved with positions).
     file_len: u64,
     file_mtime_ns: u64,
+    /// How the watch's lines carry their time (`timestamp_format`).
+    format: TimestampFormat,
+    /// Reads the time of matching backlog lines; made when a backlog starts.
+    clock: Option<LineClock>,
 }
 
 impl FileFeed {
-    pub fn new(core: FeedCore, source: Arc<str>) -> FileFeed {
+    pub fn new(core: FeedCore, source: Arc<str>, format: TimestampFormat) -> FileFeed {
         FileFeed {
             core,
             source,
             file: None,
             file_len: 0,
             file_mtime_ns: 0,
+            format,
+            clock: None,
         }
     }
 }
@@ -185,10 +265,17 @@ impl LineSink for FileFeed {
 
     fn line(&mut self, line: &[u8], flags: LineFlags) {
         let source = &self.source;
-        let fresh = self.core.fresh.file_line(self.file.as_ref(), &flags);
+        // Not asked for a backlog line: restart verification must not count it either.
+        let fresh =
+            !self.core.backlog.active && self.core.fresh.file_line(self.file.as_ref(), &flags);
+        let clock = &mut self.clock;
+        let written = |l: &[u8]| {
+            let t = clock.as_mut()?.parse(l)?;
+            Some(SystemTime::from(t))
+        };
         if !self
             .core
-            .line(line, flags.truncated, fresh, 0, || source.clone())
+            .line(line, flags.truncated, fresh, 0, || source.clone(), written)
         {
             return;
         }
@@ -215,6 +302,24 @@ impl LineSink for FileFeed {
         }
         listening
     }
+
+    fn backlog(&mut self, written: Option<SystemTime>) {
+        // Unknown: read now, so written now or before, which is still true.
+        let now = SystemTime::now();
+        self.core.backlog(written.unwrap_or(now));
+        if self.clock.is_none() {
+            self.clock = Some(LineClock::new(
+                self.format.clone(),
+                jiff::tz::TimeZone::system(),
+                jiff::Timestamp::try_from(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+            ));
+        }
+    }
+
+    fn caught_up(&mut self) {
+        self.core.caught_up();
+        self.clock = None;
+    }
 }
 
 /// The feed of one watch's journal source.
@@ -226,6 +331,19 @@ pub struct JournalFeed {
     priority_as_error: Option<(u8, SlotSet)>,
     /// `__REALTIME_TIMESTAMP` of the last entry read (µs since the epoch; 0: none yet).
     last_realtime_usec: u64,
+    /// An entry written before this (µs since the epoch) is a backlog line: now less
+    /// `JOURNAL_BACKLOG_AGE`, taken at the last batch end (the clock is read once a batch).
+    backlog_before_usec: u64,
+}
+
+/// A journal entry this much older than the clock when it is read is a backlog line. Live
+/// entries are read within milliseconds; the margin covers a busy machine, a batch that took
+/// long and the clock being read once per batch.
+pub const JOURNAL_BACKLOG_AGE: Duration = Duration::from_secs(10);
+
+/// `now_ms` less `JOURNAL_BACKLOG_AGE`, in µs since the epoch.
+fn backlog_before_usec(now_ms: u64) -> u64 {
+    (now_ms * 1000).saturating_sub(JOURNAL_BACKLOG_AGE.as_micros() as u64)
 }
 
 impl JournalFeed {
@@ -239,6 +357,7 @@ impl JournalFeed {
             key,
             priority_as_error,
             last_realtime_usec: 0,
+            backlog_before_usec: backlog_before_usec(unix_ms()),
         }
     }
 }
@@ -279,10 +398,16 @@ impl JournalSink for JournalFeed {
             (Some((max, slot)), Some(p)) if p <= max => slot,
             _ => 0,
         };
-        let fresh = self.core.fresh.journal_entry(meta.pid, meta.realtime_usec);
+        let written = (meta.realtime_usec > 0 && meta.realtime_usec < self.backlog_before_usec)
+            .then(|| std::time::UNIX_EPOCH + Duration::from_micros(meta.realtime_usec));
+        if let Some(w) = written {
+            self.core.backlog(w);
+        }
+        let fresh =
+            written.is_none() && self.core.fresh.journal_entry(meta.pid, meta.realtime_usec);
         if self
             .core
-            .line(message, false, fresh, extra, || describe(meta))
+            .line(message, false, fresh, extra, || describe(meta), |_| written)
         {
             if let Some(c) = cursor() {
                 self.core.position(Position::Journal(JournalCursor {
@@ -294,9 +419,11 @@ impl JournalSink for JournalFeed {
     }
 
     fn batch_end(&mut self, cursor: Option<String>) -> bool {
+        let now_ms = unix_ms();
+        self.backlog_before_usec = backlog_before_usec(now_ms);
         // Mid-flood, the age of the newest entry read is how far behind the source is.
         if self.last_realtime_usec > 0 {
-            let lag = unix_ms().saturating_sub(self.last_realtime_usec / 1000);
+            let lag = now_ms.saturating_sub(self.last_realtime_usec / 1000);
             self.core.telemetry.journal_lag_ms.store(lag, Relaxed);
         }
         let listening = self.core.batch_end();
@@ -311,6 +438,7 @@ impl JournalSink for JournalFeed {
 
     fn caught_up(&mut self) {
         self.core.telemetry.journal_lag_ms.store(0, Relaxed);
+        self.core.caught_up();
     }
 }
 
@@ -324,7 +452,159 @@ fn unix_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PatternPack;
+    use crate::config::{PatternDef, PatternPack};
+
+    /// A core matching `ERROR` (slot 0), and the receiving end of what it sends.
+    fn error_core() -> (FeedCore, mpsc::Receiver<Input>) {
+        let pack = PatternPack {
+            name: "t".into(),
+            origin: "t".into(),
+            patterns: vec![PatternDef {
+                name: "error".into(),
+                literals: vec!["ERROR".into()],
+                regexes: vec![],
+                ignore: vec![],
+                ignore_regexes: vec![],
+                case_sensitive: true,
+            }],
+        };
+        let matcher = Arc::new(Matcher::build(&[pack]).expect("matcher"));
+        let (tx, rx) = mpsc::channel(64);
+        let core = FeedCore::new(
+            0,
+            matcher,
+            tx,
+            Arc::new(SourceTelemetry::default()),
+            Arc::new(Activity::new(1)),
+        );
+        (core, rx)
+    }
+
+    fn drain(rx: &mut mpsc::Receiver<Input>) -> Vec<Input> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    fn flags(end: u64) -> LineFlags {
+        LineFlags {
+            positioned: true,
+            end,
+            ..LineFlags::default()
+        }
+    }
+
+    /// What the inputs say: (written of each matched line, fresh line counts, backlog
+    /// written times, caught-up written times).
+    #[allow(clippy::type_complexity)]
+    fn summary(
+        inputs: &[Input],
+    ) -> (
+        Vec<Option<SystemTime>>,
+        Vec<(u64, u64)>,
+        Vec<SystemTime>,
+        Vec<Option<SystemTime>>,
+    ) {
+        let mut s = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in inputs {
+            match i {
+                Input::Matched(m) => s.0.push(m.written),
+                Input::Lines { count, fresh, .. } => s.1.push((*count, *fresh)),
+                Input::Backlog { written, .. } => s.2.push(*written),
+                Input::CaughtUp { written, .. } => s.3.push(*written),
+                _ => {}
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn a_file_backlog_carries_each_lines_own_time_bounded_by_the_files_and_ends_once() {
+        let (core, mut rx) = error_core();
+        let mut feed = FileFeed::new(core, Arc::from("/var/log/bot.log"), TimestampFormat::Auto);
+        let now = SystemTime::now();
+        let mtime = now - Duration::from_secs(86_400);
+        let hour_before = mtime - Duration::from_secs(3600);
+        let stamp = |t: SystemTime| jiff::Timestamp::try_from(t).expect("time").to_string();
+        feed.backlog(Some(mtime));
+        feed.line(
+            format!("{} ERROR one", stamp(hour_before)).as_bytes(),
+            flags(10),
+        );
+        feed.line(b"ERROR without a time", flags(20));
+        // A time after the file's last write is a time zone read wrong: the bound holds.
+        feed.line(format!("{} ERROR later", stamp(now)).as_bytes(), flags(30));
+        feed.line(b"INFO no match", flags(40));
+        assert!(feed.batch_end(None));
+        feed.caught_up();
+        feed.line(b"ERROR live", flags(50));
+        assert!(feed.batch_end(None));
+        feed.caught_up(); // no backlog since: nothing to say
+        let (written, lines, backlog, caught_up) = summary(&drain(&mut rx));
+        let near = |a: Option<SystemTime>, b: SystemTime| {
+            a.and_then(|a| a.duration_since(b).or_else(|_| b.duration_since(a)).ok())
+                .is_some_and(|d| d < Duration::from_millis(1))
+        };
+        assert_eq!(written.len(), 4);
+        assert!(
+            near(written[0], hour_before),
+            "its own time: {:?}",
+            written[0]
+        );
+        assert_eq!(written[1], Some(mtime), "no time of its own: the file's");
+        assert_eq!(written[2], Some(mtime), "never after the file's last write");
+        assert_eq!(written[3], None, "after the catch-up, a live line");
+        assert_eq!(lines, [(4, 0), (1, 1)], "backlog lines are no sign of life");
+        assert_eq!(backlog, [mtime]);
+        assert_eq!(caught_up, [Some(mtime)]);
+    }
+
+    #[test]
+    fn an_empty_backlog_still_says_when_the_file_was_last_written() {
+        let (core, mut rx) = error_core();
+        let mut feed = FileFeed::new(core, Arc::from("/var/log/bot.log"), TimestampFormat::Auto);
+        let mtime = SystemTime::now() - Duration::from_secs(7200);
+        feed.backlog(Some(mtime));
+        assert!(feed.batch_end(None));
+        feed.caught_up();
+        let (_, _, backlog, caught_up) = summary(&drain(&mut rx));
+        assert!(backlog.is_empty());
+        assert_eq!(caught_up, [Some(mtime)], "stale counts from then");
+    }
+
+    #[test]
+    fn old_journal_entries_are_a_backlog_with_their_own_time_until_caught_up() {
+        let (core, mut rx) = error_core();
+        let mut feed = JournalFeed::new(core, "journal:bot".into(), None);
+        let usec = |t: SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_micros() as u64
+        };
+        let now = SystemTime::now();
+        let old = now - Duration::from_secs(3600);
+        let entry = |t: SystemTime| EntryMeta {
+            realtime_usec: usec(t),
+            ..EntryMeta::default()
+        };
+        feed.entry(b"ERROR an hour ago", &entry(old), &mut || None);
+        feed.entry(
+            b"INFO a minute ago",
+            &entry(now - Duration::from_secs(60)),
+            &mut || None,
+        );
+        assert!(feed.batch_end(None));
+        feed.caught_up();
+        feed.entry(b"ERROR now", &entry(now), &mut || None);
+        assert!(feed.batch_end(None));
+        feed.caught_up();
+        let (written, lines, backlog, caught_up) = summary(&drain(&mut rx));
+        let old_us = std::time::UNIX_EPOCH + Duration::from_micros(usec(old));
+        let minute =
+            std::time::UNIX_EPOCH + Duration::from_micros(usec(now - Duration::from_secs(60)));
+        assert_eq!(written, [Some(old_us), None]);
+        assert_eq!(lines, [(2, 0), (1, 1)]);
+        assert_eq!(backlog, [minute]);
+        assert_eq!(caught_up, [Some(minute)]);
+    }
 
     #[test]
     fn a_journal_feed_reports_how_far_behind_it_reads_until_it_has_caught_up() {

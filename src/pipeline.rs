@@ -198,6 +198,7 @@ pub async fn run_with_sink(
             spawned: spawned.clone(),
             telemetry: telemetry.clone(),
             activity: engine.activity(),
+            timestamp_format: w.timestamp_format.clone(),
         };
         if let Some(j) = &w.journal {
             let key = format!("journal:{}", w.name);
@@ -514,6 +515,8 @@ struct Follow {
     telemetry: Arc<Telemetry>,
     /// Line counts and restart marks of the watches.
     activity: Arc<crate::rules::Activity>,
+    /// How the watch's lines carry their time (read from backlog lines).
+    timestamp_format: crate::replay::timestamp::TimestampFormat,
 }
 
 impl Follow {
@@ -533,6 +536,7 @@ impl Follow {
                 self.activity.clone(),
             ),
             Arc::from(key.as_str()),
+            self.timestamp_format.clone(),
         );
         let cfg = FileSourceConfig {
             path: path.clone(),

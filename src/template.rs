@@ -7,7 +7,7 @@ use std::borrow::Cow;
 /// Every placeholder a template may use.
 pub const PLACEHOLDERS: &[&str] = &[
     "watch", "rule", "state", "STATE", "severity", "SEVERITY", "summary", "line", "context",
-    "source", "unit", "host", "at", "since", "action", "kind",
+    "source", "unit", "host", "at", "since", "action", "kind", "written", "backlog",
 ];
 
 /// A problem in a template, for a config error.

@@ -128,8 +128,8 @@ fn cursor_resume_across_kill_9_is_exactly_once_and_survives_a_journald_restart()
     first.wait_for("first entries", Duration::from_secs(10), |v| {
         common::is_alert(v, "every-error", "event")
     });
-    // ...once a cursor is saved: killed before that, a first start has nothing to resume
-    // from and rightly begins at the tail again (which this test is not about).
+    // ...once a cursor is saved past the first entries (a first start saves its starting
+    // cursor at once: see `a_first_start_killed_before_its_first_entry_...`).
     let state = dir.path().join("state");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !["checkpoints.journal", "checkpoints.json"]
@@ -351,4 +351,111 @@ fn replay_reads_history_from_the_journal_on_the_entries_own_times() {
     );
     let source = report["alerts"][0]["source"].as_str().unwrap_or("");
     assert_eq!(source, "journal identifier=bot");
+}
+
+/// A first start (no saved cursor, `start_at = "end"`) killed with `kill -9` before any entry
+/// came: the entries written while it was down are read by the next start. `before` entries
+/// of the bot exist before the first start (they are not to be read: it starts at the end).
+fn a_first_start_killed_early_loses_nothing(before: usize) {
+    let journal = PrivateJournal::start();
+    let text = "2026-11-23 09:41:42,123 - bot - ERROR - failure";
+    if before > 0 {
+        journal.write("bot", "info", &lines(0, before, text));
+        journal.wait_stored("bot", before);
+    }
+    let (dir, config) = config_dir(CONFIG);
+    let mut first = Daemon::start_in(&config, Some(journal.pid()));
+    wait_journal(&mut first);
+    // The starting cursor is saved at once; give it a moment, but do not insist: what counts
+    // is that nothing written from now on is lost.
+    let state = dir.path().join("state");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let saved = || {
+        ["checkpoints.journal", "checkpoints.json"].iter().any(|f| {
+            std::fs::read_to_string(state.join(f)).is_ok_and(|t| t.contains("journal:bot"))
+        })
+    };
+    while !saved() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    println!("starting cursor saved before the kill: {}", saved());
+    let seen_first = first.kill9();
+    let mut seen = BTreeMap::new();
+    numbers(&seen_first, &mut seen);
+    assert!(seen.is_empty(), "started at the end: {seen:?}");
+    journal.write("bot", "info", &lines(before, before + 20, text));
+    journal.wait_stored("bot", before + 20);
+    let mut second = Daemon::start_in(&config, Some(journal.pid()));
+    wait_journal(&mut second);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut now = BTreeMap::new();
+        numbers(&second.seen, &mut now);
+        if now.len() >= 20 || Instant::now() > deadline {
+            break;
+        }
+        second.collect_for(Duration::from_millis(200));
+    }
+    second.collect_for(Duration::from_millis(300));
+    numbers(&second.seen, &mut seen);
+    let want: Vec<usize> = (before..before + 20).collect();
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        want,
+        "the entries written while it was down, once each, none from before the first start"
+    );
+    assert!(seen.values().all(|&c| c == 1), "repeated: {seen:?}");
+}
+
+#[test]
+fn a_first_start_killed_before_its_first_entry_loses_nothing_written_meanwhile() {
+    // No entry of the bot yet: the saved start is a time.
+    a_first_start_killed_early_loses_nothing(0);
+}
+
+#[test]
+fn a_first_start_at_the_end_of_a_journal_killed_early_loses_nothing_written_meanwhile() {
+    // Old entries: the saved start is the last one's cursor.
+    a_first_start_killed_early_loses_nothing(5);
+}
+
+#[test]
+fn a_burst_read_from_the_journal_after_downtime_is_marked_old_and_resolves_without_a_window() {
+    let journal = PrivateJournal::start();
+    let (_dir, config) = config_dir(CONFIG);
+    let mut first = Daemon::start_in(&config, Some(journal.pid()));
+    wait_journal(&mut first);
+    first.collect_for(Duration::from_millis(500)); // its starting cursor is saved
+    first.kill9();
+    let text = "2026-11-23 09:41:42,123 - bot - ERROR - socket timeout";
+    let written_from = std::time::SystemTime::now();
+    journal.write("bot", "info", &lines(0, 8, text));
+    journal.wait_stored("bot", 8);
+    // Down for longer than the burst's window (10 s): by the restart, the burst is history.
+    std::thread::sleep(Duration::from_secs(11));
+    let mut second = Daemon::start_in(&config, Some(journal.pid()));
+    let fired = second.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    let at = |k: &str| {
+        fired[k]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .unwrap_or_else(|| panic!("no {k} time in {fired}"))
+    };
+    let written = at("written");
+    let from = jiff::Timestamp::try_from(written_from).expect("time");
+    assert!(
+        written >= from - jiff::SignedDuration::from_secs(1)
+            && at("at").duration_since(written) >= jiff::SignedDuration::from_secs(10),
+        "written when the entries were, not when they were read: {fired}"
+    );
+    let t = Instant::now();
+    second.wait_alert("error-burst", "resolved", Duration::from_secs(10));
+    println!(
+        "journal backlog burst resolved {:?} after firing",
+        t.elapsed()
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "not a whole window later"
+    );
 }

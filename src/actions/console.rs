@@ -36,6 +36,10 @@ pub fn render_human(alert: &Alert) -> String {
         esc(&alert.rule),
         esc(&alert.summary)
     );
+    if let Some(note) = super::render::backlog_note(alert) {
+        s.push(' ');
+        s.push_str(&note);
+    }
     for entry in &alert.context {
         for l in quote::physical_lines(entry) {
             s.push_str("\n    : ");

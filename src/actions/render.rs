@@ -6,18 +6,26 @@ use std::fmt::Write;
 
 use super::notification::{Kind, Notification};
 use super::quote;
-use crate::alert::AlertState;
+use crate::alert::{Alert, AlertState};
 use crate::timefmt::rfc3339;
 
 /// Most characters of a subject, whatever the template yields: far inside RFC 5322's 998 per
 /// header line (and Slack's 150 for a header block is cut there), readable on a phone.
 pub const SUBJECT_MAX: usize = 200;
 
+/// What every text says of an alert whose line was read from a backlog (after downtime, or by
+/// a source that fell behind): `(from the backlog, written at 2026-12-01T09:12:00Z)`; `None`
+/// for a live one. The one place this wording lives, so that no channel pages old news as new.
+pub fn backlog_note(a: &Alert) -> Option<String> {
+    a.written
+        .map(|t| format!("(from the backlog, written at {})", rfc3339(t)))
+}
+
 /// The subject of a batch: `[CRITICAL] gemini-trader: error-burst firing (+2 more, 1 resolved)`.
 /// It names the most severe notification that is not a resolution (a firing, a reminder, an
 /// event, a test): a resolution in the same batch never hides a firing. Resolutions are
 /// counted as such. One line (control characters and breaks become spaces), at most
-/// `SUBJECT_MAX` characters, cut with ` …`.
+/// `SUBJECT_MAX` characters, cut with ` …`; "(from the backlog)" when its line was old.
 pub fn subject(batch: &[Notification], template: Option<&str>) -> String {
     let resolved =
         |n: &&Notification| n.kind == Kind::Notice && n.alert.state == AlertState::Resolved;
@@ -36,12 +44,16 @@ pub fn subject(batch: &[Notification], template: Option<&str>) -> String {
                 (Kind::Notice, AlertState::Resolved) => "RESOLVED",
                 _ => first.alert.severity.label(),
             };
-            format!(
+            let mut one = format!(
                 "[{label}] {}: {} {}",
                 first.alert.watch,
                 first.alert.rule,
                 first.what()
-            )
+            );
+            if first.alert.written.is_some() {
+                one.push_str(" (from the backlog)");
+            }
+            one
         }
     };
     let n_resolved = batch.iter().filter(resolved).count();
@@ -98,6 +110,9 @@ pub fn text(n: &Notification) -> String {
         let _ = write!(s, " | source: {src}");
     }
     let _ = write!(s, "\nat: {}", rfc3339(a.at));
+    if let Some(note) = backlog_note(a) {
+        let _ = write!(s, " {note}");
+    }
     if (n.kind != Kind::Notice || a.state == AlertState::Resolved) && n.since_ms.is_some() {
         let _ = write!(s, " (firing since {})", rfc3339(n.since()));
     }
@@ -158,6 +173,8 @@ pub fn fill(template: &str, n: &Notification) -> String {
         "at" => Cow::Owned(rfc3339(a.at)),
         "since" => Cow::Owned(rfc3339(n.since())),
         "action" => Cow::Borrowed(a.action.as_deref().unwrap_or("")),
+        "written" => Cow::Owned(a.written.map(rfc3339).unwrap_or_default()),
+        "backlog" => Cow::Owned(backlog_note(a).unwrap_or_default()),
         "kind" => Cow::Borrowed(match n.kind {
             Kind::Notice => "notice",
             Kind::Reminder => "reminder",
@@ -296,5 +313,20 @@ mod tests {
         assert!(s.chars().count() <= SUBJECT_MAX, "{}", s.len());
         assert!(s.starts_with("[CRITICAL] gemini-trader: yyyy"), "{s}");
         assert!(s.ends_with(" …") && !s.contains(['\r', '\n']), "{s}");
+    }
+
+    #[test]
+    fn an_alert_from_a_backlog_says_so_in_subject_body_and_templates() {
+        let mut n = note(AlertState::Firing, Kind::Notice);
+        assert!(!text(&n).contains("backlog"), "a live alert is not marked");
+        n.alert.written = crate::timefmt::parse_rfc3339("2026-11-30T09:12:00Z");
+        let note = "(from the backlog, written at 2026-11-30T09:12:00.000Z)";
+        assert!(text(&n).contains(note), "{}", text(&n));
+        assert!(subject(std::slice::from_ref(&n), None).ends_with("firing (from the backlog)"));
+        assert_eq!(
+            fill("{written} {backlog}", &n),
+            format!("2026-11-30T09:12:00.000Z {note}")
+        );
+        assert!(crate::actions::console::render_human(&n.alert).contains(note));
     }
 }

@@ -246,6 +246,8 @@ impl WatchReplay {
             line: text,
             context,
             source: source.clone(),
+            // Replay reads lines at the time they carry: none is a backlog.
+            written: None,
         }));
         self.engine.handle(&input, &mut self.out);
         self.collect(self.now);

@@ -1,6 +1,8 @@
 //! `absent`: fewer than `min` matches of a pattern within `window` (expected activity stopped).
 //!
 //! Like `stale`, it counts from the start: no `Update` line in the first window is an alert.
+//! A backlog match counts at the time it was written: yesterday's `Update` proves nothing
+//! about the last window.
 
 use std::time::Duration;
 
@@ -37,6 +39,23 @@ impl Absent {
 
     pub fn on_match(&mut self, at: Instant, line: &str, source: &str) -> Option<Outcome> {
         self.recent.push(at);
+        self.resolve(at, line, source)
+    }
+
+    /// A backlog line matched: written at `written`, read at `now`.
+    pub fn on_backlog_match(
+        &mut self,
+        written: Instant,
+        now: Instant,
+        line: &str,
+        source: &str,
+    ) -> Option<Outcome> {
+        self.recent.insert(written);
+        self.resolve(now, line, source)
+    }
+
+    /// Resolves when enough matches fall within the window before `at`.
+    fn resolve(&mut self, at: Instant, line: &str, source: &str) -> Option<Outcome> {
         if !self.firing || (self.recent.count_within(at, self.window) as u64) < self.min {
             return None;
         }

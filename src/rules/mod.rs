@@ -47,7 +47,7 @@ pub struct Outcome {
 pub enum Input {
     /// `count` lines (matched or not) were read by a source of `watch` at `at`; `fresh` of
     /// them count as the service's own (all of them unless a restart is under way, see
-    /// `activity`): only those end a `stale` silence.
+    /// `activity`, and none from a backlog): only those end a `stale` silence.
     Lines {
         watch: usize,
         count: u64,
@@ -56,6 +56,21 @@ pub enum Input {
     },
     /// One line matched at least one slot.
     Matched(Box<MatchedLine>),
+    /// A source of `watch` read lines at `at` that were written earlier (a catch-up after
+    /// downtime, or a source that fell behind), the newest at `written` or before. Sent once
+    /// per batch that had such lines; `CaughtUp` follows when the source has read everything.
+    Backlog {
+        watch: usize,
+        written: SystemTime,
+        at: Instant,
+    },
+    /// A source of `watch` has read all there was at `at`; the newest line of its backlog was
+    /// written at `written` or before (`None`: not known).
+    CaughtUp {
+        watch: usize,
+        written: Option<SystemTime>,
+        at: Instant,
+    },
     /// Every line of a file before this position was sent (as `Lines` and `Matched` before
     /// it). The engine passes it on once it has handled them, as an `Output::Ack`.
     Checkpoint(Position),
@@ -106,6 +121,9 @@ pub struct MatchedLine {
     pub context: Vec<String>,
     /// Where it came from (a file path).
     pub source: Arc<str>,
+    /// Set for a backlog line (see `Input::Backlog`): it was written at this time or before,
+    /// not at `at`. Rules that count in time count it then; its alert says so.
+    pub written: Option<SystemTime>,
 }
 
 #[derive(Debug)]
@@ -357,6 +375,7 @@ impl Engine {
                         }
                     }
                 }
+                let written = m.written.map(|t| instant_of(&self.clock, t, m.at));
                 let Some(w) = self.watches.get_mut(m.watch) else {
                     return;
                 };
@@ -364,13 +383,24 @@ impl Engine {
                     if r.slot_bit & m.slots == 0 || !open(r, &self.clock, m.at) {
                         continue;
                     }
-                    let o = match &mut r.state {
-                        State::Rate(s) => s.on_match(m.at, &m.line, &m.source),
-                        State::Absent(s) => s.on_match(m.at, &m.line, &m.source),
-                        State::Match(s) => s.on_match(m.at, &m.line, &m.source),
-                        State::NewKind(s) => s.on_match(m.at, &m.line, &m.source),
-                        State::Anomaly(s) => s.on_match(m.at, &self.clock),
-                        State::Stale(_) | State::Probe(_) => None,
+                    // Backlog lines count at their written time where time is counted
+                    // (`rate`, `absent`); `match` and `new-kind` judge them as they come
+                    // (their alerts say they are old); `anomaly` leaves them out: its minutes
+                    // are the minutes lines arrive in, and a backlog would be a false spike.
+                    let o = match (&mut r.state, written) {
+                        (State::Rate(s), Some(t)) => {
+                            s.on_backlog_match(t, m.at, &m.line, &m.source)
+                        }
+                        (State::Rate(s), None) => s.on_match(m.at, &m.line, &m.source),
+                        (State::Absent(s), Some(t)) => {
+                            s.on_backlog_match(t, m.at, &m.line, &m.source)
+                        }
+                        (State::Absent(s), None) => s.on_match(m.at, &m.line, &m.source),
+                        (State::Match(s), _) => s.on_match(m.at, &m.line, &m.source),
+                        (State::NewKind(s), _) => s.on_match(m.at, &m.line, &m.source),
+                        (State::Anomaly(s), None) => s.on_match(m.at, &self.clock),
+                        (State::Anomaly(_), Some(_)) => None,
+                        (State::Stale(_) | State::Probe(_), _) => None,
                     };
                     if let Some(o) = o {
                         let mut a = alert(&w.name, &w.unit, r, o);
@@ -378,7 +408,44 @@ impl Engine {
                         if a.line.as_deref() == Some(m.line.as_str()) {
                             a.context = m.context.clone();
                         }
+                        a.written = m.written;
                         out.push(a);
+                    }
+                }
+            }
+            Input::Backlog { watch, written, at } => {
+                let written = instant_of(&self.clock, *written, *at);
+                let Some(w) = self.watches.get_mut(*watch) else {
+                    return;
+                };
+                for r in &mut w.rules {
+                    if !matches!(r.state, State::Stale(_)) || !open(r, &self.clock, *at) {
+                        continue;
+                    }
+                    if let State::Stale(s) = &mut r.state {
+                        if let Some(o) = s.on_backlog(written, *at) {
+                            out.push(alert(&w.name, &w.unit, r, o));
+                        }
+                    }
+                }
+            }
+            Input::CaughtUp { watch, written, at } => {
+                let written = written.map(|t| instant_of(&self.clock, t, *at));
+                let Some(w) = self.watches.get_mut(*watch) else {
+                    return;
+                };
+                for r in &mut w.rules {
+                    // Even outside its schedule: the hold of a catch-up must end.
+                    let o = match &mut r.state {
+                        State::Rate(s) => {
+                            s.caught_up();
+                            None
+                        }
+                        State::Stale(s) => s.caught_up(written, *at),
+                        _ => None,
+                    };
+                    if let Some(o) = o {
+                        out.push(alert(&w.name, &w.unit, r, o));
                     }
                 }
             }
@@ -628,6 +695,15 @@ fn open(r: &mut Rule, clock: &gate::WallClock, now: Instant) -> bool {
     }
 }
 
+/// The `Instant` of wall time `t`, no later than `now` (a file's modification time in the
+/// future, a clock that moved: a line cannot have been written after it was read).
+fn instant_of(clock: &gate::WallClock, t: SystemTime, now: Instant) -> Instant {
+    jiff::Timestamp::try_from(t)
+        .ok()
+        .and_then(|t| clock.instant(t))
+        .map_or(now, |i| i.min(now))
+}
+
 fn alert(watch: &str, unit: &Option<String>, rule: &Rule, o: Outcome) -> Alert {
     Alert {
         watch: watch.to_string(),
@@ -645,6 +721,7 @@ fn alert(watch: &str, unit: &Option<String>, rule: &Rule, o: Outcome) -> Alert {
         source: o.source,
         unit: unit.clone(),
         action: None,
+        written: None,
     }
 }
 

@@ -39,6 +39,34 @@ impl Recent {
         self.times.push_back(at);
     }
 
+    /// Records a time that may be older than the newest kept (a backlog line's written time):
+    /// it goes where it belongs in time; one older than every kept time of a full ring is
+    /// dropped (the ring keeps the newest `capacity`).
+    pub fn insert(&mut self, at: Instant) {
+        let mut i = self.times.partition_point(|&t| t <= at);
+        if self.times.len() == self.capacity {
+            if i == 0 {
+                return;
+            }
+            self.times.pop_front();
+            i -= 1;
+        }
+        self.times.insert(i, at);
+        debug_assert!(self.times.len() <= self.capacity);
+        debug_assert!(self
+            .times
+            .iter()
+            .zip(self.times.iter().skip(1))
+            .all(|(a, b)| a <= b));
+    }
+
+    /// Moves every time of `other` into this ring, each where it belongs in time.
+    pub fn absorb(&mut self, other: &mut Recent) {
+        for t in other.times.drain(..) {
+            self.insert(t);
+        }
+    }
+
     /// How many of the kept times lie within `window` before `now` (exact up to `capacity`).
     pub fn count_within(&self, now: Instant, window: Duration) -> usize {
         self.times
@@ -91,5 +119,24 @@ mod tests {
         assert_eq!(r.count_within(t0 + Duration::from_secs(13), w), 1);
         assert_eq!(r.count_within(t0 + Duration::from_secs(14), w), 0);
         assert_eq!(r.next_expiry(now, w), Some(t0 + Duration::from_secs(12)));
+    }
+
+    #[test]
+    fn an_older_time_goes_where_it_belongs_and_the_newest_are_kept() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut r = Recent::new(3);
+        r.push(t0 + s(10));
+        r.insert(t0 + s(2));
+        r.insert(t0 + s(5));
+        r.insert(t0 + s(1)); // older than all three kept: dropped
+        r.insert(t0 + s(7)); // the oldest (2) leaves
+        assert_eq!(
+            r.count_within(t0 + s(10), s(4)),
+            2,
+            "7 and 10 within 4 s of 10"
+        );
+        assert_eq!(r.count_within(t0 + s(10), s(6)), 3, "5 too within 6 s");
+        assert_eq!(r.oldest_if_full(), Some(t0 + s(5)));
     }
 }

@@ -2,6 +2,12 @@
 //!
 //! Counting starts when logwarden starts (or the rule is reset), not at the first line: a bot
 //! that never writes a line after start is caught too.
+//!
+//! A backlog (lines read after downtime, or by a source that fell behind) is no sign of life
+//! now: its lines count at the time they were written. While a catch-up goes on, the rule
+//! holds its judgement (the source is busy; a newer line may come); when it ends, the silence
+//! counts from the newest written time, even one before logwarden started: a bot that went
+//! quiet two hours ago is stale as soon as the catch-up is over, not `after` later.
 
 use std::time::Duration;
 
@@ -20,6 +26,9 @@ pub struct Stale {
     /// Whether any line came since the start.
     seen_line: bool,
     firing: bool,
+    /// When the last backlog lines of a catch-up still under way were read: the rule does not
+    /// fire until the catch-up ends, or stalls for `after`.
+    catching_up: Option<Instant>,
 }
 
 impl Stale {
@@ -29,7 +38,42 @@ impl Stale {
             last: start,
             seen_line: false,
             firing: false,
+            catching_up: None,
         }
+    }
+
+    /// Backlog lines were read at `now`, the newest written at `written`.
+    pub fn on_backlog(&mut self, written: Instant, now: Instant) -> Option<Outcome> {
+        self.catching_up = Some(now);
+        self.written(written, now)
+    }
+
+    /// A catch-up ended at `now`; the newest line of its backlog was written at `written`,
+    /// if known.
+    pub fn caught_up(&mut self, written: Option<Instant>, now: Instant) -> Option<Outcome> {
+        self.catching_up = None;
+        written.and_then(|w| self.written(w, now))
+    }
+
+    /// A line was written at `written` (read at `now`).
+    fn written(&mut self, written: Instant, now: Instant) -> Option<Outcome> {
+        if self.seen_line {
+            self.last = self.last.max(written);
+        } else {
+            // The start stood in for a line not seen yet; the backlog says when the last was.
+            self.last = written;
+            self.seen_line = true;
+        }
+        if !self.firing || now.saturating_duration_since(self.last) >= self.after {
+            return None;
+        }
+        self.firing = false;
+        Some(Outcome {
+            state: AlertState::Resolved,
+            summary: "lines read from a backlog were written less than the limit ago".into(),
+            line: None,
+            source: None,
+        })
     }
 
     /// Lines arrived at `at`.
@@ -56,6 +100,12 @@ impl Stale {
         if self.firing || now.saturating_duration_since(self.last) < self.after {
             return None;
         }
+        if self
+            .catching_up
+            .is_some_and(|c| now.saturating_duration_since(c) < self.after)
+        {
+            return None;
+        }
         self.firing = true;
         let ago = format_duration(round_secs(now.saturating_duration_since(self.last)));
         Some(Outcome {
@@ -77,7 +127,8 @@ impl Stale {
     }
 
     pub fn deadline(&self) -> Option<Instant> {
-        (!self.firing).then(|| self.last + self.after)
+        let hold = self.catching_up.map(|c| c + self.after);
+        (!self.firing).then(|| (self.last + self.after).max(hold.unwrap_or(self.last)))
     }
 
     /// Counts from `now` again, as if just started. A firing rule keeps firing (and its

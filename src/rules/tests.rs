@@ -184,6 +184,7 @@ fn matched(watch: usize, at: Instant, slots: SlotSet, text: &str) -> Input {
         line: text.into(),
         context: Vec::new(),
         source: Arc::from("/var/log/bot.log"),
+        written: None,
     }))
 }
 
@@ -767,4 +768,187 @@ fn a_probe_down_outside_its_schedule_fires_when_the_schedule_opens() {
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(out[0].state, AlertState::Firing);
     assert_eq!(out[0].summary, "HTTP 502");
+}
+
+// ---- Backlogs: lines read after downtime carry the time they were written ----
+
+impl Harness {
+    /// The wall time of engine instant `at` (the engine's clock anchors `t0` at its start).
+    fn wall(&self, at: Instant) -> std::time::SystemTime {
+        std::time::SystemTime::from(self.engine.clock.wall(at))
+    }
+
+    /// One backlog line read at `read`, written at `written`, sent as a feed sends it.
+    fn backlog_line(&mut self, read: Instant, written: Instant, text: &str) -> Vec<Alert> {
+        let m = self.matchers[0].clone();
+        let slots = m.match_line(text.as_bytes(), &mut m.scratch()).slots;
+        let written = self.wall(written);
+        let mut out = Vec::new();
+        if slots != 0 {
+            let Input::Matched(mut ml) = matched(0, read, slots, text) else {
+                unreachable!()
+            };
+            ml.written = Some(written);
+            self.engine.handle(&Input::Matched(ml), &mut out);
+        }
+        for input in [
+            Input::Lines {
+                watch: 0,
+                count: 1,
+                fresh: 0,
+                at: read,
+            },
+            Input::Backlog {
+                watch: 0,
+                written,
+                at: read,
+            },
+        ] {
+            self.engine.handle(&input, &mut out);
+        }
+        out
+    }
+
+    fn caught_up(&mut self, at: Instant, written: Option<Instant>) -> Vec<Alert> {
+        let written = written.map(|w| self.wall(w));
+        let mut out = Vec::new();
+        self.engine.handle(
+            &Input::CaughtUp {
+                watch: 0,
+                written,
+                at,
+            },
+            &mut out,
+        );
+        out
+    }
+}
+
+const DAY: u64 = 86_400;
+
+#[test]
+fn a_backlog_burst_written_within_a_minute_yesterday_fires_marked_and_resolves_when_caught_up() {
+    let mut h = Harness::one(vec![rule("error-burst", rate(20, 5, 60))]);
+    // Started now (t0 + 100 s: the engine's clock anchors t0 at the real now); reads 50
+    // errors written yesterday within 50 s.
+    let read = h.at(100);
+    let yesterday = read - secs(DAY);
+    let mut out = Vec::new();
+    for i in 0..50 {
+        out.extend(h.backlog_line(read, yesterday + secs(i), "ERROR order rejected"));
+    }
+    assert_eq!(states(&out), [("error-burst", AlertState::Firing)]);
+    let written = out[0].written.expect("marked as from the backlog");
+    let want = h.wall(yesterday + secs(20));
+    let off = written
+        .duration_since(want)
+        .unwrap_or_else(|e| e.duration());
+    assert!(
+        off < Duration::from_millis(5),
+        "written at the 21st line's time"
+    );
+    // Not resolved in the middle of the catch-up ...
+    assert!(h.tick(read).is_empty());
+    assert_eq!(
+        h.engine.deadline(read),
+        None,
+        "the hold ends with the catch-up"
+    );
+    // ... but as soon as it is over: yesterday's window is long past.
+    assert!(h.caught_up(read, Some(yesterday + secs(49))).is_empty());
+    assert_eq!(
+        states(&h.tick(read)),
+        [("error-burst", AlertState::Resolved)]
+    );
+}
+
+#[test]
+fn backlog_errors_spread_over_yesterday_are_no_burst() {
+    let mut h = Harness::one(vec![rule("error-burst", rate(20, 5, 60))]);
+    let read = h.at(100);
+    let yesterday = read - secs(DAY);
+    let mut out = Vec::new();
+    for i in 0..50 {
+        // One every ten minutes.
+        out.extend(h.backlog_line(read, yesterday + secs(600 * i), "ERROR order rejected"));
+    }
+    out.extend(h.caught_up(read, Some(yesterday + secs(600 * 49))));
+    out.extend(h.tick(read));
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn a_backlog_does_not_add_to_the_live_window() {
+    let mut h = Harness::one(vec![rule("error-burst", rate(20, 5, 60))]);
+    let read = h.at(100);
+    for i in 0..15 {
+        assert!(h
+            .backlog_line(read, read - secs(DAY) + secs(i), "ERROR old")
+            .is_empty());
+    }
+    h.caught_up(read, None);
+    // 15 old + 10 new would pass the threshold of 20 if the old counted now.
+    let mut out = Vec::new();
+    for i in 0..10 {
+        out.extend(h.line(101 + i, "ERROR new"));
+    }
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn stale_fires_as_soon_as_a_catch_up_shows_the_log_silent_for_two_hours() {
+    let mut h = Harness::one(vec![stale(300)]);
+    let read = h.at(1);
+    let two_hours_ago = read - secs(7200);
+    h.backlog_line(read, two_hours_ago, "INFO last words");
+    // While the catch-up goes on, nothing is judged yet.
+    assert!(h.tick(h.at(2)).is_empty());
+    assert!(h.caught_up(h.at(2), Some(two_hours_ago)).is_empty());
+    let out = h.tick(h.at(2));
+    assert_eq!(states(&out), [("stale", AlertState::Firing)]);
+    assert!(out[0].summary.contains("2h"), "{}", out[0].summary);
+    assert_eq!(out[0].written, None, "the silence is now, not old news");
+}
+
+#[test]
+fn stale_does_not_fire_in_the_middle_of_a_catch_up_of_old_lines() {
+    let mut h = Harness::one(vec![stale(300)]);
+    // A long catch-up: old lines for 400 s, then a line written just now.
+    for s in 0..400 {
+        let out = h.backlog_line(h.at(s), h.at(s) - secs(3 * 3600), "INFO old");
+        assert!(out.is_empty(), "at {s}: {out:?}");
+        assert!(h.tick(h.at(s)).is_empty(), "at {s}");
+    }
+    h.backlog_line(h.at(400), h.at(399), "INFO recent");
+    h.caught_up(h.at(400), Some(h.at(399)));
+    assert!(h.tick(h.at(401)).is_empty());
+    assert_eq!(states(&h.tick(h.at(700))), [("stale", AlertState::Firing)]);
+}
+
+#[test]
+fn a_stalled_catch_up_does_not_hold_stale_forever() {
+    let mut h = Harness::one(vec![stale(300)]);
+    h.backlog_line(h.at(1), h.at(1) - secs(3600), "INFO old");
+    assert!(h.tick(h.at(300)).is_empty());
+    assert_eq!(states(&h.tick(h.at(301))), [("stale", AlertState::Firing)]);
+}
+
+#[test]
+fn yesterdays_activity_in_a_backlog_does_not_satisfy_absent() {
+    let mut h = Harness::one(vec![rule(
+        "activity",
+        RuleKind::Absent {
+            pattern: "activity".into(),
+            min: 1,
+            window: secs(60),
+        },
+    )]);
+    let read = h.at(1);
+    h.backlog_line(read, read - secs(DAY), "Update positions");
+    h.caught_up(read, Some(read - secs(DAY)));
+    assert_eq!(states(&h.tick_s(60)), [("activity", AlertState::Firing)]);
+    // A backlog line written 10 s ago (a journal that fell behind) is recent activity.
+    let read = h.at(70);
+    let out = h.backlog_line(read, read - secs(10), "Update positions");
+    assert_eq!(states(&out), [("activity", AlertState::Resolved)]);
 }

@@ -8,6 +8,8 @@
 //! already and is skipped; if it was vacuumed, reading goes on at the next one). A corrupt
 //! cursor falls back to the tail, and says so. When reading fails (journal files replaced,
 //! journald restarted), the journal is opened again and reading goes on from the cursor.
+//! A first start saves where it starts at once (the last entry's cursor, or with no entry yet
+//! the time it opened the journal, `t=...`), so a kill before its first entry loses nothing.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -234,12 +236,30 @@ mod imp {
         Ok(())
     }
 
+    /// A saved position that is a time only (`t=` and the µs since the epoch in hex, as in a
+    /// real cursor, which always has more fields, separated by `;`).
+    fn time_cursor(usec: u64) -> String {
+        format!("t={usec:x}")
+    }
+
+    fn time_cursor_usec(c: &str) -> Option<u64> {
+        let hex = c.strip_prefix("t=")?;
+        u64::from_str_radix(hex, 16).ok()
+    }
+
     /// Positions `j` where reading should go on. Returns a note for the log, if any.
     fn position(
         j: &mut Journal,
         config: &JournalSourceConfig,
         cursor: Option<&str>,
     ) -> io::Result<()> {
+        if let Some(usec) = cursor.and_then(time_cursor_usec) {
+            // A first start's saved time (no entry had come): the first entry since then.
+            // (`seek_cursor` + `next` + `previous` would skip it: with no entry before it,
+            // `previous` does not move.)
+            j.seek_realtime_usec(usec)?;
+            return Ok(());
+        }
         if let Some(c) = cursor {
             match j.seek_cursor(c) {
                 Ok(()) => {
@@ -298,7 +318,22 @@ mod imp {
         fields: &mut Fields,
     ) -> io::Result<bool> {
         let mut j = open(&config.filter)?;
+        let opened_usec = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
         position(&mut j, config, cursor.as_deref())?;
+        if cursor.is_none() && config.start_at == StartAt::End {
+            // A first start: where it starts is saved at once, so that one killed before
+            // its first entry resumes here rather than at a later tail, losing what came in
+            // between. On the journal's last entry (read already, as a saved cursor's entry
+            // is), that entry's cursor; with no entry yet, a cursor of the time only (`t=`,
+            // which `seek_cursor` takes: the next start begins at the first entry since).
+            let start = j.cursor().unwrap_or_else(|_| time_cursor(opened_usec));
+            *cursor = Some(start.clone());
+            if !sink.batch_end(Some(start)) {
+                return Ok(true);
+            }
+        }
         // Some systemd versions need the fd set up before the first wait.
         let _ = j.fd();
         tracing::info!(source = %config.key, "reading the journal");

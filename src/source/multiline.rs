@@ -63,6 +63,8 @@ pub struct Assembler<S: LineSink> {
     /// When the last line came.
     last_line: Instant,
     traceback: Traceback,
+    /// `caught_up` came while an event was pending: passed on after the event.
+    caught_up_pending: bool,
 }
 
 impl<S: LineSink> Assembler<S> {
@@ -75,6 +77,7 @@ impl<S: LineSink> Assembler<S> {
             flags: LineFlags::default(),
             last_line: Instant::now(),
             traceback: Traceback::Outside,
+            caught_up_pending: false,
         }
     }
 
@@ -121,6 +124,9 @@ impl<S: LineSink> Assembler<S> {
         self.inner.line(&self.buf, self.flags);
         self.buf.clear();
         self.lines = 0;
+        if std::mem::take(&mut self.caught_up_pending) {
+            self.inner.caught_up();
+        }
     }
 }
 
@@ -178,12 +184,18 @@ impl<S: LineSink> LineSink for Assembler<S> {
     }
 
     fn backlog(&mut self, written: Option<std::time::SystemTime>) {
+        // The pending event belongs to what came before.
         self.flush();
         self.inner.backlog(written);
     }
 
     fn caught_up(&mut self) {
-        self.inner.caught_up();
+        if self.lines == 0 {
+            self.inner.caught_up();
+        } else {
+            // The pending event is the backlog's last: the catch-up ends once it is handed on.
+            self.caught_up_pending = true;
+        }
     }
 
     fn identity_widened(&mut self, id: &FileIdentity) {
@@ -218,6 +230,12 @@ mod tests {
         }
         fn batch_end(&mut self, _: Option<&FilePosition>) -> bool {
             true
+        }
+        fn backlog(&mut self, _: Option<std::time::SystemTime>) {
+            self.0.push(("<backlog>".into(), LineFlags::default()));
+        }
+        fn caught_up(&mut self) {
+            self.0.push(("<caught up>".into(), LineFlags::default()));
         }
     }
 
@@ -271,6 +289,34 @@ ValueError: boom
         assert!(events[1].ends_with("ValueError: boom"), "{}", events[1]);
         assert_eq!(events[1].lines().count(), 11);
         assert!(events[2].contains("Position"));
+    }
+
+    #[test]
+    fn the_end_of_a_backlog_comes_after_its_last_event() {
+        let mut a = Assembler::new(Collect::default(), python(60_000));
+        a.backlog(None);
+        feed(
+            &mut a,
+            "ERROR - old\nTraceback (most recent call last):\n  File \"x\"\nKeyError: 1",
+        );
+        a.caught_up(); // the traceback is still pending
+        feed(&mut a, "2026-11-23 09:41:43,000 - bot - INFO - new");
+        a.flush();
+        let got: Vec<&str> = a
+            .inner
+            .0
+            .iter()
+            .map(|(l, _)| l.lines().next().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "<backlog>",
+                "ERROR - old",
+                "<caught up>",
+                "2026-11-23 09:41:43,000 - bot - INFO - new"
+            ]
+        );
     }
 
     #[test]
