@@ -519,6 +519,21 @@ impl<S: LineSink> Follower<S> {
         })
     }
 
+    /// Whether the live file, although it has the saved position's device and inode and
+    /// starts alike, may be another file: the saved fingerprint is short (an empty or tiny
+    /// file, whose inode a new file can reuse once it is deleted) and a generation was written
+    /// after the position was saved, so the file was rotated since.
+    fn rotated_after(&self, saved: &FilePosition) -> io::Result<bool> {
+        if saved.id.head_len as usize >= FINGERPRINT_BYTES {
+            return Ok(false);
+        }
+        let Some(t) = saved.mtime() else {
+            return Ok(false);
+        };
+        let gens = generations::list(&self.config.path, self.config.olddir.as_deref())?;
+        Ok(gens.iter().any(|g| g.mtime > t))
+    }
+
     /// Catch-up after downtime: the file of the saved position is not the one at the path.
     /// Reads the generation holding it from the saved offset, then every newer generation
     /// whole, oldest first. The live file is read next by the caller.
@@ -539,18 +554,39 @@ impl<S: LineSink> Follower<S> {
                 &gens[i + 1..]
             }
             None => {
-                let unread = saved.len.saturating_sub(saved.offset);
-                self.lose(
-                    &format!("the file logwarden was reading ({} at offset {})", self.key, saved.offset),
-                    unread,
-                    "deleted by rotation before logwarden read it (its own size is known only up to the last checkpoint)",
-                );
-                // Newer generations were last written after the saved file was.
-                let from = match saved.mtime() {
-                    Some(t) => gens.iter().position(|g| g.mtime > t).unwrap_or(gens.len()),
-                    None => gens.len(),
-                };
-                &gens[from..]
+                // Its fingerprint was too short to trust on another inode (a tiny file, since
+                // compressed). The generations written since the position was saved are the
+                // one it was in and the newer ones: the oldest of them, if it starts alike,
+                // is taken for it (the worst case, the saved file gone and the next one
+                // starting with the same few bytes, skips fewer than 256 bytes of it). An
+                // empty file's fingerprint tells nothing: it counts as gone.
+                let since = saved
+                    .mtime()
+                    .and_then(|t| gens.iter().position(|g| g.mtime >= t));
+                match since {
+                    Some(i)
+                        if saved.id.head_len > 0
+                            && (saved.id.head_len as usize) < FINGERPRINT_BYTES
+                            && gens[i].starts_like(&saved.id)? =>
+                    {
+                        total += self.read_generation(&gens[i], saved.offset, why)?;
+                        &gens[i + 1..]
+                    }
+                    _ => {
+                        let unread = saved.len.saturating_sub(saved.offset);
+                        self.lose(
+                            &format!("the file logwarden was reading ({} at offset {})", self.key, saved.offset),
+                            unread,
+                            "deleted by rotation before logwarden read it (its own size is known only up to the last checkpoint)",
+                        );
+                        // Newer generations were last written after the saved file was.
+                        let from = match saved.mtime() {
+                            Some(t) => gens.iter().position(|g| g.mtime > t).unwrap_or(gens.len()),
+                            None => gens.len(),
+                        };
+                        &gens[from..]
+                    }
+                }
             }
         };
         for g in newer {
@@ -699,7 +735,10 @@ impl<S: LineSink> Follower<S> {
             self.first_open = false;
             match self.config.resume.take() {
                 Some(r)
-                    if r.id.dev == id.dev && r.id.ino == id.ino && r.id.head_matches(&file)? =>
+                    if r.id.dev == id.dev
+                        && r.id.ino == id.ino
+                        && r.id.head_matches(&file)?
+                        && !self.rotated_after(&r)? =>
                 {
                     if r.offset <= len {
                         start = r.offset;

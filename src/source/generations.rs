@@ -232,7 +232,12 @@ impl Generation {
         if !same_file && (saved.head_len as usize) < FINGERPRINT_BYTES {
             return Ok(false);
         }
-        if self.codec == Codec::Plain && self.len < u64::from(saved.head_len) && same_file {
+        self.starts_like(saved)
+    }
+
+    /// Whether its content starts with the bytes `saved` fingerprints, whatever the file.
+    pub fn starts_like(&self, saved: &FileIdentity) -> io::Result<bool> {
+        if self.codec == Codec::Plain && self.len < u64::from(saved.head_len) {
             return Ok(false);
         }
         let mut head = [0u8; FINGERPRINT_BYTES];
