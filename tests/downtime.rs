@@ -122,7 +122,9 @@ fn logrotate(conf: &Path, state: &Path) {
         .arg("-f")
         .arg(conf)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {LOGROTATE} ({e}); scripts/deps.sh --test installs it"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run {LOGROTATE} ({e}); scripts/deps.sh --test installs it")
+        });
     assert!(
         out.status.success(),
         "logrotate failed ({}):\n{}{}",
@@ -208,7 +210,11 @@ fn run(mode: Mode, rotations: usize, keep: usize) -> Figures {
     let before = first.kill9();
     seen.clear();
     common::count_numbered(&before, "every-error", &mut seen);
-    assert!(!seen.is_empty(), "{}: nothing alerted before the kill", mode.name);
+    assert!(
+        !seen.is_empty(),
+        "{}: nothing alerted before the kill",
+        mode.name
+    );
 
     for _ in 0..rotations {
         std::thread::sleep(if mode.one_per_second {
@@ -283,8 +289,11 @@ fn run(mode: Mode, rotations: usize, keep: usize) -> Figures {
         f.lost_events.len()
     );
     if f.lost != f.lost_not_on_disk || f.repeated > 1 {
-        let on_disk_missing: Vec<&usize> =
-            missing.iter().filter(|n| on_disk.contains_key(n)).take(20).collect();
+        let on_disk_missing: Vec<&usize> = missing
+            .iter()
+            .filter(|n| on_disk.contains_key(n))
+            .take(20)
+            .collect();
         eprintln!("  lost although on disk (first 20): {on_disk_missing:?}");
         for v in second.seen.iter().filter(|v| v["type"] != "alert") {
             eprintln!("  {v}");
@@ -349,9 +358,17 @@ fn downtime_across_copytruncate_compress_rotations_loses_only_the_copy_gaps() {
 fn generations_deleted_while_down_are_reported_and_the_rest_read_once() {
     let f = run(CREATE_COMPRESS_DELAYCOMPRESS, 5, 2);
     assert!(f.lost > 0, "rotate 2 with 5 rotations deletes lines");
-    assert_eq!(f.lost, f.lost_not_on_disk, "lines lost although still on disk");
+    assert_eq!(
+        f.lost, f.lost_not_on_disk,
+        "lines lost although still on disk"
+    );
     assert!(f.repeated <= 1, "{} lines alerted twice", f.repeated);
-    assert_eq!(f.lost_events.len(), 1, "one lines-lost event: {:?}", f.lost_events);
+    assert_eq!(
+        f.lost_events.len(),
+        1,
+        "one lines-lost event: {:?}",
+        f.lost_events
+    );
     // What logwarden can know: the unread rest of the file it was reading, up to its last
     // checkpoint (files it never saw have sizes nobody recorded).
     let summary = f.lost_events[0]["summary"].as_str().unwrap_or_default();

@@ -230,10 +230,8 @@ impl Harness {
         let content = std::fs::read(&plain).unwrap();
         let mtime = std::fs::metadata(&plain).unwrap().modified().unwrap();
         let gz = self.gen_path(k, true);
-        let mut e = flate2::write::GzEncoder::new(
-            File::create(&gz).unwrap(),
-            flate2::Compression::fast(),
-        );
+        let mut e =
+            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
         e.write_all(&content).unwrap();
         let f = e.finish().unwrap();
         f.set_modified(mtime).unwrap();
@@ -311,7 +309,10 @@ impl Harness {
             .filter(|(_, &c)| c > 1)
             .map(|(n, _)| *n)
             .collect();
-        prop_assert!(repeated.is_empty(), "lines acknowledged twice: {repeated:?}");
+        prop_assert!(
+            repeated.is_empty(),
+            "lines acknowledged twice: {repeated:?}"
+        );
         let lost_seen: Vec<u64> = self
             .lost
             .iter()

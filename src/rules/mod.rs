@@ -500,7 +500,9 @@ impl Engine {
                     AlertState::Event,
                     match bytes {
                         0 => format!("lines lost: some bytes of {file} were never read ({why})"),
-                        n => format!("lines lost: at least {n} bytes of {file} were never read ({why})"),
+                        n => format!(
+                            "lines lost: at least {n} bytes of {file} were never read ({why})"
+                        ),
                     },
                 );
                 a.unit = w.unit.clone();

@@ -412,7 +412,11 @@ impl<S: LineSink> Follower<S> {
             Some(i) => {
                 // The copy holds what we had not read yet (the partial line included). It
                 // is complete: logrotate truncates once it has copied.
-                let n = self.read_generation(&gens[i], offset, "the rest of the truncated file, from its copy")?;
+                let n = self.read_generation(
+                    &gens[i],
+                    offset,
+                    "the rest of the truncated file, from its copy",
+                )?;
                 let copy_len = self
                     .last_generation
                     .as_ref()
@@ -502,7 +506,9 @@ impl<S: LineSink> Follower<S> {
         let mut gens = generations::list(&self.config.path, self.config.olddir.as_deref())?;
         let mut at = None;
         for (i, g) in gens.iter().enumerate().rev() {
-            if (g.dev == old.id.dev && g.ino == old.id.ino) || (g.codec != Codec::Plain && g.holds(&old.id)?) {
+            if (g.dev == old.id.dev && g.ino == old.id.ino)
+                || (g.codec != Codec::Plain && g.holds(&old.id)?)
+            {
                 at = Some(i);
                 break;
             }
@@ -512,7 +518,11 @@ impl<S: LineSink> Follower<S> {
             None => {
                 // Gone already (deleted, or compressed from a head too short to recognise):
                 // the generations written after it last was are the newer ones.
-                let last = old.file.metadata()?.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                let last = old
+                    .file
+                    .metadata()?
+                    .modified()
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
                 gens.retain(|g| g.mtime > last);
                 gens
             }

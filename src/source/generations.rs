@@ -154,9 +154,10 @@ fn classify(name: &str, file_name: &str) -> Option<(Codec, Option<u32>)> {
         return None;
     }
     // `name.N` with a small N (a date such as `name.20261202` is not a rank).
-    let index = (rest.starts_with('.') && stem.len() <= 5 && stem.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| stem.parse().ok())
-        .flatten();
+    let index =
+        (rest.starts_with('.') && stem.len() <= 5 && stem.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| stem.parse().ok())
+            .flatten();
     Some((codec, index))
 }
 
@@ -311,7 +312,13 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["app.log.10.gz", "app.log.4.xz", "app.log.3", "app.log.2.gz", "app.log.1"]
+            [
+                "app.log.10.gz",
+                "app.log.4.xz",
+                "app.log.3",
+                "app.log.2.gz",
+                "app.log.1"
+            ]
         );
     }
 
@@ -329,8 +336,18 @@ mod tests {
         std::fs::write(&b, b"b\n").unwrap();
         std::fs::write(&b_gz, b"half").unwrap();
         let t = |s: u64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s);
-        File::options().write(true).open(&a).unwrap().set_modified(t(1000)).unwrap();
-        File::options().write(true).open(&b).unwrap().set_modified(t(2000)).unwrap();
+        File::options()
+            .write(true)
+            .open(&a)
+            .unwrap()
+            .set_modified(t(1000))
+            .unwrap();
+        File::options()
+            .write(true)
+            .open(&b)
+            .unwrap()
+            .set_modified(t(2000))
+            .unwrap();
         let g = list(&live, Some(&old)).unwrap();
         let paths: Vec<&Path> = g.iter().map(|g| g.path.as_path()).collect();
         assert_eq!(paths, [a.as_path(), b.as_path()]);
@@ -350,7 +367,10 @@ mod tests {
         let g = list(&live, None).unwrap();
         assert_eq!(g.len(), 2);
         assert!(!g[0].holds(&saved).unwrap(), "other first bytes");
-        assert!(g[1].holds(&saved).unwrap(), "decompressed, the same first bytes");
+        assert!(
+            g[1].holds(&saved).unwrap(),
+            "decompressed, the same first bytes"
+        );
         let mut rest = Vec::new();
         g[1].open_at(3300).unwrap().read_to_end(&mut rest).unwrap();
         assert_eq!(rest, content[3300..]);
@@ -366,7 +386,10 @@ mod tests {
         std::fs::rename(&live, dir.path().join("app.log.1")).unwrap();
         std::fs::write(dir.path().join("app.log.2"), b"short\n").unwrap();
         let g = list(&live, None).unwrap();
-        assert!(!g[0].holds(&saved).unwrap(), "a copy with a short head could be any file");
+        assert!(
+            !g[0].holds(&saved).unwrap(),
+            "a copy with a short head could be any file"
+        );
         assert!(g[1].holds(&saved).unwrap(), "the renamed file itself");
     }
 }
