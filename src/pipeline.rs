@@ -331,6 +331,8 @@ pub async fn run_with_sink(
             truncations = s.truncations.load(Relaxed),
             recovered_bytes = s.recovered_bytes.load(Relaxed),
             unrecovered_truncations = s.unrecovered_truncations.load(Relaxed),
+            caught_up_bytes = s.caught_up_bytes.load(Relaxed),
+            lost_bytes = s.lost_bytes.load(Relaxed),
             "file source stopped"
         );
     }

@@ -345,6 +345,16 @@ impl Telemetry {
             "counter",
             "Truncations after which unread lines could not be found in a rotated copy.",
         );
+        m.family(
+            "logwarden_lines_lost_bytes_total",
+            "counter",
+            "Bytes gone before they could be read (a rotated generation deleted unread, a copytruncate gap), at least.",
+        );
+        m.family(
+            "logwarden_file_caught_up_bytes_total",
+            "counter",
+            "Bytes read from rotated generations in catch-ups (after downtime, or after falling behind).",
+        );
         for s in &sources {
             if let Some(f) = &s.file {
                 let l = [("watch", s.watch.as_str()), ("source", s.key.as_str())];
@@ -362,6 +372,16 @@ impl Telemetry {
                     "logwarden_file_unrecovered_truncations_total",
                     &l,
                     f.unrecovered_truncations.load(Relaxed) as f64,
+                );
+                m.sample(
+                    "logwarden_lines_lost_bytes_total",
+                    &l,
+                    f.lost_bytes.load(Relaxed) as f64,
+                );
+                m.sample(
+                    "logwarden_file_caught_up_bytes_total",
+                    &l,
+                    f.caught_up_bytes.load(Relaxed) as f64,
                 );
             }
         }

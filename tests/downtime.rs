@@ -377,3 +377,80 @@ fn generations_deleted_while_down_are_reported_and_the_rest_read_once() {
         "the event names the file: {summary}"
     );
 }
+
+/// The accounting itself, in-process: a saved position in a file that is gone, whose length
+/// at the checkpoint was 4,000 bytes past the offset, is reported once with those bytes (the
+/// sink's `lost`, the follower's counter behind `logwarden_lines_lost_bytes_total`), and the
+/// newer generation beside it is read.
+#[test]
+fn a_saved_file_deleted_unread_is_counted_with_the_bytes_known() {
+    use logwarden::config::StartAt;
+    use logwarden::source::file::{spawn, FileSourceConfig, FileStats};
+    use logwarden::source::{FileIdentity, FilePosition, LineFlags, LineSink};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Seen {
+        lines: Vec<String>,
+        lost: Vec<(String, u64)>,
+    }
+    struct Sink(Arc<Mutex<Seen>>);
+    impl LineSink for Sink {
+        fn file_changed(&mut self, _: &FileIdentity) {}
+        fn line(&mut self, line: &[u8], _: LineFlags) {
+            let l = String::from_utf8_lossy(line).into_owned();
+            self.0.lock().unwrap().lines.push(l);
+        }
+        fn batch_end(&mut self, _: Option<&FilePosition>) -> bool {
+            true
+        }
+        fn lost(&mut self, file: &str, bytes: u64, _why: &str) {
+            self.0.lock().unwrap().lost.push((file.to_string(), bytes));
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("bot.log");
+    // The file the position was in: read its identity, then delete it.
+    let gone = dir.path().join("gone");
+    std::fs::write(&gone, "x".repeat(5000)).unwrap();
+    let id = FileIdentity::of(&std::fs::File::open(&gone).unwrap()).unwrap();
+    let saved_at = std::fs::metadata(&gone).unwrap().modified().unwrap();
+    std::fs::remove_file(&gone).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(dir.path().join("bot.log.1"), "newer generation\n").unwrap();
+    std::fs::write(&log, "live\n").unwrap();
+    let mut resume = FilePosition::at(log.display().to_string(), id, 1000);
+    resume.len = 5000;
+    resume.mtime_ns = FilePosition::ns(saved_at);
+
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let stats = Arc::new(FileStats::default());
+    let (trigger, shutdown) = logwarden::shutdown::channel();
+    let follower = spawn(
+        FileSourceConfig {
+            path: log.clone(),
+            start_at: StartAt::End,
+            max_line_bytes: 65536,
+            poll_interval: Duration::from_millis(50),
+            partial_flush: Duration::from_secs(2),
+            resume: Some(resume),
+            olddir: None,
+        },
+        Sink(seen.clone()),
+        stats.clone(),
+        shutdown,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while seen.lock().unwrap().lines.len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    trigger.trigger();
+    follower.join().unwrap();
+    let s = seen.lock().unwrap();
+    assert_eq!(s.lines, ["newer generation", "live"]);
+    assert_eq!(s.lost.len(), 1, "{:?}", s.lost);
+    assert_eq!(s.lost[0].1, 4000);
+    assert_eq!(stats.lost_bytes.load(Ordering::Relaxed), 4000);
+}
