@@ -14,7 +14,7 @@ cargo check --locked --no-default-features
 echo "== cargo test"
 # Every target once. The logrotate, kill -9 and flood tests run on their own with --nocapture,
 # so that their figures (printed to stderr) show in the CI log even when they pass.
-shown=(logrotate checkpoints flood)
+shown=(logrotate downtime checkpoints flood)
 targets=()
 for f in tests/*.rs; do
   name=$(basename "$f" .rs)
