@@ -549,13 +549,7 @@ impl<S: LineSink> Follower<S> {
     /// whole, oldest first. The live file is read next by the caller.
     fn catch_up(&mut self, saved: &FilePosition) -> io::Result<usize> {
         let gens = generations::list(&self.config.path, self.config.olddir.as_deref())?;
-        let mut at = None;
-        for (i, g) in gens.iter().enumerate().rev() {
-            if g.holds(&saved.id)? {
-                at = Some(i);
-                break;
-            }
-        }
+        let at = Self::saved_generation(&gens, saved)?;
         let why = "rotated while logwarden was down";
         let mut total = 0;
         let newer = match at {
@@ -564,39 +558,18 @@ impl<S: LineSink> Follower<S> {
                 &gens[i + 1..]
             }
             None => {
-                // Its fingerprint was too short to trust on another inode (a tiny file, since
-                // compressed). The generations written since the position was saved are the
-                // one it was in and the newer ones: the oldest of them, if it starts alike,
-                // is taken for it (the worst case, the saved file gone and the next one
-                // starting with the same few bytes, skips fewer than 256 bytes of it). An
-                // empty file's fingerprint tells nothing: it counts as gone.
-                let since = saved
-                    .mtime()
-                    .and_then(|t| gens.iter().position(|g| g.mtime >= t));
-                match since {
-                    Some(i)
-                        if saved.id.head_len > 0
-                            && (saved.id.head_len as usize) < FINGERPRINT_BYTES
-                            && gens[i].starts_like(&saved.id)? =>
-                    {
-                        total += self.read_generation(&gens[i], saved.offset, why)?;
-                        &gens[i + 1..]
-                    }
-                    _ => {
-                        let unread = saved.len.saturating_sub(saved.offset);
-                        self.lose(
-                            &format!("the file logwarden was reading ({} at offset {})", self.key, saved.offset),
-                            unread,
-                            "deleted by rotation before logwarden read it (its own size is known only up to the last checkpoint)",
-                        );
-                        // Newer generations were last written after the saved file was.
-                        let from = match saved.mtime() {
-                            Some(t) => gens.iter().position(|g| g.mtime > t).unwrap_or(gens.len()),
-                            None => gens.len(),
-                        };
-                        &gens[from..]
-                    }
-                }
+                let unread = saved.len.saturating_sub(saved.offset);
+                self.lose(
+                    &format!("the file logwarden was reading ({} at offset {})", self.key, saved.offset),
+                    unread,
+                    "deleted by rotation before logwarden read it (its own size is known only up to the last checkpoint)",
+                );
+                // Newer generations were last written after the saved file was.
+                let from = match saved.mtime() {
+                    Some(t) => gens.iter().position(|g| g.mtime > t).unwrap_or(gens.len()),
+                    None => gens.len(),
+                };
+                &gens[from..]
             }
         };
         for g in newer {
@@ -604,6 +577,34 @@ impl<S: LineSink> Follower<S> {
         }
         total += self.read_newer_generations(why)?;
         Ok(total)
+    }
+
+    /// Which of `gens` holds the file of the saved position. With a full fingerprint: the
+    /// same file, or a copy or compressed form of it. With a short one (the file was tiny),
+    /// neither the inode (a new file may reuse it once the saved one is deleted) nor a few
+    /// first bytes alone are proof: the saved file is the oldest generation written since the
+    /// position was saved, and it must start alike (the same inode is then enough for an
+    /// empty one, whose fingerprint tells nothing). The worst case, the saved file gone and
+    /// the next one starting with the same few bytes, skips fewer than 256 bytes of it.
+    fn saved_generation(gens: &[Generation], saved: &FilePosition) -> io::Result<Option<usize>> {
+        let short = (saved.id.head_len as usize) < FINGERPRINT_BYTES;
+        if short {
+            if let Some(t) = saved.mtime() {
+                let Some(i) = gens.iter().position(|g| g.mtime >= t) else {
+                    return Ok(None);
+                };
+                let g = &gens[i];
+                let same_file = g.dev == saved.id.dev && g.ino == saved.id.ino;
+                let alike = (same_file || saved.id.head_len > 0) && g.starts_like(&saved.id)?;
+                return Ok(alike.then_some(i));
+            }
+        }
+        for (i, g) in gens.iter().enumerate().rev() {
+            if g.holds(&saved.id)? {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
     }
 
     /// Rotations go on during a catch-up: reads the generations that appeared after the last
