@@ -217,6 +217,7 @@ pub struct FileFeed {
     /// Its length and modification time as of the last batch (saved with positions).
     file_len: u64,
     file_mtime_ns: u64,
+    file_born_ns: u64,
     /// How the watch's lines carry their time (`timestamp_format`).
     format: TimestampFormat,
     /// Reads the time of matching backlog lines; made when a backlog starts.
@@ -231,6 +232,7 @@ impl FileFeed {
             file: None,
             file_len: 0,
             file_mtime_ns: 0,
+            file_born_ns: 0,
             format,
             clock: None,
         }
@@ -240,7 +242,7 @@ impl FileFeed {
 impl LineSink for FileFeed {
     fn file_changed(&mut self, id: &FileIdentity) {
         if self.file != Some(*id) {
-            (self.file_len, self.file_mtime_ns) = (0, 0);
+            (self.file_len, self.file_mtime_ns, self.file_born_ns) = (0, 0, 0);
         }
         self.file = Some(*id);
     }
@@ -288,6 +290,7 @@ impl LineSink for FileFeed {
                 offset: flags.end,
                 len: self.file_len.max(flags.end),
                 mtime_ns: self.file_mtime_ns,
+                born_ns: self.file_born_ns,
             }));
         }
     }
@@ -296,7 +299,8 @@ impl LineSink for FileFeed {
         let listening = self.core.batch_end();
         if let Some(p) = position {
             if Some(p.id) == self.file {
-                (self.file_len, self.file_mtime_ns) = (p.len, p.mtime_ns);
+                (self.file_len, self.file_mtime_ns, self.file_born_ns) =
+                    (p.len, p.mtime_ns, p.born_ns);
             }
             self.core.position(Position::File(p.clone()));
         }

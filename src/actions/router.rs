@@ -851,6 +851,7 @@ mod tests {
             offset,
             len: 0,
             mtime_ns: 0,
+            born_ns: 0,
         })
     }
 
@@ -915,6 +916,7 @@ mod tests {
             offset: 900_000,
             len: 0,
             mtime_ns: 0,
+            born_ns: 0,
         });
         let after_truncation = |offset| {
             Position::File(FilePosition {
@@ -928,6 +930,7 @@ mod tests {
                 offset,
                 len: 0,
                 mtime_ns: 0,
+                born_ns: 0,
             })
         };
         let spool = Spool::new(dir.path());

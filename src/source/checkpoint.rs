@@ -48,6 +48,10 @@ pub struct FilePosition {
     /// generations written after it are the newer ones.
     #[serde(default)]
     pub mtime_ns: u64,
+    /// When its inode was created (birth time), in the same unit (0: unknown): an inode
+    /// reused by a new file has another one.
+    #[serde(default)]
+    pub born_ns: u64,
 }
 
 impl FilePosition {
@@ -59,6 +63,7 @@ impl FilePosition {
             offset,
             len: offset,
             mtime_ns: 0,
+            born_ns: 0,
         }
     }
 
@@ -66,6 +71,15 @@ impl FilePosition {
     pub fn ns(t: std::time::SystemTime) -> u64 {
         t.duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    /// Whether a file created at `born` (when the file system tells) can be the one this
+    /// position was taken in: unknown on either side proves nothing against it.
+    pub fn born_matches(&self, born: Option<std::time::SystemTime>) -> bool {
+        match born {
+            Some(b) if self.born_ns != 0 => Self::ns(b) == self.born_ns,
+            _ => true,
+        }
     }
 
     /// The modification time, when known.
@@ -360,6 +374,7 @@ mod tests {
             offset,
             len: 0,
             mtime_ns: 0,
+            born_ns: 0,
         })
     }
 

@@ -85,6 +85,8 @@ struct Open {
     /// Its length and modification time at the last look before it was found truncated.
     seen_len: u64,
     seen_mtime: SystemTime,
+    /// When its inode was created (statx birth time), if the file system tells.
+    born: Option<SystemTime>,
 }
 
 /// A rotated-away file still read until it has been quiet for `ROTATE_WAIT`.
@@ -137,7 +139,7 @@ struct LastGeneration {
     content: generations::Content,
     reader: LineReader,
     /// Its length and modification time when listed.
-    times: (u64, SystemTime),
+    times: (u64, SystemTime, Option<SystemTime>),
 }
 
 impl<S: LineSink> Follower<S> {
@@ -207,7 +209,7 @@ impl<S: LineSink> Follower<S> {
         let position = self
             .open
             .as_ref()
-            .map(|o| position(&self.key, o.id, offset, o.seen_len, o.seen_mtime));
+            .map(|o| position(&self.key, o.id, offset, o.seen_len, o.seen_mtime, o.born));
         if !self.sink.batch_end(position.as_ref()) {
             self.stopped = true;
         }
@@ -594,13 +596,16 @@ impl<S: LineSink> Follower<S> {
                     return Ok(None);
                 };
                 let g = &gens[i];
-                let same_file = g.dev == saved.id.dev && g.ino == saved.id.ino;
+                let same_file =
+                    g.dev == saved.id.dev && g.ino == saved.id.ino && saved.born_matches(g.born);
                 let alike = (same_file || saved.id.head_len > 0) && g.starts_like(&saved.id)?;
                 return Ok(alike.then_some(i));
             }
         }
         for (i, g) in gens.iter().enumerate().rev() {
-            if g.holds(&saved.id)? {
+            let reused =
+                g.dev == saved.id.dev && g.ino == saved.id.ino && !saved.born_matches(g.born);
+            if !reused && g.holds(&saved.id)? {
                 return Ok(Some(i));
             }
         }
@@ -659,13 +664,13 @@ impl<S: LineSink> Follower<S> {
         let mut reader = LineReader::new(self.config.max_line_bytes);
         reader.reset(offset);
         self.sink.file_changed(&id);
-        let times = (g.len, g.mtime);
+        let times = (g.len, g.mtime, g.born);
         let n = match pump(
             &mut content,
             &mut reader,
             &mut self.sink,
             &self.key,
-            Some((id, times.0, times.1)),
+            Some((id, times.0, times.1, times.2)),
             &self.stats,
         ) {
             Ok((n, listening)) => {
@@ -702,7 +707,7 @@ impl<S: LineSink> Follower<S> {
             &mut last.reader,
             &mut self.sink,
             &self.key,
-            Some((last.id, last.times.0, last.times.1)),
+            Some((last.id, last.times.0, last.times.1, last.times.2)),
             &self.stats,
         ) {
             Ok((n, listening)) => {
@@ -748,6 +753,7 @@ impl<S: LineSink> Follower<S> {
                 Some(r)
                     if r.id.dev == id.dev
                         && r.id.ino == id.ino
+                        && r.born_matches(meta.created().ok())
                         && r.id.head_matches(&file)?
                         && !self.rotated_after(&r)? =>
                 {
@@ -778,6 +784,7 @@ impl<S: LineSink> Follower<S> {
             id,
             seen_len: len,
             seen_mtime: mtime,
+            born: meta.created().ok(),
         });
         tracing::info!(path = %self.key, offset = start, "reading file");
         Ok(())
@@ -832,6 +839,7 @@ impl<S: LineSink> Follower<S> {
                 self.reader.consumed(),
                 open.seen_len,
                 open.seen_mtime,
+                open.born,
             );
             if !sink.batch_end(Some(&position)) {
                 self.stopped = true;
@@ -846,13 +854,21 @@ impl<S: LineSink> Follower<S> {
 }
 
 /// A position in the file `id`, whose length and modification time were `len` and `mtime`.
-fn position(key: &str, id: FileIdentity, offset: u64, len: u64, mtime: SystemTime) -> FilePosition {
+fn position(
+    key: &str,
+    id: FileIdentity,
+    offset: u64,
+    len: u64,
+    mtime: SystemTime,
+    born: Option<SystemTime>,
+) -> FilePosition {
     FilePosition {
         path: key.to_string(),
         id,
         offset,
         len: len.max(offset),
         mtime_ns: FilePosition::ns(mtime),
+        born_ns: born.map_or(0, FilePosition::ns),
     }
 }
 
@@ -865,7 +881,7 @@ fn pump<S: LineSink>(
     reader: &mut LineReader,
     sink: &mut S,
     key: &str,
-    position_of: Option<(FileIdentity, u64, SystemTime)>,
+    position_of: Option<(FileIdentity, u64, SystemTime, Option<SystemTime>)>,
     stats: &FileStats,
 ) -> io::Result<(usize, bool)> {
     let mut total = 0;
@@ -876,8 +892,8 @@ fn pump<S: LineSink>(
         }
         total += n;
         stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
-        let position =
-            position_of.map(|(id, len, mtime)| position(key, id, reader.consumed(), len, mtime));
+        let position = position_of
+            .map(|(id, len, mtime, born)| position(key, id, reader.consumed(), len, mtime, born));
         if !sink.batch_end(position.as_ref()) {
             return Ok((total, false));
         }

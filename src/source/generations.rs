@@ -55,13 +55,35 @@ pub struct Generation {
     /// Bytes on disk (compressed, for a compressed one).
     pub len: u64,
     pub mtime: SystemTime,
+    /// When its inode was created (birth time), if the file system tells.
+    pub born: Option<SystemTime>,
     /// `NAME.N`: `N`.
     index: Option<u32>,
 }
 
 /// Lists the rotated generations of `live` (not `live` itself), oldest first, in its
-/// directory and in `olddir`. Unreadable entries are skipped.
+/// directory and in `olddir`. Unreadable entries are skipped. A directory read while
+/// logrotate renames in it can miss an entry (a name moved behind the reader): the listing is
+/// taken again until two in a row agree (a few times at most).
 pub fn list(live: &Path, olddir: Option<&Path>) -> io::Result<Vec<Generation>> {
+    let same = |a: &[Generation], b: &[Generation]| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(a, b)| a.path == b.path && a.ino == b.ino && a.dev == b.dev)
+    };
+    let mut last = list_once(live, olddir)?;
+    for _ in 0..4 {
+        let again = list_once(live, olddir)?;
+        if same(&last, &again) {
+            return Ok(again);
+        }
+        last = again;
+    }
+    Ok(last)
+}
+
+fn list_once(live: &Path, olddir: Option<&Path>) -> io::Result<Vec<Generation>> {
     let name = live
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -102,6 +124,7 @@ pub fn list(live: &Path, olddir: Option<&Path>) -> io::Result<Vec<Generation>> {
                 ino: meta.ino(),
                 len: meta.len(),
                 mtime: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                born: meta.created().ok(),
                 index,
                 path,
             });
