@@ -12,15 +12,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{config_dir, Daemon};
 use serde_json::Value;
-
-const LOGROTATE: &str = "/usr/sbin/logrotate";
 
 const CONFIG: &str = r#"
 [daemon]
@@ -115,25 +112,6 @@ const COPYTRUNCATE_COMPRESS: Mode = Mode {
     copies: true,
 };
 
-fn logrotate(conf: &Path, state: &Path) {
-    let out = Command::new(LOGROTATE)
-        .arg("-s")
-        .arg(state)
-        .arg("-f")
-        .arg(conf)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {LOGROTATE} ({e}); scripts/deps.sh --test installs it")
-        });
-    assert!(
-        out.status.success(),
-        "logrotate failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The numbers of the lines in every file of `dir` named `bot.log*` (decompressed).
 fn numbers_on_disk(dir: &Path) -> BTreeMap<usize, usize> {
     let mut on_disk = BTreeMap::new();
@@ -143,13 +121,7 @@ fn numbers_on_disk(dir: &Path) -> BTreeMap<usize, usize> {
         if !name.starts_with("bot.log") {
             continue;
         }
-        let bytes = if name.ends_with(".gz") {
-            let out = Command::new("gzip").arg("-dc").arg(&path).output().unwrap();
-            assert!(out.status.success(), "gzip -dc {}", path.display());
-            out.stdout
-        } else {
-            std::fs::read(&path).unwrap()
-        };
+        let bytes = common::read_decompressed(&path);
         for line in String::from_utf8_lossy(&bytes).lines() {
             if let Some(n) = line
                 .split("numbered ")
@@ -222,7 +194,7 @@ fn run(mode: Mode, rotations: usize, keep: usize) -> Figures {
         } else {
             Duration::from_millis(60)
         });
-        logrotate(&conf, &state);
+        common::logrotate(&conf, &state);
     }
     std::thread::sleep(Duration::from_millis(200));
 

@@ -8,11 +8,12 @@
 //! noticed it. One summary line per mode goes to stderr: `scripts/test.sh` runs this test with
 //! `--nocapture` so that CI logs show it.
 
+mod common;
+
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,7 +22,6 @@ use logwarden::config::StartAt;
 use logwarden::source::file::{spawn, FileSourceConfig, FileStats};
 use logwarden::source::{FileIdentity, FilePosition, LineFlags, LineSink};
 
-const LOGROTATE: &str = "/usr/sbin/logrotate";
 /// Every line: `line 0000123 ` and the first `filler_len(123)` bytes of this filler (lines of
 /// varied lengths, so reading at a wrong offset yields broken lines).
 const FILLER: &str = "the quick brown fox jumps over the lazy dog";
@@ -215,25 +215,6 @@ fn writer(path: PathBuf, stop: Arc<AtomicBool>, reopen_after: Duration) -> u32 {
     n
 }
 
-fn logrotate(conf: &Path, state: &Path) {
-    let out = Command::new(LOGROTATE)
-        .arg("-s")
-        .arg(state)
-        .arg("-f")
-        .arg(conf)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {LOGROTATE} ({e}); scripts/deps.sh --test installs it")
-        });
-    assert!(
-        out.status.success(),
-        "logrotate failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Which file of `dir` (the live log, its rotations, compressed or not) holds each number, by
 /// index in the names returned (`usize::MAX`: none).
 fn numbers_on_disk(dir: &Path) -> (Vec<usize>, Vec<String>) {
@@ -245,13 +226,7 @@ fn numbers_on_disk(dir: &Path) -> (Vec<usize>, Vec<String>) {
         if !name.starts_with("bot.log") {
             continue;
         }
-        let bytes = if name.ends_with(".gz") {
-            let out = Command::new("gzip").arg("-dc").arg(&path).output().unwrap();
-            assert!(out.status.success(), "gzip -dc {}", path.display());
-            out.stdout
-        } else {
-            std::fs::read(&path).unwrap()
-        };
+        let bytes = common::read_decompressed(&path);
         for n in bytes.split(|&b| b == b'\n').filter_map(parse) {
             let n = n as usize;
             if on_disk.len() <= n {
@@ -332,7 +307,7 @@ fn run(mode: Mode) -> Outcome {
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     for _ in 0..ROTATIONS {
-        logrotate(&conf, &state);
+        common::logrotate(&conf, &state);
         std::thread::sleep(ROTATE_EVERY);
     }
     let rotating = started.elapsed();

@@ -311,3 +311,38 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
         .unwrap_or_default();
     Ok((code, body))
 }
+
+/// Debian's logrotate (`scripts/deps.sh --test` installs it).
+pub const LOGROTATE: &str = "/usr/sbin/logrotate";
+
+/// Runs `logrotate -s STATE -f CONF` once; panics with its output if it fails.
+pub fn logrotate(conf: &Path, state: &Path) {
+    let out = Command::new(LOGROTATE)
+        .arg("-s")
+        .arg(state)
+        .arg("-f")
+        .arg(conf)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {LOGROTATE} ({e}); scripts/deps.sh --test installs it")
+        });
+    assert!(
+        out.status.success(),
+        "logrotate failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The content of a log file or of a rotated generation, decompressed by the real `gzip` when
+/// its name ends in `.gz` (an outside check of what logwarden decompresses itself).
+pub fn read_decompressed(path: &Path) -> Vec<u8> {
+    if path.extension().is_some_and(|e| e == "gz") {
+        let out = Command::new("gzip").arg("-dc").arg(path).output().unwrap();
+        assert!(out.status.success(), "gzip -dc {}", path.display());
+        out.stdout
+    } else {
+        std::fs::read(path).unwrap()
+    }
+}
