@@ -1,27 +1,23 @@
 //! logwarden: follows the logs of long-running services, matches every line against pattern
 //! packs, turns matches and silence into alerts, and acts on them.
 //!
-//! Data flows one way: [`source`] -> [`matcher`] -> [`rules`] -> [`actions`], wired by
-//! [`pipeline`] from a validated [`config`].
+//! Data flows one way, and the module layers follow it; a module imports only from the layers
+//! before it (checked by `tests/layering.rs`):
+//!
+//! [`core`] -> [`source`] -> [`matcher`] -> [`config`] -> [`telemetry`] -> [`rules`] ->
+//! [`probes`] -> [`actions`] -> [`daemon`] -> [`cli`]
+//!
+//! Lines go from a source through the matcher to the rules, whose alerts go to the actions;
+//! the daemon wires them from a validated config, and the CLI runs the daemon or one of its
+//! one-shot commands.
 
 pub mod actions;
-pub mod alert;
+pub mod cli;
 pub mod config;
-pub mod context_lines;
-pub mod demo;
-pub mod feed;
-pub mod http;
-pub mod logging;
+pub mod core;
+pub mod daemon;
 pub mod matcher;
-pub mod notify;
-pub mod pipeline;
 pub mod probes;
-pub mod replay;
 pub mod rules;
-pub mod shutdown;
 pub mod source;
-pub mod state_file;
 pub mod telemetry;
-pub mod template;
-pub mod timefmt;
-pub mod tune;

@@ -7,11 +7,14 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use logwarden::alert::{Alert, AlertState};
-use logwarden::config::{self, Diagnostics, PackSet, Severity, DEFAULT_CONFIG_PATH};
-use logwarden::logging::{self, LogFormat};
+use logwarden::cli::{demo, replay, test_patterns};
+use logwarden::config::{self, Diagnostics, PackSet, DEFAULT_CONFIG_PATH};
+use logwarden::core::alert::Severity;
+use logwarden::core::alert::{Alert, AlertState};
+use logwarden::core::logging::{self, LogFormat};
+use logwarden::core::shutdown;
+use logwarden::daemon::pipeline;
 use logwarden::source::journal::JournalFilter;
-use logwarden::{demo, pipeline, replay, shutdown, tune};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -315,7 +318,7 @@ fn dead_letters(
             "{} {} refused {}: {}/{} {} ({})",
             n.id,
             n.channel,
-            logwarden::timefmt::rfc3339(d.died_at()),
+            logwarden::core::timefmt::rfc3339(d.died_at()),
             n.alert.watch,
             n.alert.rule,
             n.what(),
@@ -476,7 +479,8 @@ fn reload(path: &Path) -> Result<config::Config, Box<Alert>> {
 
 /// The alert about a refused (or, resolved, a fixed) config.
 fn config_alert(state: AlertState, summary: String, problems: Option<String>) -> Alert {
-    use logwarden::actions::router::{CONFIG_RULE, SELF_WATCH};
+    use logwarden::actions::router::SELF_WATCH;
+    use logwarden::core::rule_names::CONFIG_RULE;
     let mut a = Alert::new(SELF_WATCH, CONFIG_RULE, Severity::Warning, state, summary);
     a.line = problems;
     a
@@ -634,7 +638,7 @@ fn control(
     watch: &str,
     pause: Option<std::time::Duration>,
 ) -> anyhow::Result<ExitCode> {
-    use logwarden::actions::supervisor::{read_control, write_control};
+    use logwarden::actions::restart::supervisor::{read_control, write_control};
     let config = config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     if !config.watches.iter().any(|w| w.name == watch) {
         anyhow::bail!(
@@ -768,18 +772,18 @@ fn test_patterns(
         (None, Some((filter, since))) => {
             let text = logwarden::source::journal::history(&filter, since)
                 .context("cannot read the journal")?;
-            tune::test_patterns(&packs, text.as_slice())?
+            test_patterns::test_patterns(&packs, text.as_slice())?
         }
         (Some(f), None) if f != "-" => {
             let file = std::fs::File::open(f).with_context(|| format!("cannot open {f}"))?;
-            tune::test_patterns(&packs, file)?
+            test_patterns::test_patterns(&packs, file)?
         }
-        _ => tune::test_patterns(&packs, std::io::stdin().lock().take(u64::MAX))?,
+        _ => test_patterns::test_patterns(&packs, std::io::stdin().lock().take(u64::MAX))?,
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", tune::render_human(&report));
+        print!("{}", test_patterns::render_human(&report));
     }
     Ok(ExitCode::SUCCESS)
 }

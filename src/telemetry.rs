@@ -6,12 +6,15 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+use crate::core::clock::monotonic_ms;
 
 use serde::Serialize;
 
-use crate::alert::{Alert, AlertState};
-use crate::config::{Config, Severity};
+use crate::config::Config;
+use crate::core::alert::Severity;
+use crate::core::alert::{Alert, AlertState};
 use crate::source::file::FileStats;
 
 /// A source not heard from for this long is not live (sources wake at least once per poll
@@ -25,7 +28,7 @@ pub struct SourceTelemetry {
     /// A path, or `journal:WATCH`.
     pub key: String,
     pub lines: AtomicU64,
-    /// `epoch_ms()` at the source's last wake-up.
+    /// `monotonic_ms()` at the source's last wake-up.
     pub heartbeat_ms: AtomicU64,
     /// For file sources: bytes, rotations, truncations.
     pub file: Option<Arc<FileStats>>,
@@ -45,7 +48,7 @@ pub struct RuleStatus {
 }
 
 fn time<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::timefmt::rfc3339(*t))
+    s.serialize_str(&crate::core::timefmt::rfc3339(*t))
 }
 
 /// Deliveries of one channel.
@@ -73,7 +76,7 @@ pub struct Telemetry {
     /// Per watch: the last alert of each rule (also restart alerts), newest last, at most 20.
     recent: Mutex<BTreeMap<String, Vec<Alert>>>,
     channels: Mutex<BTreeMap<String, ChannelCounts>>,
-    /// `epoch_ms()` at the engine's last loop.
+    /// `monotonic_ms()` at the engine's last loop.
     pub engine_heartbeat_ms: AtomicU64,
     /// Matched lines per watch and pattern slot name.
     matches: Mutex<BTreeMap<(String, String), u64>>,
@@ -130,7 +133,7 @@ impl Telemetry {
 
     /// The clock of heartbeats.
     pub fn now_ms(&self) -> u64 {
-        epoch_ms()
+        monotonic_ms()
     }
 
     /// Registers a source; its owner updates the returned counters.
@@ -168,7 +171,7 @@ impl Telemetry {
                 );
             }
         }
-        if a.rule == crate::actions::supervisor::RESTART_RULE {
+        if a.rule == crate::core::rule_names::RESTART_RULE {
             if let Ok(mut r) = self.restarts.lock() {
                 *r.entry(a.watch.clone()).or_default() += 1;
             }
@@ -280,7 +283,7 @@ impl Telemetry {
             })
             .collect();
         serde_json::json!({
-            "started_at": crate::timefmt::rfc3339(self.started_at),
+            "started_at": crate::core::timefmt::rfc3339(self.started_at),
             "healthy": self.problems().is_empty(),
             "problems": self.problems(),
             "watches": watches,
@@ -501,12 +504,6 @@ impl Telemetry {
         );
         m.out
     }
-}
-
-/// Milliseconds on a monotonic clock shared by the whole process (heartbeats).
-pub fn epoch_ms() -> u64 {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
 /// Resident set size of this process, from /proc/self/statm.

@@ -5,9 +5,9 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use proptest::prelude::*;
 
-use logwarden::replay::timestamp::{LineClock, TimestampFormat};
-use logwarden::rules::schedule::Schedule;
-use logwarden::rules::template::{reduce, Templates};
+use logwarden::config::schedule::Schedule;
+use logwarden::rules::line_template::{reduce, Templates};
+use logwarden::source::timestamp::{LineClock, TimestampFormat};
 
 /// Bytes that look a little like log lines: digits, separators, month names, quotes, junk.
 fn line() -> impl Strategy<Value = Vec<u8>> {
@@ -104,7 +104,8 @@ learn = "1m"
                 log.extend_from_slice(&l);
                 log.push(b'\n');
             }
-            let mut r = logwarden::replay::WatchReplay::new(&config, 0, TimeZone::UTC).unwrap();
+            let mut r =
+                logwarden::cli::replay::WatchReplay::new(&config, 0, TimeZone::UTC).unwrap();
             r.read("x", log.as_slice()).unwrap();
             let _ = r.finish();
             Ok(())

@@ -356,8 +356,8 @@ fn generations_deleted_while_down_are_reported_and_the_rest_read_once() {
 /// newer generation beside it is read.
 #[test]
 fn a_saved_file_deleted_unread_is_counted_with_the_bytes_known() {
-    use logwarden::config::StartAt;
     use logwarden::source::file::{spawn, FileSourceConfig, FileStats};
+    use logwarden::source::StartAt;
     use logwarden::source::{FileIdentity, FilePosition, LineFlags, LineSink};
     use std::sync::Mutex;
 
@@ -398,7 +398,7 @@ fn a_saved_file_deleted_unread_is_counted_with_the_bytes_known() {
 
     let seen = Arc::new(Mutex::new(Seen::default()));
     let stats = Arc::new(FileStats::default());
-    let (trigger, shutdown) = logwarden::shutdown::channel();
+    let (trigger, shutdown) = logwarden::core::shutdown::channel();
     let follower = spawn(
         FileSourceConfig {
             path: log.clone(),

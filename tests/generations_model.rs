@@ -23,9 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use logwarden::config::StartAt;
-use logwarden::shutdown::{self, ShutdownTrigger};
+use logwarden::core::shutdown::{self, ShutdownTrigger};
 use logwarden::source::file::{self, FileSourceConfig, FileStats};
+use logwarden::source::StartAt;
 use logwarden::source::{FileIdentity, FilePosition, LineFlags, LineSink};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;

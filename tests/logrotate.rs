@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use logwarden::config::StartAt;
 use logwarden::source::file::{spawn, FileSourceConfig, FileStats};
+use logwarden::source::StartAt;
 use logwarden::source::{FileIdentity, FilePosition, LineFlags, LineSink};
 
 /// Every line: `line 0000123 ` and the first `filler_len(123)` bytes of this filler (lines of
@@ -267,7 +267,7 @@ fn run(mode: Mode) -> Outcome {
 
     let shared = Arc::new(Mutex::new(Seen::default()));
     let stats = Arc::new(FileStats::default());
-    let (trigger, shutdown) = logwarden::shutdown::channel();
+    let (trigger, shutdown) = logwarden::core::shutdown::channel();
     let follower = spawn(
         FileSourceConfig {
             path: log.clone(),

@@ -64,9 +64,12 @@ fn log(n: u64) -> String {
 
 /// Allocations made while replaying `text`.
 fn allocations(config: &logwarden::config::Config, text: &str) -> u64 {
-    let mut r =
-        logwarden::replay::WatchReplay::new(config, 0, TimeZone::get("America/New_York").unwrap())
-            .unwrap();
+    let mut r = logwarden::cli::replay::WatchReplay::new(
+        config,
+        0,
+        TimeZone::get("America/New_York").unwrap(),
+    )
+    .unwrap();
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     r.read("bot.log", text.as_bytes()).unwrap();
     let used = ALLOCATIONS.load(Ordering::Relaxed) - before;

@@ -6,7 +6,7 @@
 //! unless the pattern is case-sensitive), each regex compiled alone.
 
 use logwarden::config::packs::build_regex;
-use logwarden::config::{PatternDef, PatternPack};
+use logwarden::matcher::pack::{PatternDef, PatternPack};
 use logwarden::matcher::Matcher;
 
 use super::input::Input;

@@ -5,7 +5,9 @@
 //! the line's or are wildcards; the same line again is the same known kind; the kinds never
 //! exceed their cap; and kinds saved and restored (as after a restart) still know the line.
 
-use logwarden::rules::template::{reduce, Seen, Templates, MAX_TOKENS, MAX_TOKEN_BYTES, WILDCARD};
+use logwarden::rules::line_template::{
+    reduce, Seen, Templates, MAX_TOKENS, MAX_TOKEN_BYTES, WILDCARD,
+};
 
 use super::input::Input;
 

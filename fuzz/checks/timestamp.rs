@@ -9,7 +9,7 @@
 use jiff::civil::DateTime;
 use jiff::tz::{Offset, TimeZone};
 use jiff::Timestamp;
-use logwarden::replay::timestamp::{LineClock, TimestampFormat};
+use logwarden::source::timestamp::{LineClock, TimestampFormat};
 
 use super::input::Input;
 

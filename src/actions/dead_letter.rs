@@ -15,11 +15,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::notification::{unix_ms, Notification};
-use super::redact::Redactor;
-use super::spool::SpoolError;
+use crate::actions::notification::{unix_ms, Notification};
+use crate::actions::redact::Redactor;
+use crate::actions::spool::SpoolError;
 use crate::config::Config;
-use crate::logging::LogFormat;
+use crate::core::logging::LogFormat;
 
 /// Version of the stored form.
 pub const DEAD_VERSION: u32 = 1;
@@ -164,19 +164,21 @@ pub async fn resend(config: &Config, only: Option<&str>, format: LogFormat) -> V
         let result = match (config.channels.get(&name), &http) {
             (None, _) => Err(format!("no channel {name:?} in the config any more")),
             (_, Err(e)) => Err(format!("cannot set up the HTTP client: {e}")),
-            (Some(cfg), Ok(http)) => match super::build_channel(&name, cfg, format, http) {
-                Err(e) => Err(e.reason),
-                Ok(ch) => {
-                    let batch = std::slice::from_ref(&letter.notification);
-                    match tokio::time::timeout(cfg.timeout, ch.send(batch)).await {
+            (Some(cfg), Ok(http)) => {
+                match crate::actions::build_channel(&name, cfg, format, http) {
+                    Err(e) => Err(e.reason),
+                    Ok(ch) => {
+                        let batch = std::slice::from_ref(&letter.notification);
+                        match tokio::time::timeout(cfg.timeout, ch.send(batch)).await {
                         Ok(Ok(())) => store
                             .remove(letter.notification.id)
                             .map_err(|e| format!("sent, but the dead letter could not be removed (it may be sent again): {e}")),
                         Ok(Err(e)) => Err(redactor.redact(&e.reason).into_owned()),
                         Err(_) => Err(format!("no answer within {}s", cfg.timeout.as_secs())),
                     }
+                    }
                 }
-            },
+            }
         };
         out.push(Resent { letter, result });
     }

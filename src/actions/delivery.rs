@@ -15,13 +15,13 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::dead_letter::DeadLetters;
-use super::notification::{next_id, Kind, Notification, Reroute};
-use super::redact::Redactor;
-use super::spool::Spool;
-use super::Channel;
+use crate::actions::dead_letter::DeadLetters;
+use crate::actions::notification::{next_id, Kind, Notification, Reroute};
+use crate::actions::redact::Redactor;
+use crate::actions::spool::Spool;
+use crate::actions::Channel;
 use crate::config::ChannelConfig;
-use crate::shutdown::Shutdown;
+use crate::core::shutdown::Shutdown;
 use crate::telemetry::Telemetry;
 
 /// Most notifications in one message: a burst of a hundred alerts is a few messages, not one
@@ -163,7 +163,7 @@ impl Worker {
         }
         let result = match tokio::time::timeout(self.cfg.timeout, self.channel.send(&batch)).await {
             Ok(r) => r,
-            Err(_) => Err(super::SendError::transient(format!(
+            Err(_) => Err(crate::actions::SendError::transient(format!(
                 "no answer within {}s",
                 self.cfg.timeout.as_secs()
             ))),
@@ -375,7 +375,7 @@ mod tests {
         tx: mpsc::UnboundedSender<Notification>,
         fallback_rx: mpsc::UnboundedReceiver<Notification>,
         telemetry: Arc<Telemetry>,
-        _trigger: crate::shutdown::ShutdownTrigger,
+        _trigger: crate::core::shutdown::ShutdownTrigger,
         _dir: tempfile::TempDir,
     }
 
@@ -383,7 +383,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
         let (fb_tx, fallback_rx) = mpsc::unbounded_channel();
-        let (trigger, shutdown) = crate::shutdown::channel();
+        let (trigger, shutdown) = crate::core::shutdown::channel();
         let config = crate::config::Config {
             daemon: crate::config::DaemonConfig {
                 state_dir: dir.path().into(),

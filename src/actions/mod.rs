@@ -6,11 +6,10 @@
 //! rules, and it never retries: retries, backoff, rate limits and fallbacks live in one
 //! place (`delivery.rs`) for every channel.
 
-pub mod alertmanager;
-pub mod console;
+pub mod channels;
 pub mod dead_letter;
 pub mod delivery;
-pub mod email;
+mod handler;
 pub mod notification;
 pub mod quote;
 #[cfg(test)]
@@ -19,12 +18,8 @@ pub mod redact;
 pub mod render;
 pub mod restart;
 pub mod router;
-pub mod slack;
 pub mod spool;
-pub mod supervisor;
-pub mod telegram;
 pub mod test_alert;
-pub mod webhook;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -32,8 +27,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{ChannelConfig, ChannelKind};
-use crate::logging::LogFormat;
+use crate::core::logging::LogFormat;
 use notification::Notification;
+
+pub use handler::AlertHandler;
 
 /// A delivery that failed, with what the retry logic needs to know.
 #[derive(Debug, thiserror::Error)]
@@ -142,18 +139,26 @@ pub fn build_channel(
     };
     let template = cfg.template.clone();
     Ok(match &cfg.kind {
-        ChannelKind::Console => Arc::new(console::Console::new(format, template)),
+        ChannelKind::Console => Arc::new(channels::console::Console::new(format, template)),
         ChannelKind::Email(e) => {
-            Arc::new(email::Email::new(e, template, cfg.timeout).map_err(err)?)
+            Arc::new(channels::email::Email::new(e, template, cfg.timeout).map_err(err)?)
         }
-        ChannelKind::Telegram(t) => {
-            Arc::new(telegram::Telegram::new(t, template, http.clone(), cfg.timeout).map_err(err)?)
-        }
-        ChannelKind::Slack(s) => {
-            Arc::new(slack::Slack::new(s, template, http.clone(), cfg.timeout))
-        }
-        ChannelKind::Webhook(w) => Arc::new(webhook::Webhook::new(w, http.clone(), cfg.timeout)),
-        ChannelKind::Alertmanager(a) => Arc::new(alertmanager::Alertmanager::new(
+        ChannelKind::Telegram(t) => Arc::new(
+            channels::telegram::Telegram::new(t, template, http.clone(), cfg.timeout)
+                .map_err(err)?,
+        ),
+        ChannelKind::Slack(s) => Arc::new(channels::slack::Slack::new(
+            s,
+            template,
+            http.clone(),
+            cfg.timeout,
+        )),
+        ChannelKind::Webhook(w) => Arc::new(channels::webhook::Webhook::new(
+            w,
+            http.clone(),
+            cfg.timeout,
+        )),
+        ChannelKind::Alertmanager(a) => Arc::new(channels::alertmanager::Alertmanager::new(
             a,
             http.clone(),
             cfg.timeout,

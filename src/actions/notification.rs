@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::alert::{Alert, AlertState};
+use crate::core::alert::{Alert, AlertState};
 use crate::source::Position;
 
 /// Version of the stored form; a spool file of another version is set aside, not guessed at.
@@ -92,7 +92,7 @@ impl Notification {
 /// A notice for `channel` about a firing critical alert `bot/burst` (tests).
 #[cfg(test)]
 pub fn sample(id: u64, channel: &str, kind: Kind) -> Notification {
-    use crate::config::Severity;
+    use crate::core::alert::Severity;
     Notification {
         version: VERSION,
         id,

@@ -7,11 +7,12 @@
 
 use proptest::prelude::*;
 
+use super::channels::{console, slack, telegram};
 use super::notification::{sample, Kind, Notification};
+use super::render;
 use super::render::QUOTE_PREFIX;
-use super::{console, render, slack, telegram};
 use crate::config::channels::SlackStyle;
-use crate::logging::LogFormat;
+use crate::core::logging::LogFormat;
 
 /// Text as a log line can hold it: bytes decoded as the sources do (lossy), rich in the
 /// characters that mean something to a renderer.

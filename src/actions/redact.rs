@@ -8,8 +8,8 @@ use std::borrow::Cow;
 
 use regex::Regex;
 
-use crate::alert::Alert;
 use crate::config::AlertsConfig;
+use crate::core::alert::Alert;
 
 /// What replaces a secret.
 pub const MASK: &str = "[REDACTED]";

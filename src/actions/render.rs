@@ -4,10 +4,10 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use super::notification::{Kind, Notification};
-use super::quote;
-use crate::alert::{Alert, AlertState};
-use crate::timefmt::rfc3339;
+use crate::actions::notification::{Kind, Notification};
+use crate::actions::quote;
+use crate::core::alert::{Alert, AlertState};
+use crate::core::timefmt::rfc3339;
 
 /// Most characters of a subject, whatever the template yields: far inside RFC 5322's 998 per
 /// header line (and Slack's 150 for a header block is cut there), readable on a phone.
@@ -157,7 +157,7 @@ fn push_quoted(s: &mut String, text: &str) {
 /// Fills an operator template for one notification.
 pub fn fill(template: &str, n: &Notification) -> String {
     let a = &n.alert;
-    crate::template::render(template, |k| match k {
+    crate::core::text_template::render(template, |k| match k {
         "watch" => Cow::Borrowed(a.watch.as_str()),
         "rule" => Cow::Borrowed(a.rule.as_str()),
         "state" => Cow::Borrowed(n.what()),
@@ -208,8 +208,8 @@ pub fn cut_utf16(text: &str, max: usize) -> Cow<'_, str> {
 mod tests {
     use super::*;
     use crate::actions::notification::VERSION;
-    use crate::alert::Alert;
-    use crate::config::Severity;
+    use crate::core::alert::Alert;
+    use crate::core::alert::Severity;
 
     fn note(state: AlertState, kind: Kind) -> Notification {
         let mut alert = Alert::new(
@@ -319,7 +319,7 @@ mod tests {
     fn an_alert_from_a_backlog_says_so_in_subject_body_and_templates() {
         let mut n = note(AlertState::Firing, Kind::Notice);
         assert!(!text(&n).contains("backlog"), "a live alert is not marked");
-        n.alert.written = crate::timefmt::parse_rfc3339("2026-11-30T09:12:00Z");
+        n.alert.written = crate::core::timefmt::parse_rfc3339("2026-11-30T09:12:00Z");
         let note = "(from the backlog, written at 2026-11-30T09:12:00.000Z)";
         assert!(text(&n).contains(note), "{}", text(&n));
         assert!(subject(std::slice::from_ref(&n), None).ends_with("firing (from the backlog)"));
@@ -327,6 +327,6 @@ mod tests {
             fill("{written} {backlog}", &n),
             format!("2026-11-30T09:12:00.000Z {note}")
         );
-        assert!(crate::actions::console::render_human(&n.alert).contains(note));
+        assert!(crate::actions::channels::console::render_human(&n.alert).contains(note));
     }
 }

@@ -18,24 +18,24 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::dead_letter::DeadLetters;
-use super::delivery::Worker;
-use super::notification::{next_id, unix_ms, Kind, Notification, VERSION};
-use super::redact::Redactor;
-use super::spool::Spool;
-use super::supervisor::{HANDOVER_RULE, RESTART_RULE};
-use crate::alert::{Alert, AlertState};
-use crate::config::{ChannelKind, Config, ProbeConfig, RuleKind, Severity};
-use crate::logging::LogFormat;
-use crate::pipeline::AlertHandler;
-use crate::shutdown::Shutdown;
+use crate::actions::dead_letter::DeadLetters;
+use crate::actions::delivery::Worker;
+use crate::actions::notification::{next_id, unix_ms, Kind, Notification, VERSION};
+use crate::actions::redact::Redactor;
+use crate::actions::spool::Spool;
+use crate::actions::AlertHandler;
+use crate::config::{ChannelKind, Config, ProbeConfig, RuleKind};
+use crate::core::alert::Severity;
+use crate::core::alert::{Alert, AlertState};
+use crate::core::logging::LogFormat;
+use crate::core::rule_names::{HANDOVER_RULE, RESTART_RULE};
+use crate::core::shutdown::Shutdown;
 use crate::source::Position;
 use crate::telemetry::Telemetry;
 
 /// The watch name of alerts about logwarden itself (a refused reload).
 pub const SELF_WATCH: &str = "logwarden";
-/// The rule name of the alert that a reload was refused.
-pub const CONFIG_RULE: &str = "config-rejected";
+pub use crate::core::rule_names::CONFIG_RULE;
 
 /// Extra time a carried alert is given beyond its rule's horizon to fire again.
 const CARRY_MARGIN: Duration = Duration::from_secs(120);
@@ -120,7 +120,7 @@ pub struct Router {
 #[derive(Debug, thiserror::Error)]
 pub enum RouterError {
     #[error(transparent)]
-    Channel(#[from] super::BuildError),
+    Channel(#[from] crate::actions::BuildError),
     #[error("cannot set up the HTTP client for channels: {0}")]
     Http(String),
 }
@@ -153,7 +153,7 @@ impl Router {
         let mut tasks = Vec::new();
         let mut targets = HashMap::new();
         for (name, cfg) in &config.channels {
-            let channel = super::build_channel(name, cfg, format, &http)?;
+            let channel = crate::actions::build_channel(name, cfg, format, &http)?;
             let (Some(tx), Some(rx)) = (senders.get(name), receivers.remove(name)) else {
                 continue;
             };
@@ -615,7 +615,7 @@ impl Shared {
         };
         drop(open);
         let bytes = serde_json::to_vec_pretty(&book).unwrap_or_default();
-        if let Err(e) = crate::state_file::write_atomic(&self.book_path, &bytes) {
+        if let Err(e) = crate::core::state_file::write_atomic(&self.book_path, &bytes) {
             tracing::warn!(error = %e, path = %self.book_path.display(), "cannot save the open alerts");
             self.telemetry.on_spool_error();
         }
@@ -679,7 +679,10 @@ fn horizons(config: &Config) -> HashMap<(String, String), Duration> {
         // Restarts are events; a hand-over is the supervisor's (see `carry_deadlines`).
         out.insert((w.name.clone(), RESTART_RULE.to_string()), Duration::ZERO);
         out.insert(
-            (w.name.clone(), crate::rules::LINES_LOST_RULE.to_string()),
+            (
+                w.name.clone(),
+                crate::core::rule_names::LINES_LOST_RULE.to_string(),
+            ),
             Duration::ZERO,
         );
     }
@@ -882,7 +885,7 @@ mod tests {
             position: Some(at(100)),
         };
         spool.write(&n).unwrap();
-        let (_trigger, shutdown) = crate::shutdown::channel();
+        let (_trigger, shutdown) = crate::core::shutdown::channel();
         let telemetry = Telemetry::new(&cfg);
         let mut router = Router::start(&cfg, LogFormat::Json, telemetry, shutdown).unwrap();
         let mut saved = BTreeMap::new();
@@ -955,7 +958,7 @@ mod tests {
                 position: Some(before_truncation.clone()),
             })
             .unwrap();
-        let (_trigger, shutdown) = crate::shutdown::channel();
+        let (_trigger, shutdown) = crate::core::shutdown::channel();
         let telemetry = Telemetry::new(&cfg);
         let mut router = Router::start(&cfg, LogFormat::Json, telemetry, shutdown).unwrap();
         let mut saved = BTreeMap::new();
@@ -987,7 +990,7 @@ mod tests {
             files: Vec::new(),
             packs: Vec::new(),
             notify: vec!["second".into()],
-            start_at: crate::config::StartAt::End,
+            start_at: crate::source::StartAt::End,
             max_line_bytes: 1024,
             olddir: None,
             timestamp_format: Default::default(),
@@ -1002,7 +1005,7 @@ mod tests {
             probes: Vec::new(),
             rules: Vec::new(),
         }];
-        let (_trigger, shutdown) = crate::shutdown::channel();
+        let (_trigger, shutdown) = crate::core::shutdown::channel();
         let telemetry = Telemetry::new(&cfg);
         let mut router = Router::start(&cfg, LogFormat::Json, telemetry, shutdown).unwrap();
         let firing = Alert::new(

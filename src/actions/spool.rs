@@ -16,7 +16,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::notification::{Notification, VERSION};
+use crate::actions::notification::{Notification, VERSION};
 
 /// The spool directory of one state dir.
 #[derive(Debug)]

@@ -4,11 +4,12 @@
 
 use std::time::SystemTime;
 
-use super::notification::{next_id, Kind, Notification, VERSION};
-use super::redact::Redactor;
-use crate::alert::{Alert, AlertState};
-use crate::config::{Config, Severity};
-use crate::logging::LogFormat;
+use crate::actions::notification::{next_id, Kind, Notification, VERSION};
+use crate::actions::redact::Redactor;
+use crate::config::Config;
+use crate::core::alert::Severity;
+use crate::core::alert::{Alert, AlertState};
+use crate::core::logging::LogFormat;
 
 /// The outcome for one channel: its name, its type, and the error if it failed.
 pub struct Outcome {
@@ -40,7 +41,7 @@ pub async fn run(config: &Config, only: Option<&str>, format: LogFormat) -> Vec<
             continue;
         }
         let kind = cfg.kind.type_name();
-        let result = match super::build_channel(name, cfg, format, &http) {
+        let result = match crate::actions::build_channel(name, cfg, format, &http) {
             Err(e) => Err(e.reason),
             Ok(ch) => {
                 let mut alert = Alert::new(

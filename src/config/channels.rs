@@ -5,14 +5,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::error::Diagnostics;
-use super::located::{Located, SourceMap};
-use super::range::{self, days, secs};
-use super::raw::{
+use crate::config::error::Diagnostics;
+use crate::config::located::{Located, SourceMap};
+use crate::config::range::{self, days, secs};
+use crate::config::raw::{
     ChannelKindText, ChatIdText, EmailTlsText, RawAlerts, RawChannel, SeverityText, SlackStyleText,
 };
-use super::secret::{Secret, SecretSource};
-use super::{resolve_path, severity_of, Severity};
+use crate::config::secret::{Secret, SecretSource};
+use crate::config::{resolve_path, severity_of};
+use crate::core::alert::Severity;
 
 /// Default wait before a channel sends, so alerts that fire together go out as one message.
 pub const DEFAULT_GROUP_WAIT: Duration = Duration::from_secs(10);
@@ -366,7 +367,7 @@ fn resolve_channel(
         );
         return None;
     }
-    if !super::valid_name(name) {
+    if !crate::config::valid_name(name) {
         diags.at(
             sources,
             ch,
@@ -615,7 +616,7 @@ fn resolve_channel(
             }
         });
     for t in [&c.template, &c.subject].into_iter().flatten() {
-        if let Err(e) = crate::template::check(&t.value) {
+        if let Err(e) = crate::core::text_template::check(&t.value) {
             diags.at(sources, t, format!("channel {name:?}: template: {e}"));
         }
     }
@@ -716,7 +717,7 @@ pub fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
     let bad = || format!("rate_limit {text:?} is not COUNT/DURATION like \"20/1h\" or \"1/10s\"");
     let (count, per) = text.split_once('/').ok_or_else(bad)?;
     let count: u32 = count.trim().parse().map_err(|_| bad())?;
-    let per = super::duration::parse_duration(per.trim()).map_err(|_| bad())?;
+    let per = crate::config::duration::parse_duration(per.trim()).map_err(|_| bad())?;
     if count == 0 || per.is_zero() {
         return Err(bad());
     }

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use super::located::{Located, SourceMap};
+use crate::config::located::{Located, SourceMap};
 
 /// The problems found while loading a config, in the order found.
 #[derive(Debug, Default, Clone)]

@@ -13,6 +13,7 @@ pub mod permissions;
 pub mod range;
 pub mod raw;
 pub mod recovery;
+pub mod schedule;
 pub mod secret;
 
 use std::collections::BTreeMap;
@@ -21,12 +22,15 @@ use std::time::Duration;
 
 pub use channels::{AlertsConfig, ChannelConfig, ChannelKind};
 pub use error::{ConfigError, Diagnostics};
-pub use packs::{PackSet, PatternDef, PatternPack};
+pub use packs::PackSet;
 pub use recovery::{ProbeConfig, ProbeKind, RestartConfig, RestartMethod};
 pub use secret::Secret;
 
+use crate::core::alert::Severity;
+use crate::matcher::pack::PatternPack;
 use crate::source::journal::{parse_priority, JournalFilter};
 use crate::source::multiline::{Grouping, MultilineRule};
+use crate::source::StartAt;
 
 /// Default quiet time after which a pending multi-line event is handed on.
 pub const DEFAULT_MULTILINE_TIMEOUT: Duration = Duration::from_millis(300);
@@ -104,13 +108,6 @@ pub struct HttpAccess {
     pub token: Option<Secret>,
 }
 
-/// Where a file source begins when it has no checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartAt {
-    End,
-    Beginning,
-}
-
 /// One watched service.
 #[derive(Debug, Clone)]
 pub struct WatchConfig {
@@ -124,7 +121,7 @@ pub struct WatchConfig {
     /// Where rotated generations of `files` go when not beside them (logrotate's `olddir`).
     pub olddir: Option<PathBuf>,
     /// How lines carry their time (read by `replay`).
-    pub timestamp_format: crate::replay::timestamp::TimestampFormat,
+    pub timestamp_format: crate::source::timestamp::TimestampFormat,
     /// How lines are grouped into events.
     pub multiline: MultilineRule,
     /// Lines from the systemd journal, if configured.
@@ -143,28 +140,6 @@ pub struct JournalConfig {
     pub priority_as_error: Option<u8>,
 }
 
-/// How urgent an alert is.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    /// Upper-case name for subjects and console lines.
-    pub fn label(self) -> &'static str {
-        match self {
-            Severity::Info => "INFO",
-            Severity::Warning => "WARNING",
-            Severity::Critical => "CRITICAL",
-        }
-    }
-}
-
 /// One rule of a watch.
 #[derive(Debug, Clone)]
 pub struct RuleConfig {
@@ -174,7 +149,7 @@ pub struct RuleConfig {
     /// `then = ["alert", "restart"]`: firing asks for a restart of the watch's service.
     pub then_restart: bool,
     /// When the rule is active (`active`, `holidays`); `None`: always.
-    pub schedule: Option<std::sync::Arc<crate::rules::schedule::Schedule>>,
+    pub schedule: Option<std::sync::Arc<crate::config::schedule::Schedule>>,
 }
 
 /// What a rule looks for.
@@ -770,8 +745,8 @@ fn resolve_timestamp_format(
     f: Option<&Located<String>>,
     sources: &SourceMap,
     diags: &mut Diagnostics,
-) -> crate::replay::timestamp::TimestampFormat {
-    use crate::replay::timestamp::TimestampFormat;
+) -> crate::source::timestamp::TimestampFormat {
+    use crate::source::timestamp::TimestampFormat;
     match f {
         None => TimestampFormat::Auto,
         Some(f) if f.value == "auto" => TimestampFormat::Auto,
@@ -1279,8 +1254,8 @@ pub(crate) fn resolve_schedule(
     holidays_file: Option<&Located<String>>,
     sources: &SourceMap,
     diags: &mut Diagnostics,
-) -> Option<crate::rules::schedule::Schedule> {
-    use crate::rules::schedule::{parse_holiday, parse_holidays_file, Schedule};
+) -> Option<crate::config::schedule::Schedule> {
+    use crate::config::schedule::{parse_holiday, parse_holidays_file, Schedule};
     let mut holidays = std::collections::BTreeSet::new();
     for h in holidays_list.into_iter().flatten() {
         match parse_holiday(&h.value) {

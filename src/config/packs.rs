@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::error::Diagnostics;
-use super::located::{Located, SourceMap};
+use crate::config::error::Diagnostics;
+use crate::config::located::{Located, SourceMap};
+use crate::matcher::pack::{PatternDef, PatternPack};
 
 /// Packs compiled into the binary: (name, file text).
 pub const SHIPPED_PACKS: &[(&str, &str)] = &[
@@ -25,34 +26,6 @@ pub const SHIPPED_PACKS: &[(&str, &str)] = &[
     ("postgresql", include_str!("../../patterns/postgresql.toml")),
     ("systemd", include_str!("../../patterns/systemd.toml")),
 ];
-
-/// A validated pattern pack.
-#[derive(Debug, Clone)]
-pub struct PatternPack {
-    /// The pack's name (its file name without `.toml`).
-    pub name: String,
-    /// Where it was read from: a path, or `<built-in>/NAME.toml` for shipped packs.
-    pub origin: PathBuf,
-    /// Its patterns, in file order.
-    pub patterns: Vec<PatternDef>,
-}
-
-/// One validated pattern of a pack.
-#[derive(Debug, Clone)]
-pub struct PatternDef {
-    /// Name that rules refer to (`pattern = "error"`); packs may share names.
-    pub name: String,
-    /// Literal substrings: any of them matching makes the pattern match.
-    pub literals: Vec<String>,
-    /// Regexes (regex crate syntax): any of them matching makes the pattern match.
-    pub regexes: Vec<String>,
-    /// Literal substrings that veto a match of this pattern.
-    pub ignore: Vec<String>,
-    /// Regexes that veto a match of this pattern.
-    pub ignore_regexes: Vec<String>,
-    /// Whether literals and regexes compare case-sensitively.
-    pub case_sensitive: bool,
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,7 +104,7 @@ impl PackSet {
         diags: &mut Diagnostics,
     ) -> Option<PatternPack> {
         let name = path.file_stem()?.to_string_lossy().into_owned();
-        if let Some(p) = super::permissions::world_writable(path, "pattern pack") {
+        if let Some(p) = crate::config::permissions::world_writable(path, "pattern pack") {
             diags.plain(p);
             return None;
         }
@@ -169,13 +142,14 @@ pub fn parse_pack(
     diags: &mut Diagnostics,
 ) -> Option<PatternPack> {
     let file = sources.add(origin, text.to_string());
-    let raw: RawPack = match super::located::with_current_file(file, || toml::from_str(text)) {
-        Ok(raw) => raw,
-        Err(e) => {
-            diags.toml_error(sources, file, &e);
-            return None;
-        }
-    };
+    let raw: RawPack =
+        match crate::config::located::with_current_file(file, || toml::from_str(text)) {
+            Ok(raw) => raw,
+            Err(e) => {
+                diags.toml_error(sources, file, &e);
+                return None;
+            }
+        };
     let errors_before = diags.len();
     let mut patterns: Vec<PatternDef> = Vec::new();
     for p in raw.pattern {

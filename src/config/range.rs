@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use super::duration::{format_duration, ConfigDuration};
-use super::error::Diagnostics;
-use super::located::{Located, SourceMap};
+use crate::config::duration::{format_duration, ConfigDuration};
+use crate::config::error::Diagnostics;
+use crate::config::located::{Located, SourceMap};
 
 /// Milliseconds, for range bounds.
 pub const fn ms(n: u64) -> Duration {

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::duration::ConfigDuration;
-use super::located::Located;
+use crate::config::duration::ConfigDuration;
+use crate::config::located::Located;
 
 /// One config file (`logwarden.toml` or a drop-in).
 #[derive(Debug, Default, Deserialize)]

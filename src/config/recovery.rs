@@ -5,11 +5,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::error::Diagnostics;
-use super::located::{Located, SourceMap};
-use super::range::{self, days, ms, secs};
-use super::raw::{ActionText, ProbeKindText, RawProbe, RawRestart, SeverityText};
-use super::{resolve_path, Severity};
+use crate::config::error::Diagnostics;
+use crate::config::located::{Located, SourceMap};
+use crate::config::range::{self, days, ms, secs};
+use crate::config::raw::{ActionText, ProbeKindText, RawProbe, RawRestart, SeverityText};
+use crate::config::resolve_path;
+use crate::core::alert::Severity;
 
 /// How a watch's service is restarted, and how often it may be.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +55,7 @@ pub struct ProbeConfig {
     pub severity: Severity,
     pub then_restart: bool,
     /// When its verdicts count (`active`, `holidays`); `None`: always.
-    pub schedule: Option<std::sync::Arc<crate::rules::schedule::Schedule>>,
+    pub schedule: Option<std::sync::Arc<crate::config::schedule::Schedule>>,
 }
 
 /// What a probe checks.
@@ -137,7 +138,7 @@ pub fn resolve_restart(
         }
     };
     // Each duration and number in its range (docs/config.md), else its default.
-    let d = |v: Option<&Option<Located<super::duration::ConfigDuration>>>,
+    let d = |v: Option<&Option<Located<crate::config::duration::ConfigDuration>>>,
              key: &str,
              bounds: (Duration, Duration),
              default: Duration,
@@ -432,7 +433,7 @@ pub fn resolve_probe(
             _ => Severity::Critical,
         },
         then_restart: wants_restart(&p.then),
-        schedule: super::resolve_schedule(
+        schedule: crate::config::resolve_schedule(
             &p.name.value,
             p.active.as_ref(),
             p.holidays.as_ref(),

@@ -6,9 +6,9 @@
 
 use std::path::PathBuf;
 
-use super::error::Diagnostics;
-use super::located::{Located, SourceMap};
-use super::resolve_path;
+use crate::config::error::Diagnostics;
+use crate::config::located::{Located, SourceMap};
+use crate::config::resolve_path;
 
 /// A secret value (a URL with a token, a password): its `Debug` never shows it.
 #[derive(Clone, PartialEq)]
@@ -143,7 +143,7 @@ fn read_secret_file(
     sources: &SourceMap,
     diags: &mut Diagnostics,
 ) -> Option<String> {
-    if let Some(p) = super::permissions::world_writable(path, "secret file") {
+    if let Some(p) = crate::config::permissions::world_writable(path, "secret file") {
         diags.at(sources, at, format!("{owner}: {p}"));
         return None;
     }

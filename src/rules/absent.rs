@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::recent::Recent;
-use super::Outcome;
-use crate::alert::AlertState;
 use crate::config::duration::format_duration;
+use crate::core::alert::AlertState;
+use crate::rules::recent::Recent;
+use crate::rules::Outcome;
 
 #[derive(Debug)]
 pub struct Absent {

@@ -22,9 +22,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::gate::WallClock;
-use super::Outcome;
-use crate::alert::AlertState;
+use crate::core::alert::AlertState;
+use crate::rules::gate::WallClock;
+use crate::rules::Outcome;
 
 const MINUTE: Duration = Duration::from_secs(60);
 /// Minutes a baseline needs before it may judge.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use tokio::time::Instant;
 
-use super::schedule::{Period, Schedule};
+use crate::config::schedule::{Period, Schedule};
 
 /// Maps `Instant`s to wall-clock time and back.
 #[derive(Debug, Clone, Copy)]

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::Outcome;
-use crate::alert::AlertState;
 use crate::config::duration::format_duration;
+use crate::core::alert::AlertState;
+use crate::rules::Outcome;
 
 #[derive(Debug)]
 pub struct MatchRule {

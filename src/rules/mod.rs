@@ -10,15 +10,14 @@ pub mod absent;
 pub mod activity;
 pub mod anomaly;
 pub mod gate;
+pub mod line_template;
 pub mod match_rule;
 pub mod new_kind;
 pub mod probe_rule;
 pub mod rate;
 pub mod recent;
-pub mod schedule;
 pub mod stale;
 pub mod store;
-pub mod template;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -26,10 +25,11 @@ use std::time::SystemTime;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::alert::{Alert, AlertState};
-use crate::config::{RuleKind, Severity, WatchConfig};
+use crate::config::{RuleKind, WatchConfig};
+use crate::core::alert::Severity;
+use crate::core::alert::{Alert, AlertState};
+use crate::core::shutdown::Shutdown;
 use crate::matcher::{Matcher, SlotSet};
-use crate::shutdown::Shutdown;
 use crate::source::Position;
 use crate::telemetry::Telemetry;
 
@@ -96,8 +96,7 @@ pub enum Input {
     },
 }
 
-/// The event a source raises when bytes were gone before it could read them.
-pub const LINES_LOST_RULE: &str = "lines-lost";
+use crate::core::rule_names::LINES_LOST_RULE;
 
 pub use activity::Activity;
 
@@ -642,7 +641,7 @@ impl Engine {
                 last_save = now;
             }
             self.telemetry.engine_heartbeat_ms.store(
-                crate::telemetry::epoch_ms(),
+                crate::core::clock::monotonic_ms(),
                 std::sync::atomic::Ordering::Relaxed,
             );
             self.on_time(now, &mut out);

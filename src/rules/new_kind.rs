@@ -10,11 +10,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::gate::WallClock;
-use super::template::{reduce, Seen, Template, Templates};
-use super::Outcome;
-use crate::alert::AlertState;
 use crate::config::duration::format_duration;
+use crate::core::alert::AlertState;
+use crate::rules::gate::WallClock;
+use crate::rules::line_template::{reduce, Seen, Template, Templates};
+use crate::rules::Outcome;
 
 /// Version of the saved state this build writes and reads.
 const VERSION: u32 = 1;

@@ -2,9 +2,9 @@
 //! it reports it up again. The probe itself (what it checks, how often, how many failures
 //! make "down") lives in `src/probes.rs`.
 
-use super::Outcome;
-use crate::alert::AlertState;
-use crate::config::Severity;
+use crate::core::alert::AlertState;
+use crate::core::alert::Severity;
+use crate::rules::Outcome;
 
 #[derive(Debug, Default)]
 pub struct ProbeRule {

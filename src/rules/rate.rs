@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::recent::Recent;
-use super::Outcome;
-use crate::alert::AlertState;
 use crate::config::duration::format_duration;
+use crate::core::alert::AlertState;
+use crate::rules::recent::Recent;
+use crate::rules::Outcome;
 
 /// State of one rate rule.
 #[derive(Debug)]

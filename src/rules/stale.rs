@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::rate::round_secs;
-use super::Outcome;
-use crate::alert::AlertState;
 use crate::config::duration::format_duration;
+use crate::core::alert::AlertState;
+use crate::rules::rate::round_secs;
+use crate::rules::Outcome;
 
 #[derive(Debug)]
 pub struct Stale {

@@ -14,7 +14,7 @@ use serde::Serialize;
 /// Reads the saved state at `path`: `Ok(None)` when there is none.
 pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
     let mut problem = None;
-    for p in [path.to_path_buf(), crate::state_file::tmp_path(path)] {
+    for p in [path.to_path_buf(), crate::core::state_file::tmp_path(path)] {
         match std::fs::read(&p) {
             Ok(bytes) => match serde_json::from_slice(&bytes) {
                 Ok(v) => return Ok(Some(v)),
@@ -31,7 +31,7 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
 pub fn write<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let mut bytes = serde_json::to_vec(value)?;
     bytes.push(b'\n');
-    crate::state_file::write_atomic(path, &bytes)
+    crate::core::state_file::write_atomic(path, &bytes)
 }
 
 #[cfg(test)]
@@ -47,7 +47,7 @@ mod tests {
         assert_eq!(read::<Vec<u32>>(&path), Ok(Some(vec![1, 2])));
         std::fs::write(&path, b"{torn").unwrap();
         assert!(read::<Vec<u32>>(&path).is_err());
-        std::fs::write(crate::state_file::tmp_path(&path), b"[3]").unwrap();
+        std::fs::write(crate::core::state_file::tmp_path(&path), b"[3]").unwrap();
         assert_eq!(read::<Vec<u32>>(&path), Ok(Some(vec![3])));
     }
 }

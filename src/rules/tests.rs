@@ -6,11 +6,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Engine, Input, MatchedLine};
-use crate::alert::{Alert, AlertState};
-use crate::config::{
-    PatternDef, PatternPack, RuleConfig, RuleKind, Severity, StartAt, WatchConfig,
-};
+use crate::config::{RuleConfig, RuleKind, WatchConfig};
+use crate::core::alert::Severity;
+use crate::core::alert::{Alert, AlertState};
+use crate::matcher::pack::{PatternDef, PatternPack};
 use crate::matcher::{Matcher, SlotSet};
+use crate::source::StartAt;
 
 fn def(name: &str, literals: &[&str]) -> PatternDef {
     PatternDef {
@@ -730,7 +731,7 @@ fn what_a_new_kind_rule_learned_is_saved_and_loaded_by_the_next_engine() {
 #[test]
 fn a_probe_down_outside_its_schedule_fires_when_the_schedule_opens() {
     let schedule =
-        crate::rules::schedule::Schedule::parse("Mon-Fri 09:30-16:00 UTC", Default::default())
+        crate::config::schedule::Schedule::parse("Mon-Fri 09:30-16:00 UTC", Default::default())
             .unwrap();
     let mut w = watch("bot", vec![pack()], vec![]);
     w.probes.push(crate::config::ProbeConfig {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::identity::FileIdentity;
+use crate::source::identity::FileIdentity;
 
 /// Snapshot file name in `state_dir`.
 pub const SNAPSHOT: &str = "checkpoints.json";

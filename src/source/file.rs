@@ -29,13 +29,13 @@ use std::time::{Duration, SystemTime};
 
 use notify::{RecursiveMode, Watcher};
 
-use super::checkpoint::FilePosition;
-use super::generations::{self, Codec, Generation};
-use super::identity::{FileIdentity, FINGERPRINT_BYTES};
-use super::line_reader::LineReader;
-use super::LineSink;
-use crate::config::StartAt;
-use crate::shutdown::Shutdown;
+use crate::core::shutdown::Shutdown;
+use crate::source::checkpoint::FilePosition;
+use crate::source::generations::{self, Codec, Generation};
+use crate::source::identity::{FileIdentity, FINGERPRINT_BYTES};
+use crate::source::line_reader::LineReader;
+use crate::source::LineSink;
+use crate::source::StartAt;
 
 /// What a file follower needs to know.
 #[derive(Debug, Clone)]
@@ -221,7 +221,7 @@ impl<S: LineSink> Follower<S> {
         let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             // Full means a wake-up is already due. An error (such as a queue overflow) also
             // just wakes us: every wake-up re-reads and re-examines the file, a full rescan.
-            if super::wakes(&res) {
+            if crate::source::wakes(&res) {
                 let _ = tx.try_send(());
             }
         })

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::identity::{fnv1a, FileIdentity, FINGERPRINT_BYTES};
+use crate::source::identity::{fnv1a, FileIdentity, FINGERPRINT_BYTES};
 
 /// How a generation is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

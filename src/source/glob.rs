@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 
-use crate::shutdown::Shutdown;
+use crate::core::shutdown::Shutdown;
 
 /// Whether a configured path is a glob.
 pub fn is_glob(path: &Path) -> bool {
@@ -67,7 +67,7 @@ pub fn spawn(
                     let tx = tx.clone();
                     watcher =
                         notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-                            if super::wakes(&ev) {
+                            if crate::source::wakes(&ev) {
                                 let _ = tx.try_send(());
                             }
                         })

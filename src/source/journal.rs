@@ -14,8 +14,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::StartAt;
-use crate::shutdown::Shutdown;
+use crate::core::shutdown::Shutdown;
+use crate::source::StartAt;
 
 /// What to read from the journal.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -115,8 +115,8 @@ mod imp {
     use systemd::journal::{Journal, JournalWaitResult, OpenDirectoryOptions, OpenOptions};
 
     use super::{EntryMeta, JournalFilter, JournalSink, JournalSourceConfig, BATCH};
-    use crate::config::StartAt;
-    use crate::shutdown::Shutdown;
+    use crate::core::shutdown::Shutdown;
+    use crate::source::StartAt;
 
     /// Reused buffers for one entry's fields, so reading an entry allocates nothing.
     #[derive(Default)]
@@ -417,7 +417,7 @@ mod imp {
     use std::time::Duration;
 
     use super::{JournalFilter, JournalSink, JournalSourceConfig};
-    use crate::shutdown::Shutdown;
+    use crate::core::shutdown::Shutdown;
 
     pub fn run(config: JournalSourceConfig, _sink: impl JournalSink, _shutdown: Shutdown) {
         tracing::error!(source = %config.key, "this logwarden was built without journald support (cargo feature `journald`)");

@@ -6,6 +6,7 @@
 //! patterns or rules.
 
 pub mod checkpoint;
+pub mod context_lines;
 pub mod file;
 pub mod generations;
 pub mod glob;
@@ -15,6 +16,7 @@ pub mod journal;
 pub mod journal_access;
 pub mod line_reader;
 pub mod multiline;
+pub mod timestamp;
 
 pub use checkpoint::{FilePosition, JournalCursor, Position};
 pub use identity::FileIdentity;
@@ -57,4 +59,11 @@ pub trait LineSink: Send {
     /// Bytes that can no longer be read (`file`: where they were; `why`: how they got lost,
     /// for a person), counted once when the source finds out.
     fn lost(&mut self, _file: &str, _bytes: u64, _why: &str) {}
+}
+
+/// Where a file source begins when it has no checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    End,
+    Beginning,
 }

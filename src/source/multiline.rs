@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use regex::bytes::Regex;
 
-use super::{FileIdentity, FilePosition, LineFlags, LineSink};
+use crate::source::{FileIdentity, FilePosition, LineFlags, LineSink};
 
 /// How lines are grouped into events.
 #[derive(Debug, Clone)]

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::notification::Notification;
-use super::{render, Channel, SendError, SendFuture};
+use crate::actions::notification::Notification;
+use crate::actions::{render, Channel, SendError, SendFuture};
 use crate::config::channels::TelegramConfig;
 use crate::config::Secret;
 

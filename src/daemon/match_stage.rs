@@ -21,14 +21,15 @@ use tokio::time::Instant;
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::context_lines::ContextLines;
+use crate::core::clock::monotonic_ms;
 use crate::matcher::{Matcher, Scratch, SlotSet};
-use crate::replay::timestamp::{LineClock, TimestampFormat};
 use crate::rules::activity::{Activity, FreshCheck};
 use crate::rules::{Input, MatchedLine};
+use crate::source::context_lines::ContextLines;
 use crate::source::journal::{EntryMeta, JournalSink, PRIORITIES};
+use crate::source::timestamp::{LineClock, TimestampFormat};
 use crate::source::{FileIdentity, FilePosition, JournalCursor, LineFlags, LineSink, Position};
-use crate::telemetry::{epoch_ms, SourceTelemetry};
+use crate::telemetry::SourceTelemetry;
 
 /// What every feed does: match, count, send.
 pub struct FeedCore {
@@ -86,7 +87,7 @@ impl FeedCore {
             last_position: None,
             closed: false,
             telemetry,
-            context: ContextLines::new(crate::context_lines::DEFAULT_LINES),
+            context: ContextLines::new(crate::source::context_lines::DEFAULT_LINES),
             backlog: BacklogState::default(),
         }
     }
@@ -182,7 +183,7 @@ impl FeedCore {
     fn batch_end(&mut self) -> bool {
         // Once per batch (sources wake at least once per poll interval): the heartbeat that
         // `/health` and the systemd watchdog look at, and the line count.
-        self.telemetry.heartbeat_ms.store(epoch_ms(), Relaxed);
+        self.telemetry.heartbeat_ms.store(monotonic_ms(), Relaxed);
         if self.backlog.lines > 0 {
             self.backlog.lines = 0;
             if let Some(written) = self.backlog.newest {
@@ -385,7 +386,7 @@ fn describe(meta: &EntryMeta) -> Arc<str> {
     }
     if meta.realtime_usec > 0 {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(meta.realtime_usec);
-        s.push_str(&format!(" at={}", crate::timefmt::rfc3339(t)));
+        s.push_str(&format!(" at={}", crate::core::timefmt::rfc3339(t)));
     }
     Arc::from(s)
 }
@@ -456,7 +457,7 @@ fn unix_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{PatternDef, PatternPack};
+    use crate::matcher::pack::{PatternDef, PatternPack};
 
     /// A core matching `ERROR` (slot 0), and the receiving end of what it sends.
     fn error_core() -> (FeedCore, mpsc::Receiver<Input>) {

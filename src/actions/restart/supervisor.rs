@@ -23,18 +23,16 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::restart::{self, RestartReport};
-use crate::alert::{Alert, AlertState};
+use crate::actions::restart::systemctl::{self, RestartReport};
 use crate::config::duration::format_duration;
-use crate::config::{Config, ProbeConfig, RestartConfig, RestartMethod, Severity};
+use crate::config::{Config, ProbeConfig, RestartConfig, RestartMethod};
+use crate::core::alert::Severity;
+use crate::core::alert::{Alert, AlertState};
+use crate::core::shutdown::Shutdown;
 use crate::rules::activity::JournalAfter;
 use crate::rules::{Activity, Input, Output};
-use crate::shutdown::Shutdown;
 
-/// Rule name of the supervisor's own alerts about restarts.
-pub const RESTART_RULE: &str = "restart";
-/// Rule name of the hand-over alert (firing until healthy or resumed).
-pub const HANDOVER_RULE: &str = "manual-intervention";
+use crate::core::rule_names::{HANDOVER_RULE, RESTART_RULE};
 
 /// How often a unit stopped by an operator is looked at again (one `systemctl show`, not
 /// logged): once it runs again, restarts are on again.
@@ -66,7 +64,7 @@ pub fn read_control(state_dir: &Path, watch: &str) -> Control {
 /// Writes a watch's control file atomically.
 pub fn write_control(state_dir: &Path, watch: &str, control: &Control) -> std::io::Result<()> {
     let path = control_path(state_dir, watch);
-    crate::state_file::write_atomic(
+    crate::core::state_file::write_atomic(
         &path,
         &serde_json::to_vec_pretty(control).map_err(std::io::Error::other)?,
     )
@@ -196,7 +194,7 @@ pub struct Supervisor {
     /// For the log line each of its alerts gets: the alert itself is redacted where it
     /// enters the pipeline, but this line is written before that, and a summary may name a
     /// probe's URL (which can hold a token).
-    redactor: super::redact::Redactor,
+    redactor: crate::actions::redact::Redactor,
 }
 
 /// The `action` of a watch's alerts while logwarden has handed it over to a person.
@@ -293,7 +291,10 @@ impl Supervisor {
             activity,
             client,
             telemetry,
-            redactor: super::redact::Redactor::new(&config.alerts, &config.secret_values()),
+            redactor: crate::actions::redact::Redactor::new(
+                &config.alerts,
+                &config.secret_values(),
+            ),
         };
         for i in 0..supervisor.watches.len() {
             if supervisor.watches[i].saved.gave_up {
@@ -413,7 +414,7 @@ impl Supervisor {
                 .map(|w| (w.name.clone(), w.saved.clone()))
                 .collect(),
         };
-        let result = crate::state_file::write_atomic(
+        let result = crate::core::state_file::write_atomic(
             &self.state_dir.join("restarts.json"),
             &serde_json::to_vec_pretty(&file).unwrap_or_default(),
         );
@@ -570,7 +571,7 @@ impl Supervisor {
             let why = match w.saved.next_allowed_unix_ms {
                 Some(ms) => format!(
                     "backing off until the next attempt at {}",
-                    crate::timefmt::rfc3339(UNIX_EPOCH + Duration::from_secs(ms / 1000))
+                    crate::core::timefmt::rfc3339(UNIX_EPOCH + Duration::from_secs(ms / 1000))
                 ),
                 None => "backing off until the next attempt".to_string(),
             };
@@ -788,7 +789,7 @@ impl RestartTask {
         let epoch = self.activity.begin_restart(self.index);
         let _open_again = EndRestart(&self.activity, self.index);
         if let RestartMethod::Systemd { unit, user } = &self.method {
-            match restart::unit_state(unit, user.as_deref()).await {
+            match systemctl::unit_state(unit, user.as_deref()).await {
                 // Stopped by our own interrupted restart, not by an operator: start it.
                 Ok(s) if s.stopped_on_purpose() && self.kind == TaskKind::FinishInterrupted => {}
                 Ok(s) if s.stopped_on_purpose() => {
@@ -819,7 +820,7 @@ impl RestartTask {
             };
             self.activity.old_process_gone(self.index, journal);
         };
-        let report = match restart::restart(&self.method, self.stop_timeout, &on_stopped).await {
+        let report = match systemctl::restart(&self.method, self.stop_timeout, &on_stopped).await {
             Ok(r) => r,
             Err(e) => return Outcome::Failed(e.to_string()),
         };
@@ -846,7 +847,7 @@ impl RestartTask {
         let RestartMethod::Systemd { unit, user } = &self.method else {
             return Outcome::Running("no unit".into());
         };
-        match restart::unit_state(unit, user.as_deref()).await {
+        match systemctl::unit_state(unit, user.as_deref()).await {
             Ok(s) if s.stopped_on_purpose() => Outcome::Skipped(String::new()),
             Ok(s) => Outcome::Running(format!("{unit} is {} ({})", s.active_state, s.sub_state)),
             Err(e) => Outcome::Failed(e.to_string()),
@@ -865,7 +866,7 @@ impl RestartTask {
         let mut problems = Vec::new();
         let mut evidence = Vec::new();
         if let (RestartMethod::Systemd { user, .. }, Some(unit)) = (&self.method, &self.unit) {
-            match restart::unit_state(unit, user.as_deref()).await {
+            match systemctl::unit_state(unit, user.as_deref()).await {
                 Ok(s) if s.active_state == "active" => {}
                 Ok(s) => problems.push(format!("{unit} is {} ({})", s.active_state, s.sub_state)),
                 Err(e) => problems.push(e.to_string()),

@@ -6,7 +6,8 @@ use std::io::{self, Read};
 
 use serde::Serialize;
 
-use crate::config::{PatternPack, DEFAULT_MAX_LINE_BYTES};
+use crate::config::DEFAULT_MAX_LINE_BYTES;
+use crate::matcher::pack::PatternPack;
 use crate::matcher::{BuildError, Matcher};
 use crate::source::line_reader::LineReader;
 

@@ -9,8 +9,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::notification::Notification;
-use super::{render, Channel, SendError, SendFuture};
+use crate::actions::notification::Notification;
+use crate::actions::{render, Channel, SendError, SendFuture};
 use crate::config::channels::{EmailConfig, EmailTls};
 
 /// Sends alerts as mail.

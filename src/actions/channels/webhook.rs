@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::notification::Notification;
-use super::{retry_after_header, Channel, SendError, SendFuture};
+use crate::actions::notification::Notification;
+use crate::actions::{retry_after_header, Channel, SendError, SendFuture};
 use crate::config::channels::WebhookConfig;
 use crate::config::Secret;
-use crate::timefmt::rfc3339;
+use crate::core::timefmt::rfc3339;
 
 /// Version of the JSON a webhook receives.
 pub const SCHEMA_VERSION: u32 = 1;

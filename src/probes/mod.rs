@@ -11,9 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 use crate::config::recovery::{CrashLoopLimit, JsonCheck};
-use crate::config::{ProbeConfig, ProbeKind, Severity};
+use crate::config::{ProbeConfig, ProbeKind};
+use crate::core::alert::Severity;
+use crate::core::shutdown::Shutdown;
 use crate::rules::Input;
-use crate::shutdown::Shutdown;
 
 /// One check's result: healthy or not, and what was seen (for the alert).
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sd_notify::NotifyState;
 
-use crate::shutdown::Shutdown;
+use crate::core::shutdown::Shutdown;
 use crate::telemetry::Telemetry;
 
 /// Tells systemd logwarden is ready, and pings its watchdog while healthy.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
-use super::{merge, ReplayError, ReplayReport, WatchReplay};
+use crate::cli::replay::{merge, ReplayError, ReplayReport, WatchReplay};
 use crate::config::Config;
 use crate::source::journal::JournalFilter;
 

@@ -14,7 +14,6 @@
 //! plus a timestamp read from the bytes; a line that matches nothing allocates nothing.
 
 pub mod command;
-pub mod timestamp;
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -26,16 +25,16 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::alert::{Alert, AlertState};
 use crate::config::{Config, WatchConfig};
-use crate::context_lines::ContextLines;
+use crate::core::alert::{Alert, AlertState};
 use crate::matcher::{BuildError, Matcher, Scratch};
 use crate::rules::{Engine, Input, MatchedLine};
+use crate::source::context_lines::ContextLines;
 use crate::source::line_reader::LineReader;
 use crate::source::multiline::Assembler;
+use crate::source::timestamp::LineClock;
 use crate::source::{FileIdentity, FilePosition, LineFlags, LineSink};
 use crate::telemetry::Telemetry;
-use timestamp::LineClock;
 
 /// An alert that would have fired, at the time of the line (or deadline) that caused it.
 #[derive(Debug, Clone, Serialize)]
@@ -141,7 +140,7 @@ impl WatchReplay {
             origin: None,
             now: base,
             pending_lines: 0,
-            context: ContextLines::new(crate::context_lines::DEFAULT_LINES),
+            context: ContextLines::new(crate::source::context_lines::DEFAULT_LINES),
             out: Vec::new(),
             redactor: crate::actions::redact::Redactor::new(
                 &config.alerts,

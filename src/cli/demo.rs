@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::actions::console;
-use crate::alert::{Alert, AlertState};
+use crate::actions::channels::console;
 use crate::config;
-use crate::logging::LogFormat;
-use crate::shutdown;
+use crate::core::alert::{Alert, AlertState};
+use crate::core::logging::LogFormat;
+use crate::core::shutdown;
 
 /// How long the demo runs before it stops by itself.
 pub const DEMO_LENGTH: Duration = Duration::from_secs(25);
@@ -119,7 +119,7 @@ async fn run_in(dir: &Path, format: LogFormat) -> anyhow::Result<bool> {
     let (trigger, shutdown) = shutdown::channel();
     let (tx, mut rx) = mpsc::channel::<Alert>(64);
     let telemetry = crate::telemetry::Telemetry::new(&config);
-    let pipeline = tokio::spawn(crate::pipeline::run_with_sink(
+    let pipeline = tokio::spawn(crate::daemon::pipeline::run_with_sink(
         config, tx, telemetry, shutdown, None,
     ));
     let deadline = tokio::time::sleep(DEMO_LENGTH);
@@ -295,7 +295,7 @@ pub fn bot(log: &Path, pidfile: Option<&Path>, calm: bool) -> std::io::Result<()
 
 /// A Python-logging style timestamp (`2026-11-23 09:41:42,123`), UTC.
 fn stamp() -> String {
-    let t = crate::timefmt::rfc3339(std::time::SystemTime::now());
+    let t = crate::core::timefmt::rfc3339(std::time::SystemTime::now());
     // 2026-11-23T09:41:42.123Z -> 2026-11-23 09:41:42,123
     format!("{} {},{}", &t[..10], &t[11..19], &t[20..23])
 }

@@ -3,11 +3,11 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use super::notification::{Kind, Notification};
-use super::{quote, Channel, SendError, SendFuture};
-use crate::alert::Alert;
-use crate::logging::LogFormat;
-use crate::timefmt::rfc3339;
+use crate::actions::notification::{Kind, Notification};
+use crate::actions::{quote, Channel, SendError, SendFuture};
+use crate::core::alert::Alert;
+use crate::core::logging::LogFormat;
+use crate::core::timefmt::rfc3339;
 
 /// Writes alerts to stderr.
 pub struct Console {
@@ -36,7 +36,7 @@ pub fn render_human(alert: &Alert) -> String {
         esc(&alert.rule),
         esc(&alert.summary)
     );
-    if let Some(note) = super::render::backlog_note(alert) {
+    if let Some(note) = crate::actions::render::backlog_note(alert) {
         s.push(' ');
         s.push_str(&note);
     }
@@ -101,7 +101,9 @@ pub fn render_json(alert: &Alert, kind: Kind) -> String {
 pub fn render(format: LogFormat, template: Option<&str>, n: &Notification) -> String {
     match (template, format) {
         // An operator's layout keeps its line breaks; nothing else passes raw.
-        (Some(t), _) => quote::escape_controls(&super::render::fill(t, n), true).into_owned(),
+        (Some(t), _) => {
+            quote::escape_controls(&crate::actions::render::fill(t, n), true).into_owned()
+        }
         (None, LogFormat::Human) => {
             let mut s = render_human(&n.alert);
             if n.kind == Kind::Reminder {

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::notification::Notification;
-use super::webhook::post_json;
-use super::{render, Channel, SendFuture};
+use crate::actions::channels::webhook::post_json;
+use crate::actions::notification::Notification;
+use crate::actions::{render, Channel, SendFuture};
 use crate::config::channels::{SlackConfig, SlackStyle};
 use crate::config::Secret;
 
@@ -50,7 +50,7 @@ const BACKTICK_LOOKALIKE: char = '\u{2cb}';
 /// (so no run of them can open or close a code block, whatever its length or count), and
 /// control characters other than tab and newline made visible.
 fn escape(s: &str) -> String {
-    let s = super::quote::escape_controls(s, true);
+    let s = crate::actions::quote::escape_controls(s, true);
     let mut out = String::with_capacity(s.len() + 16);
     for c in s.chars() {
         match c {

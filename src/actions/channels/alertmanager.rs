@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::notification::{Kind, Notification};
-use super::webhook::post_json;
-use super::{render, Channel, SendError, SendFuture};
-use crate::alert::AlertState;
+use crate::actions::channels::webhook::post_json;
+use crate::actions::notification::{Kind, Notification};
+use crate::actions::{render, Channel, SendError, SendFuture};
 use crate::config::channels::AlertmanagerConfig;
-use crate::timefmt::rfc3339;
+use crate::core::alert::AlertState;
+use crate::core::timefmt::rfc3339;
 
 /// Posts alerts to Alertmanager.
 pub struct Alertmanager {

@@ -16,10 +16,12 @@
 //! `trading/error`), and a rule's `pattern = "error"` means any of them. A line's slots are a
 //! `u64` bit set, which is what travels to the rules.
 
+pub mod pack;
+
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexSet};
 
-use crate::config::PatternPack;
+use crate::matcher::pack::PatternPack;
 
 /// Most distinct pattern names (slots) one watch can use; a `SlotSet` is a `u64`.
 pub const MAX_SLOTS: usize = 64;
@@ -317,7 +319,7 @@ fn bits<'a>(hits: &'a [u64], vetoes: &'a [u64], vetoed: bool) -> impl Iterator<I
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PatternDef;
+    use crate::matcher::pack::PatternDef;
 
     fn def(name: &str, lits: &[&str], res: &[&str], ignore: &[&str], cs: bool) -> PatternDef {
         PatternDef {

@@ -15,22 +15,24 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::actions::redact::Redactor;
+use crate::actions::restart::supervisor::Supervisor;
 use crate::actions::router::{Router, RouterError};
-use crate::actions::supervisor::Supervisor;
-use crate::alert::Alert;
-use crate::config::{Config, StartAt};
-use crate::feed::{FeedCore, FileFeed, JournalFeed};
-use crate::logging::LogFormat;
+use crate::actions::AlertHandler;
+use crate::config::Config;
+use crate::core::alert::Alert;
+use crate::core::logging::LogFormat;
+use crate::core::shutdown::Shutdown;
+use crate::daemon::match_stage::{FeedCore, FileFeed, JournalFeed};
 use crate::matcher::{BuildError, Matcher};
 use crate::probes;
 use crate::rules::{Engine, Input, Output};
-use crate::shutdown::Shutdown;
 use crate::source::checkpoint::Checkpointer;
 use crate::source::file::{self, FileSourceConfig, FileStats};
 use crate::source::glob;
 use crate::source::journal::{self, JournalSourceConfig};
 use crate::source::multiline::{Assembler, MultilineRule};
 use crate::source::Position;
+use crate::source::StartAt;
 use crate::telemetry::Telemetry;
 
 /// Inputs queued between the sources and the rules engine. Each message is a batch count or a
@@ -74,43 +76,6 @@ pub enum PipelineError {
     },
 }
 
-/// Where alerts end up. `handle` returns once the alert is durably spooled: only then are
-/// the positions of the lines that caused it acknowledged.
-pub trait AlertHandler: Send {
-    fn handle(&mut self, alert: Alert) -> impl std::future::Future<Output = ()> + Send;
-    /// Makes the alerts handled so far durable, noting `position` (acknowledged right after
-    /// them) with them; called before that position is checkpointed.
-    fn flush(
-        &mut self,
-        _position: Option<&Position>,
-    ) -> impl std::future::Future<Output = ()> + Send {
-        async {}
-    }
-    /// Sends what `flush` made durable on to the channels; called after the checkpoint.
-    fn release(&mut self) -> impl std::future::Future<Output = ()> + Send {
-        async {}
-    }
-    /// Makes what `flush` wrote survive a power loss; called before each checkpoint snapshot
-    /// (the only position that does), from blocking context.
-    fn sync(&mut self) {}
-    /// Before the sources start: positions to resume from past the saved ones (alerts of
-    /// lines whose acknowledgement a crash kept from the checkpoint).
-    fn reconcile(&mut self, _saved: &BTreeMap<String, Position>) -> Vec<Position> {
-        Vec::new()
-    }
-    /// Called once after the last alert, at shutdown: a bounded last try to deliver.
-    fn finish(&mut self) -> impl std::future::Future<Output = ()> + Send {
-        async {}
-    }
-}
-
-/// For the demo and tests: alerts go to a queue someone else reads.
-impl AlertHandler for mpsc::Sender<Alert> {
-    async fn handle(&mut self, alert: Alert) {
-        let _ = self.send(alert).await;
-    }
-}
-
 /// Runs the whole daemon until `shutdown` fires.
 pub async fn run(
     config: Config,
@@ -129,16 +94,16 @@ pub async fn run(
             .map_err(|e| PipelineError::Listen(addr.to_string(), e))?;
         tracing::info!(%addr, "serving /health, /metrics and /status");
         tokio::spawn(async move {
-            let serve = crate::http::serve(listener, t, access);
+            let serve = crate::daemon::http::serve(listener, t, access);
             tokio::select! {
                 r = serve => if let Err(e) = r { tracing::error!(error = %e, "HTTP endpoint stopped"); },
                 _ = stop.wait() => {}
             }
         });
     }
-    crate::notify::start(telemetry.clone(), shutdown.clone());
+    crate::daemon::sd_notify::start(telemetry.clone(), shutdown.clone());
     if let Some((url, every)) = config.daemon.heartbeat.clone() {
-        tokio::spawn(crate::notify::dead_mans_switch(
+        tokio::spawn(crate::daemon::sd_notify::dead_mans_switch(
             url,
             every,
             telemetry.clone(),
@@ -518,7 +483,7 @@ struct Follow {
     /// Line counts and restart marks of the watches.
     activity: Arc<crate::rules::Activity>,
     /// How the watch's lines carry their time (read from backlog lines).
-    timestamp_format: crate::replay::timestamp::TimestampFormat,
+    timestamp_format: crate::source::timestamp::TimestampFormat,
 }
 
 impl Follow {

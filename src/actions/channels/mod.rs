@@ -1,0 +1,8 @@
+//! One file per channel: each turns a batch of notifications into the service's own request.
+
+pub mod alertmanager;
+pub mod console;
+pub mod email;
+pub mod slack;
+pub mod telegram;
+pub mod webhook;

@@ -1,0 +1,11 @@
+//! Names of the rules logwarden raises itself, not configured by an operator: the layers that
+//! raise them and the ones that treat them specially (metrics, routing) meet here.
+
+/// Rule name of the supervisor's own alerts about restarts.
+pub const RESTART_RULE: &str = "restart";
+/// Rule name of the hand-over alert (firing until healthy or resumed).
+pub const HANDOVER_RULE: &str = "manual-intervention";
+/// The rule name of the alert that a reload was refused.
+pub const CONFIG_RULE: &str = "config-rejected";
+/// The event a source raises when bytes were gone before it could read them.
+pub const LINES_LOST_RULE: &str = "lines-lost";

@@ -1,0 +1,8 @@
+//! The daemon: wires sources, matcher, rules and actions from a config and runs them
+//! (`pipeline.rs`), with the matching stage each source feeds (`match_stage.rs`), the HTTP
+//! endpoint (`http.rs`) and systemd's notification socket (`sd_notify.rs`).
+
+pub mod http;
+pub mod match_stage;
+pub mod pipeline;
+pub mod sd_notify;
