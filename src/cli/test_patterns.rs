@@ -3,12 +3,17 @@
 //! so an operator can tune packs against their own history (like `fail2ban-regex`).
 
 use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
 
 use serde::Serialize;
 
-use crate::config::DEFAULT_MAX_LINE_BYTES;
+use crate::config::{self, Diagnostics, PackSet, DEFAULT_MAX_LINE_BYTES};
 use crate::matcher::pack::PatternPack;
 use crate::matcher::{BuildError, Matcher};
+use crate::source::journal::JournalFilter;
 use crate::source::line_reader::LineReader;
 
 /// Sample lines kept per pattern and for unmatched lines.
@@ -159,4 +164,91 @@ fn clip(line: &str) -> String {
     let mut s: String = line.chars().take(MAX).collect();
     s.push('…');
     s
+}
+
+/// `logwarden test-patterns PACK... [FILE|-]`, or over the journal.
+pub fn command(
+    config_path: &Path,
+    args: &[String],
+    json: bool,
+    journal: Option<(JournalFilter, std::time::Duration)>,
+) -> anyhow::Result<ExitCode> {
+    // Packs come from the config's patterns_dir when the config loads, else the default one.
+    let patterns_dir = match config::load(config_path) {
+        Ok(c) => c.daemon.patterns_dir,
+        Err(e) => {
+            if config_path.exists() {
+                eprintln!(
+                    "note: {} does not load ({} problem(s); see `logwarden check`); using packs from /etc/logwarden/patterns and the shipped ones",
+                    config_path.display(),
+                    e.problems.len()
+                );
+            }
+            PathBuf::from("/etc/logwarden/patterns")
+        }
+    };
+    let mut sources = config::located::SourceMap::default();
+    let mut diags = Diagnostics::default();
+    let mut set = PackSet::load(Some(&patterns_dir), &mut sources, &mut diags);
+    let (pack_args, file) = split_pack_args(args, &set);
+    let mut packs = Vec::new();
+    for a in pack_args {
+        if let Some(p) = set.get(a) {
+            packs.push(p.clone());
+        } else if a.ends_with(".toml") && Path::new(a).is_file() {
+            if let Some(p) = set.load_file(Path::new(a), &mut sources, &mut diags) {
+                set.insert(p.clone());
+                packs.push(p);
+            }
+        } else {
+            diags.push(format!(
+                "unknown pattern pack {a:?}; available: {}",
+                set.names().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    if !diags.is_empty() {
+        for m in diags.messages() {
+            eprintln!("{m}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let report = match (file, journal) {
+        (Some(f), Some(_)) => {
+            anyhow::bail!("give either a log file ({f}) or --journal-*, not both")
+        }
+        (None, Some((filter, since))) => {
+            let text = crate::source::journal::history(&filter, since)
+                .context("cannot read the journal")?;
+            test_patterns(&packs, text.as_slice())?
+        }
+        (Some(f), None) if f != "-" => {
+            let file = std::fs::File::open(f).with_context(|| format!("cannot open {f}"))?;
+            test_patterns(&packs, file)?
+        }
+        _ => test_patterns(&packs, std::io::stdin().lock().take(u64::MAX))?,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_human(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Splits `PACK... [FILE|-]`: the last argument is the log when it is `-` or an existing file
+/// that is not a pack.
+fn split_pack_args<'a>(args: &'a [String], set: &PackSet) -> (&'a [String], Option<&'a str>) {
+    match args.split_last() {
+        Some((last, rest))
+            if !rest.is_empty()
+                && (last == "-"
+                    || (set.get(last).is_none()
+                        && !last.ends_with(".toml")
+                        && Path::new(last).exists())) =>
+        {
+            (rest, Some(last.as_str()))
+        }
+        _ => (args, None),
+    }
 }

@@ -121,15 +121,9 @@ impl Alert {
     }
 }
 
-fn serialize_time<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::core::timefmt::rfc3339(*t))
-}
-
-fn deserialize_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-    let s = String::deserialize(d)?;
-    crate::core::timefmt::parse_rfc3339(&s)
-        .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 UTC time: {s:?}")))
-}
+use crate::core::timefmt::rfc3339_serde::{
+    deserialize as deserialize_time, serialize as serialize_time,
+};
 
 fn serialize_written<S: serde::Serializer>(
     t: &Option<SystemTime>,

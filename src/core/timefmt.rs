@@ -73,6 +73,24 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// `#[serde(with = "crate::core::timefmt::rfc3339_serde")]`: a `SystemTime` as the RFC 3339
+/// text [`rfc3339`] writes, read back by [`parse_rfc3339`].
+pub mod rfc3339_serde {
+    use std::time::SystemTime;
+
+    use serde::Deserialize;
+
+    pub fn serialize<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::rfc3339(*t))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_rfc3339(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 UTC time: {s:?}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

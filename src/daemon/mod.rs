@@ -5,4 +5,5 @@
 pub mod http;
 pub mod match_stage;
 pub mod pipeline;
+pub mod reload_loop;
 pub mod sd_notify;

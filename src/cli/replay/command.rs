@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -177,4 +178,18 @@ fn watch_of(config: &Config, path: &Path) -> Option<usize> {
             same_dir && (glob_match || name.starts_with(&f_name))
         })
     })
+}
+/// `logwarden replay`: the alerts the config's rules would have sent over past logs.
+pub fn command(config_path: &Path, args: &ReplayArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let config = match crate::cli::load_or_report(config_path, "nothing replayed", 1) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let report = run(&config, args)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", crate::cli::replay::render_human(&report));
+    }
+    Ok(ExitCode::SUCCESS)
 }
