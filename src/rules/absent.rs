@@ -10,8 +10,8 @@ use tokio::time::Instant;
 
 use crate::config::duration::format_duration;
 use crate::core::alert::AlertState;
+use crate::rules::input::Outcome;
 use crate::rules::recent::Recent;
-use crate::rules::Outcome;
 
 #[derive(Debug)]
 pub struct Absent {

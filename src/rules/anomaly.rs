@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use crate::core::alert::AlertState;
 use crate::rules::gate::WallClock;
-use crate::rules::Outcome;
+use crate::rules::input::Outcome;
 
 const MINUTE: Duration = Duration::from_secs(60);
 /// Minutes a baseline needs before it may judge.

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use crate::config::duration::format_duration;
 use crate::core::alert::AlertState;
-use crate::rules::Outcome;
+use crate::rules::input::Outcome;
 
 #[derive(Debug)]
 pub struct MatchRule {

@@ -13,8 +13,8 @@ use tokio::time::Instant;
 use crate::config::duration::format_duration;
 use crate::core::alert::AlertState;
 use crate::rules::gate::WallClock;
+use crate::rules::input::Outcome;
 use crate::rules::line_template::{reduce, Seen, Template, Templates};
-use crate::rules::Outcome;
 
 /// Version of the saved state this build writes and reads.
 const VERSION: u32 = 1;

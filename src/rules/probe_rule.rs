@@ -4,7 +4,7 @@
 
 use crate::core::alert::AlertState;
 use crate::core::alert::Severity;
-use crate::rules::Outcome;
+use crate::rules::input::Outcome;
 
 #[derive(Debug, Default)]
 pub struct ProbeRule {

@@ -13,8 +13,8 @@ use tokio::time::Instant;
 
 use crate::config::duration::format_duration;
 use crate::core::alert::AlertState;
+use crate::rules::input::Outcome;
 use crate::rules::recent::Recent;
-use crate::rules::Outcome;
 
 /// State of one rate rule.
 #[derive(Debug)]

@@ -15,8 +15,8 @@ use tokio::time::Instant;
 
 use crate::config::duration::format_duration;
 use crate::core::alert::AlertState;
+use crate::rules::input::Outcome;
 use crate::rules::rate::round_secs;
-use crate::rules::Outcome;
 
 #[derive(Debug)]
 pub struct Stale {

@@ -1,5 +1,6 @@
 //! `/metrics`: the Prometheus text format (0.0.4), checked with `promtool check metrics`.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -25,14 +26,25 @@ impl Telemetry {
             "counter",
             "Matched lines per watch and pattern.",
         );
+        // Sorted by watch and pattern, and only patterns that matched, as before counters
+        // were registered up front.
+        let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
         if let Ok(matches) = self.matches.lock() {
-            for ((w, p), n) in matches.iter() {
-                m.sample(
-                    "logwarden_matches_total",
-                    &[("watch", w), ("pattern", p)],
-                    *n as f64,
-                );
+            for c in matches.iter() {
+                for (p, n) in c.slots.iter().zip(c.counts.iter()) {
+                    let n = n.load(Relaxed);
+                    if n > 0 {
+                        *counts.entry((c.watch.clone(), p.clone())).or_default() += n;
+                    }
+                }
             }
+        }
+        for ((w, p), n) in &counts {
+            m.sample(
+                "logwarden_matches_total",
+                &[("watch", w), ("pattern", p)],
+                *n as f64,
+            );
         }
         m.family(
             "logwarden_rule_firing",

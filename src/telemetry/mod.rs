@@ -51,6 +51,27 @@ pub struct RuleStatus {
     pub since: SystemTime,
 }
 
+/// Matched lines of one watch per pattern slot.
+#[derive(Debug)]
+pub struct MatchCounters {
+    watch: String,
+    slots: Vec<String>,
+    counts: Box<[AtomicU64]>,
+}
+
+impl MatchCounters {
+    /// Notes one matched line for each slot whose bit is set in `bits`.
+    pub fn add(&self, mut bits: u64) {
+        while bits != 0 {
+            let b = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(c) = self.counts.get(b) {
+                c.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
+
 /// Deliveries of one channel.
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct ChannelCounts {
@@ -79,7 +100,9 @@ pub struct Telemetry {
     /// `monotonic_ms()` at the engine's last loop.
     pub engine_heartbeat_ms: AtomicU64,
     /// Matched lines per watch and pattern slot name.
-    matches: Mutex<BTreeMap<(String, String), u64>>,
+    /// Matched lines per watch and pattern slot: counters registered once per watch by the
+    /// rules engine and bumped without a lock.
+    matches: Mutex<Vec<Arc<MatchCounters>>>,
     pub restarts: Mutex<BTreeMap<String, u64>>,
     /// Per watch whose restarts are off (handed over to a person, or its unit stopped by an
     /// operator): what logwarden does about its alerts now. Set by the supervisor, read by
@@ -124,7 +147,7 @@ impl Telemetry {
                     .collect(),
             ),
             engine_heartbeat_ms: AtomicU64::new(0),
-            matches: Mutex::new(BTreeMap::new()),
+            matches: Mutex::new(Vec::new()),
             restarts: Mutex::new(BTreeMap::new()),
             hands_off: Mutex::new(BTreeMap::new()),
             spool_errors: AtomicU64::new(0),
@@ -223,11 +246,18 @@ impl Telemetry {
         self.spool_errors.fetch_add(1, Relaxed);
     }
 
-    /// Notes `n` matched lines of `slot` in `watch`.
-    pub fn on_matches(&self, watch: &str, slot: &str, n: u64) {
+    /// Registers the match counters of `watch`, one per pattern slot (`slots[i]` is the name
+    /// of bit `i`); the rules engine bumps them, `/metrics` reads them.
+    pub fn match_counters(&self, watch: &str, slots: &[String]) -> Arc<MatchCounters> {
+        let c = Arc::new(MatchCounters {
+            watch: watch.to_string(),
+            slots: slots.to_vec(),
+            counts: slots.iter().map(|_| AtomicU64::new(0)).collect(),
+        });
         if let Ok(mut m) = self.matches.lock() {
-            *m.entry((watch.to_string(), slot.to_string())).or_default() += n;
+            m.push(c.clone());
         }
+        c
     }
 
     /// Why the daemon is not healthy (empty: healthy).

@@ -1,0 +1,116 @@
+//! The engine as a task: inputs from the sources in, alerts and acknowledgements out, woken
+//! by the earliest rule deadline or a heartbeat, with what rules learned loaded at the start
+//! and saved every minute and at the end.
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::core::shutdown::Shutdown;
+use crate::rules::engine::{Engine, State, HEARTBEAT_EVERY, SAVE_EVERY};
+use crate::rules::input::{Input, Output};
+use crate::rules::store;
+
+impl Engine {
+    /// Continues from what `new-kind` and `anomaly` rules saved in `state_dir`. A missing
+    /// file is a first start; an unreadable one is reported and learning starts over.
+    pub fn load_saved(&mut self) {
+        let clock = self.clock;
+        for w in &mut self.watches {
+            for r in &mut w.rules {
+                let Some(path) = &r.state_file else { continue };
+                let restored =
+                    match &mut r.state {
+                        State::NewKind(s) => store::read(path)
+                            .and_then(|v| v.map_or(Ok(()), |v| s.restore(v, &clock))),
+                        State::Anomaly(s) => store::read(path)
+                            .and_then(|v| v.map_or(Ok(()), |v| s.restore(v, &clock))),
+                        _ => Ok(()),
+                    };
+                if let Err(e) = restored {
+                    tracing::warn!(watch = %w.name, rule = %r.name, file = %path.display(), "saved rule state not used, learning again: {e}");
+                }
+            }
+        }
+    }
+
+    /// Saves what `new-kind` and `anomaly` rules learned since the last save.
+    pub fn save_changes(&mut self) {
+        let clock = self.clock;
+        for w in &mut self.watches {
+            for r in &mut w.rules {
+                let Some(path) = &r.state_file else { continue };
+                let written = match &mut r.state {
+                    State::NewKind(s) => s.take_changes(&clock).map(|v| store::write(path, &v)),
+                    State::Anomaly(s) => s.take_changes(&clock).map(|v| store::write(path, &v)),
+                    _ => None,
+                };
+                if let Some(Err(e)) = written {
+                    tracing::warn!(watch = %w.name, rule = %r.name, file = %path.display(), error = %e, "cannot save rule state");
+                }
+            }
+        }
+    }
+
+    /// Runs until shutdown or until every source is gone: inputs in, alerts out. What rules
+    /// learned is loaded first, saved every `SAVE_EVERY` and at the end.
+    pub async fn run(
+        mut self,
+        inputs: mpsc::Receiver<Input>,
+        outputs: mpsc::Sender<Output>,
+        shutdown: Shutdown,
+    ) {
+        self.load_saved();
+        self.run_loop(inputs, outputs, shutdown).await;
+        self.save_changes();
+    }
+
+    async fn run_loop(
+        &mut self,
+        mut inputs: mpsc::Receiver<Input>,
+        outputs: mpsc::Sender<Output>,
+        mut shutdown: Shutdown,
+    ) {
+        let mut out = Vec::new();
+        let mut ack = None;
+        let mut last_save = Instant::now();
+        loop {
+            let now = Instant::now();
+            self.follow_wall_clock(now);
+            if now.saturating_duration_since(last_save) >= SAVE_EVERY {
+                // One small write per learning rule at most every minute (SD cards).
+                self.save_changes();
+                last_save = now;
+            }
+            self.telemetry.engine_heartbeat_ms.store(
+                crate::core::clock::monotonic_ms(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            self.on_time(now, &mut out);
+            for a in out.drain(..) {
+                if outputs.send(Output::Alert(a)).await.is_err() {
+                    return;
+                }
+            }
+            // Acknowledged only after the alerts its lines caused were sent on.
+            if let Some(position) = ack.take() {
+                if outputs.send(Output::Ack(position)).await.is_err() {
+                    return;
+                }
+            }
+            // Sleep until the next rule deadline, or the next heartbeat; any input ends it.
+            let wake = self
+                .deadline(now)
+                .unwrap_or(now + HEARTBEAT_EVERY)
+                .min(now + HEARTBEAT_EVERY);
+            tokio::select! {
+                input = inputs.recv() => match input {
+                    Some(Input::Checkpoint(position)) => ack = Some(position),
+                    Some(input) => self.handle(&input, &mut out),
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(wake) => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! What the rules engine takes in (lines, matches, probe verdicts, catch-up news from the
+//! sources) and gives out (alerts, acknowledgements), and what one rule says when its state
+//! changes.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::time::Instant;
+
+use crate::core::alert::{Alert, AlertState, Severity};
+use crate::matcher::SlotSet;
+use crate::source::Position;
+
+/// What a rule says when its state changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub state: AlertState,
+    pub summary: String,
+    pub line: Option<String>,
+    pub source: Option<String>,
+}
+
+/// What sources send to the engine.
+#[derive(Debug)]
+pub enum Input {
+    /// `count` lines (matched or not) were read by a source of `watch` at `at`; `fresh` of
+    /// them count as the service's own (all of them unless a restart is under way, see
+    /// `activity`, and none from a backlog): only those end a `stale` silence.
+    Lines {
+        watch: usize,
+        count: u64,
+        fresh: u64,
+        at: Instant,
+    },
+    /// One line matched at least one slot.
+    Matched(Box<MatchedLine>),
+    /// A source of `watch` read lines at `at` that were written earlier (a catch-up after
+    /// downtime, or a source that fell behind), the newest at `written` or before. Sent once
+    /// per batch that had such lines; `CaughtUp` follows when the source has read everything.
+    Backlog {
+        watch: usize,
+        written: SystemTime,
+        at: Instant,
+    },
+    /// A source of `watch` has read all there was at `at`; the newest line of its backlog was
+    /// written at `written` or before (`None`: not known).
+    CaughtUp {
+        watch: usize,
+        written: Option<SystemTime>,
+        at: Instant,
+    },
+    /// Every line of a file before this position was sent (as `Lines` and `Matched` before
+    /// it). The engine passes it on once it has handled them, as an `Output::Ack`.
+    Checkpoint(Position),
+    /// A probe of `watch` changed its (debounced) verdict.
+    Probe {
+        watch: usize,
+        probe: usize,
+        healthy: bool,
+        /// How bad a failure is, for probes that grade it (disk, memory); else `None`.
+        level: Option<Severity>,
+        detail: String,
+    },
+    /// The watch's service was (re)started: its rules count afresh from `at`, as if
+    /// logwarden had just started (a bot still starting up is not judged yet).
+    Reset { watch: usize, at: Instant },
+    /// A source of `watch` found that at least `bytes` of `file` were gone before it could
+    /// read them (`why`, for a person): a `lines-lost` event.
+    Lost {
+        watch: usize,
+        file: String,
+        bytes: u64,
+        why: String,
+    },
+}
+
+/// What the engine sends on: alerts, and acknowledgements of the lines it has handled.
+#[derive(Debug)]
+pub enum Output {
+    Alert(Alert),
+    /// Every line before this position has been handed to the rules.
+    Ack(Position),
+}
+
+/// A line that matched, with what it matched.
+#[derive(Debug)]
+pub struct MatchedLine {
+    pub watch: usize,
+    pub at: Instant,
+    pub slots: SlotSet,
+    /// The line, lossily decoded (invalid UTF-8 becomes U+FFFD).
+    pub line: String,
+    /// The lines its source read just before it, oldest first.
+    pub context: Vec<String>,
+    /// Where it came from (a file path).
+    pub source: Arc<str>,
+    /// Set for a backlog line (see `Input::Backlog`): it was written at this time or before,
+    /// not at `at`. Rules that count in time count it then; its alert says so.
+    pub written: Option<SystemTime>,
+}
