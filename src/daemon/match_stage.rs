@@ -153,21 +153,17 @@ impl FeedCore {
         } else {
             None
         };
-        let context = self.context.snapshot();
-        self.context.push(line);
-        let mut text = String::from_utf8_lossy(line).into_owned();
-        if truncated {
-            text.push_str(" [line cut at max_line_bytes]");
-        }
-        self.send(Input::Matched(Box::new(MatchedLine {
-            watch: self.watch,
-            at: Instant::now(),
+        let matched = MatchedLine::new(
+            self.watch,
+            Instant::now(),
             slots,
-            line: text,
-            context,
-            source: source(),
+            line,
+            truncated,
+            &mut self.context,
+            source(),
             written,
-        })));
+        );
+        self.send(Input::Matched(Box::new(matched)));
         true
     }
 

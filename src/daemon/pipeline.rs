@@ -12,13 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::actions::redact::Redactor;
 use crate::actions::restart::supervisor::Supervisor;
 use crate::actions::router::{Router, RouterError};
 use crate::actions::AlertHandler;
-use crate::config::Config;
+use crate::config::{Config, JournalConfig, WatchConfig};
 use crate::core::alert::Alert;
 use crate::core::logging::LogFormat;
 use crate::core::shutdown::Shutdown;
@@ -76,7 +77,9 @@ pub enum PipelineError {
     },
 }
 
-/// Runs the whole daemon until `shutdown` fires.
+/// Runs the whole daemon until `shutdown` fires. Every task it starts (HTTP endpoint,
+/// systemd notifications, dead-man's switch, and in `run_with_sink` probes, supervisor and
+/// router) is owned here and joined before it returns.
 pub async fn run(
     config: Config,
     format: LogFormat,
@@ -85,6 +88,7 @@ pub async fn run(
 ) -> Result<(), PipelineError> {
     let telemetry = Telemetry::new(&config);
     let router = Router::start(&config, format, telemetry.clone(), shutdown.clone())?;
+    let mut tasks = JoinSet::new();
     if let Some(addr) = config.daemon.listen {
         let t = telemetry.clone();
         let access = config.daemon.http.clone();
@@ -93,7 +97,7 @@ pub async fn run(
             .await
             .map_err(|e| PipelineError::Listen(addr.to_string(), e))?;
         tracing::info!(%addr, "serving /health, /metrics and /status");
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let serve = crate::daemon::http::serve(listener, t, access);
             tokio::select! {
                 r = serve => if let Err(e) = r { tracing::error!(error = %e, "HTTP endpoint stopped"); },
@@ -101,16 +105,40 @@ pub async fn run(
             }
         });
     }
-    crate::daemon::sd_notify::start(telemetry.clone(), shutdown.clone());
+    crate::daemon::sd_notify::start(telemetry.clone(), shutdown.clone(), &mut tasks);
     if let Some((url, every)) = config.daemon.heartbeat.clone() {
-        tokio::spawn(crate::daemon::sd_notify::dead_mans_switch(
+        tasks.spawn(crate::daemon::sd_notify::dead_mans_switch(
             url,
             every,
             telemetry.clone(),
             shutdown.clone(),
         ));
     }
-    run_with_sink(config, router, telemetry, shutdown, Some(about_logwarden)).await
+    let ran = run_with_sink(config, router, telemetry, shutdown, Some(about_logwarden)).await;
+    join_tasks(tasks, "daemon").await;
+    ran
+}
+
+/// How long tasks get to end after the pipeline stopped, before they are cancelled.
+const TASKS_STOP_WITHIN: Duration = Duration::from_secs(5);
+
+/// Waits for every task of `tasks` to end (they watch the shutdown signal), cancelling
+/// those still running after `TASKS_STOP_WITHIN`.
+async fn join_tasks(mut tasks: JoinSet<()>, what: &str) {
+    let all = async {
+        while let Some(r) = tasks.join_next().await {
+            if let Err(e) = r {
+                if e.is_panic() {
+                    tracing::error!(error = %e, "a {what} task panicked");
+                }
+            }
+        }
+    };
+    if tokio::time::timeout(TASKS_STOP_WITHIN, all).await.is_err() {
+        tracing::warn!(
+            "{what} tasks still running {TASKS_STOP_WITHIN:?} after the stop: cancelled"
+        );
+    }
 }
 
 /// Runs sources, matcher and rules, handing alerts to `alerts` (used by `run` and the demo).
@@ -121,18 +149,7 @@ pub async fn run_with_sink(
     shutdown: Shutdown,
     about_logwarden: Option<mpsc::UnboundedReceiver<Alert>>,
 ) -> Result<(), PipelineError> {
-    let matchers = config
-        .watches
-        .iter()
-        .map(|w| {
-            Matcher::build(&w.packs)
-                .map(Arc::new)
-                .map_err(|source| PipelineError::Matcher {
-                    watch: w.name.clone(),
-                    source,
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let matchers = build_matchers(&config)?;
     let (input_tx, input_rx) = mpsc::channel::<Input>(INPUT_QUEUE);
     let (output_tx, output_rx) = mpsc::channel::<Output>(ALERT_QUEUE);
     let engine = Engine::new(
@@ -166,70 +183,11 @@ pub async fn run_with_sink(
             timestamp_format: w.timestamp_format.clone(),
         };
         if let Some(j) = &w.journal {
-            let key = format!("journal:{}", w.name);
-            let error_slot = matchers[i].slot("error").map(|s| 1u64 << s).unwrap_or(0);
-            let feed = JournalFeed::new(
-                FeedCore::new(
-                    i,
-                    matchers[i].clone(),
-                    input_tx.clone(),
-                    telemetry.add_source(&w.name, &format!("journal:{}", w.name), None),
-                    engine.activity(),
-                ),
-                key.clone(),
-                j.priority_as_error.map(|p| (p, error_slot)),
-            );
-            let cfg = JournalSourceConfig {
-                resume: match resume.get(&key) {
-                    Some(Position::Journal(c)) => Some(c.cursor.clone()),
-                    _ => None,
-                },
-                key,
-                filter: j.filter.clone(),
-                start_at: w.start_at,
-                poll_interval: config.daemon.poll_interval,
-            };
-            let handle = journal::spawn(cfg, feed, shutdown.clone()).map_err(|source| {
-                PipelineError::Source {
-                    path: format!("journal of {}", w.name),
-                    source,
-                }
-            })?;
+            let handle = start_journal(i, w, j, &follower, config.daemon.poll_interval)?;
             spawned.push_thread(handle);
         }
         for path in &w.files {
-            if glob::is_glob(path) {
-                let f = follower.clone();
-                let start_at = w.start_at;
-                let handle = glob::spawn(
-                    path.clone(),
-                    config.daemon.poll_interval,
-                    shutdown.clone(),
-                    move |p, at_start| {
-                        let start = if at_start {
-                            start_at
-                        } else {
-                            StartAt::Beginning
-                        };
-                        if let Err(e) = f.follow(p.clone(), start) {
-                            tracing::error!(path = %p.display(), error = %e, "cannot follow file");
-                        }
-                    },
-                )
-                .map_err(|source| PipelineError::Source {
-                    path: path.display().to_string(),
-                    source,
-                })?;
-                spawned.push_thread(handle);
-                tracing::info!(watch = %w.name, glob = %path.display(), "following files matching a glob");
-            } else {
-                follower
-                    .follow(path.clone(), w.start_at)
-                    .map_err(|source| PipelineError::Source {
-                        path: path.display().to_string(),
-                        source,
-                    })?;
-            }
+            start_file(w, path, &follower, config.daemon.poll_interval)?;
         }
     }
     // One HTTP client for probes (and restart verification), with a bound on every request.
@@ -237,9 +195,10 @@ pub async fn run_with_sink(
         .timeout(Duration::from_secs(30))
         .build()
         .map_err(|e| PipelineError::Http(e.to_string()))?;
+    let mut tasks = JoinSet::new();
     for (i, w) in config.watches.iter().enumerate() {
         for (pi, p) in w.probes.iter().enumerate() {
-            tokio::spawn(probes::run(
+            tasks.spawn(probes::run(
                 i,
                 pi,
                 p.clone(),
@@ -265,7 +224,7 @@ pub async fn run_with_sink(
         None
     } else {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(supervisor.run(rx, shutdown.clone()));
+        tasks.spawn(supervisor.run(rx, shutdown.clone()));
         Some(tx)
     };
     drop(input_tx);
@@ -287,8 +246,112 @@ pub async fn run_with_sink(
     let _ = tokio::task::spawn_blocking(move || joiner.join_all()).await;
     // The engine is gone: the router writes the last snapshot and ends.
     let _ = router.await;
+    // Probes and the supervisor watch the shutdown signal; the supervisor also ends when the
+    // router, gone now, dropped its queue.
+    join_tasks(tasks, "probe and supervisor").await;
+    log_file_stats(&spawned);
+    Ok(())
+}
+
+/// One matcher per watch, in the order of `config.watches`.
+fn build_matchers(config: &Config) -> Result<Vec<Arc<Matcher>>, PipelineError> {
+    config
+        .watches
+        .iter()
+        .map(|w| {
+            Matcher::build(&w.packs)
+                .map(Arc::new)
+                .map_err(|source| PipelineError::Matcher {
+                    watch: w.name.clone(),
+                    source,
+                })
+        })
+        .collect()
+}
+
+/// Starts the journal source of watch `i` (its thread is returned to be joined).
+fn start_journal(
+    i: usize,
+    w: &WatchConfig,
+    j: &JournalConfig,
+    follower: &Follow,
+    poll_interval: Duration,
+) -> Result<std::thread::JoinHandle<()>, PipelineError> {
+    let key = format!("journal:{}", w.name);
+    let matcher = &follower.matcher;
+    let error_slot = matcher.slot("error").map(|s| 1u64 << s).unwrap_or(0);
+    let feed = JournalFeed::new(
+        FeedCore::new(
+            i,
+            matcher.clone(),
+            follower.tx.clone(),
+            follower
+                .telemetry
+                .add_source(&w.name, &format!("journal:{}", w.name), None),
+            follower.activity.clone(),
+        ),
+        key.clone(),
+        j.priority_as_error.map(|p| (p, error_slot)),
+    );
+    let cfg = JournalSourceConfig {
+        resume: match follower.resume.get(&key) {
+            Some(Position::Journal(c)) => Some(c.cursor.clone()),
+            _ => None,
+        },
+        key,
+        filter: j.filter.clone(),
+        start_at: w.start_at,
+        poll_interval,
+    };
+    journal::spawn(cfg, feed, follower.shutdown.clone()).map_err(|source| PipelineError::Source {
+        path: format!("journal of {}", w.name),
+        source,
+    })
+}
+
+/// Follows one configured path of watch `w`: a file, or every file a glob finds.
+fn start_file(
+    w: &WatchConfig,
+    path: &std::path::Path,
+    follower: &Follow,
+    poll_interval: Duration,
+) -> Result<(), PipelineError> {
+    let failed = |source| PipelineError::Source {
+        path: path.display().to_string(),
+        source,
+    };
+    if !glob::is_glob(path) {
+        return follower
+            .follow(path.to_path_buf(), w.start_at)
+            .map_err(failed);
+    }
+    let f = follower.clone();
+    let start_at = w.start_at;
+    let handle = glob::spawn(
+        path.to_path_buf(),
+        poll_interval,
+        follower.shutdown.clone(),
+        move |p, at_start| {
+            let start = if at_start {
+                start_at
+            } else {
+                StartAt::Beginning
+            };
+            if let Err(e) = f.follow(p.clone(), start) {
+                tracing::error!(path = %p.display(), error = %e, "cannot follow file");
+            }
+        },
+    )
+    .map_err(failed)?;
+    follower.spawned.push_thread(handle);
+    tracing::info!(watch = %w.name, glob = %path.display(), "following files matching a glob");
+    Ok(())
+}
+
+/// What each file source did, logged when it stopped.
+fn log_file_stats(spawned: &Spawned) {
+    use std::sync::atomic::Ordering::Relaxed;
     for (path, s) in spawned.stats() {
-        use std::sync::atomic::Ordering::Relaxed;
         tracing::info!(
             path = %path,
             bytes = s.bytes.load(Relaxed),
@@ -301,7 +364,6 @@ pub async fn run_with_sink(
             "file source stopped"
         );
     }
-    Ok(())
 }
 
 /// Hands alerts to the actions and then records the positions acknowledged after them (so a

@@ -7,17 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sd_notify::NotifyState;
+use tokio::task::JoinSet;
 
 use crate::core::shutdown::Shutdown;
 use crate::telemetry::Telemetry;
 
-/// Tells systemd logwarden is ready, and pings its watchdog while healthy.
-pub fn start(telemetry: Arc<Telemetry>, mut shutdown: Shutdown) {
+/// Tells systemd logwarden is ready, and pings its watchdog while healthy: a task in
+/// `tasks`, which ends at shutdown.
+pub fn start(telemetry: Arc<Telemetry>, mut shutdown: Shutdown, tasks: &mut JoinSet<()>) {
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
         return;
     }
     let watchdog = sd_notify::watchdog_enabled();
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         // Give sources a moment to open their files before saying "ready".
         tokio::time::sleep(Duration::from_millis(200)).await;
         let _ = sd_notify::notify(&[NotifyState::Ready]);

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use crate::core::alert::{Alert, AlertState, Severity};
 use crate::matcher::SlotSet;
+use crate::source::context_lines::ContextLines;
 use crate::source::Position;
 
 /// What a rule says when its state changes.
@@ -97,4 +98,41 @@ pub struct MatchedLine {
     /// Set for a backlog line (see `Input::Backlog`): it was written at this time or before,
     /// not at `at`. Rules that count in time count it then; its alert says so.
     pub written: Option<SystemTime>,
+}
+
+/// What a line cut at `max_line_bytes` ends with where it is quoted.
+pub const CUT_MARK: &str = " [line cut at max_line_bytes]";
+
+impl MatchedLine {
+    /// The one way a matched line is made, by the daemon's matching stage and by `replay`
+    /// alike: the line lossily decoded (marked when it was cut), with the context lines read
+    /// before it; the line then joins the context of the next.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        watch: usize,
+        at: Instant,
+        slots: SlotSet,
+        line: &[u8],
+        truncated: bool,
+        context: &mut ContextLines,
+        source: Arc<str>,
+        written: Option<SystemTime>,
+    ) -> MatchedLine {
+        debug_assert!(slots != 0, "a matched line matched some slot");
+        let before = context.snapshot();
+        context.push(line);
+        let mut text = String::from_utf8_lossy(line).into_owned();
+        if truncated {
+            text.push_str(CUT_MARK);
+        }
+        MatchedLine {
+            watch,
+            at,
+            slots,
+            line: text,
+            context: before,
+            source,
+            written,
+        }
+    }
 }

@@ -231,23 +231,19 @@ impl WatchReplay {
             self.context.push(line);
             return;
         }
-        let context = self.context.snapshot();
-        self.context.push(line);
         self.flush_lines();
-        let mut text = String::from_utf8_lossy(line).into_owned();
-        if truncated {
-            text.push_str(" [line cut at max_line_bytes]");
-        }
-        let input = Input::Matched(Box::new(MatchedLine {
-            watch: 0,
-            at: self.now,
+        // Replay reads lines at the time they carry: none is a backlog.
+        let matched = MatchedLine::new(
+            0,
+            self.now,
             slots,
-            line: text,
-            context,
-            source: source.clone(),
-            // Replay reads lines at the time they carry: none is a backlog.
-            written: None,
-        }));
+            line,
+            truncated,
+            &mut self.context,
+            source.clone(),
+            None,
+        );
+        let input = Input::Matched(Box::new(matched));
         self.engine.handle(&input, &mut self.out);
         self.collect(self.now);
     }
