@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::error::Diagnostics;
+use crate::config::located::resolve_path;
 use crate::config::located::{Located, SourceMap};
 use crate::config::range::{self, days, secs};
+use crate::config::raw::severity_of;
 use crate::config::raw::{
     ChannelKindText, ChatIdText, EmailTlsText, RawAlerts, RawChannel, SeverityText, SlackStyleText,
 };
 use crate::config::secret::{Secret, SecretSource};
-use crate::config::{resolve_path, severity_of};
 use crate::core::alert::Severity;
 
 /// Default wait before a channel sends, so alerts that fire together go out as one message.
@@ -367,7 +368,7 @@ fn resolve_channel(
         );
         return None;
     }
-    if !crate::config::valid_name(name) {
+    if !crate::config::raw::valid_name(name) {
         diags.at(
             sources,
             ch,

@@ -128,6 +128,21 @@ pub fn position_in(path: &Path, text: &str, offset: usize) -> Position {
     }
 }
 
+/// Resolves a path written in file `file` against that file's directory.
+pub(crate) fn resolve_path(sources: &SourceMap, value: &Located<String>) -> PathBuf {
+    let p = PathBuf::from(&value.value);
+    if p.is_absolute() {
+        return p;
+    }
+    let base = sources
+        .paths()
+        .nth(value.file)
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    base.join(p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

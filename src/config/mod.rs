@@ -37,9 +37,10 @@ pub const DEFAULT_MULTILINE_TIMEOUT: Duration = Duration::from_millis(300);
 /// Default most lines in one event.
 pub const DEFAULT_MULTILINE_MAX_LINES: usize = 500;
 
-use located::{Located, SourceMap};
+use crate::config::schedule::resolve_schedule;
+use located::{resolve_path, Located, SourceMap};
 use range::{days, ms, secs};
-use raw::{RawDaemon, RawFile, RawRule, RawWatch, RuleKindText, SeverityText};
+use raw::{severity_of, valid_name, RawDaemon, RawFile, RawRule, RawWatch, RuleKindText};
 
 /// Default location of the main config file.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/logwarden/logwarden.toml";
@@ -317,21 +318,6 @@ fn merge(into: &mut RawFile, later: RawFile) {
     }
 }
 
-/// Resolves a path written in file `file` against that file's directory.
-pub(crate) fn resolve_path(sources: &SourceMap, value: &Located<String>) -> PathBuf {
-    let p = PathBuf::from(&value.value);
-    if p.is_absolute() {
-        return p;
-    }
-    let base = sources
-        .paths()
-        .nth(value.file)
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    base.join(p)
-}
-
 fn resolve(raw: RawFile, sources: &mut SourceMap, diags: &mut Diagnostics) -> Config {
     let d = raw.daemon.unwrap_or_default();
     let daemon = DaemonConfig {
@@ -509,23 +495,6 @@ fn resolve_heartbeat(
         return None;
     }
     Some((Secret(url), every))
-}
-
-/// Severity as written -> severity.
-pub(crate) fn severity_of(s: SeverityText) -> Severity {
-    match s {
-        SeverityText::Info => Severity::Info,
-        SeverityText::Warning => Severity::Warning,
-        SeverityText::Critical => Severity::Critical,
-    }
-}
-
-/// Whether a watch or rule name is safe to use in state file names and metric labels.
-pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
 }
 
 fn resolve_watch(
@@ -1244,63 +1213,6 @@ fn resolve_rule(
         then_restart: recovery::wants_restart(&r.then),
         schedule,
     })
-}
-
-/// `active`, `holidays` and `holidays_file` of the rule or probe `name`.
-pub(crate) fn resolve_schedule(
-    name: &str,
-    active: Option<&Located<String>>,
-    holidays_list: Option<&Vec<Located<String>>>,
-    holidays_file: Option<&Located<String>>,
-    sources: &SourceMap,
-    diags: &mut Diagnostics,
-) -> Option<crate::config::schedule::Schedule> {
-    use crate::config::schedule::{parse_holiday, parse_holidays_file, Schedule};
-    let mut holidays = std::collections::BTreeSet::new();
-    for h in holidays_list.into_iter().flatten() {
-        match parse_holiday(&h.value) {
-            Ok(d) => {
-                holidays.insert(d);
-            }
-            Err(e) => diags.at(sources, h, e),
-        }
-    }
-    if let Some(f) = holidays_file {
-        let path = resolve_path(sources, f);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => match parse_holidays_file(&text) {
-                Ok(d) => holidays.extend(d),
-                Err((line, e)) => diags.push(format!("{}:{line}:1: {e}", path.display())),
-            },
-            Err(e) => diags.at(
-                sources,
-                f,
-                format!("cannot read holidays file {}: {e}", path.display()),
-            ),
-        }
-    }
-    let Some(active) = active else {
-        let stray = holidays_list.and_then(|h| h.first().map(|h| (h.file, h.span.start)));
-        let stray = stray.or(holidays_file.map(|f| (f.file, f.span.start)));
-        if let Some((file, offset)) = stray {
-            diags.push(format!(
-                "{}: holidays apply to a schedule; set `active = \"Mon-Fri 09:30-16:00 America/New_York\"` on {name:?}",
-                sources.position(file, offset),
-            ));
-        }
-        return None;
-    };
-    match Schedule::parse(&active.value, holidays) {
-        Ok(s) => Some(s),
-        Err((offset, e)) => {
-            // +1 skips the opening quote (exact for strings without escapes).
-            diags.push(format!(
-                "{}: active: {e}",
-                sources.position(active.file, active.span.start + 1 + offset)
-            ));
-            None
-        }
-    }
 }
 
 #[cfg(test)]

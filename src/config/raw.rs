@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::config::duration::ConfigDuration;
 use crate::config::located::Located;
+use crate::core::alert::Severity;
 
 /// One config file (`logwarden.toml` or a drop-in).
 #[derive(Debug, Default, Deserialize)]
@@ -470,4 +471,21 @@ impl RawDaemon {
             heartbeat_every
         );
     }
+}
+
+/// Severity as written -> severity.
+pub(crate) fn severity_of(s: SeverityText) -> Severity {
+    match s {
+        SeverityText::Info => Severity::Info,
+        SeverityText::Warning => Severity::Warning,
+        SeverityText::Critical => Severity::Critical,
+    }
+}
+
+/// Whether a watch or rule name is safe to use in state file names and metric labels.
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
 }

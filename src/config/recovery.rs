@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::error::Diagnostics;
+use crate::config::located::resolve_path;
 use crate::config::located::{Located, SourceMap};
 use crate::config::range::{self, days, ms, secs};
 use crate::config::raw::{ActionText, ProbeKindText, RawProbe, RawRestart, SeverityText};
-use crate::config::resolve_path;
 use crate::core::alert::Severity;
 
 /// How a watch's service is restarted, and how often it may be.
@@ -433,7 +433,7 @@ pub fn resolve_probe(
             _ => Severity::Critical,
         },
         then_restart: wants_restart(&p.then),
-        schedule: crate::config::resolve_schedule(
+        schedule: crate::config::schedule::resolve_schedule(
             &p.name.value,
             p.active.as_ref(),
             p.holidays.as_ref(),

@@ -16,6 +16,9 @@ use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
+use crate::config::error::Diagnostics;
+use crate::config::located::{resolve_path, Located, SourceMap};
+
 /// When a rule is active.
 #[derive(Debug, Clone)]
 pub struct Schedule {
@@ -279,6 +282,62 @@ pub fn parse_holidays_file(text: &str) -> Result<BTreeSet<Date>, (usize, String)
         out.insert(parse_holiday(line).map_err(|e| (i + 1, e))?);
     }
     Ok(out)
+}
+
+/// `active`, `holidays` and `holidays_file` of the rule or probe `name`.
+pub(crate) fn resolve_schedule(
+    name: &str,
+    active: Option<&Located<String>>,
+    holidays_list: Option<&Vec<Located<String>>>,
+    holidays_file: Option<&Located<String>>,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<Schedule> {
+    let mut holidays = std::collections::BTreeSet::new();
+    for h in holidays_list.into_iter().flatten() {
+        match parse_holiday(&h.value) {
+            Ok(d) => {
+                holidays.insert(d);
+            }
+            Err(e) => diags.at(sources, h, e),
+        }
+    }
+    if let Some(f) = holidays_file {
+        let path = resolve_path(sources, f);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => match parse_holidays_file(&text) {
+                Ok(d) => holidays.extend(d),
+                Err((line, e)) => diags.push(format!("{}:{line}:1: {e}", path.display())),
+            },
+            Err(e) => diags.at(
+                sources,
+                f,
+                format!("cannot read holidays file {}: {e}", path.display()),
+            ),
+        }
+    }
+    let Some(active) = active else {
+        let stray = holidays_list.and_then(|h| h.first().map(|h| (h.file, h.span.start)));
+        let stray = stray.or(holidays_file.map(|f| (f.file, f.span.start)));
+        if let Some((file, offset)) = stray {
+            diags.push(format!(
+                "{}: holidays apply to a schedule; set `active = \"Mon-Fri 09:30-16:00 America/New_York\"` on {name:?}",
+                sources.position(file, offset),
+            ));
+        }
+        return None;
+    };
+    match Schedule::parse(&active.value, holidays) {
+        Ok(s) => Some(s),
+        Err((offset, e)) => {
+            // +1 skips the opening quote (exact for strings without escapes).
+            diags.push(format!(
+                "{}: active: {e}",
+                sources.position(active.file, active.span.start + 1 + offset)
+            ));
+            None
+        }
+    }
 }
 
 #[cfg(test)]

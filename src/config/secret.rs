@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 
 use crate::config::error::Diagnostics;
+use crate::config::located::resolve_path;
 use crate::config::located::{Located, SourceMap};
-use crate::config::resolve_path;
 
 /// A secret value (a URL with a token, a password): its `Debug` never shows it.
 #[derive(Clone, PartialEq)]
