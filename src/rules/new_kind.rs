@@ -1,6 +1,6 @@
 //! `new-kind`: a matching line of a kind never seen before is an event, once per kind.
 //!
-//! Lines are reduced to templates (`template.rs`). During the learning period (`learn`, from
+//! Lines are reduced to templates (`line_template.rs`). During the learning period (`learn`, from
 //! the rule's first start; kept across restarts) every kind is only recorded; after it, a line
 //! whose template is new fires one event quoting it, and the kind is known from then on. At
 //! most `max_templates` kinds are kept; the least recently seen is forgotten first.
