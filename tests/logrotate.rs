@@ -108,6 +108,8 @@ struct Seen {
     total: u64,
     /// Lines that are not `line NNNNNNN` and their filler.
     malformed: Vec<String>,
+    /// Unterminated starts of a line (the end of a copy logrotate made mid-write).
+    fragments: u64,
     files_changed: u64,
     last_progress: Option<Instant>,
 }
@@ -116,6 +118,7 @@ struct Collect {
     shared: Arc<Mutex<Seen>>,
     pending: Vec<u32>,
     malformed: Vec<String>,
+    fragments: u64,
     files_changed: u64,
     /// Sleep this long every 100 ms of batches (a slow pipeline).
     stall: Duration,
@@ -127,9 +130,12 @@ impl LineSink for Collect {
         self.files_changed += 1;
     }
 
-    fn line(&mut self, line: &[u8], _flags: LineFlags) {
+    fn line(&mut self, line: &[u8], flags: LineFlags) {
         match parse(line) {
             Some(n) => self.pending.push(n),
+            // logrotate's copy may end inside a line the writer was writing: the follower
+            // hands that start on, marked unterminated. Its whole line is in no file.
+            None if flags.unterminated && is_fragment(line) => self.fragments += 1,
             None => self
                 .malformed
                 .push(String::from_utf8_lossy(line).into_owned()),
@@ -144,6 +150,7 @@ impl LineSink for Collect {
         let mut s = self.shared.lock().unwrap();
         s.files_changed += std::mem::take(&mut self.files_changed);
         s.malformed.append(&mut self.malformed);
+        s.fragments += std::mem::take(&mut self.fragments);
         if self.pending.is_empty() {
             return true;
         }
@@ -171,6 +178,17 @@ fn parse(line: &[u8]) -> Option<u32> {
     }
     let n: u32 = std::str::from_utf8(&rest[..7]).ok()?.parse().ok()?;
     (rest[8..] == FILLER.as_bytes()[..filler_len(n)]).then_some(n)
+}
+
+/// Whether `line` is the start of a well-formed line (cut before its end).
+fn is_fragment(line: &[u8]) -> bool {
+    let shape = |i: usize, b: u8| match i {
+        0..5 => b == b"line "[i],
+        5..12 => b.is_ascii_digit(),
+        12 => b == b' ',
+        _ => FILLER.as_bytes().get(i - 13) == Some(&b),
+    };
+    !line.is_empty() && line.iter().enumerate().all(|(i, &b)| shape(i, b))
 }
 
 /// Appends numbered lines to `path` until `stop` (or `MAX_LINES`), `LINES_PER_WRITE` per
@@ -282,6 +300,7 @@ fn run(mode: Mode) -> Outcome {
             shared: shared.clone(),
             pending: Vec::new(),
             malformed: Vec::new(),
+            fragments: 0,
             files_changed: 0,
             stall: match mode {
                 Mode::CopytruncateSlowReader => Duration::from_millis(50),
@@ -376,7 +395,7 @@ fn run(mode: Mode) -> Outcome {
     assert_eq!(beyond, 0, "numbers never written were seen");
     eprintln!(
         "mode={} rotations={} lines={} seen={} lost={} repeated={} recovered_bytes={} \
-         unrecovered_truncations={} lost_not_on_disk={} malformed={} truncations={} \
+         unrecovered_truncations={} lost_not_on_disk={} malformed={} fragments={} truncations={} \
          follower_rotations={} bytes={} rotating_ms={}",
         mode.name(),
         ROTATIONS,
@@ -388,6 +407,7 @@ fn run(mode: Mode) -> Outcome {
         stats.unrecovered_truncations.load(Ordering::Relaxed),
         lost_not_on_disk,
         s.malformed.len(),
+        s.fragments,
         stats.truncations.load(Ordering::Relaxed),
         stats.rotations.load(Ordering::Relaxed),
         stats.bytes.load(Ordering::Relaxed),
@@ -417,6 +437,13 @@ fn run(mode: Mode) -> Outcome {
         noticed as usize >= least,
         "mode={}: the follower noticed {noticed} {what} of {rotated}",
         mode.name()
+    );
+    // Only a copy can end inside a line: a renamed file is read until its writer is quiet.
+    assert!(
+        mode.copies() || s.fragments == 0,
+        "mode={}: {} unterminated fragments without a copytruncate",
+        mode.name(),
+        s.fragments
     );
     Outcome {
         lines,
