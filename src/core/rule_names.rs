@@ -1,4 +1,4 @@
-//! Names of the rules logwarden raises itself, not configured by an operator: the layers that
+//! Names of the rules (and the watch) logwarden raises itself, not configured by an operator: the layers that
 //! raise them and the ones that treat them specially (metrics, routing) meet here.
 
 /// Rule name of the supervisor's own alerts about restarts.
@@ -9,3 +9,5 @@ pub const HANDOVER_RULE: &str = "manual-intervention";
 pub const CONFIG_RULE: &str = "config-rejected";
 /// The event a source raises when bytes were gone before it could read them.
 pub const LINES_LOST_RULE: &str = "lines-lost";
+/// The watch name of alerts about logwarden itself (a refused reload).
+pub const SELF_WATCH: &str = "logwarden";

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::actions::router::SELF_WATCH;
 use crate::config::Config;
 use crate::core::alert::{Alert, AlertState, Severity};
 use crate::core::logging::LogFormat;
 use crate::core::rule_names::CONFIG_RULE;
+use crate::core::rule_names::SELF_WATCH;
 use crate::core::shutdown;
 
 /// Runs the pipeline until SIGTERM/SIGINT, reloading on SIGHUP or when a config or pattern

@@ -113,6 +113,42 @@ impl Position {
             Position::Journal(j) => &j.key,
         }
     }
+
+    /// Whether this position is past `saved`: the same file, further on; or a later entry of
+    /// the same journal. Positions that cannot be compared (another file since) are not.
+    pub fn is_past(&self, saved: Option<&Position>) -> bool {
+        match (self, saved) {
+            (_, None) => true,
+            // The whole identity, not only device and inode: after a copytruncate the same
+            // inode holds new content, and an offset into the old content (an alert still
+            // spooled for a channel that was down) says nothing about the new one. An identity
+            // widened since (a file opened while shorter than its fingerprint) does not
+            // compare either: at worst that alert's line is read and alerted again, never
+            // skipped.
+            (Position::File(a), Some(Position::File(b))) => a.id == b.id && a.offset > b.offset,
+            (Position::Journal(a), Some(Position::Journal(b))) => {
+                match (cursor_seq(&a.cursor), cursor_seq(&b.cursor)) {
+                    (Some((sa, ia)), Some((sb, ib))) => sa == sb && ia > ib,
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The sequence number id and number of a journal cursor (`s=...;i=...;...`).
+fn cursor_seq(cursor: &str) -> Option<(&str, u64)> {
+    let mut s = None;
+    let mut i = None;
+    for part in cursor.split(';') {
+        if let Some(v) = part.strip_prefix("s=") {
+            s = Some(v);
+        } else if let Some(v) = part.strip_prefix("i=") {
+            i = u64::from_str_radix(v, 16).ok();
+        }
+    }
+    Some((s?, i?))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -433,5 +469,26 @@ mod tests {
         )
         .unwrap();
         assert!(Checkpointer::open(dir.path()).position("/a").is_none());
+    }
+
+    #[test]
+    fn journal_cursors_compare_by_sequence_number_of_the_same_journal() {
+        let a = "s=abc;i=1f;b=x;m=1;t=2;x=3";
+        let b = "s=abc;i=20;b=x;m=1;t=2;x=3";
+        let other = "s=def;i=99;b=x;m=1;t=2;x=3";
+        let j = |c: &str| {
+            Position::Journal(JournalCursor {
+                key: "journal:bot".into(),
+                cursor: c.into(),
+            })
+        };
+        assert!(j(b).is_past(Some(&j(a))));
+        assert!(!j(a).is_past(Some(&j(b))));
+        assert!(
+            !j(other).is_past(Some(&j(a))),
+            "another journal: not comparable"
+        );
+        assert!(j(a).is_past(None));
+        assert_eq!(cursor_seq("garbage"), None);
     }
 }

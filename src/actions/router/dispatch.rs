@@ -1,0 +1,156 @@
+//! The channels' side of the router: which channels take an alert, one notification per
+//! channel, the spool write and sync, and the queue to each channel's delivery worker. Shared
+//! by the router and its reminder task.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::actions::notification::{next_id, Kind, Notification, VERSION};
+use crate::actions::router::book::{self, Key, Open};
+use crate::actions::spool::Spool;
+use crate::core::alert::{Alert, Severity};
+use crate::core::rule_names::SELF_WATCH;
+use crate::telemetry::Telemetry;
+
+#[derive(Clone)]
+pub(super) struct Target {
+    pub(super) tx: mpsc::UnboundedSender<Notification>,
+    pub(super) min_severity: Severity,
+    /// Alertmanager's re-send interval.
+    pub(super) keepalive: Option<Duration>,
+}
+
+pub(super) struct Shared {
+    pub(super) open: Mutex<BTreeMap<Key, Open>>,
+    pub(super) targets: HashMap<String, Target>,
+    pub(super) routes: HashMap<String, Vec<String>>,
+    pub(super) spool: Arc<Spool>,
+    pub(super) book_path: PathBuf,
+    pub(super) host: String,
+    pub(super) repeat: Duration,
+    pub(super) telemetry: Arc<Telemetry>,
+}
+
+impl Shared {
+    /// The channels of `watch` that take alerts of `severity`. Alerts about logwarden itself
+    /// (watch [`SELF_WATCH`], unless a watch has that name) go to every watch's channels.
+    pub(super) fn channels_for(&self, watch: &str, severity: Severity) -> Vec<String> {
+        let names: Vec<&String> = match self.routes.get(watch) {
+            Some(names) => names.iter().collect(),
+            None if watch == SELF_WATCH => {
+                let mut all: Vec<&String> = self.routes.values().flatten().collect();
+                all.sort();
+                all.dedup();
+                all
+            }
+            None => Vec::new(),
+        };
+        names
+            .into_iter()
+            .filter(|n| {
+                self.targets
+                    .get(*n)
+                    .is_some_and(|t| severity >= t.min_severity)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// One notification per channel (all of `channels` that still exist) for `alert`.
+    pub(super) fn make(
+        &self,
+        alert: &Alert,
+        kind: Kind,
+        since_ms: Option<u64>,
+        channels: &[String],
+    ) -> Vec<Notification> {
+        let channels: Vec<String> = channels
+            .iter()
+            .filter(|c| self.targets.contains_key(*c))
+            .cloned()
+            .collect();
+        let mut origin = 0;
+        channels
+            .iter()
+            .map(|name| {
+                let id = next_id();
+                if origin == 0 {
+                    origin = id;
+                }
+                Notification {
+                    version: VERSION,
+                    id,
+                    channel: name.clone(),
+                    kind,
+                    alert: alert.clone(),
+                    host: self.host.clone(),
+                    since_ms,
+                    rerouted: None,
+                    origin,
+                    siblings: channels.clone(),
+                    position: None,
+                }
+            })
+            .collect()
+    }
+
+    /// Writes one notification to the spool (durable after the next sync).
+    pub(super) fn write(&self, n: &Notification) {
+        if let Err(e) = self.spool.write(n) {
+            // Deliver anyway: a full disk must not silence alerts.
+            tracing::error!(error = %e, "alert not spooled; sending it without a durable copy");
+            self.telemetry.on_spool_error();
+        }
+    }
+
+    /// Queues notifications to their channels' workers.
+    pub(super) fn dispatch(&self, notes: Vec<Notification>) {
+        for n in notes {
+            match self.targets.get(&n.channel) {
+                Some(t) => {
+                    let _ = t.tx.send(n);
+                }
+                None => tracing::warn!(channel = %n.channel, rule = %n.alert.rule,
+                    "a spooled notification is for a channel no longer configured; it stays in the spool"),
+            }
+        }
+    }
+
+    /// Spools, syncs and queues notifications made outside an alert (reminders, carried
+    /// resolutions): they stand for no line, so they need no position.
+    pub(super) fn notify(
+        &self,
+        alert: &Alert,
+        kind: Kind,
+        since_ms: Option<u64>,
+        channels: &[String],
+    ) {
+        let notes = self.make(alert, kind, since_ms, channels);
+        for n in &notes {
+            self.write(n);
+        }
+        self.sync_spool(&notes.iter().map(|n| n.id).collect::<Vec<_>>());
+        self.dispatch(notes);
+    }
+
+    /// Fsyncs the spool files of `ids`.
+    pub(super) fn sync_spool(&self, ids: &[u64]) {
+        if let Err(e) = self.spool.sync(ids) {
+            tracing::error!(error = %e, "alert spool not synced to disk");
+            self.telemetry.on_spool_error();
+        }
+    }
+
+    /// Saves the open alerts (see `book`).
+    pub(super) fn save_book(&self) {
+        let Ok(open) = self.open.lock() else { return };
+        if let Err(e) = book::save(&self.book_path, &open) {
+            tracing::warn!(error = %e, path = %self.book_path.display(), "cannot save the open alerts");
+            self.telemetry.on_spool_error();
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The router's tests: spool reconciliation after a crash, reminders, carried alerts.
+
+use super::*;
+use crate::actions::notification::VERSION;
+use crate::config::ChannelConfig;
+use crate::core::alert::Severity;
+use crate::source::{FileIdentity, FilePosition};
+
+fn config(dir: &std::path::Path) -> Config {
+    // Channels that hold what they get for a minute: the spool can be looked at.
+    let holding = ChannelConfig {
+        group_wait: Duration::from_secs(60),
+        ..ChannelConfig::console()
+    };
+    let mut channels = BTreeMap::new();
+    channels.insert("console".to_string(), holding.clone());
+    channels.insert("second".to_string(), holding);
+    Config {
+        daemon: crate::config::DaemonConfig {
+            state_dir: dir.into(),
+            patterns_dir: dir.into(),
+            poll_interval: Duration::from_secs(1),
+            listen: None,
+            http: Default::default(),
+            heartbeat: None,
+        },
+        watches: Vec::new(),
+        channels,
+        alerts: Default::default(),
+        files_read: Vec::new(),
+    }
+}
+
+fn at(offset: u64) -> Position {
+    Position::File(FilePosition {
+        path: "/var/log/bot.log".into(),
+        id: FileIdentity {
+            dev: 1,
+            ino: 2,
+            head_len: 10,
+            checksum: 3,
+        },
+        offset,
+        len: 0,
+        mtime_ns: 0,
+        born_ns: 0,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_crash_between_spool_and_checkpoint_resumes_past_the_line_and_repairs_siblings() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    // What a crash left: the alert's console copy spooled with its position, the copy for
+    // "second" not yet renamed into place, the checkpoint still before the line.
+    let spool = Spool::new(dir.path());
+    let n = Notification {
+        version: VERSION,
+        id: next_id(),
+        channel: "console".into(),
+        kind: Kind::Notice,
+        alert: Alert::new(
+            "bot",
+            "burst",
+            Severity::Critical,
+            AlertState::Event,
+            "s".into(),
+        ),
+        host: "h".into(),
+        since_ms: None,
+        rerouted: None,
+        origin: 7,
+        siblings: vec!["console".into(), "second".into()],
+        position: Some(at(100)),
+    };
+    spool.write(&n).unwrap();
+    let (_trigger, shutdown) = crate::core::shutdown::channel();
+    let telemetry = Telemetry::new(&cfg);
+    let mut router = Router::start(&cfg, LogFormat::Json, telemetry, shutdown).unwrap();
+    let mut saved = BTreeMap::new();
+    saved.insert("/var/log/bot.log".to_string(), at(50));
+    let ahead = router.reconcile_spool(&saved);
+    assert_eq!(ahead, vec![at(100)]);
+    let channels: Vec<String> = spool.load().into_iter().map(|n| n.channel).collect();
+    assert!(channels.contains(&"second".to_string()), "{channels:?}");
+
+    // A checkpoint at or past the line: nothing to do (the sibling was delivered).
+    saved.insert("/var/log/bot.log".to_string(), at(100));
+    assert!(!at(100).is_past(saved.get("/var/log/bot.log")));
+}
+
+/// An alert spooled for a channel that is down, then a copytruncate: the same inode now
+/// holds new content, read and checkpointed up to a smaller offset. The old offset must
+/// not move the resume position (it pointed past the end of the new content, so the
+/// whole file was read and alerted again; or into it, skipping lines).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_notification_spooled_before_a_copytruncate_does_not_move_the_resume_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let before_truncation = Position::File(FilePosition {
+        path: "/var/log/bot.log".into(),
+        id: FileIdentity {
+            dev: 1,
+            ino: 2,
+            head_len: 256,
+            checksum: 3,
+        },
+        offset: 900_000,
+        len: 0,
+        mtime_ns: 0,
+        born_ns: 0,
+    });
+    let after_truncation = |offset| {
+        Position::File(FilePosition {
+            path: "/var/log/bot.log".into(),
+            id: FileIdentity {
+                dev: 1,
+                ino: 2,
+                head_len: 256,
+                checksum: 4,
+            },
+            offset,
+            len: 0,
+            mtime_ns: 0,
+            born_ns: 0,
+        })
+    };
+    let spool = Spool::new(dir.path());
+    spool
+        .write(&Notification {
+            version: VERSION,
+            id: next_id(),
+            channel: "console".into(),
+            kind: Kind::Notice,
+            alert: Alert::new(
+                "bot",
+                "every-error",
+                Severity::Warning,
+                AlertState::Event,
+                "s".into(),
+            ),
+            host: "h".into(),
+            since_ms: None,
+            rerouted: None,
+            origin: 7,
+            siblings: vec!["console".into()],
+            position: Some(before_truncation.clone()),
+        })
+        .unwrap();
+    let (_trigger, shutdown) = crate::core::shutdown::channel();
+    let telemetry = Telemetry::new(&cfg);
+    let mut router = Router::start(&cfg, LogFormat::Json, telemetry, shutdown).unwrap();
+    let mut saved = BTreeMap::new();
+    saved.insert("/var/log/bot.log".to_string(), after_truncation(40_000));
+    assert!(router.reconcile_spool(&saved).is_empty());
+    // Within one content, a further offset is still ahead.
+    assert!(after_truncation(50_000).is_past(Some(&after_truncation(40_000))));
+    assert!(!before_truncation.is_past(Some(&after_truncation(40_000))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_firing_alert_is_reminded_every_repeat_and_a_repeat_firing_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.alerts.repeat = Duration::from_secs(4 * 3600);
+    // Nothing is delivered within the test: the spool shows every notification made.
+    if let Some(c) = cfg.channels.get_mut("second") {
+        c.group_wait = Duration::from_secs(100 * 86_400);
+    }
+    cfg.watches = vec![crate::config::WatchConfig {
+        name: "bot".into(),
+        unit: None,
+        files: Vec::new(),
+        packs: Vec::new(),
+        notify: vec!["second".into()],
+        start_at: crate::source::StartAt::End,
+        max_line_bytes: 1024,
+        olddir: None,
+        timestamp_format: Default::default(),
+        multiline: crate::source::multiline::MultilineRule {
+            grouping: crate::source::multiline::Grouping::None,
+            timeout: Duration::from_millis(300),
+            max_lines: 10,
+            max_bytes: 1024,
+        },
+        journal: None,
+        restart: None,
+        probes: Vec::new(),
+        rules: Vec::new(),
+    }];
+    let (_trigger, shutdown) = crate::core::shutdown::channel();
+    let telemetry = Telemetry::new(&cfg);
+    let mut router = Router::start(&cfg, LogFormat::Json, telemetry, shutdown).unwrap();
+    let firing = Alert::new(
+        "bot",
+        "burst",
+        Severity::Critical,
+        AlertState::Firing,
+        "s".into(),
+    );
+    router.accept(firing.clone());
+    router.accept(firing);
+    router.flush_pending(None);
+    router.release_written();
+    let kinds = |spool: &Spool| {
+        let mut k: Vec<Kind> = spool.load().into_iter().map(|n| n.kind).collect();
+        k.sort_by_key(|k| *k as u8);
+        k
+    };
+    let spool = Spool::new(dir.path());
+    assert_eq!(
+        kinds(&spool),
+        vec![Kind::Notice],
+        "the repeat firing is dropped"
+    );
+    tokio::time::sleep(Duration::from_secs(4 * 3600 + 1)).await;
+    assert_eq!(kinds(&spool), vec![Kind::Notice, Kind::Reminder]);
+    tokio::time::sleep(Duration::from_secs(4 * 3600)).await;
+    assert_eq!(
+        kinds(&spool),
+        vec![Kind::Notice, Kind::Reminder, Kind::Reminder]
+    );
+    router.accept(Alert::new(
+        "bot",
+        "burst",
+        Severity::Critical,
+        AlertState::Resolved,
+        "ok".into(),
+    ));
+    router.flush_pending(None);
+    tokio::time::sleep(Duration::from_secs(5 * 3600)).await;
+    assert_eq!(kinds(&spool).len(), 4, "resolved: no more reminders");
+}
