@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::actions::restart::supervisor::{read_control, write_control};
+use crate::actions::restart::control::{read_control, write_control};
 use crate::cli::load_or_report;
 use crate::config;
 

@@ -1,0 +1,38 @@
+//! Operator commands to the supervisor: `logwarden pause/resume WATCH` write a control
+//! file per watch in `state_dir/control/`, which the supervisor reads at each look.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// What an operator asked for a watch, through `logwarden pause/resume`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct Control {
+    /// Unix seconds until which the watch is paused (no restarts).
+    pub paused_until: Option<u64>,
+    /// Bumped by each `logwarden resume`.
+    #[serde(default)]
+    pub resume: u64,
+}
+
+/// The control file of `watch` in `state_dir`.
+pub fn control_path(state_dir: &Path, watch: &str) -> PathBuf {
+    state_dir.join("control").join(format!("{watch}.json"))
+}
+
+/// Reads a watch's control file (missing: nothing asked).
+pub fn read_control(state_dir: &Path, watch: &str) -> Control {
+    std::fs::read(control_path(state_dir, watch))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// Writes a watch's control file atomically.
+pub fn write_control(state_dir: &Path, watch: &str, control: &Control) -> std::io::Result<()> {
+    let path = control_path(state_dir, watch);
+    crate::core::state_file::write_atomic(
+        &path,
+        &serde_json::to_vec_pretty(control).map_err(std::io::Error::other)?,
+    )
+}
