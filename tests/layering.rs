@@ -35,9 +35,6 @@ const MAX_FN_LINES: usize = 150;
 const NOT_SPLIT_YET: &[(&str, usize)] = &[
     ("src/config/channels.rs", 738),
     ("src/config/channels.rs: fn resolve_channel", 320),
-    ("src/config/mod.rs", 1230),
-    ("src/config/mod.rs: fn resolve_watch", 211),
-    ("src/config/mod.rs: fn resolve_rule", 313),
     ("src/config/recovery.rs: fn resolve_probe", 199),
 ];
 

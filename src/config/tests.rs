@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{load, load_texts, ChannelConfig, Config, RuleKind, Severity, StartAt};
+use super::{load, load_texts, ChannelConfig, Config, RuleKind};
+use crate::core::alert::Severity;
+use crate::source::StartAt;
 
 /// The config of `logwarden demo` (src/demo.rs), as an operator would write it.
 const DEMO_CONFIG: &str = r#"

@@ -1,0 +1,177 @@
+//! The validated configuration's types: what the rest of the program reads. Built only by
+//! `load` (the resolvers beside this file), so a value here has passed every check.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::channels::{AlertsConfig, ChannelConfig, ChannelKind};
+use crate::config::recovery::{ProbeConfig, RestartConfig};
+use crate::config::secret::Secret;
+use crate::core::alert::Severity;
+use crate::matcher::pack::PatternPack;
+use crate::source::journal::JournalFilter;
+use crate::source::multiline::MultilineRule;
+use crate::source::StartAt;
+
+/// Default quiet time after which a pending multi-line event is handed on.
+pub const DEFAULT_MULTILINE_TIMEOUT: Duration = Duration::from_millis(300);
+/// Default most lines in one event.
+pub const DEFAULT_MULTILINE_MAX_LINES: usize = 500;
+
+/// Default location of the main config file.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/logwarden/logwarden.toml";
+/// Default longest line kept whole; longer lines are cut and marked.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// A fully validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub daemon: DaemonConfig,
+    pub watches: Vec<WatchConfig>,
+    pub channels: BTreeMap<String, ChannelConfig>,
+    /// `[alerts]`: grouping, reminders, retries and redaction for every channel.
+    pub alerts: AlertsConfig,
+    /// Every file that was read (config, drop-ins, pattern packs), for reload and `check`.
+    pub files_read: Vec<PathBuf>,
+}
+
+impl Config {
+    /// Every secret value the config holds, so alert texts can be redacted of them.
+    pub fn secret_values(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        if let Some((url, _)) = &self.daemon.heartbeat {
+            out.push(url.expose());
+        }
+        if let Some(t) = &self.daemon.http.token {
+            out.push(t.expose());
+        }
+        for c in self.channels.values() {
+            match &c.kind {
+                ChannelKind::Email(e) => out.extend(e.password.as_ref().map(Secret::expose)),
+                ChannelKind::Telegram(t) => out.push(t.token.expose()),
+                ChannelKind::Slack(s) => out.push(s.url.expose()),
+                ChannelKind::Webhook(w) => out.push(w.url.expose()),
+                ChannelKind::Console | ChannelKind::Alertmanager(_) => {}
+            }
+        }
+        out
+    }
+}
+
+/// `[daemon]` after defaults.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub state_dir: PathBuf,
+    pub patterns_dir: PathBuf,
+    /// How often file sources stat their paths to catch what inotify missed.
+    pub poll_interval: Duration,
+    /// Where /health, /metrics and /status are served (off when `None`).
+    pub listen: Option<std::net::SocketAddr>,
+    /// Who the endpoint at `listen` answers.
+    pub http: HttpAccess,
+    /// The dead-man's switch URL (a secret: never logged) and how often it is pinged.
+    pub heartbeat: Option<(Secret, Duration)>,
+}
+
+/// Who the HTTP endpoint answers (see `http.rs`): requests naming another host in `Host`
+/// are refused (DNS rebinding), and with a token every request must carry it.
+#[derive(Debug, Clone, Default)]
+pub struct HttpAccess {
+    /// Host names accepted besides the listen address, loopback and `localhost`: lower
+    /// case, without port.
+    pub hosts: Vec<String>,
+    /// `Authorization: Bearer` token required on every route (`/health` answers without
+    /// it, but only healthy or not).
+    pub token: Option<Secret>,
+}
+
+/// One watched service.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    pub name: String,
+    pub unit: Option<String>,
+    pub files: Vec<PathBuf>,
+    pub packs: Vec<PatternPack>,
+    pub notify: Vec<String>,
+    pub start_at: StartAt,
+    pub max_line_bytes: usize,
+    /// Where rotated generations of `files` go when not beside them (logrotate's `olddir`).
+    pub olddir: Option<PathBuf>,
+    /// How lines carry their time (read by `replay`).
+    pub timestamp_format: crate::source::timestamp::TimestampFormat,
+    /// How lines are grouped into events.
+    pub multiline: MultilineRule,
+    /// Lines from the systemd journal, if configured.
+    pub journal: Option<JournalConfig>,
+    /// How the service is restarted, if it may be.
+    pub restart: Option<RestartConfig>,
+    pub probes: Vec<ProbeConfig>,
+    pub rules: Vec<RuleConfig>,
+}
+
+/// `[watch.journal]` after validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalConfig {
+    pub filter: JournalFilter,
+    /// Entries at this priority or more severe match the pattern `error`.
+    pub priority_as_error: Option<u8>,
+}
+
+/// One rule of a watch.
+#[derive(Debug, Clone)]
+pub struct RuleConfig {
+    pub name: String,
+    pub severity: Severity,
+    pub kind: RuleKind,
+    /// `then = ["alert", "restart"]`: firing asks for a restart of the watch's service.
+    pub then_restart: bool,
+    /// When the rule is active (`active`, `holidays`); `None`: always.
+    pub schedule: Option<std::sync::Arc<crate::config::schedule::Schedule>>,
+}
+
+/// What a rule looks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleKind {
+    /// More than `threshold` matches of `pattern` within `window`; resolved when the count falls
+    /// below `resolve_below`.
+    Rate {
+        pattern: String,
+        threshold: u64,
+        resolve_below: u64,
+        window: Duration,
+    },
+    /// No line at all from any source of the watch for `after`.
+    Stale { after: Duration },
+    /// Fewer than `min` matches of `pattern` within `window`.
+    Absent {
+        pattern: String,
+        min: u64,
+        window: Duration,
+    },
+    /// Every match of `pattern` is an event; repeats within `cooldown` are counted, not sent.
+    Match { pattern: String, cooldown: Duration },
+    /// A matching line of a kind (template) not seen before, after learning for `learn`.
+    NewKind {
+        pattern: String,
+        learn: Duration,
+        max_templates: usize,
+        /// Where the known kinds are saved.
+        state_file: PathBuf,
+    },
+    /// The per-minute rate of `pattern` far from its learned baseline.
+    Anomaly {
+        pattern: String,
+        sensitivity: f64,
+        min_count: u64,
+        seasonal: bool,
+        learn: Duration,
+        /// Where the baseline is saved.
+        state_file: PathBuf,
+    },
+}
+
+/// Default learning time of `new-kind` rules.
+pub const DEFAULT_NEW_KIND_LEARN: Duration = Duration::from_secs(3600);
+/// Default cap on the kinds a `new-kind` rule keeps.
+pub const DEFAULT_MAX_TEMPLATES: usize = 1000;
