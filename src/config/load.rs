@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::channels;
+use crate::config::channel;
 use crate::config::daemon_table::resolve_daemon;
 use crate::config::error::{ConfigError, Diagnostics};
 use crate::config::located::{self, SourceMap};
@@ -135,8 +135,8 @@ fn resolve(raw: RawFile, sources: &mut SourceMap, diags: &mut Diagnostics) -> Co
     let daemon = resolve_daemon(raw.daemon.unwrap_or_default(), sources, diags);
     let packs = PackSet::load(Some(&daemon.patterns_dir), sources, diags);
 
-    let alerts = channels::resolve_alerts(raw.alerts.as_ref(), sources, diags);
-    let channels = channels::resolve_channels(&raw.channels, &alerts, sources, diags);
+    let alerts = channel::resolve_alerts(raw.alerts.as_ref(), sources, diags);
+    let channels = channel::resolve_channels(&raw.channels, &alerts, sources, diags);
 
     let mut watches: Vec<WatchConfig> = raw
         .watch

@@ -5,10 +5,12 @@
 //! of the program can trust or every problem found, each with file:line:column.
 //!
 //! The types are in `types.rs`; `load.rs` reads and merges the files; each part of a file
-//! has its resolver: `daemon_table.rs`, `channels.rs`, `watch.rs` (with `journal.rs`,
+//! has its resolver: `daemon_table.rs`, `channel.rs` (and `channel_kinds.rs`; the types in `channels.rs`), `watch.rs` (with `journal.rs`,
 //! `multiline.rs`, `recovery.rs`), `rule.rs` and `rule_kinds.rs`, `schedule.rs`. Files here
 //! import each other by their own path, never through the re-exports below.
 
+mod channel;
+mod channel_kinds;
 pub mod channels;
 mod daemon_table;
 pub mod duration;

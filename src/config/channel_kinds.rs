@@ -1,0 +1,305 @@
+//! The settings of each channel type, each read by its own function; `channel.rs` has
+//! already refused keys of other types and reads the keys every channel takes.
+
+use crate::config::channels::{
+    AlertmanagerConfig, ChannelKind, EmailConfig, EmailTls, SlackConfig, SlackStyle,
+    TelegramConfig, WebhookConfig, DEFAULT_AM_RESEND,
+};
+use crate::config::error::Diagnostics;
+use crate::config::located::{resolve_path, Located, SourceMap};
+use crate::config::range::{self, days, secs};
+use crate::config::raw::{ChannelKindText, ChatIdText, EmailTlsText, RawChannel, SlackStyleText};
+use crate::config::secret::SecretSource;
+
+/// What the types' readers share: where to report, and the channel's name for messages.
+pub(super) struct ChannelCx<'a> {
+    pub(super) sources: &'a SourceMap,
+    /// The channel's table, where problems of the channel as a whole are reported.
+    pub(super) at: &'a Located<RawChannel>,
+    pub(super) name: &'a str,
+    /// `channel "NAME"`, the owner of its secrets in messages.
+    pub(super) owner: String,
+    pub(super) kind: ChannelKindText,
+}
+
+impl ChannelCx<'_> {
+    /// Reports `what` missing unless `present`; returns `present`.
+    pub(super) fn need(&self, present: bool, what: &str, diags: &mut Diagnostics) -> bool {
+        if !present {
+            diags.at(
+                self.sources,
+                self.at,
+                format!(
+                    "{} channel {:?} needs `{what}`",
+                    type_word(self.kind),
+                    self.name
+                ),
+            );
+        }
+        present
+    }
+}
+
+/// An `email` channel: SMTP server, TLS, login, sender and recipients.
+pub(super) fn email(
+    c: &RawChannel,
+    cx: &ChannelCx,
+    diags: &mut Diagnostics,
+) -> Option<ChannelKind> {
+    let name = cx.name;
+    let tls = match c.tls.as_ref().map(|t| t.value) {
+        None | Some(EmailTlsText::Starttls) => EmailTls::StartTls,
+        Some(EmailTlsText::Tls) => EmailTls::Implicit,
+        Some(EmailTlsText::None) => EmailTls::None,
+    };
+    let port = match &c.port {
+        Some(p) => range::number(p, "port", 1, u64::from(u16::MAX), cx.sources, diags) as u16,
+        None => match tls {
+            EmailTls::StartTls => 587,
+            EmailTls::Implicit => 465,
+            EmailTls::None => 25,
+        },
+    };
+    let password = secret_of(
+        "password",
+        &cx.owner,
+        [
+            &c.password,
+            &c.password_file,
+            &c.password_env,
+            &c.password_credential,
+        ],
+    )
+    .resolve(cx.sources, diags);
+    if password.is_some() && c.username.is_none() {
+        diags.at(
+            cx.sources,
+            cx.at,
+            format!("email channel {name:?} has a password but no `username`"),
+        );
+    }
+    if tls == EmailTls::None && password.is_some() {
+        diags.at(
+            cx.sources,
+            cx.at,
+            format!("email channel {name:?}: refusing to send a password without TLS; use tls = \"starttls\" or \"tls\""),
+        );
+    }
+    let host_ok = cx.need(c.host.is_some(), "host", diags);
+    let from_ok = cx.need(c.from.is_some(), "from", diags);
+    let to_ok = cx.need(
+        c.to.as_ref().is_some_and(|t| !t.value.is_empty()),
+        "to (one or more addresses)",
+        diags,
+    );
+    for addr in c
+        .from
+        .iter()
+        .chain(c.to.iter().flat_map(|t| t.value.iter()))
+    {
+        if addr.value.parse::<lettre::message::Mailbox>().is_err() {
+            diags.at(
+                cx.sources,
+                addr,
+                format!(
+                    "{:?} is not an email address like \"Ops <ops@example.com>\"",
+                    addr.value
+                ),
+            );
+        }
+    }
+    let ca_file = c.ca_file.as_ref().map(|f| {
+        let p = resolve_path(cx.sources, f);
+        if let Err(e) = std::fs::read(&p) {
+            diags.at(cx.sources, f, format!("cannot read {}: {e}", p.display()));
+        }
+        p
+    });
+    if !(host_ok && from_ok && to_ok) {
+        return None;
+    }
+    Some(ChannelKind::Email(EmailConfig {
+        host: c.host.as_ref()?.value.clone(),
+        port,
+        tls,
+        username: c.username.as_ref().map(|u| u.value.clone()),
+        password,
+        from: c.from.as_ref()?.value.clone(),
+        to: c
+            .to
+            .as_ref()?
+            .value
+            .iter()
+            .map(|t| t.value.clone())
+            .collect(),
+        ca_file,
+        subject: c.subject.as_ref().map(|s| s.value.clone()),
+    }))
+}
+
+/// A `telegram` channel: bot token and chat.
+pub(super) fn telegram(
+    c: &RawChannel,
+    cx: &ChannelCx,
+    diags: &mut Diagnostics,
+) -> Option<ChannelKind> {
+    let tk = secret_of(
+        "token",
+        &cx.owner,
+        [&c.token, &c.token_file, &c.token_env, &c.token_credential],
+    );
+    let token_given = cx.need(
+        tk.is_given(),
+        "token_file, token_env or token_credential",
+        diags,
+    );
+    let token = tk.resolve(cx.sources, diags);
+    let chat_ok = cx.need(c.chat_id.is_some(), "chat_id", diags);
+    let api_url = match &c.api_url {
+        Some(u) => http_url(u, cx.sources, diags).unwrap_or_default(),
+        None => "https://api.telegram.org".to_string(),
+    };
+    if !(token_given && chat_ok) {
+        return None;
+    }
+    Some(ChannelKind::Telegram(TelegramConfig {
+        token: token?,
+        chat_id: match &c.chat_id.as_ref()?.value {
+            ChatIdText::Number(n) => n.to_string(),
+            ChatIdText::Text(t) => t.clone(),
+        },
+        api_url: api_url.trim_end_matches('/').to_string(),
+    }))
+}
+
+/// A `slack` or `webhook` channel: the URL (usually itself the credential).
+pub(super) fn url_channel(
+    c: &RawChannel,
+    cx: &ChannelCx,
+    diags: &mut Diagnostics,
+) -> Option<ChannelKind> {
+    let name = cx.name;
+    let kind = cx.kind;
+    let u = secret_of(
+        "url",
+        &cx.owner,
+        [&c.url, &c.url_file, &c.url_env, &c.url_credential],
+    );
+    let given = cx.need(
+        u.is_given(),
+        "url, url_file, url_env or url_credential",
+        diags,
+    );
+    // A webhook URL usually is the credential (Slack's are); inline is allowed for a
+    // plain local endpoint, with the usual warning.
+    let url = u.resolve(cx.sources, diags);
+    if let Some(u) = &url {
+        if !(u.0.starts_with("http://") || u.0.starts_with("https://")) {
+            diags.at(
+                cx.sources,
+                cx.at,
+                format!("channel {name:?}: the url must start with http:// or https://"),
+            );
+        }
+    }
+    if !given {
+        return None;
+    }
+    Some(if kind == ChannelKindText::Slack {
+        ChannelKind::Slack(SlackConfig {
+            url: url?,
+            style: match c.style.as_ref().map(|s| s.value) {
+                None | Some(SlackStyleText::Blocks) => SlackStyle::Blocks,
+                Some(SlackStyleText::Text) => SlackStyle::Text,
+            },
+        })
+    } else {
+        ChannelKind::Webhook(WebhookConfig { url: url? })
+    })
+}
+
+/// An `alertmanager` channel: the cluster's URLs, re-send interval, labels.
+pub(super) fn alertmanager(
+    c: &RawChannel,
+    cx: &ChannelCx,
+    diags: &mut Diagnostics,
+) -> Option<ChannelKind> {
+    let ok = cx.need(
+        c.urls.as_ref().is_some_and(|u| !u.value.is_empty()),
+        "urls (one per Alertmanager of the cluster)",
+        diags,
+    );
+    let urls: Vec<String> = c
+        .urls
+        .iter()
+        .flat_map(|u| u.value.iter())
+        .filter_map(|u| http_url(u, cx.sources, diags))
+        .map(|u| u.trim_end_matches('/').to_string())
+        .collect();
+    let resend = range::duration_or(
+        &c.resend,
+        "resend",
+        (secs(1), days(1)),
+        DEFAULT_AM_RESEND,
+        cx.sources,
+        diags,
+    );
+    if !ok {
+        return None;
+    }
+    Some(ChannelKind::Alertmanager(AlertmanagerConfig {
+        urls,
+        resend,
+        labels: c
+            .labels
+            .as_ref()
+            .map(|l| l.value.clone())
+            .unwrap_or_default(),
+    }))
+}
+
+/// The four forms of one secret key: inline, `_file`, `_env`, `_credential`.
+pub(super) fn secret_of<'a>(
+    key: &'a str,
+    owner: &'a str,
+    [inline, file, env, credential]: [&'a Option<Located<String>>; 4],
+) -> SecretSource<'a> {
+    SecretSource {
+        key,
+        owner,
+        inline: inline.as_ref(),
+        file: file.as_ref(),
+        env: env.as_ref(),
+        credential: credential.as_ref(),
+    }
+}
+
+/// A channel type as written in `type = ...`.
+pub(super) fn type_word(k: ChannelKindText) -> &'static str {
+    match k {
+        ChannelKindText::Console => "console",
+        ChannelKindText::Email => "email",
+        ChannelKindText::Telegram => "telegram",
+        ChannelKindText::Slack => "slack",
+        ChannelKindText::Webhook => "webhook",
+        ChannelKindText::Alertmanager => "alertmanager",
+    }
+}
+
+/// A URL that must be http(s).
+pub(super) fn http_url(
+    u: &Located<String>,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    if u.value.starts_with("http://") || u.value.starts_with("https://") {
+        Some(u.value.clone())
+    } else {
+        diags.at(
+            sources,
+            u,
+            format!("{:?} must start with http:// or https://", u.value),
+        );
+        None
+    }
+}
