@@ -254,6 +254,58 @@ pub fn resolve_probe(
     diags: &mut Diagnostics,
 ) -> Option<ProbeConfig> {
     let name = p.name.value.clone();
+    let kind = probe_kind(watch, &name, unit, user, p, sources, diags)?;
+    let failures = range::number_or(&p.failures, "failures", (1, 1000), 3, sources, diags);
+    let every = range::duration_or(
+        &p.every,
+        "every",
+        (ms(100), days(1)),
+        secs(60),
+        sources,
+        diags,
+    );
+    let timeout = range::duration_or(
+        &p.timeout,
+        "timeout",
+        (ms(100), secs(600)),
+        secs(10),
+        sources,
+        diags,
+    );
+    Some(ProbeConfig {
+        name,
+        kind,
+        every,
+        timeout,
+        failures: failures as u32,
+        severity: match p.severity.as_ref().map(|s| s.value) {
+            Some(SeverityText::Info) => Severity::Info,
+            Some(SeverityText::Warning) => Severity::Warning,
+            _ => Severity::Critical,
+        },
+        then_restart: wants_restart(&p.then),
+        schedule: crate::config::schedule::resolve_schedule(
+            &p.name.value,
+            p.active.as_ref(),
+            p.holidays.as_ref(),
+            p.holidays_file.as_ref(),
+            sources,
+            diags,
+        )
+        .map(std::sync::Arc::new),
+    })
+}
+
+/// What a probe checks, by its `kind`.
+fn probe_kind(
+    watch: &str,
+    name: &str,
+    unit: Option<&str>,
+    user: Option<&str>,
+    p: &RawProbe,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<ProbeKind> {
     let need_path = |diags: &mut Diagnostics| -> Option<PathBuf> {
         match &p.path {
             Some(path) => Some(resolve_path(sources, path)),
@@ -279,66 +331,7 @@ pub fn resolve_probe(
         }
         (w, c)
     };
-    // Keys that belong to one kind only.
-    only_for(
-        p,
-        ProbeKindText::Http,
-        "json_field",
-        &p.json_field,
-        sources,
-        diags,
-    );
-    only_for(
-        p,
-        ProbeKindText::Http,
-        "json_equals",
-        &p.json_equals,
-        sources,
-        diags,
-    );
-    only_for(
-        p,
-        ProbeKindText::Unit,
-        "crash_loop",
-        &p.crash_loop,
-        sources,
-        diags,
-    );
-    only_for(
-        p,
-        ProbeKindText::Unit,
-        "crash_window",
-        &p.crash_window,
-        sources,
-        diags,
-    );
-    let json = match (&p.json_field, &p.json_equals) {
-        (Some(f), Some(e)) => Some(JsonCheck {
-            field: f.value.clone(),
-            equals: e.value.clone(),
-        }),
-        (None, None) => None,
-        (Some(at), None) | (None, Some(at)) => {
-            diags.at(
-                sources,
-                at,
-                format!("probe {watch}/{name}: set both json_field and json_equals, or neither"),
-            );
-            None
-        }
-    };
-    let crash_window = range::duration_or(
-        &p.crash_window,
-        "crash_window",
-        (secs(10), days(7)),
-        secs(600),
-        sources,
-        diags,
-    );
-    let crash_loop = p.crash_loop.as_ref().map(|n| CrashLoopLimit {
-        restarts: range::number(n, "crash_loop", 1, 1000, sources, diags),
-        window: crash_window,
-    });
+    let (json, crash_loop) = kind_extras(watch, name, p, sources, diags);
     let kind = match p.kind.value {
         ProbeKindText::Http => match &p.url {
             Some(u) if u.value.starts_with("http://") || u.value.starts_with("https://") => {
@@ -404,43 +397,76 @@ pub fn resolve_probe(
             ProbeKind::Memory { warning, critical }
         }
     };
-    let failures = range::number_or(&p.failures, "failures", (1, 1000), 3, sources, diags);
-    let every = range::duration_or(
-        &p.every,
-        "every",
-        (ms(100), days(1)),
-        secs(60),
+    Some(kind)
+}
+
+/// The keys of one kind only (refused on others), and the `json_*` and `crash_*` checks.
+fn kind_extras(
+    watch: &str,
+    name: &str,
+    p: &RawProbe,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> (Option<JsonCheck>, Option<CrashLoopLimit>) {
+    // Keys that belong to one kind only.
+    only_for(
+        p,
+        ProbeKindText::Http,
+        "json_field",
+        &p.json_field,
         sources,
         diags,
     );
-    let timeout = range::duration_or(
-        &p.timeout,
-        "timeout",
-        (ms(100), secs(600)),
-        secs(10),
+    only_for(
+        p,
+        ProbeKindText::Http,
+        "json_equals",
+        &p.json_equals,
         sources,
         diags,
     );
-    Some(ProbeConfig {
-        name,
-        kind,
-        every,
-        timeout,
-        failures: failures as u32,
-        severity: match p.severity.as_ref().map(|s| s.value) {
-            Some(SeverityText::Info) => Severity::Info,
-            Some(SeverityText::Warning) => Severity::Warning,
-            _ => Severity::Critical,
-        },
-        then_restart: wants_restart(&p.then),
-        schedule: crate::config::schedule::resolve_schedule(
-            &p.name.value,
-            p.active.as_ref(),
-            p.holidays.as_ref(),
-            p.holidays_file.as_ref(),
-            sources,
-            diags,
-        )
-        .map(std::sync::Arc::new),
-    })
+    only_for(
+        p,
+        ProbeKindText::Unit,
+        "crash_loop",
+        &p.crash_loop,
+        sources,
+        diags,
+    );
+    only_for(
+        p,
+        ProbeKindText::Unit,
+        "crash_window",
+        &p.crash_window,
+        sources,
+        diags,
+    );
+    let json = match (&p.json_field, &p.json_equals) {
+        (Some(f), Some(e)) => Some(JsonCheck {
+            field: f.value.clone(),
+            equals: e.value.clone(),
+        }),
+        (None, None) => None,
+        (Some(at), None) | (None, Some(at)) => {
+            diags.at(
+                sources,
+                at,
+                format!("probe {watch}/{name}: set both json_field and json_equals, or neither"),
+            );
+            None
+        }
+    };
+    let crash_window = range::duration_or(
+        &p.crash_window,
+        "crash_window",
+        (secs(10), days(7)),
+        secs(600),
+        sources,
+        diags,
+    );
+    let crash_loop = p.crash_loop.as_ref().map(|n| CrashLoopLimit {
+        restarts: range::number(n, "crash_loop", 1, 1000, sources, diags),
+        window: crash_window,
+    });
+    (json, crash_loop)
 }
