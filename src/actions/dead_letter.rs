@@ -9,7 +9,6 @@
 //! was redacted where the alert entered the pipeline, and the reason was redacted by the
 //! worker: a dead letter holds no secret the other outputs would not show.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,6 +19,7 @@ use crate::actions::redact::Redactor;
 use crate::actions::spool::SpoolError;
 use crate::config::Config;
 use crate::core::logging::LogFormat;
+use crate::core::state_file;
 
 /// Version of the stored form.
 pub const DEAD_VERSION: u32 = 1;
@@ -78,50 +78,27 @@ impl DeadLetters {
             reason: reason.to_string(),
             notification: n.clone(),
         };
-        std::fs::create_dir_all(&self.dir).map_err(err)?;
         let bytes = serde_json::to_vec(&letter).map_err(|e| err(std::io::Error::other(e)))?;
-        let path = self.path_of(n.id);
-        let tmp = path.with_extension("tmp");
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_data()?;
-            drop(f);
-            std::fs::rename(&tmp, &path)?;
-            std::fs::File::open(&self.dir)?.sync_all()
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            err(e)
-        })
+        state_file::write_atomic(&self.path_of(n.id), &bytes).map_err(err)
     }
 
     /// Every dead letter, oldest first. A file that cannot be read is reported and skipped
     /// (left where it is for a person to look at).
     pub fn load(&self) -> Vec<DeadLetter> {
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        let records = match state_file::read_records::<DeadLetter>(&self.dir) {
+            Ok(r) => r,
             Err(e) => {
                 tracing::error!(dir = %self.dir.display(), error = %e, "cannot read the dead letters");
                 return Vec::new();
             }
         };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        paths.sort();
-        let mut out = Vec::with_capacity(paths.len());
-        for p in paths {
-            let parsed = std::fs::read(&p)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<DeadLetter>(&b).map_err(|e| e.to_string()));
-            match parsed {
-                Ok(d) if d.version == DEAD_VERSION => out.push(d),
-                Ok(d) => {
-                    tracing::error!(path = %p.display(), "dead letter of version {} skipped", d.version)
-                }
+        let mut out = Vec::with_capacity(records.len());
+        for (p, parsed) in records {
+            match parsed.and_then(|d| {
+                state_file::check_version(d.version, DEAD_VERSION).map_err(|e| e.to_string())?;
+                Ok(d)
+            }) {
+                Ok(d) => out.push(d),
                 Err(e) => {
                     tracing::error!(path = %p.display(), "unreadable dead letter skipped: {e}")
                 }

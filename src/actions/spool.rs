@@ -13,10 +13,10 @@
 //! The one window left: a crash after a channel accepted a notification and before its file
 //! is removed sends it again after the restart (at-least-once, documented in decisions.md).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::actions::notification::{Notification, VERSION};
+use crate::core::state_file;
 
 /// The spool directory of one state dir.
 #[derive(Debug)]
@@ -57,18 +57,9 @@ impl Spool {
         };
         std::fs::create_dir_all(&self.dir).map_err(err)?;
         let bytes = serde_json::to_vec(n).map_err(|e| err(std::io::Error::other(e)))?;
-        let path = self.path_of(n.id);
-        let tmp = path.with_extension("tmp");
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            drop(f);
-            std::fs::rename(&tmp, &path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            err(e)
-        })
+        // Made durable with the others of its batch (`sync`).
+        state_file::write_replacing(&self.path_of(n.id), &bytes, state_file::Sync::Deferred)
+            .map_err(err)
     }
 
     /// Makes the files of `ids` (written by `write`) and their names durable.
@@ -112,27 +103,20 @@ impl Spool {
     /// Every notification left by an earlier run, oldest first. A file that cannot be read
     /// is renamed to `*.bad` and reported, never silently dropped.
     pub fn load(&self) -> Vec<Notification> {
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        let records = match state_file::read_records::<Notification>(&self.dir) {
+            Ok(r) => r,
             Err(e) => {
                 tracing::error!(dir = %self.dir.display(), error = %e, "cannot read the alert spool");
                 return Vec::new();
             }
         };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        paths.sort();
-        let mut out = Vec::with_capacity(paths.len());
-        for p in paths {
-            let parsed = std::fs::read(&p).map_err(|e| e.to_string()).and_then(|b| {
-                serde_json::from_slice::<Notification>(&b).map_err(|e| e.to_string())
-            });
+        let mut out = Vec::with_capacity(records.len());
+        for (p, parsed) in records {
             match parsed {
-                Ok(n) if n.version == VERSION => out.push(n),
-                Ok(n) => set_aside(&p, &format!("version {} is not {VERSION}", n.version)),
+                Ok(n) => match state_file::check_version(n.version, VERSION) {
+                    Ok(()) => out.push(n),
+                    Err(e) => set_aside(&p, &e.to_string()),
+                },
                 Err(e) => set_aside(&p, &e),
             }
         }

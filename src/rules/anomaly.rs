@@ -278,12 +278,8 @@ impl Anomaly {
 
     /// Continues from a saved baseline.
     pub fn restore(&mut self, saved: Saved, clock: &WallClock) -> Result<(), String> {
-        if saved.version != VERSION {
-            return Err(format!(
-                "saved by another version ({}, this one reads {VERSION})",
-                saved.version
-            ));
-        }
+        crate::core::state_file::check_version(saved.version, VERSION)
+            .map_err(|e| e.to_string())?;
         if saved.seasonal != self.seasonal || saved.baselines.len() != self.baselines.len() {
             return Err("`seasonal` changed since it was saved; learning again".into());
         }

@@ -90,12 +90,8 @@ impl NewKind {
 
     /// Continues from a saved state (kinds known, learning end); another version is ignored.
     pub fn restore(&mut self, saved: Saved, clock: &WallClock) -> Result<(), String> {
-        if saved.version != VERSION {
-            return Err(format!(
-                "saved by another version ({}, this one reads {VERSION})",
-                saved.version
-            ));
-        }
+        crate::core::state_file::check_version(saved.version, VERSION)
+            .map_err(|e| e.to_string())?;
         if let Some(until) = jiff::Timestamp::from_millisecond(saved.learn_until_ms)
             .ok()
             .and_then(|t| clock.instant(t))

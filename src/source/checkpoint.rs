@@ -206,10 +206,14 @@ impl Checkpointer {
         if let Err(e) = std::fs::create_dir_all(dir) {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot create state directory; positions will not survive a restart");
         }
-        let snap = [dir.join(SNAPSHOT), dir.join(format!("{SNAPSHOT}.tmp"))]
-            .into_iter()
-            .filter_map(|p| read_snapshot(&p))
-            .max_by_key(|s| s.seq);
+        let snapshot = dir.join(SNAPSHOT);
+        let snap = [
+            snapshot.clone(),
+            crate::core::state_file::tmp_path(&snapshot),
+        ]
+        .into_iter()
+        .filter_map(|p| read_snapshot(&p))
+        .max_by_key(|s| s.seq);
         if let Some(s) = snap {
             cp.seq = s.seq;
             for f in s.files {
@@ -338,13 +342,9 @@ impl Checkpointer {
                 Position::Journal(j) => snap.journals.push(j.clone()),
             }
         }
-        let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
-        let mut f = File::create(&tmp)?;
-        serde_json::to_writer_pretty(&mut f, &snap)?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, self.dir.join(SNAPSHOT))?;
-        File::open(&self.dir)?.sync_all()
+        let mut bytes = serde_json::to_vec_pretty(&snap)?;
+        bytes.push(b'\n');
+        crate::core::state_file::write_atomic(&self.dir.join(SNAPSHOT), &bytes)
     }
 
     /// Logs a write problem once, and its end.
@@ -375,11 +375,13 @@ fn open_journal(dir: &Path) -> Option<File> {
 fn read_snapshot(path: &Path) -> Option<Snapshot> {
     let text = std::fs::read(path).ok()?;
     match serde_json::from_slice::<Snapshot>(&text) {
-        Ok(s) if s.version == VERSION => Some(s),
-        Ok(s) => {
-            tracing::warn!(path = %path.display(), version = s.version, "checkpoint snapshot of an unknown version ignored");
-            None
-        }
+        Ok(s) => match crate::core::state_file::check_version(s.version, VERSION) {
+            Ok(()) => Some(s),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "checkpoint snapshot ignored: {e}");
+                None
+            }
+        },
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "corrupt checkpoint snapshot ignored");
             None

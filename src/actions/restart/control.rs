@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 /// What an operator asked for a watch, through `logwarden pause/resume`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Control {
+    /// The file's version (see `core::state_file`); files written before it had one are
+    /// version 1.
+    #[serde(default = "first_version")]
+    pub version: u32,
     /// Unix seconds until which the watch is paused (no restarts).
     pub paused_until: Option<u64>,
     /// Bumped by each `logwarden resume`.
@@ -15,24 +19,37 @@ pub struct Control {
     pub resume: u64,
 }
 
+/// The version of control files written.
+const CONTROL_VERSION: u32 = 1;
+
+fn first_version() -> u32 {
+    1
+}
+
 /// The control file of `watch` in `state_dir`.
 pub fn control_path(state_dir: &Path, watch: &str) -> PathBuf {
     state_dir.join("control").join(format!("{watch}.json"))
 }
 
-/// Reads a watch's control file (missing: nothing asked).
+/// Reads a watch's control file (missing, unreadable or of an unknown version: nothing
+/// asked).
 pub fn read_control(state_dir: &Path, watch: &str) -> Control {
     std::fs::read(control_path(state_dir, watch))
         .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
+        .and_then(|b| serde_json::from_slice::<Control>(&b).ok())
+        .filter(|c| crate::core::state_file::check_version(c.version, CONTROL_VERSION).is_ok())
         .unwrap_or_default()
 }
 
 /// Writes a watch's control file atomically.
 pub fn write_control(state_dir: &Path, watch: &str, control: &Control) -> std::io::Result<()> {
     let path = control_path(state_dir, watch);
+    let control = Control {
+        version: CONTROL_VERSION,
+        ..control.clone()
+    };
     crate::core::state_file::write_atomic(
         &path,
-        &serde_json::to_vec_pretty(control).map_err(std::io::Error::other)?,
+        &serde_json::to_vec_pretty(&control).map_err(std::io::Error::other)?,
     )
 }

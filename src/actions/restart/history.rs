@@ -60,9 +60,9 @@ pub(super) const SAVED_VERSION: u32 = 2;
 impl SavedFile {
     /// A `restarts.json` of a known version, or `None`.
     pub(super) fn parse(bytes: &[u8]) -> Option<SavedFile> {
-        serde_json::from_slice(bytes)
-            .ok()
-            .filter(|f: &SavedFile| (1..=SAVED_VERSION).contains(&f.version))
+        serde_json::from_slice(bytes).ok().filter(|f: &SavedFile| {
+            crate::core::state_file::check_version(f.version, SAVED_VERSION).is_ok()
+        })
     }
 }
 

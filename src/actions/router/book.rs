@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::notification::unix_ms;
 use crate::core::alert::Alert;
+use crate::core::state_file;
+
+/// The version of `alerts.json` written (see `core::state_file`).
+const BOOK_VERSION: u32 = 1;
 
 /// An open alert's key: (watch, rule).
 pub(super) type Key = (String, String);
@@ -42,11 +46,11 @@ struct Book {
 /// Writes the open alerts to `path` (atomically).
 pub(super) fn save(path: &Path, open: &BTreeMap<Key, Open>) -> std::io::Result<()> {
     let book = Book {
-        version: 1,
+        version: BOOK_VERSION,
         open: open.values().cloned().collect(),
     };
     let bytes = serde_json::to_vec_pretty(&book).map_err(std::io::Error::other)?;
-    crate::core::state_file::write_atomic(path, &bytes)
+    state_file::write_atomic(path, &bytes)
 }
 
 /// Reads what an earlier run left open: each alert carried (see the router's module doc),
@@ -61,7 +65,7 @@ pub(super) fn load(path: &Path, repeat: Duration) -> BTreeMap<Key, Open> {
         }
     };
     match serde_json::from_slice::<Book>(&bytes) {
-        Ok(b) if b.version == 1 => b
+        Ok(b) if state_file::check_version(b.version, BOOK_VERSION).is_ok() => b
             .open
             .into_iter()
             .map(|mut o| {
@@ -74,10 +78,8 @@ pub(super) fn load(path: &Path, repeat: Duration) -> BTreeMap<Key, Open> {
             })
             .collect(),
         Ok(b) => {
-            tracing::warn!(
-                version = b.version,
-                "open alerts file of an unknown version ignored"
-            );
+            let e = state_file::check_version(b.version, BOOK_VERSION).err();
+            tracing::warn!(path = %path.display(), "open alerts file ignored: {}", e.map(|e| e.to_string()).unwrap_or_default());
             BTreeMap::new()
         }
         Err(e) => {
