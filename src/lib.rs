@@ -11,13 +11,13 @@
 //! the daemon wires them from a validated config, and the CLI runs the daemon or one of its
 //! one-shot commands.
 
-pub mod actions;
+pub(crate) mod actions;
 pub mod cli;
 pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod matcher;
-pub mod probes;
+pub(crate) mod probes;
 pub mod rules;
 pub mod source;
 pub mod telemetry;

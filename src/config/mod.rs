@@ -11,24 +11,24 @@
 
 mod channel;
 mod channel_kinds;
-pub mod channels;
+pub(crate) mod channels;
 mod daemon_table;
 pub mod duration;
-pub mod error;
+pub(crate) mod error;
 mod journal;
 mod load;
 pub mod located;
 mod multiline;
 pub mod packs;
-pub mod permissions;
-pub mod range;
-pub mod raw;
-pub mod recovery;
+pub(crate) mod permissions;
+pub(crate) mod range;
+pub(crate) mod raw;
+pub(crate) mod recovery;
 mod rule;
 mod rule_kinds;
 pub mod schedule;
-pub mod secret;
-pub mod types;
+pub(crate) mod secret;
+pub(crate) mod types;
 mod watch;
 
 pub use channels::{AlertsConfig, ChannelConfig, ChannelKind};

@@ -2,11 +2,11 @@
 //! severity, the names of the built-in rules, clocks and time formats, state files, the
 //! shutdown signal, log output, and the template language of alert texts.
 
-pub mod alert;
-pub mod clock;
+pub(crate) mod alert;
+pub(crate) mod clock;
 pub mod logging;
-pub mod rule_names;
+pub(crate) mod rule_names;
 pub mod shutdown;
-pub mod state_file;
-pub mod text_template;
-pub mod timefmt;
+pub(crate) mod state_file;
+pub(crate) mod text_template;
+pub(crate) mod timefmt;

@@ -2,8 +2,8 @@
 //! (`pipeline.rs`), with the matching stage each source feeds (`match_stage.rs`), the HTTP
 //! endpoint (`http.rs`) and systemd's notification socket (`sd_notify.rs`).
 
-pub mod http;
-pub mod match_stage;
-pub mod pipeline;
+pub(crate) mod http;
+pub(crate) mod match_stage;
+pub(crate) mod pipeline;
 pub mod reload_loop;
-pub mod sd_notify;
+pub(crate) mod sd_notify;

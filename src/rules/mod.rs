@@ -6,20 +6,20 @@
 //! they are given, so tests drive them in microseconds; the engine sleeps exactly until the
 //! earliest rule deadline, so an idle daemon does not wake needlessly.
 
-pub mod absent;
-pub mod activity;
-pub mod anomaly;
-pub mod engine;
-pub mod gate;
-pub mod input;
+pub(crate) mod absent;
+pub(crate) mod activity;
+pub(crate) mod anomaly;
+pub(crate) mod engine;
+pub(crate) mod gate;
+pub(crate) mod input;
 pub mod line_template;
-pub mod match_rule;
-pub mod new_kind;
-pub mod probe_rule;
-pub mod rate;
-pub mod recent;
-pub mod stale;
-pub mod store;
+pub(crate) mod match_rule;
+pub(crate) mod new_kind;
+pub(crate) mod probe_rule;
+pub(crate) mod rate;
+pub(crate) mod recent;
+pub(crate) mod stale;
+pub(crate) mod store;
 
 pub use activity::Activity;
 pub use engine::Engine;

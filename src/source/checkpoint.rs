@@ -248,7 +248,8 @@ impl Checkpointer {
         self.positions.clone()
     }
 
-    /// The saved position of `path`, if any.
+    /// The saved position of `path`, if any (the daemon takes them all: `positions`).
+    #[cfg(test)]
     pub fn position(&self, path: &str) -> Option<&Position> {
         self.positions.get(path)
     }

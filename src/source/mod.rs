@@ -5,15 +5,15 @@
 //! pipeline) matches the line and forwards what the rules need; the source knows nothing of
 //! patterns or rules.
 
-pub mod checkpoint;
-pub mod context_lines;
+pub(crate) mod checkpoint;
+pub(crate) mod context_lines;
 pub mod file;
-pub mod generations;
-pub mod glob;
-pub mod identity;
+pub(crate) mod generations;
+pub(crate) mod glob;
+pub(crate) mod identity;
 pub mod journal;
 #[cfg(feature = "journald")]
-pub mod journal_access;
+pub(crate) mod journal_access;
 pub mod line_reader;
 pub mod multiline;
 pub mod timestamp;

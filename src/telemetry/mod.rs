@@ -4,8 +4,8 @@
 //! a lock per line); rule states change only on transitions. `/status` is `status.rs`,
 //! `/metrics` is `metrics.rs`.
 
-pub mod metrics;
-pub mod status;
+pub(crate) mod metrics;
+pub(crate) mod status;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
