@@ -37,6 +37,8 @@ pub struct Worker {
     pub name: String,
     pub channel: Arc<dyn Channel>,
     pub cfg: ChannelConfig,
+    /// What the router queues (unbounded: see `router::dispatch::Target`). The worker moves
+    /// it at once into `State::queue`, which holds at most `spool_max`.
     pub rx: mpsc::UnboundedReceiver<Notification>,
     /// The fallback channel's queue, if this channel has one.
     pub fallback: Option<mpsc::UnboundedSender<Notification>>,
@@ -57,6 +59,7 @@ struct Queued {
 
 /// The worker's state between wake-ups.
 struct State {
+    /// Waiting to be sent: at most `spool_max` (the oldest dropped past it, said so).
     queue: VecDeque<Queued>,
     /// Consecutive failed tries.
     failures: u32,

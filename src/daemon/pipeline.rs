@@ -223,6 +223,11 @@ pub async fn run_with_sink(
         drop(supervisor);
         None
     } else {
+        // Unbounded on purpose: the supervisor sends its own alerts into the output queue
+        // that `route_outputs` reads while feeding this one; two bounded queues in a loop
+        // can block each other for good. It is bounded in practice by the output queue
+        // (`ALERT_QUEUE`) that every alert copied here passed, and the supervisor takes
+        // each at once (bookkeeping, no I/O).
         let (tx, rx) = mpsc::unbounded_channel();
         tasks.spawn(supervisor.run(rx, shutdown.clone()));
         Some(tx)

@@ -27,6 +27,9 @@ pub async fn run(path: PathBuf, mut config: Config, format: LogFormat) -> anyhow
         let mut stamps = file_stamps(&config.files_read);
         let (trigger, shutdown) = shutdown::channel();
         let files = config.files_read.clone();
+        // Unbounded, and bounded in practice: one alert per reload refused or fixed, at the
+        // pace of SIGHUPs and config edits; the pipeline reads it as it comes. A bounded
+        // queue could only block this loop, which must stay free to answer SIGTERM.
         let (about_logwarden, about_rx) = tokio::sync::mpsc::unbounded_channel();
         if std::mem::take(&mut refused) {
             let _ = about_logwarden.send(config_alert(

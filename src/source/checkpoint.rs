@@ -257,6 +257,16 @@ impl Checkpointer {
     /// Notes that every line of `position.path` before `position.offset` was handed on. Kept in
     /// memory until `write_journal` (the caller decides when a write is worth it).
     pub fn update(&mut self, position: Position) {
+        if let Position::File(f) = &position {
+            // A position's length is at least its offset (0: not known, older state).
+            debug_assert!(
+                f.len == 0 || f.len >= f.offset,
+                "position of {} past the length seen ({} > {})",
+                f.path,
+                f.offset,
+                f.len
+            );
+        }
         let key = position.key();
         if self.positions.get(key) == Some(&position) {
             return;

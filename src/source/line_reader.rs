@@ -88,6 +88,12 @@ impl LineReader {
         r: &mut R,
         mut on_line: impl FnMut(&[u8], LineFlags),
     ) -> io::Result<usize> {
+        // `split` leaves less than one line: a read always has room (an empty slice would
+        // read 0 bytes, taken for the end of the file).
+        debug_assert!(
+            self.len + READ_CHUNK <= self.buf.len(),
+            "line reader buffer full"
+        );
         let n = loop {
             match r.read(&mut self.buf[self.len..]) {
                 Ok(n) => break n,
@@ -96,6 +102,7 @@ impl LineReader {
             }
         };
         self.len += n;
+        debug_assert!(self.len <= self.buf.len());
         self.split(&mut on_line);
         Ok(n)
     }
@@ -136,6 +143,7 @@ impl LineReader {
                     end: self.consumed + end as u64 + 1,
                     ..LineFlags::default()
                 };
+                debug_assert!(flags.start >= self.consumed && flags.end > flags.start);
                 on_line(&line[..line.len().min(self.max_line)], flags);
             }
             start = end + 1;
@@ -161,6 +169,9 @@ impl LineReader {
         self.consumed += start as u64;
         self.buf.copy_within(start..self.len, 0);
         self.len -= start;
+        // What stays is the start of one line, shorter than a whole one (or nothing while
+        // skipping): the next read has its `READ_CHUNK`.
+        debug_assert!(self.len < self.max_line && (!self.skipping || self.len == 0));
     }
 }
 
