@@ -461,12 +461,39 @@ fn imports_follow_the_layers() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// Prints the graph between the layers and the files per folder (for reviews: `cargo test
+/// --test layering -- --nocapture`).
+#[test]
+fn the_layer_graph_as_text() {
+    let modules = load_modules();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (from, tos) in graph(&modules) {
+        let e = edges.entry(from[0].clone()).or_default();
+        for to in tos.iter().filter(|t| t[0] != from[0]) {
+            e.insert(to[0].clone());
+        }
+    }
+    for layer in LAYERS {
+        let files = modules.iter().filter(|m| m.path[0] == *layer).count();
+        let uses: Vec<&str> = edges
+            .get(*layer)
+            .map(|e| e.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        eprintln!("{layer:<10} {files:>3} files  imports: {}", uses.join(", "));
+    }
+    assert!(!edges.is_empty());
+}
+
 #[test]
 fn the_layers_here_are_the_ones_lib_rs_declares() {
     let lib = std::fs::read_to_string(src_dir().join("lib.rs")).expect("src/lib.rs");
     let mut declared: Vec<&str> = lib
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("pub mod "))
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("pub mod ")
+                .or_else(|| l.strip_prefix("pub(crate) mod "))
+        })
         .map(|l| l.trim_end_matches(';'))
         .collect();
     declared.sort_unstable();
