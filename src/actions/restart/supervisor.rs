@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::actions::restart::control::{read_control, Control};
@@ -36,6 +37,11 @@ use crate::rules::{Activity, Input, Output};
 /// How often a unit stopped by an operator is looked at again (one `systemctl show`, not
 /// logged): once it runs again, restarts are on again.
 const OPERATOR_STOP_RECHECK: Duration = Duration::from_secs(10);
+/// At shutdown, restarts under way get this long to end (the pipeline waits 5 s for all).
+const FINISH_WITHIN: Duration = Duration::from_secs(3);
+
+/// The restart tasks under way, each giving its watch and outcome.
+type Tasks = JoinSet<(usize, TaskKind, Outcome)>;
 
 /// Decides and runs restarts for every watch that may be restarted.
 pub struct Supervisor {
@@ -128,7 +134,8 @@ impl Supervisor {
         mut alerts_in: mpsc::UnboundedReceiver<Alert>,
         mut shutdown: Shutdown,
     ) {
-        let (done_tx, mut done_rx) = mpsc::channel::<(usize, TaskKind, Outcome)>(8);
+        // Every restart under way is a task owned here.
+        let mut tasks: Tasks = JoinSet::new();
         // Backoff, grace and pauses end with time: look again every second while anything
         // asks for a restart (an idle supervisor does not wake).
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -138,15 +145,44 @@ impl Supervisor {
             tokio::select! {
                 a = alerts_in.recv() => match a {
                     Some(a) => self.on_alert(&a),
-                    None => return,
+                    None => break,
                 },
-                Some((i, kind, outcome)) = done_rx.recv() => self.on_done(i, kind, outcome).await,
+                Some(joined) = tasks.join_next() => match joined {
+                    Ok((i, kind, outcome)) => self.on_done(i, kind, outcome).await,
+                    Err(e) => tracing::error!(error = %e, "a restart task ended without an outcome"),
+                },
                 _ = tick.tick(), if pending => {}
-                _ = shutdown.wait() => return,
+                _ = shutdown.wait() => break,
             }
             for i in 0..self.watches.len() {
-                self.decide(i, &done_tx).await;
+                self.decide(i, &mut tasks).await;
             }
+        }
+        self.finish(&mut tasks).await;
+    }
+
+    /// At shutdown (or reload): the restarts under way get `FINISH_WITHIN` to end, their
+    /// outcome handled as usual; the rest are cancelled, and the "in progress" mark they
+    /// saved makes the next supervisor finish them (no two supervisors act on one unit).
+    async fn finish(&mut self, tasks: &mut Tasks) {
+        let deadline = tokio::time::sleep(FINISH_WITHIN);
+        tokio::pin!(deadline);
+        while !tasks.is_empty() {
+            tokio::select! {
+                Some(joined) = tasks.join_next() => {
+                    if let Ok((i, kind, outcome)) = joined {
+                        self.on_done(i, kind, outcome).await;
+                    }
+                }
+                _ = &mut deadline => break,
+            }
+        }
+        if !tasks.is_empty() {
+            tracing::warn!(
+                restarts = tasks.len(),
+                "stopping in the middle of a restart; the next start of logwarden finishes it"
+            );
+            tasks.abort_all();
         }
     }
 
@@ -212,7 +248,7 @@ impl Supervisor {
 
     /// Looks at watch `i`: restarts it when its rules ask and the policy allows (see the
     /// module doc), or notes (once) why not.
-    async fn decide(&mut self, i: usize, done: &mpsc::Sender<(usize, TaskKind, Outcome)>) {
+    async fn decide(&mut self, i: usize, tasks: &mut Tasks) {
         let now = Instant::now();
         if self.watches[i].busy {
             return;
@@ -220,7 +256,7 @@ impl Supervisor {
         let control = read_control(&self.state_dir, &self.watches[i].name);
         self.take_resume(i, &control, now).await;
         if self.watches[i].interrupted {
-            self.finish_interrupted(i, &control, done);
+            self.finish_interrupted(i, &control, tasks);
             return;
         }
         let w = &self.watches[i];
@@ -264,7 +300,7 @@ impl Supervisor {
         if w.operator_stopped {
             // Quiet: a look now and then (no log line, no saved state) until it runs again.
             if now >= w.recheck_at {
-                self.spawn_task(i, TaskKind::Recheck, done);
+                self.spawn_task(i, TaskKind::Recheck, tasks);
             }
             return;
         }
@@ -313,7 +349,7 @@ impl Supervisor {
         w.reason = wanted.join(", ");
         w.saved.history.push(unix_now());
         w.saved.attempt += 1;
-        self.spawn_task(i, TaskKind::Restart, done);
+        self.spawn_task(i, TaskKind::Restart, tasks);
     }
 
     /// Acts on a `logwarden resume` not seen yet: the history is cleared, a hand-over ends.
@@ -340,12 +376,7 @@ impl Supervisor {
     }
 
     /// Finishes the restart the previous logwarden began (unless the watch is paused).
-    fn finish_interrupted(
-        &mut self,
-        i: usize,
-        control: &Control,
-        done: &mpsc::Sender<(usize, TaskKind, Outcome)>,
-    ) {
+    fn finish_interrupted(&mut self, i: usize, control: &Control, tasks: &mut Tasks) {
         if let Some(until) = control.paused_until.filter(|&u| u > unix_now()) {
             let why = format!(
                 "paused by an operator for {} more (a restart was interrupted)",
@@ -356,7 +387,7 @@ impl Supervisor {
         }
         self.watches[i].interrupted = false;
         tracing::warn!(watch = %self.watches[i].name, "logwarden ended in the middle of a restart; finishing it");
-        self.spawn_task(i, TaskKind::FinishInterrupted, done);
+        self.spawn_task(i, TaskKind::FinishInterrupted, tasks);
     }
 
     /// Nothing asks for a restart of watch `i`: an operator stop or a hand-over ends, and
@@ -393,12 +424,7 @@ impl Supervisor {
 
     /// Marks a restart in progress (saved), then runs it as its own task. (A `Recheck` only
     /// looks at the unit: nothing is saved.)
-    fn spawn_task(
-        &mut self,
-        i: usize,
-        kind: TaskKind,
-        done: &mpsc::Sender<(usize, TaskKind, Outcome)>,
-    ) {
+    fn spawn_task(&mut self, i: usize, kind: TaskKind, tasks: &mut Tasks) {
         let w = &mut self.watches[i];
         w.busy = true;
         if kind != TaskKind::Recheck {
@@ -423,11 +449,7 @@ impl Supervisor {
             startup_grace: w.cfg.startup_grace,
             kind,
         };
-        let done = done.clone();
-        tokio::spawn(async move {
-            let outcome = task.run().await;
-            let _ = done.send((i, kind, outcome)).await;
-        });
+        tasks.spawn(async move { (i, kind, task.run().await) });
     }
 
     async fn on_done(&mut self, i: usize, kind: TaskKind, outcome: Outcome) {
