@@ -22,7 +22,9 @@ fn demo_shows_burst_stale_absent_and_a_verified_restart_and_ends_by_itself() {
         "EVENT [WARNING] demo-bot/critical-line",
         "FIRING [CRITICAL] demo-bot/log-stale",
         "FIRING [WARNING] demo-bot/no-activity",
-        "EVENT [WARNING] demo-bot/restart: restarted (1 of at most 3 per window) and verified healthy",
+        // The restart names its cause: the rule that asked, with what it said.
+        "EVENT [WARNING] demo-bot/restart: restarted (1 of at most 3 per window) because ",
+        "; verified healthy",
         "RESOLVED [CRITICAL] demo-bot/log-stale",
         "every expected one seen",
     ] {

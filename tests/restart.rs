@@ -191,6 +191,13 @@ fn a_frozen_bot_is_detected_restarted_verified_and_alerted_once() {
                 .is_some_and(|t| t.contains("verified healthy"))
     });
     let freeze_to_healthy = frozen_at.elapsed();
+    // It names its cause: the rule or probe that asked, with its evidence.
+    let summary = done["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("because log-stale: no new line for")
+            || summary.contains("because health: "),
+        "{summary}"
+    );
     d.collect_for(Duration::from_secs(4));
     println!(
         "freeze to verified healthy: {:.1}s; {}",
@@ -439,7 +446,7 @@ fn a_restart_cut_short_by_logwarden_dying_between_stop_and_start_is_finished_at_
     std::fs::write(
         s.dir.path().join("state/restarts.json"),
         format!(
-            r#"{{"version":2,"watches":{{"bot":{{"history":[{}],"attempt":1,"gave_up":false,"resume_seen":0,"in_progress_unix_ms":{}}}}}}}"#,
+            r#"{{"version":2,"watches":{{"bot":{{"history":[{}],"attempt":1,"gave_up":false,"resume_seen":0,"in_progress_unix_ms":{},"in_progress_reason":"log-stale: no new line for 3s (limit 2s)"}}}}}}"#,
             now.as_secs(),
             now.as_millis()
         ),
@@ -450,6 +457,11 @@ fn a_restart_cut_short_by_logwarden_dying_between_stop_and_start_is_finished_at_
     let summary = done["summary"].as_str().unwrap_or_default();
     assert!(
         summary.contains("the next one finished it") && summary.contains("verified healthy"),
+        "{summary}"
+    );
+    // The cause the killed logwarden began it for was saved with it, and is named.
+    assert!(
+        summary.contains(" because log-stale: no new line for 3s (limit 2s)"),
         "{summary}"
     );
     let out = s.ns.run(&["systemctl", "is-active", "bot.service"]);

@@ -45,6 +45,10 @@ pub(super) struct Saved {
     /// start, leaving the unit stopped as if by an operator): the restart is finished then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) in_progress_unix_ms: Option<u64>,
+    /// What the restart in progress is for (the rules and probes that asked, with what they
+    /// said), so the logwarden that finishes it names the cause too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) in_progress_reason: Option<String>,
 }
 
 /// `state_dir/restarts.json`: each watch's restart history.

@@ -196,6 +196,9 @@ impl Supervisor {
         match a.state {
             AlertState::Firing => {
                 w.firing.insert(a.rule.clone());
+                if w.restart_on.contains(&a.rule) {
+                    w.causes.insert(a.rule.clone(), a.summary.clone());
+                }
                 if w.restart_on.contains(&a.rule) && w.detected_at.is_none() {
                     w.detected_at = Some(Instant::now());
                 }
@@ -203,6 +206,7 @@ impl Supervisor {
             }
             AlertState::Resolved => {
                 w.firing.remove(&a.rule);
+                w.causes.remove(&a.rule);
             }
             AlertState::Event => {}
         }
@@ -260,7 +264,8 @@ impl Supervisor {
             return;
         }
         let w = &self.watches[i];
-        let wanted: Vec<String> = w.firing.intersection(&w.restart_on).cloned().collect();
+        let mut wanted: Vec<String> = w.firing.intersection(&w.restart_on).cloned().collect();
+        wanted.sort_unstable();
         if wanted.is_empty() {
             self.calm(i, now).await;
             return;
@@ -346,7 +351,14 @@ impl Supervisor {
         // dies during restarts still meets the hourly limit, and the next one finishes it.
         let w = &mut self.watches[i];
         w.noted = None;
-        w.reason = wanted.join(", ");
+        w.reason = wanted
+            .iter()
+            .map(|r| match w.causes.get(r) {
+                Some(said) => format!("{r}: {said}"),
+                None => r.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
         w.saved.history.push(unix_now());
         w.saved.attempt += 1;
         self.spawn_task(i, TaskKind::Restart, tasks);
@@ -429,6 +441,7 @@ impl Supervisor {
         w.busy = true;
         if kind != TaskKind::Recheck {
             w.saved.in_progress_unix_ms = Some(unix_now_ms());
+            w.saved.in_progress_reason = Some(w.reason.clone()).filter(|r| !r.is_empty());
             self.save();
         }
         let w = &self.watches[i];
@@ -470,6 +483,8 @@ impl Supervisor {
             return;
         }
         w.saved.in_progress_unix_ms = None;
+        w.saved.in_progress_reason = None;
+        let because = because(&w.reason);
         let finished = match kind {
             TaskKind::Restart | TaskKind::Recheck => "",
             TaskKind::FinishInterrupted => {
@@ -508,7 +523,7 @@ impl Supervisor {
                     RESTART_RULE,
                     AlertState::Event,
                     Severity::Critical,
-                    format!("{finished}restart {n} failed: {why}"),
+                    format!("{finished}restart {n}{because} failed: {why}"),
                 )
                 .await;
             }
@@ -525,6 +540,7 @@ impl Supervisor {
                         w.healthy_since = Some(now);
                         // The trouble that caused it is over: the rules were reset.
                         w.firing.retain(|r| !w.restart_on.contains(r));
+                        w.causes.clear();
                         w.detected_at = None;
                         let took = took
                             .map(|t| {
@@ -532,12 +548,12 @@ impl Supervisor {
                             })
                             .unwrap_or_default();
                         self.send(i, RESTART_RULE, AlertState::Event, Severity::Warning,
-                            format!("{finished}restarted ({n} of at most {max} per window) and verified healthy{took}: {evidence}; {steps}")).await;
+                            format!("{finished}restarted ({n} of at most {max} per window){because}; verified healthy{took}: {evidence}; {steps}")).await;
                     }
                     Err(why) => {
                         // Counted like any attempt (from its start): enough of these hand over.
                         self.send(i, RESTART_RULE, AlertState::Event, Severity::Critical,
-                            format!("{finished}restarted ({n} of at most {max} per window), but the restart did not bring it back: {why} ({steps})")).await;
+                            format!("{finished}restarted ({n} of at most {max} per window){because}; but the restart did not bring it back: {why} ({steps})")).await;
                     }
                 }
             }
@@ -560,5 +576,14 @@ impl Supervisor {
         w.next_allowed = now + backoff;
         w.saved.next_allowed_unix_ms = Some(unix_now_ms() + backoff.as_millis() as u64);
         self.save();
+    }
+}
+
+/// ` because CAUSE` for a restart's alert, or nothing when the cause is not known.
+fn because(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(" because {reason}")
     }
 }

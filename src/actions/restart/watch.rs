@@ -2,7 +2,7 @@
 //! history, and the state it is in (busy, backing off, in its startup grace, handed over,
 //! stopped by an operator).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use tokio::time::Instant;
 
@@ -21,6 +21,9 @@ pub(super) struct Watch {
     pub(super) restart_on: HashSet<String>,
     /// Rules and probes firing now.
     pub(super) firing: HashSet<String>,
+    /// What each firing rule or probe that asks for a restart said (its alert's summary):
+    /// the cause a restart names.
+    pub(super) causes: BTreeMap<String, String>,
     pub(super) saved: Saved,
     pub(super) busy: bool,
     pub(super) next_allowed: Instant,
@@ -69,6 +72,8 @@ impl Watch {
         }
         let saved = history.watches.get(&w.name).cloned().unwrap_or_default();
         let interrupted = saved.in_progress_unix_ms.is_some();
+        // An interrupted restart goes on for the cause it was begun for.
+        let reason = saved.in_progress_reason.clone().unwrap_or_default();
         // A backoff pending when logwarden stopped goes on after its restart.
         let next_allowed = restore_next_allowed(
             saved.next_allowed_unix_ms,
@@ -86,6 +91,7 @@ impl Watch {
             has_logs: !w.files.is_empty() || w.journal.is_some(),
             restart_on,
             firing: HashSet::new(),
+            causes: BTreeMap::new(),
             saved,
             busy: false,
             next_allowed,
@@ -95,7 +101,7 @@ impl Watch {
             interrupted,
             operator_stopped: false,
             recheck_at: now,
-            reason: String::new(),
+            reason,
         })
     }
 
