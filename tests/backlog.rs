@@ -123,3 +123,56 @@ fn a_log_silent_for_two_hours_is_stale_as_soon_as_the_catch_up_is_over() {
         "counts the silence from the last line written: {fired}"
     );
 }
+
+const FIVE_SECONDS_STALE: &str = r#"
+[daemon]
+state_dir = "@DIR@/state"
+poll_interval = "100ms"
+
+[[watch]]
+name = "bot"
+files = ["@DIR@/bot.log"]
+patterns = ["python-logging"]
+
+  [[watch.rule]]
+  name = "log-stale"
+  when = "stale"
+  after = "5s"
+"#;
+
+/// A bot silent for 4 of its 5 stale seconds when logwarden (re)starts: the silence counts
+/// from the file's last write, so the alert fires about 1 s after the start, not 5 s.
+fn stale_counts_from_the_last_write(resume_at_the_end: bool) -> Duration {
+    let (dir, config) = config_dir(FIVE_SECONDS_STALE);
+    let log = dir.path().join("bot.log");
+    if resume_at_the_end {
+        save_position_at_the_end(&config, &log);
+    } else {
+        append(&log, &(0..3).map(info).collect::<Vec<_>>());
+    }
+    touch(&log, "4 seconds ago");
+    let start = Instant::now();
+    let mut d = Daemon::start(&config);
+    let fired = d.wait_alert("log-stale", "firing", Duration::from_secs(20));
+    let after = start.elapsed();
+    println!("stale 4 s into a 5 s silence: fired {after:?} after start: {fired}");
+    assert!(
+        fired["summary"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no new line for"),
+        "{fired}"
+    );
+    after
+}
+
+#[test]
+fn a_restart_of_logwarden_gives_a_silent_bot_no_fresh_stale_window() {
+    for resume in [false, true] {
+        let after = stale_counts_from_the_last_write(resume);
+        assert!(
+            after < Duration::from_millis(3500),
+            "resume at the end {resume}: fired {after:?} after the start, not about 1 s"
+        );
+    }
+}
