@@ -196,16 +196,18 @@ pub async fn run_with_sink(
         .build()
         .map_err(|e| PipelineError::Http(e.to_string()))?;
     let mut tasks = JoinSet::new();
+    let streaks = probes::Streaks::load(&config.daemon.state_dir);
     for (i, w) in config.watches.iter().enumerate() {
         for (pi, p) in w.probes.iter().enumerate() {
-            tasks.spawn(probes::run(
-                i,
-                pi,
-                p.clone(),
-                client.clone(),
-                input_tx.clone(),
-                shutdown.clone(),
-            ));
+            let slot = probes::ProbeSlot {
+                watch: i,
+                watch_name: w.name.clone(),
+                index: pi,
+                client: client.clone(),
+                inputs: input_tx.clone(),
+                streaks: streaks.clone(),
+            };
+            tasks.spawn(probes::run(slot, p.clone(), shutdown.clone()));
         }
     }
     // Alerts reach the supervisor without a bound: they are few (one per rule transition),

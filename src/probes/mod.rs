@@ -2,7 +2,12 @@
 //! of its answer; heartbeat file; unit state and crash loops; disk and memory use). Each probe
 //! runs as a task on its own interval, with a timeout, and reports a debounced verdict to the
 //! rules engine: down after `failures` consecutive failures, up again at the first success.
-//! The engine turns verdicts into firing/resolved alerts like any rule.
+//! The engine turns verdicts into firing/resolved alerts like any rule. Failure streaks
+//! survive a restart of logwarden (`streaks.rs`).
+
+mod streaks;
+
+pub use streaks::Streaks;
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -52,18 +57,35 @@ impl Verdict {
     }
 }
 
-/// Runs `probe` of watch `watch` every `probe.every` until shutdown.
-pub async fn run(
-    watch: usize,
-    index: usize,
-    probe: ProbeConfig,
-    client: reqwest::Client,
-    inputs: mpsc::Sender<Input>,
-    mut shutdown: Shutdown,
-) {
+/// Where a probe runs: its watch (index and name), its index there, and what it shares with
+/// the other probes of the pipeline.
+pub struct ProbeSlot {
+    pub watch: usize,
+    pub watch_name: String,
+    pub index: usize,
+    pub client: reqwest::Client,
+    pub inputs: mpsc::Sender<Input>,
+    pub streaks: std::sync::Arc<Streaks>,
+}
+
+/// Runs `probe` every `probe.every` until shutdown, its failure streak going on from where
+/// the previous logwarden left it (see `streaks.rs`).
+pub async fn run(slot: ProbeSlot, probe: ProbeConfig, mut shutdown: Shutdown) {
+    let ProbeSlot {
+        watch,
+        watch_name,
+        index,
+        client,
+        inputs,
+        streaks,
+    } = slot;
+    let key = format!("{watch_name}/{}", probe.name);
     let mut tick = tokio::time::interval(probe.every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failures = 0u32;
+    let mut failures = streaks.resume(&key, &probe, SystemTime::now());
+    if failures > 0 {
+        tracing::info!(probe = %key, failures, "the probe failed {failures} times in a row before logwarden restarted; counting on");
+    }
     // The verdict (healthy, level) last reported: nothing is reported until the first
     // debounced verdict. A change of level while down is reported too (the rule alerts when
     // it escalates).
@@ -95,6 +117,7 @@ pub async fn run(
             }
         }
         failures = if v.healthy { 0 } else { failures + 1 };
+        streaks.set(&key, failures).await;
         let verdict = if v.healthy {
             Some(true)
         } else if failures >= probe.failures {
