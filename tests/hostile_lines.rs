@@ -70,6 +70,11 @@ fn shell_syntax_in_a_line_is_quoted_in_the_alert_and_never_run() {
             "text of the line was run: {name}"
         );
     }
+    // The restart names its cause, the rate rule, in logwarden's words (no text of the line).
+    let restart = daemon.wait_alert("restart", "event", Duration::from_secs(10));
+    let said = restart["summary"].as_str().unwrap_or_default();
+    assert!(said.contains("because errors: "), "{restart}");
+    assert!(!said.contains("pwned"), "{restart}");
     let text = alert.to_string();
     for part in [
         "$(touch",
