@@ -459,3 +459,31 @@ fn a_burst_read_from_the_journal_after_downtime_is_marked_old_and_resolves_witho
         "not a whole window later"
     );
 }
+
+/// A bot silent in the journal for most of its stale time when logwarden starts: the silence
+/// counts from the unit's last entry, not from logwarden's start.
+#[test]
+fn a_journal_silence_counts_from_the_last_entry_not_from_the_start_of_logwarden() {
+    let journal = PrivateJournal::start();
+    let (_dir, config) = config_dir(&CONFIG.replace(r#"after = "2s""#, r#"after = "6s""#));
+    journal.write(
+        "bot",
+        "info",
+        &lines(0, 3, "2026-11-23 09:41:42,123 - bot - INFO - Update"),
+    );
+    journal.wait_stored("bot", 3);
+    let written = Instant::now();
+    std::thread::sleep(Duration::from_millis(4500));
+    let start = Instant::now();
+    let mut d = Daemon::start_in(&config, Some(journal.pid()));
+    let fired = d.wait_alert("log-stale", "firing", Duration::from_secs(15));
+    let after = start.elapsed();
+    println!(
+        "journal silent {:?} of 6 s at the start: stale {after:?} after it: {fired}",
+        start - written
+    );
+    assert!(
+        after < Duration::from_secs(4),
+        "fired {after:?} after the start, not about 1.5 s"
+    );
+}

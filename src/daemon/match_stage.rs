@@ -441,6 +441,12 @@ impl JournalSink for JournalFeed {
         self.core.telemetry.journal_lag_ms.store(0, Relaxed);
         self.core.caught_up();
     }
+
+    fn last_written(&mut self, at: std::time::SystemTime) {
+        // An empty backlog: the rules hear the time at the first catch-up (see the file
+        // follower's `open_path`).
+        self.core.backlog(at);
+    }
 }
 
 /// Wall-clock milliseconds since the Unix epoch (the journal's clock).

@@ -74,6 +74,9 @@ pub trait JournalSink: Send {
     fn batch_end(&mut self, cursor: Option<String>) -> bool;
     /// Every entry there is has been read (called after the batch end that follows the last).
     fn caught_up(&mut self) {}
+    /// When the last entry read before this start was written (an earlier run's last one,
+    /// or the tail's): a silence counts from then. Told once, at the first open.
+    fn last_written(&mut self, _at: std::time::SystemTime) {}
 }
 
 /// Entries read before the cursor is passed on, so a flood does not wait for its end.
@@ -247,28 +250,31 @@ mod imp {
         u64::from_str_radix(hex, 16).ok()
     }
 
-    /// Positions `j` where reading should go on. Returns a note for the log, if any.
+    /// Positions `j` where reading should go on. Returns whether it stands on an entry read
+    /// already (the saved one, or the tail's last), whose time is then known.
     fn position(
         j: &mut Journal,
         config: &JournalSourceConfig,
         cursor: Option<&str>,
-    ) -> io::Result<()> {
+    ) -> io::Result<bool> {
         if let Some(usec) = cursor.and_then(time_cursor_usec) {
             // A first start's saved time (no entry had come): the first entry since then.
             // (`seek_cursor` + `next` + `previous` would skip it: with no entry before it,
             // `previous` does not move.)
             j.seek_realtime_usec(usec)?;
-            return Ok(());
+            return Ok(false);
         }
         if let Some(c) = cursor {
             match j.seek_cursor(c) {
                 Ok(()) => {
                     // On the saved entry (handed on already): skip it. If it is gone
                     // (vacuumed), `next` landed on the entry after it: keep that one.
-                    if j.next()? > 0 && !j.test_cursor(c)? {
+                    let moved = j.next()? > 0;
+                    if moved && !j.test_cursor(c)? {
                         j.previous()?;
+                        return Ok(false);
                     }
-                    return Ok(());
+                    return Ok(moved);
                 }
                 Err(e) => {
                     tracing::warn!(source = %config.key, error = %e, "saved journal cursor is not usable; starting at the tail");
@@ -276,7 +282,7 @@ mod imp {
             }
         } else if config.start_at == StartAt::Beginning {
             j.seek_head()?;
-            return Ok(());
+            return Ok(false);
         }
         j.seek_tail()?;
         // After seek_tail, step back once so that `next` returns only new entries. With no
@@ -285,8 +291,9 @@ mod imp {
         // (everything there will be new).
         if j.previous()? == 0 {
             j.seek_head()?;
+            return Ok(false);
         }
-        Ok(())
+        Ok(true)
     }
 
     pub fn run(config: JournalSourceConfig, mut sink: impl JournalSink, shutdown: Shutdown) {
@@ -296,8 +303,16 @@ mod imp {
         let mut cursor = config.resume.clone();
         let mut fields = Fields::default();
         let mut backoff = Duration::from_millis(100);
+        let mut first_open = true;
         while !shutdown.is_triggered() {
-            match follow(&config, &mut sink, &shutdown, &mut cursor, &mut fields) {
+            match follow(
+                &config,
+                &mut sink,
+                &shutdown,
+                &mut cursor,
+                &mut fields,
+                &mut first_open,
+            ) {
                 Ok(true) => return, // shutdown or the sink stopped
                 Ok(false) => {}
                 Err(e) => {
@@ -316,12 +331,19 @@ mod imp {
         shutdown: &Shutdown,
         cursor: &mut Option<String>,
         fields: &mut Fields,
+        first_open: &mut bool,
     ) -> io::Result<bool> {
         let mut j = open(&config.filter)?;
         let opened_usec = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as u64);
-        position(&mut j, config, cursor.as_deref())?;
+        let resumed_on_an_entry = position(&mut j, config, cursor.as_deref())?;
+        if std::mem::take(first_open) && resumed_on_an_entry {
+            // On the entry read last (by an earlier run, or the tail's): when it was written.
+            if let Ok(usec) = j.timestamp_usec() {
+                sink.last_written(std::time::UNIX_EPOCH + Duration::from_micros(usec));
+            }
+        }
         if cursor.is_none() && config.start_at == StartAt::End {
             // A first start: where it starts is saved at once, so that one killed before
             // its first entry resumes here rather than at a later tail, losing what came in
