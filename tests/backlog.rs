@@ -176,3 +176,52 @@ fn a_restart_of_logwarden_gives_a_silent_bot_no_fresh_stale_window() {
         );
     }
 }
+
+const ABSENT_SIX_SECONDS: &str = r#"
+[daemon]
+state_dir = "@DIR@/state"
+poll_interval = "100ms"
+
+[[watch]]
+name = "bot"
+files = ["@DIR@/bot.log"]
+patterns = ["python-logging", "trading"]
+
+  [[watch.rule]]
+  name = "no-update"
+  when = "absent"
+  pattern = "activity"
+  window = "6s"
+"#;
+
+/// A python-logging line with the local time `ago` before now.
+fn update_written(ago: Duration, n: usize) -> String {
+    let at = jiff::Zoned::now()
+        .checked_sub(jiff::SignedDuration::try_from(ago).unwrap())
+        .unwrap();
+    format!(
+        "{} - bot - INFO - Update numbered {n} end",
+        at.strftime("%Y-%m-%d %H:%M:%S,000")
+    )
+}
+
+/// The bot's last `Update` was written 4 s before logwarden (re)starts, read in its catch-up:
+/// the 6 s window counts from the lines the catch-up vouches for, so `absent` fires about
+/// 2 s after the start, not 6 s.
+#[test]
+fn an_absent_window_counts_from_what_the_catch_up_read_not_from_the_start() {
+    let (dir, config) = config_dir(ABSENT_SIX_SECONDS);
+    let log = dir.path().join("bot.log");
+    save_position_at_the_end(&config, &log);
+    append(&log, &[update_written(Duration::from_secs(4), 1)]);
+    touch(&log, "4 seconds ago");
+    let start = Instant::now();
+    let mut d = Daemon::start(&config);
+    let fired = d.wait_alert("no-update", "firing", Duration::from_secs(20));
+    let after = start.elapsed();
+    println!("last Update 4 s before the start, window 6 s: fired {after:?} after it: {fired}");
+    assert!(
+        after < Duration::from_millis(4500),
+        "fired {after:?} after the start, not about 2 s"
+    );
+}

@@ -2,7 +2,9 @@
 //!
 //! Like `stale`, it counts from the start: no `Update` line in the first window is an alert.
 //! A backlog match counts at the time it was written: yesterday's `Update` proves nothing
-//! about the last window.
+//! about the last window. And once a catch-up is over, its matches show that every line since
+//! the first of them was read: the window may count from there, not from logwarden's start
+//! (a restart of logwarden gives a bot whose `Update`s stopped no fresh window).
 
 use std::time::Duration;
 
@@ -23,6 +25,11 @@ pub struct Absent {
     /// The last `min` match times.
     recent: Recent,
     firing: bool,
+    /// The oldest match of the catch-up under way, when it was written.
+    backlog_since: Option<Instant>,
+    /// Since when every line is known to have been read (the oldest match of a finished
+    /// catch-up): the window may count from there.
+    covered_since: Option<Instant>,
 }
 
 impl Absent {
@@ -34,6 +41,21 @@ impl Absent {
             start,
             recent: Recent::new(min as usize),
             firing: false,
+            backlog_since: None,
+            covered_since: None,
+        }
+    }
+
+    /// The earliest the rule may fire: one window after counting started, or after the
+    /// time since which every line is known.
+    fn earliest(&self) -> Instant {
+        self.covered_since.map_or(self.start, |c| c.min(self.start)) + self.window
+    }
+
+    /// A catch-up ended: its matches now vouch for the time since the oldest of them.
+    pub fn caught_up(&mut self) {
+        if let Some(b) = self.backlog_since.take() {
+            self.covered_since = Some(self.covered_since.map_or(b, |c| c.min(b)));
         }
     }
 
@@ -51,6 +73,7 @@ impl Absent {
         source: &str,
     ) -> Option<Outcome> {
         self.recent.insert(written);
+        self.backlog_since = Some(self.backlog_since.map_or(written, |b| b.min(written)));
         self.resolve(now, line, source)
     }
 
@@ -69,7 +92,7 @@ impl Absent {
     }
 
     pub fn on_time(&mut self, now: Instant) -> Option<Outcome> {
-        if self.firing || now < self.start + self.window {
+        if self.firing || now < self.earliest() {
             return None;
         }
         let count = self.recent.count_within(now, self.window) as u64;
@@ -94,7 +117,7 @@ impl Absent {
         if self.firing {
             return None;
         }
-        let earliest = self.start + self.window;
+        let earliest = self.earliest();
         Some(match self.recent.oldest_if_full() {
             Some(oldest) => earliest.max(oldest + self.window),
             None => earliest,
@@ -105,5 +128,7 @@ impl Absent {
     pub fn reset(&mut self, now: Instant) {
         self.start = now;
         self.recent.clear();
+        self.backlog_since = None;
+        self.covered_since = None;
     }
 }

@@ -278,6 +278,10 @@ impl Engine {
                     None
                 }
                 State::Stale(s) => s.caught_up(written, at),
+                State::Absent(s) => {
+                    s.caught_up();
+                    None
+                }
                 _ => None,
             };
             if let Some(o) = o {
