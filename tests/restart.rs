@@ -19,9 +19,11 @@ log, port = sys.argv[1], int(sys.argv[2])
 freeze_after = float(sys.argv[3]) if len(sys.argv) > 3 else 0
 class Health(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        self.send_response(200)
+        # /ready fails while LOG.unready exists (a bot that logs but cannot trade).
+        ready = not (self.path == "/ready" and os.path.exists(log + ".unready"))
+        self.send_response(200 if ready else 500)
         self.end_headers()
-        self.wfile.write(b'{"status": "ok"}')
+        self.wfile.write(b'{"status": "ok"}' if ready else b'{"status": "not ready"}')
     def log_message(self, *args):
         pass
 server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Health)
@@ -149,6 +151,7 @@ patterns = ["trading"]
   then = ["alert", "restart"]
 {probe}{extra}
 "#,
+            extra = extra.replace("@PORT@", &port.to_string()),
             state = dir.path().join("state").display(),
             log = log.display(),
         ),
@@ -586,4 +589,86 @@ fn a_hand_over_is_logged_once_when_it_begins_and_once_when_it_ends() {
     assert!(out.status.success());
     d.wait_alert("manual-intervention", "resolved", Duration::from_secs(10));
     assert_eq!(logged(&d, "automatic restarts are on again"), 1);
+}
+
+/// Seed 000's watchdog across restarts of logwarden: a probe that fails once, logwarden gets
+/// SIGTERM; once more, `kill -9`; the next logwarden's first check is the third failure in a
+/// row, and the unit is restarted for it (the streak lives in `state_dir/probes.json`).
+#[test]
+fn a_probe_failing_across_a_sigterm_and_a_kill_9_of_logwarden_restarts_the_unit_on_the_third() {
+    let extra = r#"
+  [[watch.probe]]
+  name = "ready"
+  kind = "http"
+  url = "http://127.0.0.1:@PORT@/ready"
+  every = "1s"
+  timeout = "300ms"
+  failures = 3
+  then = ["alert", "restart"]
+"#;
+    let s = setup(None, 3, extra);
+    s.ns.systemctl(&["start", "bot.service"]);
+    wait_lines(&s.log);
+    let main_pid = || {
+        let out = s.ns.run(&[
+            "systemctl",
+            "show",
+            "-p",
+            "MainPID",
+            "--value",
+            "bot.service",
+        ]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let before = main_pid();
+    let mut unready = s.log.clone().into_os_string();
+    unready.push(".unready");
+    std::fs::write(&unready, b"").unwrap();
+    let state = s.dir.path().join("state");
+    let saved = || -> u64 {
+        std::fs::read(state.join("probes.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["probes"]["bot/ready"]["failures"].as_u64())
+            .unwrap_or(0)
+    };
+    let wait_saved = |n: u64| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while saved() < n {
+            assert!(Instant::now() < deadline, "streak {n} never saved");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let bin = systemd::bin();
+    let mut first = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &bin);
+    wait_saved(1);
+    first.collect_for(Duration::from_millis(50));
+    assert!(first.stop_in_pid_ns(), "logwarden stops cleanly on SIGTERM");
+    let mut second = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &bin);
+    wait_saved(2);
+    second.collect_for(Duration::from_millis(50));
+    assert_eq!(
+        second.count_alerts("ready", "firing"),
+        0,
+        "two failures are not down"
+    );
+    let _ = second.kill9_in_pid_ns();
+    assert_eq!(main_pid(), before, "not restarted after two failures");
+    let started = Instant::now();
+    let mut third = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &bin);
+    third.wait_alert("ready", "firing", Duration::from_secs(10));
+    // Its first check (at once): counting from 0 would take three, 1 s apart.
+    let down_after = started.elapsed();
+    assert!(
+        down_after < Duration::from_millis(1500),
+        "down {down_after:?} after the start"
+    );
+    let restart = third.wait_alert("restart", "event", Duration::from_secs(20));
+    let said = restart["summary"].as_str().unwrap_or_default();
+    println!("third run: {said}");
+    assert!(
+        said.contains("because ready: probe ready failed 3 times in a row"),
+        "{restart}"
+    );
+    assert_ne!(main_pid(), before, "the unit was restarted");
 }

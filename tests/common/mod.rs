@@ -176,6 +176,39 @@ impl Daemon {
     }
 
     /// Sends SIGTERM and waits for a clean exit; returns whether it exited 0.
+    /// `stop` for a logwarden started by `start_in_pid_ns`: `nsenter` forks it and does not
+    /// pass signals on, so SIGTERM goes to its child, logwarden itself; `nsenter` then ends
+    /// with its status.
+    pub fn stop_in_pid_ns(mut self) -> bool {
+        let Some(inner) = self.forked_child() else {
+            return false;
+        };
+        let _ = Command::new("kill").args(["-TERM", &inner]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// `kill9` for a logwarden started by `start_in_pid_ns` (see `stop_in_pid_ns`).
+    pub fn kill9_in_pid_ns(self) -> Vec<Value> {
+        if let Some(inner) = self.forked_child() {
+            let _ = Command::new("kill").args(["-KILL", &inner]).status();
+        }
+        self.kill9()
+    }
+
+    /// The PID of the process `nsenter` forked (logwarden in a PID namespace).
+    fn forked_child(&self) -> Option<String> {
+        let me = self.child.id();
+        let children = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")).ok()?;
+        children.split_whitespace().next().map(str::to_string)
+    }
+
     pub fn stop(mut self) -> bool {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
