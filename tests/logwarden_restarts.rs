@@ -120,3 +120,71 @@ fn a_probe_failing_across_a_sigterm_and_a_kill_9_of_logwarden_fails_three_times_
         "the restart command ran"
     );
 }
+
+const RATE: &str = r#"
+[daemon]
+state_dir = "@DIR@/state"
+poll_interval = "100ms"
+
+[[watch]]
+name = "bot"
+files = ["@DIR@/bot.log"]
+patterns = ["python-logging"]
+
+  [[watch.rule]]
+  name = "error-burst"
+  when = "rate"
+  pattern = "error"
+  threshold = 3
+  window = "3s"
+"#;
+
+fn errors(from: usize, to: usize) -> Vec<String> {
+    (from..to)
+        .map(|n| format!("2026-11-23 09:41:42,123 - bot - ERROR - socket timeout {n}"))
+        .collect()
+}
+
+/// A burst still going on across a restart of logwarden: its rate window starts empty again,
+/// but the alert the earlier run sent is not sent a second time, and it resolves once.
+#[test]
+fn a_burst_across_a_restart_of_logwarden_fires_once_and_resolves_once() {
+    let (dir, config) = config_dir(RATE);
+    let log = dir.path().join("bot.log");
+    common::append(&log, &[]);
+    let mut first = Daemon::start(&config);
+    first.wait_reading(&log);
+    common::append(&log, &errors(0, 6));
+    first.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    assert!(first.stop(), "logwarden stops cleanly");
+
+    let mut second = Daemon::start(&config);
+    second.wait_reading(&log);
+    common::append(&log, &errors(6, 12));
+    // The burst goes on: the rule fires again in this run, and is not notified again.
+    second.wait_for("still firing", Duration::from_secs(10), |v| {
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("still firing after the restart of logwarden"))
+    });
+    // Then it stops: one resolution, for the alert the first run sent.
+    second.wait_alert("error-burst", "resolved", Duration::from_secs(15));
+    second.collect_for(Duration::from_millis(500));
+    for v in second
+        .seen
+        .iter()
+        .filter(|v| v["type"] == "alert" || v["rule"].is_string())
+    {
+        println!("{v}");
+    }
+    assert_eq!(
+        second.count_alerts("error-burst", "firing"),
+        0,
+        "not sent twice"
+    );
+    assert_eq!(
+        second.count_alerts("error-burst", "resolved"),
+        1,
+        "resolved once"
+    );
+}
