@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use common::{append, config_dir, Daemon};
 use fake_http::{FakeHttp, Response};
 use serde_json::Value;
-use smtp::{SmtpOptions, SmtpServer};
+use smtp::{decode_quoted_printable, SmtpOptions, SmtpServer};
 
 const TOKEN: &str = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0";
 
@@ -177,31 +177,6 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
-}
-
-/// The body as a person reads it (lettre sends long lines quoted-printable).
-fn decode_quoted_printable(raw: &str) -> String {
-    let joined = raw.replace("=\r\n", "").replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'=', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Per number, how many messages quote the line `numbered N` as the alert's line (context

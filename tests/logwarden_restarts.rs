@@ -1,17 +1,21 @@
 //! A restart of logwarden does not give a failing service a fresh start: what was known about
 //! each watch survives it (issue 23). A probe's failure streak goes on across a SIGTERM and a
 //! `kill -9` of logwarden: two failures in two runs, then one more is the third in a row,
-//! and the restart it asks for names it as its cause.
+//! and the restart it asks for names it as its cause. A burst going on across a restart is
+//! notified once and resolved once. And the restart mail of each kind of cause names it.
 
 mod common;
 #[path = "common/fake_http.rs"]
 mod fake_http;
+#[path = "common/smtp.rs"]
+mod smtp;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{config_dir, Daemon};
 use fake_http::{FakeHttp, Response};
+use smtp::{decode_quoted_printable, SmtpOptions, SmtpServer};
 
 const CONFIG: &str = r#"
 [daemon]
@@ -187,4 +191,119 @@ fn a_burst_across_a_restart_of_logwarden_fires_once_and_resolves_once() {
         1,
         "resolved once"
     );
+}
+
+/// Four watches, each restarted by another kind of cause (`stale`, `absent`, a probe,
+/// `rate`): the mail of each restart names its cause and what that rule or probe saw.
+#[test]
+fn the_restart_mail_of_each_cause_names_it() {
+    let smtp = SmtpServer::start(SmtpOptions::default());
+    let probe = FakeHttp::start(|_| Response::text(500, "Internal Server Error"));
+    let mut cfg = format!(
+        r#"
+[daemon]
+state_dir = "@DIR@/state"
+poll_interval = "100ms"
+
+[channels.mail]
+type = "email"
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+from = "logwarden@example.org"
+to = ["ops@example.org"]
+group_wait = "0s"
+min_severity = "info"
+"#,
+        port = smtp.port()
+    );
+    let watch = |name: &str, patterns: &str, rule: &str| {
+        format!(
+            r#"
+[[watch]]
+name = "{name}"
+files = ["@DIR@/{name}.log"]
+patterns = [{patterns}]
+notify = ["mail"]
+
+  [watch.restart]
+  command = ["/usr/bin/touch", "@DIR@/{name}.restarted"]
+  verify_after = "300ms"
+  startup_grace = "0s"
+{rule}
+"#
+        )
+    };
+    cfg += &watch(
+        "stale",
+        "",
+        "  [[watch.rule]]\n  name = \"log-stale\"\n  when = \"stale\"\n  after = \"1s\"\n  then = [\"restart\"]\n",
+    );
+    cfg += &watch(
+        "absent",
+        r#""trading""#,
+        "  [[watch.rule]]\n  name = \"no-activity\"\n  when = \"absent\"\n  pattern = \"activity\"\n  window = \"1s\"\n  then = [\"restart\"]\n",
+    );
+    cfg += &watch(
+        "probe",
+        "",
+        &format!(
+            "  [[watch.probe]]\n  name = \"health\"\n  kind = \"http\"\n  url = \"{}/health\"\n  every = \"500ms\"\n  timeout = \"300ms\"\n  failures = 1\n  then = [\"restart\"]\n",
+            probe.url()
+        ),
+    );
+    cfg += &watch(
+        "rate",
+        r#""python-logging""#,
+        "  [[watch.rule]]\n  name = \"error-burst\"\n  when = \"rate\"\n  pattern = \"error\"\n  threshold = 0\n  window = \"1m\"\n  then = [\"restart\"]\n",
+    );
+    let (dir, config) = config_dir(&cfg);
+    for name in ["stale", "absent", "probe", "rate"] {
+        std::fs::write(dir.path().join(format!("{name}.log")), b"").unwrap();
+    }
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&dir.path().join("rate.log"));
+    common::append(&dir.path().join("rate.log"), &errors(0, 1));
+    let expected = [
+        ("stale", "because log-stale: no line at all in the"),
+        (
+            "absent",
+            "because no-activity: 0 matches of \"activity\" within 1s",
+        ),
+        (
+            "probe",
+            "because health: probe health failed 1 times in a row: GET",
+        ),
+        (
+            "rate",
+            "because error-burst: 1 matches of \"error\" within 1m (threshold 0)",
+        ),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut missing: Vec<_> = expected.to_vec();
+    let mut mails = Vec::new();
+    while !missing.is_empty() && Instant::now() < deadline {
+        mails = smtp
+            .messages()
+            .iter()
+            .map(|m| decode_quoted_printable(m).replace("\r\n", "\n"))
+            .collect::<Vec<_>>();
+        missing.retain(|(watch, cause)| {
+            !mails
+                .iter()
+                .any(|m| m.contains(&format!("{watch} / restart")) && m.contains(cause))
+        });
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        missing.is_empty(),
+        "no restart mail naming {missing:?}; mails:\n{}",
+        mails.join("\n-----\n")
+    );
+    for name in ["stale", "absent", "probe", "rate"] {
+        assert!(
+            dir.path().join(format!("{name}.restarted")).exists(),
+            "{name} not restarted"
+        );
+    }
 }
