@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use logwarden::cli::{
-    check, control, dead_letters, demo, load_or_report, replay, runtime, status, test_alert,
+    check, control, dead_letters, demo, load_or_report, probe, replay, runtime, status, test_alert,
     test_patterns,
 };
 use logwarden::config::{self, DEFAULT_CONFIG_PATH};
@@ -22,6 +22,7 @@ Examples:
   logwarden test-patterns python-logging trading /home/bot/logs/bot.log
   logwarden replay /home/bot/logs/bot.log.1 /home/bot/logs/bot.log
   logwarden test-alert                            send a test message through every channel
+  logwarden probe --json                          run every probe once; exit 0/1/2/3 (cron, Nagios)
   logwarden dead-letters --resend                 resend alerts a channel refused, once fixed
   journalctl -u bot.service --since -1h | logwarden test-patterns python-logging -
   logwarden run                                   the daemon (what the systemd unit starts)";
@@ -102,6 +103,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run every probe of the config once (no daemon needed), print each result and the
+    /// overall level; exit 0 HEALTHY, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (for cron or Nagios).
+    Probe {
+        /// Only the probes of these watches.
+        watches: Vec<String>,
+        /// Print one JSON object: the overall `level` and one entry per probe.
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop restarting WATCH for a while (a deploy window); alerts still go out.
     Pause {
         watch: String,
@@ -165,6 +175,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check => Ok(check::command(&cli.config)),
+        Command::Probe { watches, json } => probe::command(&cli.config, json, &watches),
         Command::Run => {
             let config = match load_or_report(&cli.config, "nothing started", 1) {
                 Ok(c) => c,
