@@ -375,6 +375,13 @@ impl Supervisor {
             ..Saved::default()
         };
         w.next_allowed = now;
+        self.end_hand_over(i, "an operator ran `logwarden resume`")
+            .await;
+    }
+
+    /// Saves watch `i`, ends what it says logwarden keeps its hands off, and resolves the
+    /// hand-over alert (`why` says what ended it).
+    async fn end_hand_over(&mut self, i: usize, why: &str) {
         self.save();
         self.set_hands_off(i);
         self.send(
@@ -382,7 +389,7 @@ impl Supervisor {
             HANDOVER_RULE,
             AlertState::Resolved,
             Severity::Info,
-            "an operator ran `logwarden resume`: automatic restarts are on again".into(),
+            format!("{why}: automatic restarts are on again"),
         )
         .await;
     }
@@ -412,16 +419,7 @@ impl Supervisor {
         if w.saved.gave_up && w.firing.is_empty() {
             w.saved.gave_up = false;
             w.saved.attempt = 0;
-            self.save();
-            self.set_hands_off(i);
-            self.send(
-                i,
-                HANDOVER_RULE,
-                AlertState::Resolved,
-                Severity::Info,
-                "healthy again: automatic restarts are on again".into(),
-            )
-            .await;
+            self.end_hand_over(i, "healthy again").await;
             return;
         }
         let w = &mut self.watches[i];
