@@ -19,7 +19,9 @@ build_pkgs=(pkg-config gcc libc6-dev libsystemd-dev)
 # python3-aiosmtpd: the SMTP server of the alert tests (run with /usr/bin/python3);
 # prometheus-alertmanager: a real Alertmanager cluster; openssl: the tests' CA and certificates.
 # g++: libFuzzer (C++), built by the fuzz targets (scripts/fuzz.sh).
-test_pkgs=(procps logrotate gzip systemd util-linux prometheus python3-aiosmtpd prometheus-alertmanager openssl g++)
+# python3-cryptography: certificates with any validity (expired, not yet valid) for the
+# cert probe's tests (tests/fixtures/tls_certs.py).
+test_pkgs=(procps logrotate gzip systemd util-linux prometheus python3-aiosmtpd prometheus-alertmanager openssl g++ python3-cryptography)
 
 missing=()
 for p in "${build_pkgs[@]}"; do

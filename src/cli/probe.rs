@@ -61,6 +61,11 @@ struct ProbeResult {
     probe: String,
     level: Level,
     message: String,
+    /// A `cert` probe's certificate: when it expires (RFC 3339) and the whole days left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_after: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    days_left: Option<i64>,
 }
 
 /// The whole report (`--json`).
@@ -113,6 +118,8 @@ pub fn command(config_path: &Path, json: bool, watches: &[String]) -> anyhow::Re
                     probe: p.name.clone(),
                     level,
                     message: redactor.redact(&v.detail).into_owned(),
+                    not_after: v.cert.as_ref().map(|c| c.not_after.to_string()),
+                    days_left: v.cert.as_ref().map(|c| c.days_left),
                 }
             }
         });

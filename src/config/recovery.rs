@@ -9,7 +9,9 @@ use crate::config::error::Diagnostics;
 use crate::config::located::resolve_path;
 use crate::config::located::{Located, SourceMap};
 use crate::config::range::{self, days, ms, secs};
-use crate::config::raw::{ActionText, ProbeKindText, RawProbe, RawRestart, SeverityText};
+use crate::config::raw::{
+    ActionText, ProbeKindText, RawProbe, RawRestart, SeverityText, Threshold,
+};
 use crate::core::alert::Severity;
 
 /// How a watch's service is restarted, and how often it may be.
@@ -82,7 +84,31 @@ pub enum ProbeKind {
     },
     /// Used memory (100 - MemAvailable/MemTotal), in percent.
     Memory { warning: f64, critical: f64 },
+    /// A TLS certificate, served or in a file: down `warning` (a warning) or `critical`
+    /// before it expires, and when it is expired, not yet valid, for another host name, not
+    /// trusted, or cannot be had.
+    Cert {
+        target: CertTarget,
+        warning: Duration,
+        critical: Duration,
+        /// CA certificates to trust besides the web PKI's (a private CA).
+        ca_file: Option<PathBuf>,
+    },
 }
+
+/// Where a `cert` probe's certificate is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CertTarget {
+    /// Served at `host:port` (`url = "https://host:port"`); SNI and the name checked are `host`.
+    Served { host: String, port: u16 },
+    /// The first certificate of a PEM file (`path`, e.g. `fullchain.pem`).
+    File(PathBuf),
+}
+
+/// Default `warning` of a `cert` probe: 30 days before expiry.
+pub const CERT_WARNING: Duration = Duration::from_secs(30 * 86_400);
+/// Default `critical` of a `cert` probe: 7 days before expiry.
+pub const CERT_CRITICAL: Duration = Duration::from_secs(7 * 86_400);
 
 /// `json_field` / `json_equals` of an http probe.
 #[derive(Debug, Clone, PartialEq)]
@@ -319,9 +345,19 @@ fn probe_kind(
             }
         }
     };
+    let percent = |t: &Option<Located<Threshold>>, default: f64, diags: &mut Diagnostics| match t {
+        None => default,
+        Some(v) => match v.value {
+            Threshold::Percent(x) => x,
+            Threshold::Before(_) => {
+                diags.at(sources, v, format!("probe {watch}/{name}: a percent here, like 80 (a duration is for kind = \"cert\")"));
+                default
+            }
+        },
+    };
     let levels = |diags: &mut Diagnostics| -> (f64, f64) {
-        let w = p.warning.as_ref().map(|v| v.value).unwrap_or(80.0);
-        let c = p.critical.as_ref().map(|v| v.value).unwrap_or(90.0);
+        let w = percent(&p.warning, 80.0, diags);
+        let c = percent(&p.critical, 90.0, diags);
         if !(0.0..=100.0).contains(&w) || !(0.0..=100.0).contains(&c) || w > c {
             diags.at(
                 sources,
@@ -392,6 +428,7 @@ fn probe_kind(
                 critical,
             }
         }
+        ProbeKindText::Cert => cert_kind(watch, name, p, sources, diags)?,
         ProbeKindText::Memory => {
             let (warning, critical) = levels(diags);
             ProbeKind::Memory { warning, critical }
@@ -441,6 +478,14 @@ fn kind_extras(
         sources,
         diags,
     );
+    only_for(
+        p,
+        ProbeKindText::Cert,
+        "ca_file",
+        &p.ca_file,
+        sources,
+        diags,
+    );
     let json = match (&p.json_field, &p.json_equals) {
         (Some(f), Some(e)) => Some(JsonCheck {
             field: f.value.clone(),
@@ -469,4 +514,83 @@ fn kind_extras(
         window: crash_window,
     });
     (json, crash_loop)
+}
+
+/// A `cert` probe: `url = "https://host[:port]"` or `path`, `warning`/`critical` before
+/// expiry (30d, 7d), `ca_file`.
+fn cert_kind(
+    watch: &str,
+    name: &str,
+    p: &RawProbe,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<ProbeKind> {
+    let before = |t: &Option<Located<Threshold>>, default: Duration, diags: &mut Diagnostics| {
+        match t {
+            None => default,
+            Some(v) => match v.value {
+                Threshold::Before(d) if d > Duration::ZERO && d <= days(3650) => d,
+                _ => {
+                    diags.at(sources, v, format!("probe {watch}/{name}: a time before expiry here, like \"30d\" (0 to 10 years)"));
+                    default
+                }
+            },
+        }
+    };
+    let warning = before(&p.warning, CERT_WARNING, diags);
+    let critical = before(&p.critical, CERT_CRITICAL, diags);
+    if critical > warning {
+        diags.at(sources, &p.name, format!("probe {watch}/{name}: critical must be at most warning (it comes later, nearer the expiry)"));
+    }
+    let target = match (&p.url, &p.path) {
+        (Some(u), None) => match served(&u.value) {
+            Some((host, port)) => CertTarget::Served { host, port },
+            None => {
+                diags.at(
+                    sources,
+                    u,
+                    format!("probe {watch}/{name}: url must be https://HOST or https://HOST:PORT"),
+                );
+                return None;
+            }
+        },
+        (None, Some(path)) => CertTarget::File(resolve_path(sources, path)),
+        _ => {
+            diags.at(sources, &p.name, format!("cert probe {watch}/{name} needs either `url` (https://host:port) or `path` (a PEM file)"));
+            return None;
+        }
+    };
+    let ca_file = p.ca_file.as_ref().map(|f| {
+        let path = resolve_path(sources, f);
+        if let Err(e) = std::fs::read(&path) {
+            diags.at(sources, f, format!("cannot read {}: {e}", path.display()));
+        }
+        path
+    });
+    Some(ProbeKind::Cert {
+        target,
+        warning,
+        critical,
+        ca_file,
+    })
+}
+
+/// `https://host[:port][/]` -> (host, port): a host name or an IP address (IPv6 in brackets).
+fn served(url: &str) -> Option<(String, u16)> {
+    let rest = url.strip_prefix("https://")?.trim_end_matches('/');
+    if rest.is_empty() || rest.contains('/') || rest.contains('@') {
+        return None;
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p))
+            if !h.ends_with(':')
+                && (h.starts_with('[') == h.ends_with(']'))
+                && !p.contains(']') =>
+        {
+            (h, p.parse().ok()?)
+        }
+        _ => (rest, 443),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty() && port > 0).then(|| (host.to_string(), port))
 }

@@ -5,6 +5,7 @@
 //! The engine turns verdicts into firing/resolved alerts like any rule. Failure streaks
 //! survive a restart of logwarden (`streaks.rs`).
 
+pub mod cert;
 mod streaks;
 
 pub use streaks::Streaks;
@@ -29,6 +30,8 @@ pub struct Verdict {
     /// probe's `severity`).
     pub level: Option<Severity>,
     pub detail: String,
+    /// The certificate a `cert` check read.
+    pub cert: Option<cert::CertSeen>,
 }
 
 impl Verdict {
@@ -37,6 +40,7 @@ impl Verdict {
             healthy: true,
             level: None,
             detail,
+            cert: None,
         }
     }
 
@@ -45,6 +49,7 @@ impl Verdict {
             healthy: false,
             level: None,
             detail,
+            cert: None,
         }
     }
 
@@ -53,6 +58,7 @@ impl Verdict {
             healthy: false,
             level: Some(level),
             detail,
+            cert: None,
         }
     }
 }
@@ -91,6 +97,9 @@ pub async fn run(slot: ProbeSlot, probe: ProbeConfig, mut shutdown: Shutdown) {
     // it escalates).
     let mut reported: Option<(bool, Option<Severity>)> = None;
     let mut crash_loop = CrashLoop::default();
+    // The certificate the last check read (a `cert` probe): one that does not change while
+    // it nears its expiry means renewal is failing.
+    let mut last_cert: Option<u64> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -115,6 +124,14 @@ pub async fn run(slot: ProbeSlot, probe: ProbeConfig, mut shutdown: Shutdown) {
                 }
                 Err(_) => tracing::warn!(probe = %probe.name, "reading NRestarts timed out"),
             }
+        }
+        if let Some(seen) = &v.cert {
+            if !v.healthy && seen.days_left >= 0 && last_cert == Some(seen.fingerprint) {
+                v.detail.push_str(
+                    "; the same certificate as at the last check: renewal seems to have failed",
+                );
+            }
+            last_cert = Some(seen.fingerprint);
         }
         failures = if v.healthy { 0 } else { failures + 1 };
         streaks.set(&key, failures).await;
@@ -221,6 +238,26 @@ async fn check_inner(
             ),
             Err(e) => Verdict::down(format!("cannot stat {}: {e}", path.display())),
         },
+        ProbeKind::Cert {
+            target,
+            warning,
+            critical,
+            ca_file,
+        } => {
+            let check = cert::CertCheck {
+                target,
+                warning: *warning,
+                critical: *critical,
+                ca_file: ca_file.as_deref(),
+            };
+            let v = cert::check(&check).await;
+            Verdict {
+                healthy: v.level.is_none(),
+                level: v.level,
+                detail: v.detail,
+                cert: v.seen,
+            }
+        }
         ProbeKind::Memory { warning, critical } => match memory_used_percent() {
             Ok(used) => level("memory", "memory used", used, *warning, *critical),
             Err(e) => Verdict::down(format!("cannot read /proc/meminfo: {e}")),
