@@ -531,7 +531,7 @@ fn cert_kind(
             Some(v) => match v.value {
                 Threshold::Before(d) if d > Duration::ZERO && d <= days(3650) => d,
                 _ => {
-                    diags.at(sources, v, format!("probe {watch}/{name}: a time before expiry here, like \"30d\" (0 to 10 years)"));
+                    diags.at(sources, v, format!("probe {watch}/{name}: a time before expiry here, like \"30d\" (more than 0, at most 3650d)"));
                     default
                 }
             },
