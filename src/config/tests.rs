@@ -766,6 +766,60 @@ fn a_json_check_and_a_crash_loop_limit_are_read() {
     );
 }
 
+#[test]
+fn a_cert_probe_is_read_and_its_mistakes_are_errors_at_their_place() {
+    use super::recovery::{CertTarget, ProbeKind};
+    let probe = |body: &str| {
+        format!("[[watch]]\nname = \"site\"\nfiles = [\"/var/log/site.log\"]\n[[watch.probe]]\nname = \"cert\"\nkind = \"cert\"\n{body}")
+    };
+    let c = main_only(&probe(
+        "url = \"https://example.org:8443\"\ncritical = \"3d\"\n",
+    ))
+    .unwrap();
+    assert_eq!(
+        c.watches[0].probes[0].kind,
+        ProbeKind::Cert {
+            target: CertTarget::Served {
+                host: "example.org".into(),
+                port: 8443
+            },
+            warning: secs(30 * 86_400),
+            critical: secs(3 * 86_400),
+            ca_file: None,
+        }
+    );
+    let c = main_only(&probe("url = \"https://[::1]\"\n")).unwrap();
+    assert!(matches!(
+        &c.watches[0].probes[0].kind,
+        ProbeKind::Cert { target: CertTarget::Served { host, port: 443 }, .. } if host == "::1"
+    ));
+    for (body, says) in [
+        ("url = \"http://example.org\"\n", "url must be https://HOST"),
+        (
+            "url = \"https://example.org\"\nwarning = 80\n",
+            "a time before expiry here",
+        ),
+        ("", "needs either `url`"),
+        (
+            "url = \"https://example.org\"\nwarning = \"5d\"\n",
+            "critical must be at most warning",
+        ),
+    ] {
+        let problems = main_only(&probe(body)).unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.contains(says)),
+            "{body}: {problems:?}"
+        );
+    }
+    // A duration is for certificates; a disk probe takes percents.
+    let text = "[[watch]]\nname = \"box\"\nfiles = [\"/var/log/box.log\"]\n[[watch.probe]]\nname = \"disk\"\nkind = \"disk\"\npath = \"/\"\nwarning = \"30d\"\n";
+    let problems = main_only(text).unwrap_err();
+    assert!(
+        problems.iter().any(|p| p.contains("a percent here")),
+        "{problems:?}"
+    );
+}
+
 // ---------------------------------------------------------------- schedules
 
 const SCHEDULED: &str = r#"
