@@ -98,6 +98,16 @@ impl FeedCore {
         self.backlog.newest = Some(self.backlog.newest.map_or(bound, |n| n.max(bound)));
     }
 
+    /// The source's last line before this start was written at `at`, and nothing older is
+    /// to be read: tells the rules as a catch-up of no line (it marks no line as backlog).
+    fn last_written(&mut self, at: SystemTime) {
+        self.send(Input::CaughtUp {
+            watch: self.watch,
+            written: Some(at),
+            at: Instant::now(),
+        });
+    }
+
     /// The backlog is read: tells the rules (once, and only after a backlog).
     fn caught_up(&mut self) {
         if !std::mem::take(&mut self.backlog.active) {
@@ -321,6 +331,10 @@ impl LineSink for FileFeed {
         self.core.caught_up();
         self.clock = None;
     }
+
+    fn last_written(&mut self, at: SystemTime) {
+        self.core.last_written(at);
+    }
 }
 
 /// The feed of one watch's journal source.
@@ -443,9 +457,7 @@ impl JournalSink for JournalFeed {
     }
 
     fn last_written(&mut self, at: std::time::SystemTime) {
-        // An empty backlog: the rules hear the time at the first catch-up (see the file
-        // follower's `open_path`).
-        self.core.backlog(at);
+        self.core.last_written(at);
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Counting starts when logwarden starts (or the rule is reset), not at the first line: a bot
 //! that never writes a line after start is caught too. A file with nothing new to read at
-//! the start tells its last write, and a journal source its last entry (an empty backlog,
-//! see `caught_up`), so a restart of logwarden does not give a silent bot a fresh window.
+//! the start tells its last write, and a journal source its last entry (`LineSink::
+//! last_written`, a catch-up of no line: see `caught_up`), so a restart of logwarden does not
+//! give a silent bot a fresh window.
 //!
 //! A backlog (lines read after downtime, or by a source that fell behind) is no sign of life
 //! now: its lines count at the time they were written. While a catch-up goes on, the rule

@@ -56,6 +56,9 @@ pub trait LineSink: Send {
     fn backlog(&mut self, _written: Option<std::time::SystemTime>) {}
     /// The source has read everything that was there: the lines that follow are new.
     fn caught_up(&mut self) {}
+    /// Nothing was there to read at the start, and the file was last written at `at` (its
+    /// modification time): a silence counts from then, not from logwarden's start.
+    fn last_written(&mut self, _at: std::time::SystemTime) {}
     /// Bytes that can no longer be read (`file`: where they were; `why`: how they got lost,
     /// for a person), counted once when the source finds out.
     fn lost(&mut self, _file: &str, _bytes: u64, _why: &str) {}

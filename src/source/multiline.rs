@@ -189,6 +189,10 @@ impl<S: LineSink> LineSink for Assembler<S> {
         self.inner.backlog(written);
     }
 
+    fn last_written(&mut self, at: std::time::SystemTime) {
+        self.inner.last_written(at);
+    }
+
     fn caught_up(&mut self) {
         if self.lines == 0 {
             self.inner.caught_up();

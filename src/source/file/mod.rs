@@ -336,10 +336,8 @@ impl<S: LineSink> Follower<S> {
             } else if len > 0 {
                 // Nothing to read, but the file says when it was last written: a silence
                 // counts from then, not from logwarden's start (a restart of logwarden gives
-                // a frozen bot no fresh start). Told as an empty backlog, so the rules hear
-                // it once the first look is over (`caught_up`).
-                self.sink.backlog(Some(mtime));
-                self.behind = true;
+                // a frozen bot no fresh start).
+                self.sink.last_written(mtime);
             }
         }
         file.seek(SeekFrom::Start(start))?;
