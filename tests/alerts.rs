@@ -368,6 +368,71 @@ group_wait = "0s"
 }
 
 #[test]
+fn ntfy_gets_the_alert_at_its_priority_with_its_token_after_honouring_a_429() {
+    const NTFY_TOKEN: &str = "tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2";
+    let ntfy = FakeHttp::start(fake_http::ntfy_server(Some(NTFY_TOKEN), Some(1)));
+    let mut cfg = watch(r#""phone""#);
+    cfg.push_str(&format!(
+        r#"
+[channels.phone]
+type = "ntfy"
+url = "{url}"
+topic = "bot-alerts-7f3a"
+token_file = "@DIR@/ntfy-token"
+group_wait = "0s"
+"#,
+        url = ntfy.url()
+    ));
+    let (dir, config) = config_dir(&cfg);
+    write_secret(dir.path(), "ntfy-token", NTFY_TOKEN);
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    append(&log, &[error(1), error(2)]);
+    append(&log, &traceback_with_secrets());
+    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+
+    let reqs = ntfy.wait_requests(2, Duration::from_secs(15));
+    let gap = reqs[1].at.duration_since(reqs[0].at);
+    assert!(
+        gap >= Duration::from_millis(900),
+        "Retry-After 1 s not honoured: {gap:?}"
+    );
+    let body = reqs[1].json().expect("ntfy json body");
+    assert_eq!(body["topic"], "bot-alerts-7f3a", "{body}");
+    assert_eq!(body["priority"], 5, "critical is urgent: {body}");
+    assert_eq!(body["tags"][0], "rotating_light", "{body}");
+    let title = body["title"].as_str().unwrap_or_default();
+    assert!(
+        title.starts_with("[CRITICAL] bot: error-burst firing"),
+        "{body}"
+    );
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("ConnectionResetError"), "{body}");
+    assert!(body.get("markdown").is_none(), "plain text: {body}");
+
+    d.wait_alert("error-burst", "resolved", Duration::from_secs(10));
+    let reqs = ntfy.wait_requests(3, Duration::from_secs(15));
+    let resolved = reqs[2].json().expect("ntfy json body");
+    assert_eq!(resolved["priority"], 3, "{resolved}");
+    assert_eq!(resolved["tags"][0], "white_check_mark", "{resolved}");
+    // The token goes in the header only; no secret of the config or the line in any body.
+    let all: String = ntfy
+        .requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    for secret in ["hunter2", NTFY_TOKEN] {
+        assert!(!all.contains(secret), "{secret} reached ntfy: {all}");
+    }
+    let log_text: String = d.seen.iter().map(|v| v.to_string()).collect();
+    for secret in [NTFY_TOKEN, "bot-alerts-7f3a"] {
+        assert!(!log_text.contains(secret), "{secret} in logwarden's log");
+    }
+}
+
+#[test]
 fn a_channel_that_keeps_failing_hands_its_alerts_to_the_fallback() {
     let broken = FakeHttp::start(|_| Response::text(502, "bad gateway"));
     let hook = FakeHttp::start(|_| Response::text(200, "ok"));

@@ -163,6 +163,9 @@ pub fn build_channel(
             http.clone(),
             cfg.timeout,
         )),
+        ChannelKind::Ntfy(n) => Arc::new(
+            channels::ntfy::Ntfy::new(n, template, http.clone(), cfg.timeout).map_err(err)?,
+        ),
     })
 }
 

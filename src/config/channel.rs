@@ -126,6 +126,7 @@ fn keys_of(kind: ChannelKindText) -> &'static [&'static str] {
         ChannelKindText::Slack => &["url", "style"],
         ChannelKindText::Webhook => &["url"],
         ChannelKindText::Alertmanager => &["urls", "resend", "labels"],
+        ChannelKindText::Ntfy => &["url", "topic", "token"],
     }
 }
 
@@ -135,7 +136,7 @@ fn present_keys(c: &RawChannel) -> Vec<(&'static str, usize, usize)> {
     fn at<T>(v: &Option<Located<T>>) -> Option<(usize, usize)> {
         v.as_ref().map(|v| (v.file, v.span.start))
     }
-    let keys: [(&'static str, Option<(usize, usize)>); 25] = [
+    let keys: [(&'static str, Option<(usize, usize)>); 26] = [
         ("host", at(&c.host)),
         ("port", at(&c.port)),
         ("tls", at(&c.tls)),
@@ -161,6 +162,7 @@ fn present_keys(c: &RawChannel) -> Vec<(&'static str, usize, usize)> {
         ("style", at(&c.style)),
         ("urls", at(&c.urls)),
         ("resend", at(&c.resend)),
+        ("topic", at(&c.topic)),
     ];
     let mut out: Vec<_> = keys
         .into_iter()
@@ -203,7 +205,7 @@ fn resolve_channel(
             sources,
             ch,
             format!(
-                "channel {name:?} needs `type`: console, email, telegram, slack, webhook or alertmanager"
+                "channel {name:?} needs `type`: console, email, telegram, slack, webhook, alertmanager or ntfy"
             ),
         );
         return None;
@@ -238,6 +240,7 @@ fn resolve_channel(
             channel_kinds::url_channel(c, &cx, diags)?
         }
         ChannelKindText::Alertmanager => channel_kinds::alertmanager(c, &cx, diags)?,
+        ChannelKindText::Ntfy => channel_kinds::ntfy(c, &cx, diags)?,
     };
     let rate_limit = c
         .rate_limit

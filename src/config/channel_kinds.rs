@@ -2,14 +2,14 @@
 //! already refused keys of other types and reads the keys every channel takes.
 
 use crate::config::channels::{
-    AlertmanagerConfig, ChannelKind, EmailConfig, EmailTls, SlackConfig, SlackStyle,
+    AlertmanagerConfig, ChannelKind, EmailConfig, EmailTls, NtfyConfig, SlackConfig, SlackStyle,
     TelegramConfig, WebhookConfig, DEFAULT_AM_RESEND,
 };
 use crate::config::error::Diagnostics;
 use crate::config::located::{resolve_path, Located, SourceMap};
 use crate::config::range::{self, days, secs};
 use crate::config::raw::{ChannelKindText, ChatIdText, EmailTlsText, RawChannel, SlackStyleText};
-use crate::config::secret::SecretSource;
+use crate::config::secret::{Secret, SecretSource};
 
 /// What the types' readers share: where to report, and the channel's name for messages.
 pub(super) struct ChannelCx<'a> {
@@ -258,6 +258,64 @@ pub(super) fn alertmanager(
     }))
 }
 
+/// An `ntfy` channel: the server (`url`, default `https://ntfy.sh`), `topic`, and an access
+/// token for a protected topic.
+pub(super) fn ntfy(c: &RawChannel, cx: &ChannelCx, diags: &mut Diagnostics) -> Option<ChannelKind> {
+    let name = cx.name;
+    let u = secret_of(
+        "url",
+        &cx.owner,
+        [&c.url, &c.url_file, &c.url_env, &c.url_credential],
+    );
+    let url = if u.is_given() {
+        let url = u.resolve(cx.sources, diags)?;
+        if !(url.0.starts_with("http://") || url.0.starts_with("https://")) {
+            diags.at(
+                cx.sources,
+                cx.at,
+                format!("channel {name:?}: the url must start with http:// or https://"),
+            );
+            return None;
+        }
+        url
+    } else {
+        Secret("https://ntfy.sh".into())
+    };
+    let topic_ok = cx.need(c.topic.is_some(), "topic", diags);
+    let topic = c.topic.as_ref()?;
+    let valid = !topic.value.is_empty()
+        && topic.value.len() <= 64
+        && topic
+            .value
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
+    if !valid {
+        diags.at(
+            cx.sources,
+            topic,
+            "an ntfy topic is 1 to 64 letters, digits, '-' or '_'".into(),
+        );
+    }
+    let tk = secret_of(
+        "token",
+        &cx.owner,
+        [&c.token, &c.token_file, &c.token_env, &c.token_credential],
+    );
+    let token = if tk.is_given() {
+        Some(tk.resolve(cx.sources, diags)?)
+    } else {
+        None
+    };
+    if !(topic_ok && valid) {
+        return None;
+    }
+    Some(ChannelKind::Ntfy(NtfyConfig {
+        url: Secret(url.0.trim_end_matches('/').to_string()),
+        topic: Secret(topic.value.clone()),
+        token,
+    }))
+}
+
 /// The four forms of one secret key: inline, `_file`, `_env`, `_credential`.
 pub(super) fn secret_of<'a>(
     key: &'a str,
@@ -283,6 +341,7 @@ pub(super) fn type_word(k: ChannelKindText) -> &'static str {
         ChannelKindText::Slack => "slack",
         ChannelKindText::Webhook => "webhook",
         ChannelKindText::Alertmanager => "alertmanager",
+        ChannelKindText::Ntfy => "ntfy",
     }
 }
 

@@ -104,6 +104,7 @@ pub enum ChannelKind {
     Slack(SlackConfig),
     Webhook(WebhookConfig),
     Alertmanager(AlertmanagerConfig),
+    Ntfy(NtfyConfig),
 }
 
 impl ChannelKind {
@@ -116,6 +117,7 @@ impl ChannelKind {
             ChannelKind::Slack(_) => "slack",
             ChannelKind::Webhook(_) => "webhook",
             ChannelKind::Alertmanager(_) => "alertmanager",
+            ChannelKind::Ntfy(_) => "ntfy",
         }
     }
 }
@@ -168,6 +170,16 @@ pub struct SlackConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookConfig {
     pub url: Secret,
+}
+
+/// An `ntfy` channel: a server (ntfy.sh or self-hosted), a topic, an optional access token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NtfyConfig {
+    /// The server's base URL, without a trailing slash.
+    pub url: Secret,
+    /// Whoever knows it can read the topic on a public server: a secret like a token.
+    pub topic: Secret,
+    pub token: Option<Secret>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

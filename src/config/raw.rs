@@ -330,6 +330,8 @@ pub struct RawChannel {
     pub token_credential: Option<Located<String>>,
     pub chat_id: Option<Located<ChatIdText>>,
     pub api_url: Option<Located<String>>,
+    /// `ntfy`: the topic published to (anyone who knows it can read it: kept like a secret).
+    pub topic: Option<Located<String>>,
     // slack, webhook
     pub url: Option<Located<String>>,
     pub url_file: Option<Located<String>>,
@@ -352,6 +354,7 @@ pub enum ChannelKindText {
     Slack,
     Webhook,
     Alertmanager,
+    Ntfy,
 }
 
 /// `tls` of an email channel.

@@ -52,6 +52,10 @@ impl Config {
                 ChannelKind::Telegram(t) => out.push(t.token.expose()),
                 ChannelKind::Slack(s) => out.push(s.url.expose()),
                 ChannelKind::Webhook(w) => out.push(w.url.expose()),
+                ChannelKind::Ntfy(n) => {
+                    out.push(n.topic.expose());
+                    out.extend(n.token.as_ref().map(Secret::expose));
+                }
                 ChannelKind::Console | ChannelKind::Alertmanager(_) => {}
             }
         }

@@ -645,3 +645,52 @@ pub fn slack_webhook(
         Response::text(200, "ok")
     }
 }
+
+/// Answers like an ntfy server's JSON publishing (`POST /` with `topic` and `message`, as
+/// ntfy's docs describe it): 200 with the message event; 400 `{"code":40024,...}` for a body
+/// without a valid topic; with `token`, 401 `{"code":40101,...}` unless `Authorization:
+/// Bearer TOKEN`; with `rate_limit_first = Some(s)`, the first request gets 429
+/// `{"code":42901,...}` with `Retry-After: s`.
+pub fn ntfy_server(
+    token: Option<&'static str>,
+    rate_limit_first: Option<u32>,
+) -> impl Fn(&Recorded) -> Response + Send + Sync + 'static {
+    let limited = AtomicBool::new(rate_limit_first.is_none());
+    let error = |code: u32, http: u16, error: &str| {
+        Response::json(
+            http,
+            serde_json::json!({ "code": code, "http": http, "error": error }),
+        )
+    };
+    move |req: &Recorded| {
+        if !limited.swap(true, Ordering::SeqCst) {
+            return error(42901, 429, "limit reached: too many requests")
+                .with_header("Retry-After", &rate_limit_first.unwrap_or(0).to_string());
+        }
+        if let Some(t) = token {
+            if req.header("authorization") != Some(&format!("Bearer {t}")) {
+                return error(40101, 401, "unauthorized");
+            }
+        }
+        if req.method != "POST" || req.path != "/" {
+            return error(40401, 404, "page not found");
+        }
+        let Some(Value::Object(m)) = req.json() else {
+            return error(40024, 400, "invalid request: body must be JSON");
+        };
+        let topic = m.get("topic").and_then(|t| t.as_str()).unwrap_or("");
+        let valid = !topic.is_empty()
+            && topic.len() <= 64
+            && topic
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return error(40024, 400, "invalid request: topic invalid");
+        }
+        Response::json(
+            200,
+            serde_json::json!({ "id": "hwQ2YpKdmg", "time": 1_700_000_000, "event": "message",
+                "topic": topic, "message": m.get("message").cloned().unwrap_or_default() }),
+        )
+    }
+}

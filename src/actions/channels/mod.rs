@@ -3,6 +3,7 @@
 pub mod alertmanager;
 pub mod console;
 pub mod email;
+pub mod ntfy;
 pub mod slack;
 pub mod telegram;
 pub mod webhook;
