@@ -433,6 +433,106 @@ group_wait = "0s"
 }
 
 #[test]
+fn discord_and_gotify_get_the_alert_inert_at_its_priority() {
+    const GOTIFY_TOKEN: &str = "AqvjpTYWFn4XKpm";
+    let discord = FakeHttp::start(fake_http::discord_webhook(Some(1.0)));
+    let gotify = FakeHttp::start(fake_http::gotify_server(GOTIFY_TOKEN));
+    let mut cfg = watch(r#""chat", "self-hosted""#);
+    cfg.push_str(
+        r#"
+[channels.chat]
+type = "discord"
+url_file = "@DIR@/discord-url"
+group_wait = "0s"
+
+[channels.self-hosted]
+type = "gotify"
+url_file = "@DIR@/gotify-url"
+token_file = "@DIR@/gotify-token"
+group_wait = "0s"
+"#,
+    );
+    let (dir, config) = config_dir(&cfg);
+    write_secret(
+        dir.path(),
+        "discord-url",
+        &format!("{}/api/webhooks/1234/hookSecretPart", discord.url()),
+    );
+    write_secret(dir.path(), "gotify-url", &gotify.url());
+    write_secret(dir.path(), "gotify-token", GOTIFY_TOKEN);
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    let hostile = "2026-11-23 09:41:42,500 - bot - ERROR - @everyone ``` **bold** [x](http://evil.example) <@123> ```";
+    append(&log, &[error(1), hostile.to_string(), error(2)]);
+    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+
+    let reqs = discord.wait_requests(2, Duration::from_secs(15));
+    let gap = reqs[1].at.duration_since(reqs[0].at);
+    assert!(
+        gap >= Duration::from_millis(900),
+        "retry_after 1 s not honoured: {gap:?}"
+    );
+    let body = reqs[1].json().expect("discord json body");
+    assert_eq!(
+        body["allowed_mentions"]["parse"],
+        serde_json::json!([]),
+        "{body}"
+    );
+    let content = body["content"].as_str().unwrap_or_default();
+    assert!(
+        content.starts_with("```\n") && content.ends_with("\n```"),
+        "{content}"
+    );
+    assert_eq!(
+        content.matches("```").count(),
+        2,
+        "one code block, no fence from the line: {content}"
+    );
+    assert!(
+        content.contains("@everyone") && content.contains("**bold**"),
+        "quoted as text: {content}"
+    );
+    assert!(
+        content.contains("[CRITICAL] bot: error-burst firing"),
+        "{content}"
+    );
+
+    let reqs = gotify.wait_requests(1, Duration::from_secs(15));
+    let body = reqs[0].json().expect("gotify json body");
+    assert_eq!(reqs[0].header("x-gotify-key"), Some(GOTIFY_TOKEN));
+    assert_eq!(body["priority"], 8, "critical pops up: {body}");
+    assert_eq!(
+        body["extras"]["client::display"]["contentType"], "text/plain",
+        "{body}"
+    );
+    assert!(
+        body["title"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("[CRITICAL] bot: error-burst firing"),
+        "{body}"
+    );
+
+    d.wait_alert("error-burst", "resolved", Duration::from_secs(10));
+    let reqs = gotify.wait_requests(2, Duration::from_secs(15));
+    assert_eq!(reqs[1].json().expect("json")["priority"], 2);
+    let all: String = discord
+        .requests()
+        .iter()
+        .chain(gotify.requests().iter())
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    for secret in ["hookSecretPart", GOTIFY_TOKEN] {
+        assert!(
+            !all.contains(secret),
+            "{secret} reached a channel body: {all}"
+        );
+    }
+}
+
+#[test]
 fn a_channel_that_keeps_failing_hands_its_alerts_to_the_fallback() {
     let broken = FakeHttp::start(|_| Response::text(502, "bad gateway"));
     let hook = FakeHttp::start(|_| Response::text(200, "ok"));

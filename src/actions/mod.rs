@@ -163,6 +163,18 @@ pub fn build_channel(
             http.clone(),
             cfg.timeout,
         )),
+        ChannelKind::Discord(d) => Arc::new(channels::discord::Discord::new(
+            d,
+            template,
+            http.clone(),
+            cfg.timeout,
+        )),
+        ChannelKind::Gotify(g) => Arc::new(channels::gotify::Gotify::new(
+            g,
+            template,
+            http.clone(),
+            cfg.timeout,
+        )),
         ChannelKind::Ntfy(n) => Arc::new(
             channels::ntfy::Ntfy::new(n, template, http.clone(), cfg.timeout).map_err(err)?,
         ),

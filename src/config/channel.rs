@@ -127,6 +127,8 @@ fn keys_of(kind: ChannelKindText) -> &'static [&'static str] {
         ChannelKindText::Webhook => &["url"],
         ChannelKindText::Alertmanager => &["urls", "resend", "labels"],
         ChannelKindText::Ntfy => &["url", "topic", "token"],
+        ChannelKindText::Discord => &["url"],
+        ChannelKindText::Gotify => &["url", "token"],
     }
 }
 
@@ -205,7 +207,7 @@ fn resolve_channel(
             sources,
             ch,
             format!(
-                "channel {name:?} needs `type`: console, email, telegram, slack, webhook, alertmanager or ntfy"
+                "channel {name:?} needs `type`: console, email, telegram, slack, webhook, alertmanager, ntfy, discord or gotify"
             ),
         );
         return None;
@@ -241,6 +243,9 @@ fn resolve_channel(
         }
         ChannelKindText::Alertmanager => channel_kinds::alertmanager(c, &cx, diags)?,
         ChannelKindText::Ntfy => channel_kinds::ntfy(c, &cx, diags)?,
+        ChannelKindText::Discord | ChannelKindText::Gotify => {
+            channel_kinds::discord_or_gotify(c, &cx, diags)?
+        }
     };
     let rate_limit = c
         .rate_limit

@@ -2,8 +2,8 @@
 //! already refused keys of other types and reads the keys every channel takes.
 
 use crate::config::channels::{
-    AlertmanagerConfig, ChannelKind, EmailConfig, EmailTls, NtfyConfig, SlackConfig, SlackStyle,
-    TelegramConfig, WebhookConfig, DEFAULT_AM_RESEND,
+    AlertmanagerConfig, ChannelKind, DiscordConfig, EmailConfig, EmailTls, GotifyConfig,
+    NtfyConfig, SlackConfig, SlackStyle, TelegramConfig, WebhookConfig, DEFAULT_AM_RESEND,
 };
 use crate::config::error::Diagnostics;
 use crate::config::located::{resolve_path, Located, SourceMap};
@@ -316,6 +316,56 @@ pub(super) fn ntfy(c: &RawChannel, cx: &ChannelCx, diags: &mut Diagnostics) -> O
     }))
 }
 
+/// A `discord` channel (its webhook `url`) or a `gotify` one (the server's `url` and an
+/// application `token`).
+pub(super) fn discord_or_gotify(
+    c: &RawChannel,
+    cx: &ChannelCx,
+    diags: &mut Diagnostics,
+) -> Option<ChannelKind> {
+    let name = cx.name;
+    let u = secret_of(
+        "url",
+        &cx.owner,
+        [&c.url, &c.url_file, &c.url_env, &c.url_credential],
+    );
+    let given = cx.need(
+        u.is_given(),
+        "url, url_file, url_env or url_credential",
+        diags,
+    );
+    let url = u.resolve(cx.sources, diags);
+    if let Some(u) = &url {
+        if !(u.0.starts_with("http://") || u.0.starts_with("https://")) {
+            diags.at(
+                cx.sources,
+                cx.at,
+                format!("channel {name:?}: the url must start with http:// or https://"),
+            );
+            return None;
+        }
+    }
+    let url = Secret(url?.0.trim_end_matches('/').to_string());
+    if cx.kind == ChannelKindText::Discord {
+        return given.then_some(ChannelKind::Discord(DiscordConfig { url }));
+    }
+    let tk = secret_of(
+        "token",
+        &cx.owner,
+        [&c.token, &c.token_file, &c.token_env, &c.token_credential],
+    );
+    let token_given = cx.need(
+        tk.is_given(),
+        "token_file, token_env or token_credential (an application token)",
+        diags,
+    );
+    let token = tk.resolve(cx.sources, diags);
+    if !(given && token_given) {
+        return None;
+    }
+    Some(ChannelKind::Gotify(GotifyConfig { url, token: token? }))
+}
+
 /// The four forms of one secret key: inline, `_file`, `_env`, `_credential`.
 pub(super) fn secret_of<'a>(
     key: &'a str,
@@ -342,6 +392,8 @@ pub(super) fn type_word(k: ChannelKindText) -> &'static str {
         ChannelKindText::Webhook => "webhook",
         ChannelKindText::Alertmanager => "alertmanager",
         ChannelKindText::Ntfy => "ntfy",
+        ChannelKindText::Discord => "discord",
+        ChannelKindText::Gotify => "gotify",
     }
 }
 

@@ -105,6 +105,8 @@ pub enum ChannelKind {
     Webhook(WebhookConfig),
     Alertmanager(AlertmanagerConfig),
     Ntfy(NtfyConfig),
+    Discord(DiscordConfig),
+    Gotify(GotifyConfig),
 }
 
 impl ChannelKind {
@@ -118,6 +120,8 @@ impl ChannelKind {
             ChannelKind::Webhook(_) => "webhook",
             ChannelKind::Alertmanager(_) => "alertmanager",
             ChannelKind::Ntfy(_) => "ntfy",
+            ChannelKind::Discord(_) => "discord",
+            ChannelKind::Gotify(_) => "gotify",
         }
     }
 }
@@ -180,6 +184,19 @@ pub struct NtfyConfig {
     /// Whoever knows it can read the topic on a public server: a secret like a token.
     pub topic: Secret,
     pub token: Option<Secret>,
+}
+
+/// A `discord` channel: its webhook URL (which is the credential).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiscordConfig {
+    pub url: Secret,
+}
+
+/// A `gotify` channel: the server's base URL and an application token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GotifyConfig {
+    pub url: Secret,
+    pub token: Secret,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -355,6 +355,8 @@ pub enum ChannelKindText {
     Webhook,
     Alertmanager,
     Ntfy,
+    Discord,
+    Gotify,
 }
 
 /// `tls` of an email channel.

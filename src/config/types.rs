@@ -52,6 +52,11 @@ impl Config {
                 ChannelKind::Telegram(t) => out.push(t.token.expose()),
                 ChannelKind::Slack(s) => out.push(s.url.expose()),
                 ChannelKind::Webhook(w) => out.push(w.url.expose()),
+                ChannelKind::Discord(d) => out.push(d.url.expose()),
+                ChannelKind::Gotify(g) => {
+                    out.push(g.url.expose());
+                    out.push(g.token.expose());
+                }
                 ChannelKind::Ntfy(n) => {
                     out.push(n.topic.expose());
                     out.extend(n.token.as_ref().map(Secret::expose));

@@ -694,3 +694,100 @@ pub fn ntfy_server(
         )
     }
 }
+
+/// Answers like Discord's execute-webhook endpoint (`POST /api/webhooks/ID/TOKEN`): 204 for a
+/// JSON object with a `content` of 1 to 2,000 characters; 400 with Discord's error JSON for an
+/// empty or longer one; with `rate_limit_first = Some(s)`, the first request gets 429
+/// `{"message": "You are being rate limited.", "retry_after": s, "global": false}`.
+pub fn discord_webhook(
+    rate_limit_first: Option<f64>,
+) -> impl Fn(&Recorded) -> Response + Send + Sync + 'static {
+    let limited = AtomicBool::new(rate_limit_first.is_none());
+    move |req: &Recorded| {
+        if !limited.swap(true, Ordering::SeqCst) {
+            let after = rate_limit_first.unwrap_or(0.0);
+            return Response::json(
+                429,
+                serde_json::json!({ "message": "You are being rate limited.",
+                    "retry_after": after, "global": false }),
+            )
+            .with_header("Retry-After", &(after.ceil() as u64).to_string());
+        }
+        if req.method != "POST" || !req.path.starts_with("/api/webhooks/") {
+            return Response::json(
+                404,
+                serde_json::json!({ "message": "404: Not Found", "code": 0 }),
+            );
+        }
+        let Some(Value::Object(m)) = req.json() else {
+            return Response::json(
+                400,
+                serde_json::json!({ "message": "Cannot send an empty message", "code": 50006 }),
+            );
+        };
+        let len = m
+            .get("content")
+            .and_then(|c| c.as_str())
+            .map_or(0, |c| c.chars().count());
+        if len == 0 {
+            return Response::json(
+                400,
+                serde_json::json!({ "message": "Cannot send an empty message", "code": 50006 }),
+            );
+        }
+        if len > 2000 {
+            return Response::json(
+                400,
+                serde_json::json!({ "code": 50035, "message": "Invalid Form Body",
+                    "errors": { "content": { "_errors": [{ "code": "BASE_TYPE_MAX_LENGTH",
+                    "message": "Must be 2000 or fewer in length." }] } } }),
+            );
+        }
+        Response::text(204, "")
+    }
+}
+
+/// Answers like a Gotify server's `POST /message`: 200 with the message for a JSON body with
+/// a `message` and the application token in `X-Gotify-Key` (or `?token=`); 401 with Gotify's
+/// error JSON otherwise; 400 without a `message`.
+pub fn gotify_server(
+    token: &'static str,
+) -> impl Fn(&Recorded) -> Response + Send + Sync + 'static {
+    move |req: &Recorded| {
+        let given = req.header("x-gotify-key") == Some(token)
+            || req.path.ends_with(&format!("?token={token}"));
+        if !given {
+            return Response::json(
+                401,
+                serde_json::json!({ "error": "Unauthorized", "errorCode": 401,
+                    "errorDescription": "you need to provide a valid access token or user credentials to access this api" }),
+            );
+        }
+        if req.method != "POST" || !req.path.starts_with("/message") {
+            return Response::json(
+                404,
+                serde_json::json!({ "error": "Not Found", "errorCode": 404 }),
+            );
+        }
+        let Some(Value::Object(m)) = req.json() else {
+            return Response::json(
+                400,
+                serde_json::json!({ "error": "Bad Request", "errorCode": 400 }),
+            );
+        };
+        if m.get("message")
+            .and_then(|v| v.as_str())
+            .is_none_or(str::is_empty)
+        {
+            return Response::json(
+                400,
+                serde_json::json!({ "error": "Bad Request", "errorCode": 400,
+                    "errorDescription": "Field 'message' is required" }),
+            );
+        }
+        Response::json(
+            200,
+            serde_json::json!({ "id": 1, "appid": 1, "message": m["message"] }),
+        )
+    }
+}

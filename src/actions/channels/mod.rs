@@ -2,7 +2,9 @@
 
 pub mod alertmanager;
 pub mod console;
+pub mod discord;
 pub mod email;
+pub mod gotify;
 pub mod ntfy;
 pub mod slack;
 pub mod telegram;
