@@ -533,6 +533,75 @@ group_wait = "0s"
 }
 
 #[test]
+fn matrix_gets_the_alert_as_an_escaped_notice_after_honouring_a_429() {
+    const MATRIX_TOKEN: &str = "syt_bG9nd2FyZGVu_SecretTokenPart_0a1b2c";
+    const ROOM: &str = "!ops7f3a:example.org";
+    let hs = FakeHttp::start(fake_http::matrix_homeserver(MATRIX_TOKEN, ROOM, Some(1000)));
+    let mut cfg = watch(r#""room""#);
+    cfg.push_str(&format!(
+        r#"
+[channels.room]
+type = "matrix"
+url = "{url}"
+token_file = "@DIR@/matrix-token"
+room = "{ROOM}"
+group_wait = "0s"
+"#,
+        url = hs.url()
+    ));
+    let (dir, config) = config_dir(&cfg);
+    write_secret(dir.path(), "matrix-token", MATRIX_TOKEN);
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    let hostile = "2026-11-23 09:41:42,500 - bot - ERROR - <a href=\"https://evil.example\">@room</a> </pre><b>x</b>";
+    append(&log, &[error(1), hostile.to_string(), error(2)]);
+    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+
+    let reqs = hs.wait_requests(2, Duration::from_secs(15));
+    let gap = reqs[1].at.duration_since(reqs[0].at);
+    assert!(
+        gap >= Duration::from_millis(900),
+        "retry_after_ms not honoured: {gap:?}"
+    );
+    // The retry is the same transaction: one event, never two messages.
+    assert_eq!(reqs[0].path, reqs[1].path, "same transaction id on retry");
+    let body = reqs[1].json().expect("matrix json body");
+    assert_eq!(body["msgtype"], "m.notice", "{body}");
+    let plain = body["body"].as_str().unwrap_or_default();
+    assert!(
+        plain.contains("[CRITICAL] bot: error-burst firing"),
+        "{body}"
+    );
+    let html = body["formatted_body"].as_str().unwrap_or_default();
+    assert!(
+        html.starts_with("<pre>") && html.ends_with("</pre>"),
+        "{html}"
+    );
+    assert_eq!(html.matches("<pre>").count(), 1, "{html}");
+    assert_eq!(
+        html.matches("</pre>").count(),
+        1,
+        "no tag from the line closes it: {html}"
+    );
+    assert!(!html.contains("<a ") && !html.contains("<b>"), "{html}");
+    assert!(
+        html.contains("&lt;a href=&quot;https://evil.example&quot;&gt;"),
+        "{html}"
+    );
+    let all: String = hs
+        .requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert!(
+        !all.contains("SecretTokenPart"),
+        "the token reached a body: {all}"
+    );
+}
+
+#[test]
 fn a_channel_that_keeps_failing_hands_its_alerts_to_the_fallback() {
     let broken = FakeHttp::start(|_| Response::text(502, "bad gateway"));
     let hook = FakeHttp::start(|_| Response::text(200, "ok"));

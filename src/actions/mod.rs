@@ -175,6 +175,9 @@ pub fn build_channel(
             http.clone(),
             cfg.timeout,
         )),
+        ChannelKind::Matrix(m) => Arc::new(
+            channels::matrix::Matrix::new(m, template, http.clone(), cfg.timeout).map_err(err)?,
+        ),
         ChannelKind::Ntfy(n) => Arc::new(
             channels::ntfy::Ntfy::new(n, template, http.clone(), cfg.timeout).map_err(err)?,
         ),

@@ -129,6 +129,7 @@ fn keys_of(kind: ChannelKindText) -> &'static [&'static str] {
         ChannelKindText::Ntfy => &["url", "topic", "token"],
         ChannelKindText::Discord => &["url"],
         ChannelKindText::Gotify => &["url", "token"],
+        ChannelKindText::Matrix => &["url", "token", "room"],
     }
 }
 
@@ -138,7 +139,7 @@ fn present_keys(c: &RawChannel) -> Vec<(&'static str, usize, usize)> {
     fn at<T>(v: &Option<Located<T>>) -> Option<(usize, usize)> {
         v.as_ref().map(|v| (v.file, v.span.start))
     }
-    let keys: [(&'static str, Option<(usize, usize)>); 26] = [
+    let keys: [(&'static str, Option<(usize, usize)>); 27] = [
         ("host", at(&c.host)),
         ("port", at(&c.port)),
         ("tls", at(&c.tls)),
@@ -165,6 +166,7 @@ fn present_keys(c: &RawChannel) -> Vec<(&'static str, usize, usize)> {
         ("urls", at(&c.urls)),
         ("resend", at(&c.resend)),
         ("topic", at(&c.topic)),
+        ("room", at(&c.room)),
     ];
     let mut out: Vec<_> = keys
         .into_iter()
@@ -207,7 +209,7 @@ fn resolve_channel(
             sources,
             ch,
             format!(
-                "channel {name:?} needs `type`: console, email, telegram, slack, webhook, alertmanager, ntfy, discord or gotify"
+                "channel {name:?} needs `type`: console, email, telegram, slack, webhook, alertmanager, ntfy, discord, gotify or matrix"
             ),
         );
         return None;
@@ -243,7 +245,7 @@ fn resolve_channel(
         }
         ChannelKindText::Alertmanager => channel_kinds::alertmanager(c, &cx, diags)?,
         ChannelKindText::Ntfy => channel_kinds::ntfy(c, &cx, diags)?,
-        ChannelKindText::Discord | ChannelKindText::Gotify => {
+        ChannelKindText::Discord | ChannelKindText::Gotify | ChannelKindText::Matrix => {
             channel_kinds::discord_or_gotify(c, &cx, diags)?
         }
     };

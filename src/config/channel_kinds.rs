@@ -3,7 +3,8 @@
 
 use crate::config::channels::{
     AlertmanagerConfig, ChannelKind, DiscordConfig, EmailConfig, EmailTls, GotifyConfig,
-    NtfyConfig, SlackConfig, SlackStyle, TelegramConfig, WebhookConfig, DEFAULT_AM_RESEND,
+    MatrixConfig, NtfyConfig, SlackConfig, SlackStyle, TelegramConfig, WebhookConfig,
+    DEFAULT_AM_RESEND,
 };
 use crate::config::error::Diagnostics;
 use crate::config::located::{resolve_path, Located, SourceMap};
@@ -316,8 +317,9 @@ pub(super) fn ntfy(c: &RawChannel, cx: &ChannelCx, diags: &mut Diagnostics) -> O
     }))
 }
 
-/// A `discord` channel (its webhook `url`) or a `gotify` one (the server's `url` and an
-/// application `token`).
+/// A `discord` channel (its webhook `url`), a `gotify` one (the server's `url` and an
+/// application `token`) or a `matrix` one (the homeserver's `url`, an access `token`, a
+/// `room` id).
 pub(super) fn discord_or_gotify(
     c: &RawChannel,
     cx: &ChannelCx,
@@ -356,10 +358,40 @@ pub(super) fn discord_or_gotify(
     );
     let token_given = cx.need(
         tk.is_given(),
-        "token_file, token_env or token_credential (an application token)",
+        "token_file, token_env or token_credential",
         diags,
     );
     let token = tk.resolve(cx.sources, diags);
+    if cx.kind == ChannelKindText::Matrix {
+        let room_ok = cx.need(
+            c.room.is_some(),
+            "room (a room id like !abc123:example.org)",
+            diags,
+        );
+        let room = c.room.as_ref()?;
+        let valid = room.value.starts_with('!')
+            && room.value.contains(':')
+            && !room
+                .value
+                .chars()
+                .any(|ch| ch.is_whitespace() || ch.is_control());
+        if !valid {
+            diags.at(
+                cx.sources,
+                room,
+                "a matrix room id looks like \"!abc123:example.org\" (the room's settings show it)"
+                    .into(),
+            );
+        }
+        if !(given && token_given && room_ok && valid) {
+            return None;
+        }
+        return Some(ChannelKind::Matrix(MatrixConfig {
+            url,
+            token: token?,
+            room: room.value.clone(),
+        }));
+    }
     if !(given && token_given) {
         return None;
     }
@@ -394,6 +426,7 @@ pub(super) fn type_word(k: ChannelKindText) -> &'static str {
         ChannelKindText::Ntfy => "ntfy",
         ChannelKindText::Discord => "discord",
         ChannelKindText::Gotify => "gotify",
+        ChannelKindText::Matrix => "matrix",
     }
 }
 

@@ -107,6 +107,7 @@ pub enum ChannelKind {
     Ntfy(NtfyConfig),
     Discord(DiscordConfig),
     Gotify(GotifyConfig),
+    Matrix(MatrixConfig),
 }
 
 impl ChannelKind {
@@ -122,6 +123,7 @@ impl ChannelKind {
             ChannelKind::Ntfy(_) => "ntfy",
             ChannelKind::Discord(_) => "discord",
             ChannelKind::Gotify(_) => "gotify",
+            ChannelKind::Matrix(_) => "matrix",
         }
     }
 }
@@ -197,6 +199,14 @@ pub struct DiscordConfig {
 pub struct GotifyConfig {
     pub url: Secret,
     pub token: Secret,
+}
+
+/// A `matrix` channel: the homeserver's base URL, an access token, a room id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixConfig {
+    pub url: Secret,
+    pub token: Secret,
+    pub room: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -332,6 +332,8 @@ pub struct RawChannel {
     pub api_url: Option<Located<String>>,
     /// `ntfy`: the topic published to (anyone who knows it can read it: kept like a secret).
     pub topic: Option<Located<String>>,
+    /// `matrix`: the room id (`!abc123:example.org`).
+    pub room: Option<Located<String>>,
     // slack, webhook
     pub url: Option<Located<String>>,
     pub url_file: Option<Located<String>>,
@@ -357,6 +359,7 @@ pub enum ChannelKindText {
     Ntfy,
     Discord,
     Gotify,
+    Matrix,
 }
 
 /// `tls` of an email channel.

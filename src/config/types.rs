@@ -53,6 +53,7 @@ impl Config {
                 ChannelKind::Slack(s) => out.push(s.url.expose()),
                 ChannelKind::Webhook(w) => out.push(w.url.expose()),
                 ChannelKind::Discord(d) => out.push(d.url.expose()),
+                ChannelKind::Matrix(m) => out.push(m.token.expose()),
                 ChannelKind::Gotify(g) => {
                     out.push(g.url.expose());
                     out.push(g.token.expose());

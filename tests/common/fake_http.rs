@@ -791,3 +791,60 @@ pub fn gotify_server(
         )
     }
 }
+
+/// Answers like a Matrix homeserver's `PUT /_matrix/client/v3/rooms/ROOM/send/m.room.message/TXN`:
+/// 200 `{"event_id": ...}` for a JSON object with `msgtype` and `body` and `Authorization:
+/// Bearer TOKEN` (the same event id again for a transaction id seen before, as the spec
+/// says); 401 `M_UNKNOWN_TOKEN` otherwise; with `rate_limit_first = Some(ms)`, the first
+/// request gets 429 `M_LIMIT_EXCEEDED` with `retry_after_ms`.
+pub fn matrix_homeserver(
+    token: &'static str,
+    room: &'static str,
+    rate_limit_first: Option<u64>,
+) -> impl Fn(&Recorded) -> Response + Send + Sync + 'static {
+    let limited = AtomicBool::new(rate_limit_first.is_none());
+    let events: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    move |req: &Recorded| {
+        if !limited.swap(true, Ordering::SeqCst) {
+            return Response::json(
+                429,
+                serde_json::json!({ "errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests",
+                    "retry_after_ms": rate_limit_first.unwrap_or(0) }),
+            );
+        }
+        if req.header("authorization") != Some(&format!("Bearer {token}")) {
+            return Response::json(
+                401,
+                serde_json::json!({ "errcode": "M_UNKNOWN_TOKEN", "error": "Invalid access token passed." }),
+            );
+        }
+        let prefix = format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/");
+        let Some(txn) = req.path.strip_prefix(&prefix).filter(|t| !t.is_empty()) else {
+            return Response::json(
+                404,
+                serde_json::json!({ "errcode": "M_UNRECOGNIZED", "error": "Unrecognized request" }),
+            );
+        };
+        if req.method != "PUT" {
+            return Response::json(405, serde_json::json!({ "errcode": "M_UNRECOGNIZED" }));
+        }
+        let ok = matches!(req.json(), Some(Value::Object(m))
+            if m.get("msgtype").and_then(|v| v.as_str()).is_some()
+                && m.get("body").and_then(|v| v.as_str()).is_some());
+        if !ok {
+            return Response::json(
+                400,
+                serde_json::json!({ "errcode": "M_BAD_JSON", "error": "msgtype and body required" }),
+            );
+        }
+        let mut seen = events.lock().unwrap();
+        let n = match seen.iter().position(|t| t == txn) {
+            Some(n) => n,
+            None => {
+                seen.push(txn.to_string());
+                seen.len() - 1
+            }
+        };
+        Response::json(200, serde_json::json!({ "event_id": format!("$event{n}") }))
+    }
+}

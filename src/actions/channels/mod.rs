@@ -5,6 +5,7 @@ pub mod console;
 pub mod discord;
 pub mod email;
 pub mod gotify;
+pub mod matrix;
 pub mod ntfy;
 pub mod slack;
 pub mod telegram;
