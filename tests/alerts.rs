@@ -602,6 +602,70 @@ group_wait = "0s"
 }
 
 #[test]
+fn pushover_rings_an_emergency_for_a_critical_alert_and_cancels_it_when_resolved() {
+    const APP: &str = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
+    const USER: &str = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
+    let api = FakeHttp::start(fake_http::pushover_api(APP, USER));
+    let mut cfg = watch(r#""pager""#);
+    cfg.push_str(&format!(
+        r#"
+[channels.pager]
+type = "pushover"
+token_file = "@DIR@/pushover-app"
+user_file = "@DIR@/pushover-user"
+api_url = "{url}"
+group_wait = "0s"
+"#,
+        url = api.url()
+    ));
+    let (dir, config) = config_dir(&cfg);
+    write_secret(dir.path(), "pushover-app", APP);
+    write_secret(dir.path(), "pushover-user", USER);
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    append(&log, &[error(1), error(2), error(3)]);
+    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    let reqs = api.wait_requests(1, Duration::from_secs(10));
+    let body = reqs[0].json().expect("pushover json");
+    assert_eq!(body["priority"], 2, "critical is an emergency: {body}");
+    assert_eq!(
+        (body["retry"].as_u64(), body["expire"].as_u64()),
+        (Some(60), Some(3600))
+    );
+    assert!(
+        body["title"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("[CRITICAL] bot: error-burst firing"),
+        "{body}"
+    );
+    // Resolved: a normal message, and the emergency's receipt cancelled.
+    d.wait_alert("error-burst", "resolved", Duration::from_secs(10));
+    let reqs = api.wait_requests(3, Duration::from_secs(10));
+    let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
+    assert!(
+        paths.contains(&"/1/receipts/rcpt0/cancel.json"),
+        "{paths:?}"
+    );
+    let resolved = reqs
+        .iter()
+        .find(|r| r.path == "/1/messages.json" && r.json().is_some_and(|b| b["priority"] == 0))
+        .expect("the resolution at priority 0");
+    assert!(String::from_utf8_lossy(&resolved.body).contains("error-burst resolved"));
+    d.wait_for("the cancel logged", Duration::from_secs(5), |v| {
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("pushover emergency cancelled"))
+    });
+    let log_text: String = d.seen.iter().map(|v| v.to_string()).collect();
+    for secret in [APP, USER] {
+        assert!(!log_text.contains(secret), "{secret} in logwarden's log");
+    }
+}
+
+#[test]
 fn a_channel_that_keeps_failing_hands_its_alerts_to_the_fallback() {
     let broken = FakeHttp::start(|_| Response::text(502, "bad gateway"));
     let hook = FakeHttp::start(|_| Response::text(200, "ok"));

@@ -175,6 +175,12 @@ pub fn build_channel(
             http.clone(),
             cfg.timeout,
         )),
+        ChannelKind::Pushover(p) => Arc::new(channels::pushover::Pushover::new(
+            p,
+            template,
+            http.clone(),
+            cfg.timeout,
+        )),
         ChannelKind::Matrix(m) => Arc::new(
             channels::matrix::Matrix::new(m, template, http.clone(), cfg.timeout).map_err(err)?,
         ),

@@ -130,6 +130,7 @@ fn keys_of(kind: ChannelKindText) -> &'static [&'static str] {
         ChannelKindText::Discord => &["url"],
         ChannelKindText::Gotify => &["url", "token"],
         ChannelKindText::Matrix => &["url", "token", "room"],
+        ChannelKindText::Pushover => &["token", "user", "api_url"],
     }
 }
 
@@ -139,7 +140,7 @@ fn present_keys(c: &RawChannel) -> Vec<(&'static str, usize, usize)> {
     fn at<T>(v: &Option<Located<T>>) -> Option<(usize, usize)> {
         v.as_ref().map(|v| (v.file, v.span.start))
     }
-    let keys: [(&'static str, Option<(usize, usize)>); 27] = [
+    let keys: [(&'static str, Option<(usize, usize)>); 31] = [
         ("host", at(&c.host)),
         ("port", at(&c.port)),
         ("tls", at(&c.tls)),
@@ -167,6 +168,10 @@ fn present_keys(c: &RawChannel) -> Vec<(&'static str, usize, usize)> {
         ("resend", at(&c.resend)),
         ("topic", at(&c.topic)),
         ("room", at(&c.room)),
+        ("user", at(&c.user)),
+        ("user", at(&c.user_file)),
+        ("user", at(&c.user_env)),
+        ("user", at(&c.user_credential)),
     ];
     let mut out: Vec<_> = keys
         .into_iter()
@@ -209,7 +214,7 @@ fn resolve_channel(
             sources,
             ch,
             format!(
-                "channel {name:?} needs `type`: console, email, telegram, slack, webhook, alertmanager, ntfy, discord, gotify or matrix"
+                "channel {name:?} needs `type`: console, email, telegram, slack, webhook, alertmanager, ntfy, discord, gotify, matrix or pushover"
             ),
         );
         return None;
@@ -245,6 +250,7 @@ fn resolve_channel(
         }
         ChannelKindText::Alertmanager => channel_kinds::alertmanager(c, &cx, diags)?,
         ChannelKindText::Ntfy => channel_kinds::ntfy(c, &cx, diags)?,
+        ChannelKindText::Pushover => channel_kinds::pushover(c, &cx, diags)?,
         ChannelKindText::Discord | ChannelKindText::Gotify | ChannelKindText::Matrix => {
             channel_kinds::discord_or_gotify(c, &cx, diags)?
         }

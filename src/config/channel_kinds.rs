@@ -3,8 +3,8 @@
 
 use crate::config::channels::{
     AlertmanagerConfig, ChannelKind, DiscordConfig, EmailConfig, EmailTls, GotifyConfig,
-    MatrixConfig, NtfyConfig, SlackConfig, SlackStyle, TelegramConfig, WebhookConfig,
-    DEFAULT_AM_RESEND,
+    MatrixConfig, NtfyConfig, PushoverConfig, SlackConfig, SlackStyle, TelegramConfig,
+    WebhookConfig, DEFAULT_AM_RESEND,
 };
 use crate::config::error::Diagnostics;
 use crate::config::located::{resolve_path, Located, SourceMap};
@@ -398,6 +398,49 @@ pub(super) fn discord_or_gotify(
     Some(ChannelKind::Gotify(GotifyConfig { url, token: token? }))
 }
 
+/// A `pushover` channel: the application `token` and the `user` (or group) key, both
+/// secrets; `api_url` for another server (a test one).
+pub(super) fn pushover(
+    c: &RawChannel,
+    cx: &ChannelCx,
+    diags: &mut Diagnostics,
+) -> Option<ChannelKind> {
+    let tk = secret_of(
+        "token",
+        &cx.owner,
+        [&c.token, &c.token_file, &c.token_env, &c.token_credential],
+    );
+    let token_given = cx.need(
+        tk.is_given(),
+        "token_file, token_env or token_credential (the application's API token)",
+        diags,
+    );
+    let token = tk.resolve(cx.sources, diags);
+    let us = secret_of(
+        "user",
+        &cx.owner,
+        [&c.user, &c.user_file, &c.user_env, &c.user_credential],
+    );
+    let user_given = cx.need(
+        us.is_given(),
+        "user_file, user_env or user_credential (the user or group key)",
+        diags,
+    );
+    let user = us.resolve(cx.sources, diags);
+    let api_url = match &c.api_url {
+        Some(u) => http_url(u, cx.sources, diags)?,
+        None => "https://api.pushover.net".to_string(),
+    };
+    if !(token_given && user_given) {
+        return None;
+    }
+    Some(ChannelKind::Pushover(PushoverConfig {
+        api_url: api_url.trim_end_matches('/').to_string(),
+        token: token?,
+        user: user?,
+    }))
+}
+
 /// The four forms of one secret key: inline, `_file`, `_env`, `_credential`.
 pub(super) fn secret_of<'a>(
     key: &'a str,
@@ -427,6 +470,7 @@ pub(super) fn type_word(k: ChannelKindText) -> &'static str {
         ChannelKindText::Discord => "discord",
         ChannelKindText::Gotify => "gotify",
         ChannelKindText::Matrix => "matrix",
+        ChannelKindText::Pushover => "pushover",
     }
 }
 

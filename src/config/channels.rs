@@ -108,6 +108,7 @@ pub enum ChannelKind {
     Discord(DiscordConfig),
     Gotify(GotifyConfig),
     Matrix(MatrixConfig),
+    Pushover(PushoverConfig),
 }
 
 impl ChannelKind {
@@ -124,6 +125,7 @@ impl ChannelKind {
             ChannelKind::Discord(_) => "discord",
             ChannelKind::Gotify(_) => "gotify",
             ChannelKind::Matrix(_) => "matrix",
+            ChannelKind::Pushover(_) => "pushover",
         }
     }
 }
@@ -207,6 +209,15 @@ pub struct MatrixConfig {
     pub url: Secret,
     pub token: Secret,
     pub room: String,
+}
+
+/// A `pushover` channel: the application token and the user (or group) key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushoverConfig {
+    /// `https://api.pushover.net` unless overridden (a test server).
+    pub api_url: String,
+    pub token: Secret,
+    pub user: Secret,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -334,6 +334,11 @@ pub struct RawChannel {
     pub topic: Option<Located<String>>,
     /// `matrix`: the room id (`!abc123:example.org`).
     pub room: Option<Located<String>>,
+    /// `pushover`: the user (or group) key to notify.
+    pub user: Option<Located<String>>,
+    pub user_file: Option<Located<String>>,
+    pub user_env: Option<Located<String>>,
+    pub user_credential: Option<Located<String>>,
     // slack, webhook
     pub url: Option<Located<String>>,
     pub url_file: Option<Located<String>>,
@@ -360,6 +365,7 @@ pub enum ChannelKindText {
     Discord,
     Gotify,
     Matrix,
+    Pushover,
 }
 
 /// `tls` of an email channel.

@@ -54,6 +54,10 @@ impl Config {
                 ChannelKind::Webhook(w) => out.push(w.url.expose()),
                 ChannelKind::Discord(d) => out.push(d.url.expose()),
                 ChannelKind::Matrix(m) => out.push(m.token.expose()),
+                ChannelKind::Pushover(p) => {
+                    out.push(p.token.expose());
+                    out.push(p.user.expose());
+                }
                 ChannelKind::Gotify(g) => {
                     out.push(g.url.expose());
                     out.push(g.token.expose());

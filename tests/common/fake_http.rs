@@ -848,3 +848,70 @@ pub fn matrix_homeserver(
         Response::json(200, serde_json::json!({ "event_id": format!("$event{n}") }))
     }
 }
+
+/// Answers like Pushover's API: `POST /1/messages.json` with the app `token` and `user` key
+/// (JSON or form) is 200 `{"status": 1, "request": ...}`, plus a `receipt` for priority 2
+/// (which needs `retry` >= 30 and `expire` <= 10800); a wrong token or user is 400
+/// `{"status": 0, "errors": [...]}`; `POST /1/receipts/R/cancel.json` with the token is
+/// `{"status": 1}` for a receipt it gave.
+pub fn pushover_api(
+    token: &'static str,
+    user: &'static str,
+) -> impl Fn(&Recorded) -> Response + Send + Sync + 'static {
+    let receipts: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    move |req: &Recorded| {
+        let fail = |why: &str| {
+            Response::json(
+                400,
+                serde_json::json!({ "status": 0, "errors": [why], "request": "r1" }),
+            )
+        };
+        let Some(Value::Object(m)) = req.json() else {
+            return fail("invalid request");
+        };
+        let field = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+        if field("token") != token {
+            return fail("application token is invalid");
+        }
+        if let Some(r) = req
+            .path
+            .strip_prefix("/1/receipts/")
+            .and_then(|p| p.strip_suffix("/cancel.json"))
+        {
+            let known = receipts.lock().unwrap().iter().any(|x| x == r);
+            return if known {
+                Response::json(200, serde_json::json!({ "status": 1, "request": "r3" }))
+            } else {
+                fail("receipt not found")
+            };
+        }
+        if req.path != "/1/messages.json" {
+            return Response::json(
+                404,
+                serde_json::json!({ "status": 0, "errors": ["not found"] }),
+            );
+        }
+        if field("user") != user {
+            return fail("user identifier is not a valid user, group, or subscribed user key");
+        }
+        if field("message").is_empty() {
+            return fail("message cannot be blank");
+        }
+        let priority = m.get("priority").and_then(|p| p.as_i64()).unwrap_or(0);
+        if priority == 2 {
+            let retry = m.get("retry").and_then(|v| v.as_u64()).unwrap_or(0);
+            let expire = m.get("expire").and_then(|v| v.as_u64()).unwrap_or(u64::MAX);
+            if retry < 30 || expire > 10_800 {
+                return fail("retry must be at least 30 and expire at most 10800");
+            }
+            let mut r = receipts.lock().unwrap();
+            let receipt = format!("rcpt{}", r.len());
+            r.push(receipt.clone());
+            return Response::json(
+                200,
+                serde_json::json!({ "status": 1, "request": "r2", "receipt": receipt }),
+            );
+        }
+        Response::json(200, serde_json::json!({ "status": 1, "request": "r2" }))
+    }
+}

@@ -7,6 +7,7 @@ pub mod email;
 pub mod gotify;
 pub mod matrix;
 pub mod ntfy;
+pub mod pushover;
 pub mod slack;
 pub mod telegram;
 pub mod webhook;
