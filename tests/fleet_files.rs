@@ -1,7 +1,8 @@
 //! The fleet files in `examples/`: the Prometheus alerting rules pass `promtool check rules`
 //! and their unit tests (`promtool test rules`), every metric they query is one a real
 //! logwarden's `/metrics` exposes, with the labels their summaries name; the Alertmanager
-//! routing passes `amtool check-config`.
+//! routing passes `amtool check-config`; the Grafana dashboard is JSON whose every query uses
+//! metrics `/metrics` has.
 
 mod common;
 
@@ -120,4 +121,37 @@ notify = ["console"]
     }
     assert!(checked.len() >= 6, "rules checked: {checked:?}");
     println!("metrics the rules use, all in /metrics: {checked:?}");
+
+    // The Grafana dashboard: valid JSON, and every metric of every query is in the scrape.
+    let text = std::fs::read_to_string(examples().join("grafana/logwarden.json")).unwrap();
+    let dash: serde_json::Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+    let mut exprs: Vec<String> = dash["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(str::to_string))
+        .collect();
+    exprs.extend(
+        dash["templating"]["list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["definition"].as_str().map(str::to_string)),
+    );
+    assert!(exprs.len() >= 8, "{exprs:?}");
+    let mut used = BTreeSet::new();
+    for e in &exprs {
+        for metric in e
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("logwarden_"))
+        {
+            assert!(
+                scrape.contains(&format!("# TYPE {metric} ")),
+                "the dashboard queries {metric}, which /metrics does not have: {e}"
+            );
+            used.insert(metric.to_string());
+        }
+    }
+    println!("metrics the dashboard uses, all in /metrics: {used:?}");
 }
