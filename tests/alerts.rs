@@ -320,6 +320,10 @@ group_wait = "0s"
     );
     let body = reqs[1].json().expect("telegram json body");
     assert_eq!(body["chat_id"], 4242);
+    assert_eq!(
+        body["disable_notification"], false,
+        "a critical firing sounds: {body}"
+    );
     let text = body["text"].as_str().unwrap_or_default();
     assert!(
         text.starts_with("[CRITICAL] bot: error-burst firing"),
@@ -365,6 +369,20 @@ group_wait = "0s"
             .count();
         assert_eq!((firing, resolved), (1, 1), "{name}: {texts:?}");
     }
+    let resolution = tg
+        .requests()
+        .iter()
+        .filter_map(|r| r.json())
+        .find(|b| {
+            b["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("error-burst resolved"))
+        })
+        .expect("the resolution");
+    assert_eq!(
+        resolution["disable_notification"], true,
+        "a resolution is silent: {resolution}"
+    );
 }
 
 #[test]

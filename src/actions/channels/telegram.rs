@@ -83,7 +83,8 @@ impl Channel for Telegram {
 
 /// The `sendMessage` body for a batch: plain text (no `parse_mode`, so nothing in a log line
 /// is markup), the subject line, a blank line, the body as in email (every quoted line
-/// prefixed), cut to `MESSAGE_MAX`.
+/// prefixed), cut to `MESSAGE_MAX`; silent (`disable_notification`) unless something fires
+/// at warning or above.
 pub fn payload(
     chat: &serde_json::Value,
     batch: &[Notification],
@@ -95,10 +96,17 @@ pub fn payload(
         render::body(batch, template)
     );
     let text = render::cut_utf16(&text, MESSAGE_MAX);
+    // Only what fires at warning or above makes the phone sound; resolutions and info come
+    // silently.
+    let loud = batch.iter().any(|n| {
+        n.alert.state != crate::core::alert::AlertState::Resolved
+            && n.alert.severity >= crate::core::alert::Severity::Warning
+    });
     json!({
         "chat_id": chat,
         "text": text,
         "disable_web_page_preview": true,
+        "disable_notification": !loud,
     })
 }
 
