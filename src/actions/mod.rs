@@ -190,6 +190,27 @@ pub fn build_channel(
     })
 }
 
+/// What an HTTP service answered: the status, its `Retry-After`, and the body.
+pub struct Answer {
+    pub status: reqwest::StatusCode,
+    pub retry_after: Option<Duration>,
+    pub text: String,
+}
+
+/// Sends a channel's request and reads the whole answer (a transport error is a
+/// `SendError`, without the URL, which may hold a token).
+pub async fn send_request(req: reqwest::RequestBuilder) -> Result<Answer, SendError> {
+    let resp = req.send().await.map_err(SendError::from_reqwest)?;
+    let status = resp.status();
+    let retry_after = retry_after_header(&resp);
+    let text = resp.text().await.unwrap_or_default();
+    Ok(Answer {
+        status,
+        retry_after,
+        text,
+    })
+}
+
 /// Reads an HTTP answer's `Retry-After` (seconds).
 pub fn retry_after_header(resp: &reqwest::Response) -> Option<Duration> {
     resp.headers()

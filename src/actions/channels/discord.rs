@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::actions::notification::Notification;
-use crate::actions::{render, retry_after_header, Channel, SendError, SendFuture};
+use crate::actions::{render, send_request, Answer, Channel, SendError, SendFuture};
 use crate::config::channels::DiscordConfig;
 use crate::config::Secret;
 
@@ -66,17 +66,16 @@ impl Channel for Discord {
     fn send<'a>(&'a self, batch: &'a [Notification]) -> SendFuture<'a> {
         Box::pin(async move {
             let body = payload(batch, self.template.as_deref());
-            let resp = self
+            let req = self
                 .http
                 .post(self.url.expose())
                 .timeout(self.timeout)
-                .json(&body)
-                .send()
-                .await
-                .map_err(SendError::from_reqwest)?;
-            let status = resp.status();
-            let header = retry_after_header(&resp);
-            let text = resp.text().await.unwrap_or_default();
+                .json(&body);
+            let Answer {
+                status,
+                retry_after: header,
+                text,
+            } = send_request(req).await?;
             if status.is_success() {
                 return Ok(());
             }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::actions::notification::Notification;
-use crate::actions::{render, retry_after_header, Channel, SendError, SendFuture};
+use crate::actions::{render, send_request, Answer, Channel, SendError, SendFuture};
 use crate::config::channels::GotifyConfig;
 use crate::config::Secret;
 use crate::core::alert::{AlertState, Severity};
@@ -64,18 +64,17 @@ impl Channel for Gotify {
     fn send<'a>(&'a self, batch: &'a [Notification]) -> SendFuture<'a> {
         Box::pin(async move {
             let body = payload(batch, self.template.as_deref());
-            let resp = self
+            let req = self
                 .http
                 .post(self.endpoint.expose())
                 .header("X-Gotify-Key", self.token.expose())
                 .timeout(self.timeout)
-                .json(&body)
-                .send()
-                .await
-                .map_err(SendError::from_reqwest)?;
-            let status = resp.status();
-            let retry = retry_after_header(&resp);
-            let text = resp.text().await.unwrap_or_default();
+                .json(&body);
+            let Answer {
+                status,
+                retry_after: retry,
+                text,
+            } = send_request(req).await?;
             if status.is_success() {
                 return Ok(());
             }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::actions::notification::Notification;
-use crate::actions::{render, retry_after_header, Channel, SendError, SendFuture};
+use crate::actions::{render, send_request, Answer, Channel, SendError, SendFuture};
 use crate::config::channels::NtfyConfig;
 use crate::config::Secret;
 use crate::core::alert::{AlertState, Severity};
@@ -94,10 +94,11 @@ impl Channel for Ntfy {
             if let Some(t) = &self.token {
                 req = req.bearer_auth(t.expose());
             }
-            let resp = req.send().await.map_err(SendError::from_reqwest)?;
-            let status = resp.status();
-            let retry = retry_after_header(&resp);
-            let text = resp.text().await.unwrap_or_default();
+            let Answer {
+                status,
+                retry_after: retry,
+                text,
+            } = send_request(req).await?;
             if status.is_success() {
                 return Ok(());
             }

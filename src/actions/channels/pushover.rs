@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::actions::notification::{Kind, Notification};
-use crate::actions::{render, retry_after_header, Channel, SendError, SendFuture};
+use crate::actions::{render, send_request, Answer, Channel, SendError, SendFuture};
 use crate::config::channels::PushoverConfig;
 use crate::config::Secret;
 use crate::core::alert::{AlertState, Severity};
@@ -131,17 +131,16 @@ impl Channel for Pushover {
             let mut body = payload(batch, self.template.as_deref());
             body["token"] = json!(self.token.expose());
             body["user"] = json!(self.user.expose());
-            let resp = self
+            let req = self
                 .http
                 .post(format!("{}/1/messages.json", self.api_url))
                 .timeout(self.timeout)
-                .json(&body)
-                .send()
-                .await
-                .map_err(SendError::from_reqwest)?;
-            let status = resp.status();
-            let retry = retry_after_header(&resp);
-            let text = resp.text().await.unwrap_or_default();
+                .json(&body);
+            let Answer {
+                status,
+                retry_after: retry,
+                text,
+            } = send_request(req).await?;
             let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
             if status.is_success() && answer["status"] == 1 {
                 if let (Some(receipt), Ok(mut r)) =
