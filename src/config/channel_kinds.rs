@@ -24,6 +24,21 @@ pub(super) struct ChannelCx<'a> {
 }
 
 impl ChannelCx<'_> {
+    /// A secret key the channel needs, in any of its four forms (`KEY`, `KEY_file`,
+    /// `KEY_env`, `KEY_credential`; `what` names the ones to suggest): whether one is set
+    /// (reported when not), and its value if it could be read.
+    pub(super) fn required_secret(
+        &self,
+        key: &str,
+        forms: [&Option<Located<String>>; 4],
+        what: &str,
+        diags: &mut Diagnostics,
+    ) -> (bool, Option<Secret>) {
+        let source = secret_of(key, &self.owner, forms);
+        let given = self.need(source.is_given(), what, diags);
+        (given, source.resolve(self.sources, diags))
+    }
+
     /// Reports `what` missing unless `present`; returns `present`.
     pub(super) fn need(&self, present: bool, what: &str, diags: &mut Diagnostics) -> bool {
         if !present {
@@ -144,17 +159,12 @@ pub(super) fn telegram(
     cx: &ChannelCx,
     diags: &mut Diagnostics,
 ) -> Option<ChannelKind> {
-    let tk = secret_of(
+    let (token_given, token) = cx.required_secret(
         "token",
-        &cx.owner,
         [&c.token, &c.token_file, &c.token_env, &c.token_credential],
-    );
-    let token_given = cx.need(
-        tk.is_given(),
         "token_file, token_env or token_credential",
         diags,
     );
-    let token = tk.resolve(cx.sources, diags);
     let chat_ok = cx.need(c.chat_id.is_some(), "chat_id", diags);
     let api_url = match &c.api_url {
         Some(u) => http_url(u, cx.sources, diags).unwrap_or_default(),
@@ -326,17 +336,12 @@ pub(super) fn discord_or_gotify(
     diags: &mut Diagnostics,
 ) -> Option<ChannelKind> {
     let name = cx.name;
-    let u = secret_of(
+    let (given, url) = cx.required_secret(
         "url",
-        &cx.owner,
         [&c.url, &c.url_file, &c.url_env, &c.url_credential],
-    );
-    let given = cx.need(
-        u.is_given(),
         "url, url_file, url_env or url_credential",
         diags,
     );
-    let url = u.resolve(cx.sources, diags);
     if let Some(u) = &url {
         if !(u.0.starts_with("http://") || u.0.starts_with("https://")) {
             diags.at(
@@ -351,17 +356,12 @@ pub(super) fn discord_or_gotify(
     if cx.kind == ChannelKindText::Discord {
         return given.then_some(ChannelKind::Discord(DiscordConfig { url }));
     }
-    let tk = secret_of(
+    let (token_given, token) = cx.required_secret(
         "token",
-        &cx.owner,
         [&c.token, &c.token_file, &c.token_env, &c.token_credential],
-    );
-    let token_given = cx.need(
-        tk.is_given(),
         "token_file, token_env or token_credential",
         diags,
     );
-    let token = tk.resolve(cx.sources, diags);
     if cx.kind == ChannelKindText::Matrix {
         let room_ok = cx.need(
             c.room.is_some(),
@@ -405,28 +405,18 @@ pub(super) fn pushover(
     cx: &ChannelCx,
     diags: &mut Diagnostics,
 ) -> Option<ChannelKind> {
-    let tk = secret_of(
+    let (token_given, token) = cx.required_secret(
         "token",
-        &cx.owner,
         [&c.token, &c.token_file, &c.token_env, &c.token_credential],
-    );
-    let token_given = cx.need(
-        tk.is_given(),
         "token_file, token_env or token_credential (the application's API token)",
         diags,
     );
-    let token = tk.resolve(cx.sources, diags);
-    let us = secret_of(
+    let (user_given, user) = cx.required_secret(
         "user",
-        &cx.owner,
         [&c.user, &c.user_file, &c.user_env, &c.user_credential],
-    );
-    let user_given = cx.need(
-        us.is_given(),
         "user_file, user_env or user_credential (the user or group key)",
         diags,
     );
-    let user = us.resolve(cx.sources, diags);
     let api_url = match &c.api_url {
         Some(u) => http_url(u, cx.sources, diags)?,
         None => "https://api.pushover.net".to_string(),
