@@ -99,11 +99,11 @@ impl FeedCore {
     }
 
     /// The source's last line before this start was written at `at`, and nothing older is
-    /// to be read: tells the rules as a catch-up of no line (it marks no line as backlog).
+    /// to be read: tells the rules (it marks no line as backlog, and ends no catch-up).
     fn last_written(&mut self, at: SystemTime) {
-        self.send(Input::CaughtUp {
+        self.send(Input::LastWritten {
             watch: self.watch,
-            written: Some(at),
+            written: at,
             at: Instant::now(),
         });
     }

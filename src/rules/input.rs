@@ -50,6 +50,15 @@ pub enum Input {
         written: Option<SystemTime>,
         at: Instant,
     },
+    /// A source of `watch` found nothing to read at its start; its last line (a file's
+    /// modification time, the journal's last entry) was written at `written`. Only `stale`
+    /// rules take it: a silence counts from then. Unlike `CaughtUp` it ends no catch-up
+    /// another source of the watch is still in.
+    LastWritten {
+        watch: usize,
+        written: SystemTime,
+        at: Instant,
+    },
     /// Every line of a file before this position was sent (as `Lines` and `Matched` before
     /// it). The engine passes it on once it has handled them, as an `Output::Ack`.
     Checkpoint(Position),

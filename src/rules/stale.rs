@@ -3,8 +3,8 @@
 //! Counting starts when logwarden starts (or the rule is reset), not at the first line: a bot
 //! that never writes a line after start is caught too. A file with nothing new to read at
 //! the start tells its last write, and a journal source its last entry (`LineSink::
-//! last_written`, a catch-up of no line: see `caught_up`), so a restart of logwarden does not
-//! give a silent bot a fresh window.
+//! last_written`, `Input::LastWritten`), so a restart of logwarden does not give a silent
+//! bot a fresh window.
 //!
 //! A backlog (lines read after downtime, or by a source that fell behind) is no sign of life
 //! now: its lines count at the time they were written. While a catch-up goes on, the rule
@@ -56,6 +56,12 @@ impl Stale {
     pub fn caught_up(&mut self, written: Option<Instant>, now: Instant) -> Option<Outcome> {
         self.catching_up = None;
         written.and_then(|w| self.written(w, now))
+    }
+
+    /// A source found nothing to read at its start; its last line was written at `written`.
+    /// A catch-up of another source goes on holding the rule.
+    pub fn last_written(&mut self, written: Instant, now: Instant) -> Option<Outcome> {
+        self.written(written, now)
     }
 
     /// A line was written at `written` (read at `now`).

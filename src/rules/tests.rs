@@ -394,6 +394,40 @@ fn stale_is_kept_quiet_by_lines_that_match_nothing() {
     }
 }
 
+#[test]
+fn a_sources_last_write_counts_for_stale_but_ends_no_other_sources_catch_up() {
+    let mut h = Harness::one(vec![stale(30)]);
+    let read = h.at(100);
+    // One source catches up on lines written a minute ago: the rule holds its judgement.
+    assert!(h
+        .backlog_line(read, read - secs(60), "INFO - old")
+        .is_empty());
+    // Another source had nothing new; its file was last written 50 s ago.
+    let mut out = Vec::new();
+    h.engine.handle(
+        &Input::LastWritten {
+            watch: 0,
+            written: h.wall(read - secs(50)),
+            at: read,
+        },
+        &mut out,
+    );
+    assert!(out.is_empty(), "{out:?}");
+    assert!(
+        h.tick(read).is_empty(),
+        "still catching up: no judgement yet"
+    );
+    // The catch-up ends: the silence counts from the newest known write, 50 s ago.
+    let fired = h.caught_up(read, Some(read - secs(60)));
+    let fired = if fired.is_empty() {
+        h.tick(read)
+    } else {
+        fired
+    };
+    assert_eq!(states(&fired), vec![("stale", AlertState::Firing)]);
+    assert!(fired[0].summary.contains("50s"), "{}", fired[0].summary);
+}
+
 // ---------------------------------------------------------------- absent
 
 fn absent(min: u64, window: u64) -> RuleConfig {

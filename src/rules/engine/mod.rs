@@ -151,6 +151,9 @@ impl Engine {
             Input::Matched(m) => self.on_matched(m, out),
             Input::Backlog { watch, written, at } => self.on_backlog(*watch, *written, *at, out),
             Input::CaughtUp { watch, written, at } => self.on_caught_up(*watch, *written, *at, out),
+            Input::LastWritten { watch, written, at } => {
+                self.on_last_written(*watch, *written, *at, out)
+            }
             Input::Checkpoint(_) => {}
             Input::Probe {
                 watch,
@@ -252,6 +255,27 @@ impl Engine {
             }
             if let State::Stale(s) = &mut r.state {
                 if let Some(o) = s.on_backlog(written, at) {
+                    out.push(alert(&w.name, &w.unit, r, o));
+                }
+            }
+        }
+    }
+
+    /// A source's last line before this start: `stale` rules count the silence from it.
+    fn on_last_written(
+        &mut self,
+        watch: usize,
+        written: SystemTime,
+        at: Instant,
+        out: &mut Vec<Alert>,
+    ) {
+        let written = instant_of(&self.clock, written, at);
+        let Some(w) = self.watches.get_mut(watch) else {
+            return;
+        };
+        for r in &mut w.rules {
+            if let State::Stale(s) = &mut r.state {
+                if let Some(o) = s.last_written(written, at) {
                     out.push(alert(&w.name, &w.unit, r, o));
                 }
             }
