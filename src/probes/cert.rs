@@ -34,6 +34,8 @@ pub struct CertSeen {
     pub days_left: i64,
     /// Tells one certificate from another (a renewal changes it).
     pub fingerprint: u64,
+    /// Down only because it nears its expiry (within `warning`): what a renewal mends.
+    pub expiring: bool,
 }
 
 /// The verdict of one check: healthy, or the level and why, with the certificate if one was
@@ -91,6 +93,7 @@ fn judge(
     let days_left = left.div_euclid(86_400);
     let who = format!("{} (issuer {})", facts.subject, facts.issuer);
     let until = facts.not_after.strftime("%Y-%m-%d %H:%M UTC");
+    let mut expiring = false;
     let (level, detail) = if left <= 0 {
         (
             Some(Severity::Critical),
@@ -114,6 +117,7 @@ fn judge(
         } else {
             None
         };
+        expiring = level.is_some();
         (
             level,
             format!("{who}: expires on {until}, {} left", days(days_left)),
@@ -126,6 +130,7 @@ fn judge(
             not_after: facts.not_after,
             days_left,
             fingerprint: crate::source::identity::fnv1a(der),
+            expiring,
         }),
     }
 }
@@ -422,6 +427,41 @@ mod tests {
         ] {
             assert!(time(0x17, bad).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn only_a_certificate_nearing_its_expiry_is_one_a_renewal_would_mend() {
+        let now = jiff::Timestamp::now();
+        let facts = |days: i64| Facts {
+            subject: "CN=a".into(),
+            issuer: "CN=b".into(),
+            not_before: now - jiff::SignedDuration::from_hours(24),
+            not_after: now + jiff::SignedDuration::from_hours(24 * days),
+        };
+        let target = CertTarget::File("/x.pem".into());
+        let c = CertCheck {
+            target: &target,
+            warning: Duration::from_secs(30 * 86_400),
+            critical: Duration::from_secs(7 * 86_400),
+            ca_file: None,
+        };
+        let v = judge(&c, &facts(10), b"der", Ok(()), now);
+        assert_eq!(v.level, Some(Severity::Warning));
+        assert!(v.seen.unwrap().expiring);
+        let v = judge(
+            &c,
+            &facts(40),
+            b"der",
+            Err("not valid for the host name x".into()),
+            now,
+        );
+        assert_eq!(v.level, Some(Severity::Critical));
+        assert!(
+            !v.seen.unwrap().expiring,
+            "a wrong name is not mended by renewing"
+        );
+        let v = judge(&c, &facts(40), b"der", Ok(()), now);
+        assert_eq!((v.level, v.seen.unwrap().expiring), (None, false));
     }
 
     proptest::proptest! {

@@ -126,7 +126,9 @@ pub async fn run(slot: ProbeSlot, probe: ProbeConfig, mut shutdown: Shutdown) {
             }
         }
         if let Some(seen) = &v.cert {
-            if !v.healthy && seen.days_left >= 0 && last_cert == Some(seen.fingerprint) {
+            // Only for a certificate nearing its expiry: one served for the wrong host, say,
+            // is not mended by a renewal.
+            if seen.expiring && last_cert == Some(seen.fingerprint) {
                 v.detail.push_str(
                     "; the same certificate as at the last check: renewal seems to have failed",
                 );

@@ -2,8 +2,8 @@
 //! (`PUT /_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}`, the access token as a
 //! bearer token). An `m.notice` (bots' messages; clients do not answer them): `body` plain
 //! text, `formatted_body` the same text HTML-escaped inside `<pre>`, so nothing quoted from a
-//! log line is markup or a mention pill. The transaction id is the batch's first notification
-//! id, so a retried send is the same event, never a second message. A 429
+//! log line is markup or a mention pill. The transaction id is a hash of the batch's
+//! notification ids, so a retried send is the same event, never a second message. A 429
 //! (`M_LIMIT_EXCEEDED`) waits its `retry_after_ms`.
 
 use std::time::Duration;
@@ -84,11 +84,15 @@ pub fn payload(batch: &[Notification], template: Option<&str>) -> serde_json::Va
 impl Channel for Matrix {
     fn send<'a>(&'a self, batch: &'a [Notification]) -> SendFuture<'a> {
         Box::pin(async move {
-            let txn = batch.first().map_or(0, |n| n.id);
+            // The same batch retried is the same transaction (the homeserver keeps one
+            // event); a batch that grew since is another, so no notification is taken
+            // for one already sent.
+            let ids: Vec<u8> = batch.iter().flat_map(|n| n.id.to_le_bytes()).collect();
+            let txn = crate::source::identity::fnv1a(&ids);
             let body = payload(batch, self.template.as_deref());
             let req = self
                 .http
-                .put(format!("{}logwarden-{txn}", self.endpoint))
+                .put(format!("{}logwarden-{txn:016x}", self.endpoint))
                 .bearer_auth(self.token.expose())
                 .timeout(self.timeout)
                 .json(&body);
