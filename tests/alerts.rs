@@ -55,6 +55,26 @@ fn error(n: usize) -> String {
     format!("2026-11-23 09:41:42,123 - bot - ERROR - numbered {n} end")
 }
 
+/// Writes `secrets` (name, value) beside the config `cfg`, starts logwarden, appends `lines`
+/// once it reads `bot.log`, and waits for the error burst to fire.
+fn fire_burst(
+    cfg: &str,
+    secrets: &[(&str, &str)],
+    lines: &[String],
+) -> (tempfile::TempDir, Daemon) {
+    let (dir, config) = config_dir(cfg);
+    for (name, value) in secrets {
+        write_secret(dir.path(), name, value);
+    }
+    let log = dir.path().join("bot.log");
+    append(&log, &[]);
+    let mut d = Daemon::start(&config);
+    d.wait_reading(&log);
+    append(&log, lines);
+    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    (dir, d)
+}
+
 fn traceback_with_secrets() -> Vec<String> {
     vec![
         "2026-11-23 09:41:43,001 - bot - ERROR - order failed password=hunter2".into(),
@@ -401,15 +421,9 @@ group_wait = "0s"
 "#,
         url = ntfy.url()
     ));
-    let (dir, config) = config_dir(&cfg);
-    write_secret(dir.path(), "ntfy-token", NTFY_TOKEN);
-    let log = dir.path().join("bot.log");
-    append(&log, &[]);
-    let mut d = Daemon::start(&config);
-    d.wait_reading(&log);
-    append(&log, &[error(1), error(2)]);
-    append(&log, &traceback_with_secrets());
-    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    let mut lines = vec![error(1), error(2)];
+    lines.extend(traceback_with_secrets());
+    let (_dir, mut d) = fire_burst(&cfg, &[("ntfy-token", NTFY_TOKEN)], &lines);
 
     let reqs = ntfy.wait_requests(2, Duration::from_secs(15));
     let gap = reqs[1].at.duration_since(reqs[0].at);
@@ -470,21 +484,15 @@ token_file = "@DIR@/gotify-token"
 group_wait = "0s"
 "#,
     );
-    let (dir, config) = config_dir(&cfg);
-    write_secret(
-        dir.path(),
-        "discord-url",
-        &format!("{}/api/webhooks/1234/hookSecretPart", discord.url()),
-    );
-    write_secret(dir.path(), "gotify-url", &gotify.url());
-    write_secret(dir.path(), "gotify-token", GOTIFY_TOKEN);
-    let log = dir.path().join("bot.log");
-    append(&log, &[]);
-    let mut d = Daemon::start(&config);
-    d.wait_reading(&log);
     let hostile = "2026-11-23 09:41:42,500 - bot - ERROR - @everyone ``` **bold** [x](http://evil.example) <@123> ```";
-    append(&log, &[error(1), hostile.to_string(), error(2)]);
-    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    let hook = format!("{}/api/webhooks/1234/hookSecretPart", discord.url());
+    let secrets = [
+        ("discord-url", hook.as_str()),
+        ("gotify-url", &gotify.url()),
+        ("gotify-token", GOTIFY_TOKEN),
+    ];
+    let lines = [error(1), hostile.to_string(), error(2)];
+    let (_dir, mut d) = fire_burst(&cfg, &secrets, &lines);
 
     let reqs = discord.wait_requests(2, Duration::from_secs(15));
     let gap = reqs[1].at.duration_since(reqs[0].at);
@@ -567,15 +575,9 @@ group_wait = "0s"
 "#,
         url = hs.url()
     ));
-    let (dir, config) = config_dir(&cfg);
-    write_secret(dir.path(), "matrix-token", MATRIX_TOKEN);
-    let log = dir.path().join("bot.log");
-    append(&log, &[]);
-    let mut d = Daemon::start(&config);
-    d.wait_reading(&log);
     let hostile = "2026-11-23 09:41:42,500 - bot - ERROR - <a href=\"https://evil.example\">@room</a> </pre><b>x</b>";
-    append(&log, &[error(1), hostile.to_string(), error(2)]);
-    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    let lines = [error(1), hostile.to_string(), error(2)];
+    let (_dir, _d) = fire_burst(&cfg, &[("matrix-token", MATRIX_TOKEN)], &lines);
 
     let reqs = hs.wait_requests(2, Duration::from_secs(15));
     let gap = reqs[1].at.duration_since(reqs[0].at);
@@ -636,15 +638,8 @@ group_wait = "0s"
 "#,
         url = api.url()
     ));
-    let (dir, config) = config_dir(&cfg);
-    write_secret(dir.path(), "pushover-app", APP);
-    write_secret(dir.path(), "pushover-user", USER);
-    let log = dir.path().join("bot.log");
-    append(&log, &[]);
-    let mut d = Daemon::start(&config);
-    d.wait_reading(&log);
-    append(&log, &[error(1), error(2), error(3)]);
-    d.wait_alert("error-burst", "firing", Duration::from_secs(10));
+    let secrets = [("pushover-app", APP), ("pushover-user", USER)];
+    let (_dir, mut d) = fire_burst(&cfg, &secrets, &[error(1), error(2), error(3)]);
     let reqs = api.wait_requests(1, Duration::from_secs(10));
     let body = reqs[0].json().expect("pushover json");
     assert_eq!(body["priority"], 2, "critical is an emergency: {body}");
