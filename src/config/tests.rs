@@ -820,6 +820,22 @@ fn a_cert_probe_is_read_and_its_mistakes_are_errors_at_their_place() {
     );
 }
 
+#[test]
+fn a_long_ntfy_topic_is_redacted_as_a_secret_and_a_word_is_not() {
+    let cfg = |topic: &str| {
+        format!("[channels.push]\ntype = \"ntfy\"\ntopic = \"{topic}\"\n[[watch]]\nname = \"bot\"\nfiles = [\"/var/log/bot.log\"]\nnotify = [\"push\"]\n")
+    };
+    let c = main_only(&cfg("bot-alerts-7f3a9c")).unwrap();
+    assert!(c.secret_values().contains(&"bot-alerts-7f3a9c"));
+    let c = main_only(&cfg("alerts")).unwrap();
+    assert!(!c.secret_values().contains(&"alerts"));
+    let problems = main_only(&cfg("bad topic!")).unwrap_err();
+    assert!(
+        problems.iter().any(|p| p.contains("an ntfy topic is")),
+        "{problems:?}"
+    );
+}
+
 // ---------------------------------------------------------------- schedules
 
 const SCHEDULED: &str = r#"

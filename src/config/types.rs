@@ -24,6 +24,9 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/logwarden/logwarden.toml";
 /// Default longest line kept whole; longer lines are cut and marked.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024;
 
+/// An ntfy topic at least this long is redacted like a secret (see `secret_values`).
+pub const NTFY_TOPIC_SECRET_LEN: usize = 12;
+
 /// A fully validated configuration.
 #[derive(Debug)]
 pub struct Config {
@@ -63,7 +66,11 @@ impl Config {
                     out.push(g.token.expose());
                 }
                 ChannelKind::Ntfy(n) => {
-                    out.push(n.topic.expose());
+                    // A long topic is a password on a public server; a short one ("alerts")
+                    // is a word, and masking it would garble every alert that says it.
+                    if n.topic.expose().len() >= NTFY_TOPIC_SECRET_LEN {
+                        out.push(n.topic.expose());
+                    }
                     out.extend(n.token.as_ref().map(Secret::expose));
                 }
                 ChannelKind::Console | ChannelKind::Alertmanager(_) => {}
