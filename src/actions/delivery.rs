@@ -6,7 +6,8 @@
 //! the notifications to the fallback channel. A notification leaves the spool only after its
 //! channel (or its fallback) accepted it, or as a dead letter: refused for good (a permanent
 //! error) with no fallback, it is moved to `state_dir/dead/` and reported once instead of
-//! being retried for ever (see `dead_letter.rs`).
+//! being retried for ever (see `dead_letter.rs`). In the channel's quiet hours it holds back
+//! what is not severe enough (see `quiet_hours.rs`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -17,11 +18,13 @@ use tokio::time::Instant;
 
 use crate::actions::dead_letter::DeadLetters;
 use crate::actions::notification::{next_id, Kind, Notification, Reroute};
+use crate::actions::quiet_hours::{self, Verdict};
 use crate::actions::redact::Redactor;
 use crate::actions::spool::Spool;
 use crate::actions::Channel;
 use crate::config::ChannelConfig;
 use crate::core::shutdown::Shutdown;
+use crate::rules::gate::WallTime;
 use crate::telemetry::Telemetry;
 
 /// Most notifications in one message: a burst of a hundred alerts is a few messages, not one
@@ -49,6 +52,8 @@ pub struct Worker {
     pub telemetry: Arc<Telemetry>,
     pub retry_max: Duration,
     pub spool_max: usize,
+    /// The wall clock of the channel's quiet hours.
+    pub wall: WallTime,
 }
 
 /// A queued notification and when it arrived.
@@ -69,6 +74,14 @@ struct State {
     retry_at: Option<Instant>,
     /// When the last messages were sent, for the rate limit (at most `count` kept).
     sent: VecDeque<Instant>,
+    /// Held back by the quiet hours, in arrival order (counted in `spool_max` too).
+    held: VecDeque<Queued>,
+}
+
+impl State {
+    fn waiting(&self) -> usize {
+        self.queue.len() + self.held.len()
+    }
 }
 
 impl Worker {
@@ -80,15 +93,18 @@ impl Worker {
             failing_since: None,
             retry_at: None,
             sent: VecDeque::new(),
+            held: VecDeque::new(),
         };
         loop {
             let due = self.due(&st);
+            let look_again = self.look_again(&st);
             tokio::select! {
                 n = self.rx.recv() => match n {
                     Some(n) => self.enqueue(&mut st, n),
                     None => break,
                 },
                 _ = sleep_until_opt(due) => self.attempt(&mut st).await,
+                _ = sleep_until_opt(look_again) => self.release(&mut st),
                 _ = shutdown.wait() => break,
             }
         }
@@ -100,29 +116,86 @@ impl Worker {
             self.cfg.timeout = self.cfg.timeout.min(LAST_TRY);
             let _ = tokio::time::timeout(LAST_TRY, self.attempt(&mut st)).await;
         }
-        self.telemetry.on_queue(&self.name, st.queue.len());
-        if !st.queue.is_empty() {
-            tracing::info!(channel = %self.name, waiting = st.queue.len(), "notifications stay in the spool for the next start");
+        self.telemetry.on_queue(&self.name, st.waiting());
+        if st.waiting() > 0 {
+            tracing::info!(channel = %self.name, waiting = st.waiting(), "notifications stay in the spool for the next start");
         }
     }
 
     fn enqueue(&self, st: &mut State, n: Notification) {
-        if st.queue.iter().any(|q| q.n.id == n.id) {
+        if st.queue.iter().chain(&st.held).any(|q| q.n.id == n.id) {
             return;
         }
-        st.queue.push_back(Queued {
+        let verdict = self.cfg.quiet.as_ref().map_or(Verdict::Send, |q| {
+            quiet_hours::verdict(q, &n, self.wall.now())
+        });
+        let q = Queued {
             arrived: Instant::now(),
             n,
-        });
-        while st.queue.len() > self.spool_max {
-            if let Some(old) = st.queue.pop_front() {
+        };
+        match verdict {
+            Verdict::Send => st.queue.push_back(q),
+            Verdict::Hold => {
+                tracing::info!(channel = %self.name, watch = %q.n.alert.watch, rule = %q.n.alert.rule,
+                    "quiet hours: held until the channel's next active period");
+                st.held.push_back(q);
+            }
+            Verdict::Drop => {
+                tracing::info!(channel = %self.name, watch = %q.n.alert.watch, rule = %q.n.alert.rule,
+                    "quiet hours: reminder not sent (quiet = \"drop\")");
+                self.spool.remove(&q.n);
+                return;
+            }
+        }
+        while st.waiting() > self.spool_max {
+            let held_older = match (st.held.front(), st.queue.front()) {
+                (Some(h), Some(q)) => h.arrived <= q.arrived,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            let old = if held_older {
+                st.held.pop_front()
+            } else {
+                st.queue.pop_front()
+            };
+            if let Some(old) = old {
                 tracing::error!(channel = %self.name, rule = %old.n.alert.rule, watch = %old.n.alert.watch,
                     "too many notifications waiting (spool_max); the oldest is dropped");
                 self.spool.remove(&old.n);
                 self.telemetry.on_dropped(&self.name);
             }
         }
-        self.telemetry.on_queue(&self.name, st.queue.len());
+        self.telemetry.on_queue(&self.name, st.waiting());
+    }
+
+    /// When held notifications are looked at again (`None`: none is held).
+    fn look_again(&self, st: &State) -> Option<Instant> {
+        let q = self.cfg.quiet.as_ref()?;
+        (!st.held.is_empty()).then(|| quiet_hours::look_again_at(q, &self.wall))
+    }
+
+    /// Moves what quiet hours no longer hold back to the front of the queue, in arrival
+    /// order (they arrived before what is queued now, or with it).
+    fn release(&self, st: &mut State) {
+        let Some(q) = self.cfg.quiet.as_ref() else {
+            return;
+        };
+        let now = self.wall.now();
+        let mut still = VecDeque::new();
+        let mut freed = Vec::new();
+        for h in st.held.drain(..) {
+            match quiet_hours::verdict(q, &h.n, now) {
+                Verdict::Send => freed.push(h),
+                _ => still.push_back(h),
+            }
+        }
+        st.held = still;
+        if !freed.is_empty() {
+            tracing::info!(channel = %self.name, alerts = freed.len(), "quiet hours over: sending what was held");
+        }
+        for h in freed.into_iter().rev() {
+            st.queue.push_front(h);
+        }
     }
 
     /// When the next try is due: the oldest notification's group wait, the backoff, and the
@@ -153,7 +226,12 @@ impl Worker {
         }
         // Over the rate limit, everything waiting goes in one message when a slot frees. The
         // console writes one alert at a time: a crash after a write repeats at most that one.
-        let take = if self.cfg.rate_limit.is_some() {
+        let templated_webhook = matches!(&self.cfg.kind,
+            crate::config::ChannelKind::Webhook(w) if w.body.is_some());
+        let take = if templated_webhook {
+            // One request per notification: its body is the operator's, for one alert.
+            1
+        } else if self.cfg.rate_limit.is_some() {
             st.queue.len()
         } else if matches!(self.cfg.kind, crate::config::ChannelKind::Console) {
             1
@@ -240,7 +318,7 @@ impl Worker {
                 }
             }
         }
-        self.telemetry.on_queue(&self.name, st.queue.len());
+        self.telemetry.on_queue(&self.name, st.waiting());
     }
 
     /// Moves the first `n` queued notifications, which the channel refused for good and
@@ -383,6 +461,10 @@ mod tests {
     }
 
     fn start(channel: Arc<Scripted>, cfg: ChannelConfig) -> Setup {
+        start_at(channel, cfg, WallTime::System)
+    }
+
+    fn start_at(channel: Arc<Scripted>, cfg: ChannelConfig, wall: WallTime) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
         let (fb_tx, fallback_rx) = mpsc::unbounded_channel();
@@ -414,6 +496,7 @@ mod tests {
             telemetry: telemetry.clone(),
             retry_max: Duration::from_secs(300),
             spool_max: 100,
+            wall,
         };
         tokio::spawn(worker.run(shutdown));
         Setup {
@@ -430,6 +513,7 @@ mod tests {
         ChannelConfig {
             kind: crate::config::ChannelKind::Webhook(crate::config::channels::WebhookConfig {
                 url: crate::config::Secret("http://127.0.0.1:9/unused".into()),
+                body: None,
             }),
             group_wait,
             ..ChannelConfig::console()
@@ -558,5 +642,80 @@ mod tests {
         assert!(s.fallback_rx.try_recv().is_ok(), "handed over at once");
         assert_eq!(ch.tries.lock().unwrap().len(), 1);
         assert!(DeadLetters::new(s._dir.path()).load().is_empty());
+    }
+
+    /// A channel active 07:00-22:00 UTC that holds (or drops) what is less than critical
+    /// outside, in paused time whose wall clock starts at 23:00 UTC.
+    fn quiet_night(mode: crate::config::channels::QuietMode) -> (ChannelConfig, WallTime) {
+        let active = crate::config::schedule::Schedule::parse(
+            "Mon-Sun 07:00-22:00 UTC",
+            Default::default(),
+        )
+        .unwrap();
+        let cfg = ChannelConfig {
+            quiet: Some(crate::config::channels::QuietHours {
+                active: Arc::new(active),
+                min_severity: crate::core::alert::Severity::Critical,
+                mode,
+            }),
+            ..cfg(Duration::from_secs(10))
+        };
+        let night: jiff::Timestamp = "2026-12-03T23:00:00Z".parse().unwrap();
+        let wall = WallTime::Anchored(crate::rules::gate::WallClock::new(Instant::now(), night));
+        (cfg, wall)
+    }
+
+    fn with(id: u64, severity: crate::core::alert::Severity, kind: Kind) -> Notification {
+        let mut n = sample(id, "ch", kind);
+        n.alert.severity = severity;
+        n
+    }
+
+    fn delivered(ch: &Scripted) -> Vec<u64> {
+        ch.delivered.lock().unwrap().iter().flatten().copied().collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_night_a_warning_is_held_until_morning_and_a_critical_goes_at_once() {
+        use crate::core::alert::Severity;
+        let ch = scripted(Duration::ZERO, None);
+        let (cfg, wall) = quiet_night(crate::config::channels::QuietMode::Hold);
+        let s = start_at(ch.clone(), cfg, wall);
+        s.tx.send(with(1, Severity::Warning, Kind::Notice)).unwrap();
+        s.tx.send(with(2, Severity::Critical, Kind::Notice)).unwrap();
+        s.tx.send(with(3, Severity::Info, Kind::Test)).unwrap();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(delivered(&ch), vec![2, 3], "the critical and the test go through");
+        // 06:59: still night.
+        tokio::time::sleep(Duration::from_secs(7 * 3600 + 58 * 60)).await;
+        assert_eq!(delivered(&ch), vec![2, 3]);
+        assert!(
+            s.telemetry
+                .render_metrics()
+                .contains("logwarden_alerts_spooled{channel=\"ch\"} 1"),
+            "held, counted as waiting"
+        );
+        // 07:00 plus a little: the held warning goes out, once.
+        tokio::time::sleep(Duration::from_secs(3 * 60)).await;
+        assert_eq!(delivered(&ch), vec![2, 3, 1]);
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(delivered(&ch), vec![2, 3, 1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_night_with_quiet_drop_a_reminder_is_dropped_and_a_resolution_still_comes() {
+        use crate::core::alert::{AlertState, Severity};
+        let ch = scripted(Duration::ZERO, None);
+        let (cfg, wall) = quiet_night(crate::config::channels::QuietMode::Drop);
+        let s = start_at(ch.clone(), cfg, wall);
+        s.tx.send(with(1, Severity::Warning, Kind::Reminder)).unwrap();
+        let mut resolved = with(2, Severity::Warning, Kind::Notice);
+        resolved.alert.state = AlertState::Resolved;
+        s.tx.send(resolved).unwrap();
+        s.tx.send(with(3, Severity::Critical, Kind::Reminder)).unwrap();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(delivered(&ch), vec![3]);
+        tokio::time::sleep(Duration::from_secs(9 * 3600)).await;
+        assert_eq!(delivered(&ch), vec![3, 2], "the resolution is held, the reminder gone");
     }
 }

@@ -156,8 +156,13 @@ fn push_quoted(s: &mut String, text: &str) {
 
 /// Fills an operator template for one notification.
 pub fn fill(template: &str, n: &Notification) -> String {
+    crate::core::text_template::render(template, |k| placeholder(k, n))
+}
+
+/// The value of placeholder `k` for `n`, as it is (each channel escapes it for its format).
+pub fn placeholder<'a>(k: &str, n: &'a Notification) -> Cow<'a, str> {
     let a = &n.alert;
-    crate::core::text_template::render(template, |k| match k {
+    match k {
         "watch" => Cow::Borrowed(a.watch.as_str()),
         "rule" => Cow::Borrowed(a.rule.as_str()),
         "state" => Cow::Borrowed(n.what()),
@@ -182,7 +187,7 @@ pub fn fill(template: &str, n: &Notification) -> String {
             Kind::Test => "test",
         }),
         _ => Cow::Borrowed(""),
-    })
+    }
 }
 
 /// `text` cut to at most `max` UTF-16 code units (how Telegram counts), marked when cut.

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use crate::config::channel_kinds::{self, type_word, ChannelCx};
 use crate::config::channels::{
-    parse_rate_limit, AlertsConfig, ChannelConfig, ChannelKind, DEFAULT_CHANNEL_TIMEOUT,
-    DEFAULT_FALLBACK_AFTER, GROUP_WAIT_MAX,
+    parse_rate_limit, AlertsConfig, ChannelConfig, ChannelKind, QuietHours, QuietMode,
+    DEFAULT_CHANNEL_TIMEOUT, DEFAULT_FALLBACK_AFTER, GROUP_WAIT_MAX,
 };
 use crate::config::error::Diagnostics;
 use crate::config::located::{Located, SourceMap};
 use crate::config::range::{self, days, secs};
-use crate::config::raw::{severity_of, ChannelKindText, RawAlerts, RawChannel};
+use crate::config::raw::{severity_of, ChannelKindText, QuietText, RawAlerts, RawChannel};
+use crate::config::schedule::resolve_schedule;
 use crate::core::alert::Severity;
 
 /// Validates `[alerts]`.
@@ -124,7 +125,7 @@ fn keys_of(kind: ChannelKindText) -> &'static [&'static str] {
         ],
         ChannelKindText::Telegram => &["token", "chat_id", "api_url"],
         ChannelKindText::Slack => &["url", "style"],
-        ChannelKindText::Webhook => &["url"],
+        ChannelKindText::Webhook => &["url", "body", "content_type"],
         ChannelKindText::Alertmanager => &["urls", "resend", "labels"],
         ChannelKindText::Ntfy => &["url", "topic", "token"],
         ChannelKindText::Discord => &["url"],
@@ -140,7 +141,7 @@ fn present_keys(c: &RawChannel) -> Vec<(&'static str, usize, usize)> {
     fn at<T>(v: &Option<Located<T>>) -> Option<(usize, usize)> {
         v.as_ref().map(|v| (v.file, v.span.start))
     }
-    let keys: [(&'static str, Option<(usize, usize)>); 31] = [
+    let keys: [(&'static str, Option<(usize, usize)>); 33] = [
         ("host", at(&c.host)),
         ("port", at(&c.port)),
         ("tls", at(&c.tls)),
@@ -164,6 +165,8 @@ fn present_keys(c: &RawChannel) -> Vec<(&'static str, usize, usize)> {
         ("url", at(&c.url_env)),
         ("url", at(&c.url_credential)),
         ("style", at(&c.style)),
+        ("body", at(&c.body)),
+        ("content_type", at(&c.content_type)),
         ("urls", at(&c.urls)),
         ("resend", at(&c.resend)),
         ("topic", at(&c.topic)),
@@ -302,6 +305,7 @@ fn resolve_channel(
         sources,
         diags,
     );
+    let quiet = quiet_hours(name, c, sources, diags);
     if diags.len() > errors_before {
         return None;
     }
@@ -318,5 +322,44 @@ fn resolve_channel(
         fallback_after,
         timeout,
         template: c.template.as_ref().map(|t| t.value.clone()),
+        quiet,
+    })
+}
+
+/// `active`, `quiet_min_severity` and `quiet`: the channel's quiet hours. The last two
+/// without `active` are an error (they would never apply).
+fn quiet_hours(
+    name: &str,
+    c: &RawChannel,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<QuietHours> {
+    let owner = format!("channel {name:?}");
+    let Some(active) = &c.active else {
+        let stray = c
+            .quiet_min_severity
+            .as_ref()
+            .map(|q| (q.file, q.span.start))
+            .or(c.quiet.as_ref().map(|q| (q.file, q.span.start)));
+        if let Some((file, offset)) = stray {
+            diags.push(format!(
+                "{}: quiet_min_severity and quiet apply outside `active`; set `active = \"Mon-Sun 07:00-22:00 Europe/Berlin\"` on {owner}",
+                sources.position(file, offset)
+            ));
+        }
+        return None;
+    };
+    let schedule = resolve_schedule(&owner, Some(active), None, None, sources, diags)?;
+    Some(QuietHours {
+        active: std::sync::Arc::new(schedule),
+        min_severity: c
+            .quiet_min_severity
+            .as_ref()
+            .map(|s| severity_of(s.value))
+            .unwrap_or(Severity::Critical),
+        mode: match c.quiet.as_ref().map(|q| q.value) {
+            None | Some(QuietText::Hold) => QuietMode::Hold,
+            Some(QuietText::Drop) => QuietMode::Drop,
+        },
     })
 }

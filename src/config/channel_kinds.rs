@@ -4,7 +4,7 @@
 use crate::config::channels::{
     AlertmanagerConfig, ChannelKind, DiscordConfig, EmailConfig, EmailTls, GotifyConfig,
     MatrixConfig, NtfyConfig, PushoverConfig, SlackConfig, SlackStyle, TelegramConfig,
-    WebhookConfig, DEFAULT_AM_RESEND,
+    WebhookBody, WebhookConfig, DEFAULT_AM_RESEND,
 };
 use crate::config::error::Diagnostics;
 use crate::config::located::{resolve_path, Located, SourceMap};
@@ -225,7 +225,54 @@ pub(super) fn url_channel(
             },
         })
     } else {
-        ChannelKind::Webhook(WebhookConfig { url: url? })
+        let body = webhook_body(c, cx, diags);
+        ChannelKind::Webhook(WebhookConfig { url: url?, body })
+    })
+}
+
+/// A webhook's `body` template and `content_type`: the template's placeholders must be
+/// known and, for a JSON body, it must be JSON whatever the values.
+fn webhook_body(c: &RawChannel, cx: &ChannelCx, diags: &mut Diagnostics) -> Option<WebhookBody> {
+    let Some(body) = &c.body else {
+        if let Some(t) = &c.content_type {
+            diags.at(
+                cx.sources,
+                t,
+                format!(
+                    "channel {:?}: content_type applies to a `body` template; without one the body is logwarden's JSON",
+                    cx.name
+                ),
+            );
+        }
+        return None;
+    };
+    let content_type = c
+        .content_type
+        .as_ref()
+        .map(|t| t.value.trim().to_string())
+        .unwrap_or_else(|| "application/json".to_string());
+    if content_type.is_empty() || content_type.contains(['\r', '\n']) {
+        if let Some(t) = &c.content_type {
+            diags.at(cx.sources, t, "content_type must be one header value, like \"application/json\"".into());
+        }
+        return None;
+    }
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let json = mime == "application/json" || mime.ends_with("+json");
+    if let Err(e) = crate::core::text_template::check_body(&body.value) {
+        diags.at(cx.sources, body, format!("channel {:?}: body: {e}", cx.name));
+        return None;
+    }
+    if json {
+        if let Err(e) = crate::core::text_template::check_json(&body.value) {
+            diags.at(cx.sources, body, format!("channel {:?}: {e}", cx.name));
+            return None;
+        }
+    }
+    Some(WebhookBody {
+        template: body.value.clone(),
+        content_type,
+        json,
     })
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::config::range::days;
 use crate::config::raw::{severity_of, SeverityText};
+use crate::config::schedule::Schedule;
 use crate::config::secret::Secret;
 use crate::core::alert::Severity;
 
@@ -70,6 +71,36 @@ pub struct ChannelConfig {
     pub timeout: Duration,
     /// The text of one alert, with `{placeholders}` (see `actions::render`).
     pub template: Option<String>,
+    /// Quiet hours: outside `active`, only the more severe alerts go through at once.
+    pub quiet: Option<QuietHours>,
+}
+
+/// A channel's quiet hours: `active` is when it takes everything from `min_severity` up;
+/// outside it, what is less severe than `min_severity` (of this struct) is held until the
+/// next active period, or dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuietHours {
+    /// When the channel is fully active (the rules' schedule syntax).
+    pub active: std::sync::Arc<Schedule>,
+    /// Outside `active`, alerts at least this severe still go through at once.
+    pub min_severity: Severity,
+    pub mode: QuietMode,
+}
+
+/// What quiet hours do with an alert they keep back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuietMode {
+    /// Kept (in the spool) and sent when the next active period starts.
+    Hold,
+    /// Not sent to this channel at all, nor its resolution.
+    Drop,
+}
+
+impl QuietHours {
+    /// Whether an alert of `severity` waits (or is dropped) at `now`.
+    pub fn keeps_back(&self, severity: Severity, now: jiff::Timestamp) -> bool {
+        severity < self.min_severity && !self.active.is_active(now)
+    }
 }
 
 impl ChannelConfig {
@@ -84,6 +115,7 @@ impl ChannelConfig {
             fallback_after: DEFAULT_FALLBACK_AFTER,
             timeout: DEFAULT_CHANNEL_TIMEOUT,
             template: None,
+            quiet: None,
         }
     }
 }
@@ -178,6 +210,19 @@ pub struct SlackConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookConfig {
     pub url: Secret,
+    /// The operator's body, with `{placeholders}` whose values are escaped for the body's
+    /// type; `None`: logwarden's documented JSON of the whole batch.
+    pub body: Option<WebhookBody>,
+}
+
+/// A webhook body template and what it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookBody {
+    pub template: String,
+    /// `Content-Type` of the request.
+    pub content_type: String,
+    /// The body is JSON: every value is escaped as the inside of a JSON string.
+    pub json: bool,
 }
 
 /// An `ntfy` channel: a server (ntfy.sh or self-hosted), a topic, an optional access token.

@@ -310,6 +310,12 @@ pub struct RawChannel {
     pub timeout: Option<Located<ConfigDuration>>,
     /// The text of one alert, with `{placeholders}`.
     pub template: Option<Located<String>>,
+    /// Quiet hours: when the channel takes everything from `min_severity` up (a schedule).
+    pub active: Option<Located<String>>,
+    /// Outside `active`, what still goes through at once (default `critical`).
+    pub quiet_min_severity: Option<Located<SeverityText>>,
+    /// Outside `active`, what happens to the rest: `hold` (default) or `drop`.
+    pub quiet: Option<Located<QuietText>>,
     // email
     pub host: Option<Located<String>>,
     pub port: Option<Located<u64>>,
@@ -345,6 +351,10 @@ pub struct RawChannel {
     pub url_env: Option<Located<String>>,
     pub url_credential: Option<Located<String>>,
     pub style: Option<Located<SlackStyleText>>,
+    /// `webhook`: the request body, a template.
+    pub body: Option<Located<String>>,
+    /// `webhook`: the body's `Content-Type` (default `application/json`).
+    pub content_type: Option<Located<String>>,
     // alertmanager
     pub urls: Option<Located<Vec<Located<String>>>>,
     pub resend: Option<Located<ConfigDuration>>,
@@ -375,6 +385,14 @@ pub enum EmailTlsText {
     Starttls,
     Tls,
     None,
+}
+
+/// `quiet` of a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuietText {
+    Hold,
+    Drop,
 }
 
 /// `style` of a Slack channel.

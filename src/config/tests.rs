@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{load, load_texts, ChannelConfig, Config, RuleKind};
+use super::{load, load_texts, ChannelConfig, ChannelKind, Config, RuleKind};
 use crate::core::alert::Severity;
 use crate::source::StartAt;
 
@@ -81,6 +81,17 @@ fn one_problem(result: Result<Config, Vec<String>>) -> String {
     let problems = result.expect_err("config should not load");
     assert_eq!(problems.len(), 1, "{problems:#?}");
     problems.into_iter().next().unwrap()
+}
+
+/// The problem that mentions `needle` of a config that must not load (an error in a
+/// channel also makes the watches naming it fail).
+fn problem_with(result: Result<Config, Vec<String>>, needle: &str) -> String {
+    let problems = result.expect_err("config should not load");
+    problems
+        .iter()
+        .find(|p| p.contains(needle))
+        .unwrap_or_else(|| panic!("no problem with {needle:?}: {problems:#?}"))
+        .clone()
 }
 
 /// `file:line:column` of the first occurrence of `needle` in `text` (1-based, as editors).
@@ -834,6 +845,57 @@ fn a_long_ntfy_topic_is_redacted_as_a_secret_and_a_word_is_not() {
         problems.iter().any(|p| p.contains("an ntfy topic is")),
         "{problems:?}"
     );
+}
+
+#[test]
+fn a_webhook_body_template_must_stay_json_whatever_a_line_holds() {
+    let cfg = |body: &str| {
+        format!("[channels.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/x\"\nbody = '{body}'\n[[watch]]\nname = \"bot\"\nfiles = [\"/var/log/bot.log\"]\nnotify = [\"hook\"]\n")
+    };
+    let good = cfg(r#"{"text": "{watch}: {summary}", "sev": "{severity}"}"#);
+    let c = main_only(&good).unwrap();
+    let Some(ChannelKind::Webhook(w)) = c.channels.get("hook").map(|c| &c.kind) else {
+        panic!("a webhook");
+    };
+    let body = w.body.as_ref().expect("a body");
+    assert!(body.json && body.content_type == "application/json");
+    // A placeholder outside a string: a line could add fields or break the JSON.
+    let bare = cfg(r#"{"text": {summary}}"#);
+    let p = problem_with(main_only(&bare), "body");
+    assert_starts(&p, &at("main.toml", &bare, "'{\"text\""));
+    assert!(p.contains("inside a JSON string"), "{p}");
+    let unknown = cfg(r#"{"text": "{sumary}"}"#);
+    problem_with(main_only(&unknown), "unknown placeholder {sumary}");
+    // A body on another type is a key of the wrong type.
+    let slack = good.replace("type = \"webhook\"", "type = \"slack\"");
+    problem_with(main_only(&slack), "`body` does not apply to a slack channel");
+    // Another content type is not checked as JSON.
+    let text = cfg("alert {watch}").replace("body =", "content_type = \"text/plain\"\nbody =");
+    assert!(main_only(&text).is_ok());
+}
+
+#[test]
+fn quiet_hours_load_and_their_settings_need_active() {
+    let cfg = |keys: &str| {
+        format!("[channels.phone]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/x\"\n{keys}\n[[watch]]\nname = \"bot\"\nfiles = [\"/var/log/bot.log\"]\nnotify = [\"phone\"]\n")
+    };
+    let c = main_only(&cfg(
+        "active = \"Mon-Sun 07:00-22:00 Europe/Berlin\"\nquiet_min_severity = \"warning\"\nquiet = \"drop\"",
+    ))
+    .unwrap();
+    let q = c.channels["phone"].quiet.as_ref().expect("quiet hours");
+    assert_eq!(q.min_severity, Severity::Warning);
+    assert_eq!(q.mode, crate::config::channels::QuietMode::Drop);
+    let c = main_only(&cfg("active = \"Mon-Fri 08:00-20:00 UTC\"")).unwrap();
+    let q = c.channels["phone"].quiet.as_ref().expect("quiet hours");
+    assert_eq!(q.min_severity, Severity::Critical, "the default at night");
+    assert_eq!(q.mode, crate::config::channels::QuietMode::Hold);
+    let stray = cfg("quiet = \"hold\"");
+    let p = problem_with(main_only(&stray), "apply outside");
+    assert_starts(&p, &at("main.toml", &stray, "\"hold\""));
+    assert!(p.contains("set `active"), "{p}");
+    let bad = cfg("active = \"Mon-Sun 25:00-22:00 UTC\"");
+    problem_with(main_only(&bad), "active:");
 }
 
 // ---------------------------------------------------------------- schedules

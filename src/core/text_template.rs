@@ -65,9 +65,85 @@ pub fn render<'a>(template: &str, value: impl Fn(&str) -> Cow<'a, str>) -> Strin
     out
 }
 
+/// A body template's placeholders: only `{name}` with `name` made of letters and `_` is
+/// one (it must be known); every other brace is the body's own, as JSON's are. Offsets and
+/// names of the placeholders of `template`.
+fn body_placeholders(template: &str) -> impl Iterator<Item = (usize, &str)> {
+    template.match_indices('{').filter_map(move |(i, _)| {
+        let after = &template[i + 1..];
+        let end = after.find(|c: char| !(c.is_ascii_alphabetic() || c == '_'))?;
+        (end > 0 && after[end..].starts_with('}')).then(|| (i, &after[..end]))
+    })
+}
+
+/// A problem in a body template (`{name}` placeholders among literal braces).
+pub fn check_body(template: &str) -> Result<(), String> {
+    for (_, name) in body_placeholders(template) {
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(format!(
+                "unknown placeholder {{{name}}}; known: {}",
+                PLACEHOLDERS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Fills a body template: each `{name}` by `value(name)`, every other character as written.
+pub fn render_body<'a>(template: &str, value: impl Fn(&str) -> Cow<'a, str>) -> String {
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut copied = 0;
+    for (i, name) in body_placeholders(template) {
+        out.push_str(&template[copied..i]);
+        out.push_str(&value(name));
+        copied = i + name.len() + 2;
+    }
+    out.push_str(&template[copied..]);
+    out
+}
+
+/// `text` escaped as the inside of a JSON string (quotes, backslashes, every control
+/// character), so a value from a log line cannot end the string it stands in.
+pub fn json_string_inside(text: &str) -> String {
+    let quoted = serde_json::Value::String(text.to_string()).to_string();
+    debug_assert!(quoted.len() >= 2 && quoted.starts_with('"') && quoted.ends_with('"'));
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+/// Whether `template`, its values escaped by `json_string_inside`, is JSON whatever the
+/// values: filled with values made of every character that could break out of a string.
+pub fn check_json(template: &str) -> Result<(), String> {
+    const NASTY: &str = "\"}]\\\n\u{1b}[31m{{";
+    let filled = render_body(template, |_| Cow::Owned(json_string_inside(NASTY)));
+    serde_json::from_str::<serde_json::Value>(&filled)
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "the body is not JSON once filled in ({e}); write each {{placeholder}} inside a JSON string, as in \"text\": \"{{summary}}\""
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_values_cannot_leave_their_string() {
+        let v = json_string_inside("a\"}, \"x\": \"\\\n\u{1b}");
+        let doc = format!("{{\"text\": \"{v}\"}}");
+        assert_eq!(
+            render_body("{\"a\": {\"b\": \"{watch}\"}, \"c\": \"{x-y}{}\"}", |k| Cow::Owned(k.to_uppercase())),
+            "{\"a\": {\"b\": \"WATCH\"}, \"c\": \"{x-y}{}\"}"
+        );
+        assert!(check_body("{\"x\": \"{sumary}\"}").is_err());
+        let parsed: serde_json::Value = serde_json::from_str(&doc).expect("valid JSON");
+        assert_eq!(parsed.as_object().map(|o| o.len()), Some(1));
+        assert_eq!(parsed["text"], "a\"}, \"x\": \"\\\n\u{1b}");
+        assert!(check_json("{\"text\": \"{watch}: {summary}\"}").is_ok());
+        let e = check_json("{\"n\": {watch}}").expect_err("a bare placeholder");
+        assert!(e.contains("inside a JSON string"), "{e}");
+    }
 
     #[test]
     fn placeholders_are_filled_and_braces_escaped() {

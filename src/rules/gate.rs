@@ -50,6 +50,34 @@ impl WallClock {
     }
 }
 
+/// Where the wall-clock "now" of a schedule outside the rules comes from (a channel's quiet
+/// hours): the system clock, read each time (it may be stepped), or, for tests in paused
+/// time, a `WallClock` read at tokio's `Instant::now()`.
+#[derive(Debug, Clone, Copy)]
+pub enum WallTime {
+    System,
+    /// Only tests in paused time build it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Anchored(WallClock),
+}
+
+impl WallTime {
+    pub fn now(&self) -> Timestamp {
+        match self {
+            WallTime::System => Timestamp::now(),
+            WallTime::Anchored(c) => c.wall(Instant::now()),
+        }
+    }
+
+    /// The `Instant` at which the wall clock shows `w`, as far as can be told now.
+    pub fn instant_of(&self, w: Timestamp) -> Option<Instant> {
+        match self {
+            WallTime::System => WallClock::new(Instant::now(), Timestamp::now()).instant(w),
+            WallTime::Anchored(c) => c.instant(w),
+        }
+    }
+}
+
 /// What the gate says about a rule at some instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {

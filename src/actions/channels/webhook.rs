@@ -1,4 +1,7 @@
-//! The `webhook` channel: a JSON POST of the batch to any URL (schema in docs/alerts.md).
+//! The `webhook` channel: a JSON POST of the batch to any URL (schema in docs/alerts.md),
+//! or, with a `body` template, one POST per notification of the operator's own body, every
+//! substituted value escaped for it (inside a JSON string for a JSON body), so a log line
+//! can neither end the string it stands in nor add a field.
 
 use std::time::Duration;
 
@@ -6,7 +9,8 @@ use serde_json::json;
 
 use crate::actions::notification::Notification;
 use crate::actions::{retry_after_header, Channel, SendError, SendFuture};
-use crate::config::channels::WebhookConfig;
+use crate::actions::render;
+use crate::config::channels::{WebhookBody, WebhookConfig};
 use crate::config::Secret;
 use crate::core::timefmt::rfc3339;
 
@@ -16,6 +20,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// POSTs alerts as JSON.
 pub struct Webhook {
     url: Secret,
+    body: Option<WebhookBody>,
     http: reqwest::Client,
     timeout: Duration,
 }
@@ -24,6 +29,7 @@ impl Webhook {
     pub fn new(cfg: &WebhookConfig, http: reqwest::Client, timeout: Duration) -> Webhook {
         Webhook {
             url: cfg.url.clone(),
+            body: cfg.body.clone(),
             http,
             timeout,
         }
@@ -75,12 +81,46 @@ pub async fn post_json(
     }
 }
 
+/// The operator's body for one notification: the template filled with values escaped for
+/// the body's type (JSON: the inside of a string; any other type: every control character
+/// but the line break written visibly, so no terminal escape reaches the receiver).
+pub fn templated(body: &WebhookBody, n: &Notification) -> String {
+    let filled = |text: &str| {
+        if body.json {
+            crate::core::text_template::json_string_inside(text)
+        } else {
+            crate::actions::quote::escape_controls(text, true).into_owned()
+        }
+    };
+    crate::core::text_template::render_body(&body.template, |k| {
+        std::borrow::Cow::Owned(filled(&render::placeholder(k, n)))
+    })
+}
+
 impl Channel for Webhook {
     fn send<'a>(&'a self, batch: &'a [Notification]) -> SendFuture<'a> {
         Box::pin(async move {
-            post_json(&self.http, self.url.expose(), &payload(batch), self.timeout)
-                .await
-                .map(|_| ())
+            let Some(body) = &self.body else {
+                return post_json(&self.http, self.url.expose(), &payload(batch), self.timeout)
+                    .await
+                    .map(|_| ());
+            };
+            // One request per notification: the delivery worker hands this channel one
+            // at a time, so a failure never repeats one that was accepted.
+            debug_assert!(batch.len() <= 1, "a templated webhook sends one at a time");
+            for n in batch {
+                let req = self
+                    .http
+                    .post(self.url.expose())
+                    .timeout(self.timeout)
+                    .header(reqwest::header::CONTENT_TYPE, body.content_type.as_str())
+                    .body(templated(body, n));
+                let a = crate::actions::send_request(req).await?;
+                if !a.status.is_success() {
+                    return Err(SendError::from_status(a.status, a.retry_after, &a.text));
+                }
+            }
+            Ok(())
         })
     }
 }

@@ -10,16 +10,21 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::actions::notification::{next_id, Kind, Notification, VERSION};
+use crate::actions::quiet_hours;
 use crate::actions::router::book::{self, Key, Open};
 use crate::actions::spool::Spool;
 use crate::core::alert::{Alert, Severity};
+use crate::config::channels::QuietHours;
 use crate::core::rule_names::SELF_WATCH;
+use crate::rules::gate::WallTime;
 use crate::telemetry::Telemetry;
 
 #[derive(Clone)]
 pub(super) struct Target {
     pub(super) tx: mpsc::UnboundedSender<Notification>,
     pub(super) min_severity: Severity,
+    /// The channel's quiet hours (`quiet = "drop"` leaves it out of new alerts here).
+    pub(super) quiet: Option<QuietHours>,
     /// Alertmanager's re-send interval.
     pub(super) keepalive: Option<Duration>,
 }
@@ -33,11 +38,14 @@ pub(super) struct Shared {
     pub(super) host: String,
     pub(super) repeat: Duration,
     pub(super) telemetry: Arc<Telemetry>,
+    /// The wall clock of the channels' quiet hours.
+    pub(super) wall: WallTime,
 }
 
 impl Shared {
-    /// The channels of `watch` that take alerts of `severity`. Alerts about logwarden itself
-    /// (watch [`SELF_WATCH`], unless a watch has that name) go to every watch's channels.
+    /// The channels of `watch` that take alerts of `severity` now (not those whose quiet
+    /// hours drop it). Alerts about logwarden itself (watch [`SELF_WATCH`], unless a watch
+    /// has that name) go to every watch's channels.
     pub(super) fn channels_for(&self, watch: &str, severity: Severity) -> Vec<String> {
         let names: Vec<&String> = match self.routes.get(watch) {
             Some(names) => names.iter().collect(),
@@ -49,12 +57,17 @@ impl Shared {
             }
             None => Vec::new(),
         };
+        let now = self.wall.now();
         names
             .into_iter()
             .filter(|n| {
-                self.targets
-                    .get(*n)
-                    .is_some_and(|t| severity >= t.min_severity)
+                self.targets.get(*n).is_some_and(|t| {
+                    severity >= t.min_severity
+                        && !t
+                            .quiet
+                            .as_ref()
+                            .is_some_and(|q| quiet_hours::drops_new(q, severity, now))
+                })
             })
             .cloned()
             .collect()

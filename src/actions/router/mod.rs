@@ -38,6 +38,7 @@ use crate::actions::AlertHandler;
 use crate::config::{ChannelKind, Config};
 use crate::core::alert::{Alert, AlertState};
 use crate::core::logging::LogFormat;
+use crate::rules::gate::WallTime;
 use crate::core::shutdown::Shutdown;
 use crate::source::Position;
 use crate::telemetry::Telemetry;
@@ -87,6 +88,17 @@ impl Router {
         telemetry: Arc<Telemetry>,
         shutdown: Shutdown,
     ) -> Result<Router, RouterError> {
+        Router::start_with_wall(config, format, telemetry, shutdown, WallTime::System)
+    }
+
+    /// `start`, with the wall clock of the channels' quiet hours given (tests in paused time).
+    pub fn start_with_wall(
+        config: &Config,
+        format: LogFormat,
+        telemetry: Arc<Telemetry>,
+        shutdown: Shutdown,
+        wall: WallTime,
+    ) -> Result<Router, RouterError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .build()
@@ -122,6 +134,7 @@ impl Router {
                 telemetry: telemetry.clone(),
                 retry_max: config.alerts.retry_max,
                 spool_max: config.alerts.spool_max,
+                wall,
             };
             tasks.push(tokio::spawn(worker.run(shutdown.clone())));
             targets.insert(
@@ -129,6 +142,7 @@ impl Router {
                 Target {
                     tx: tx.clone(),
                     min_severity: cfg.min_severity,
+                    quiet: cfg.quiet.clone(),
                     keepalive: match &cfg.kind {
                         ChannelKind::Alertmanager(a) => Some(a.resend),
                         _ => None,
@@ -168,6 +182,7 @@ impl Router {
             host: config.alerts.host.clone(),
             repeat: config.alerts.repeat,
             telemetry,
+            wall,
         });
         let mut router = Router {
             shared: shared.clone(),

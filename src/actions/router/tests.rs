@@ -158,21 +158,14 @@ async fn a_notification_spooled_before_a_copytruncate_does_not_move_the_resume_p
     assert!(!before_truncation.is_past(Some(&after_truncation(40_000))));
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_firing_alert_is_reminded_every_repeat_and_a_repeat_firing_is_dropped() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path());
-    cfg.alerts.repeat = Duration::from_secs(4 * 3600);
-    // Nothing is delivered within the test: the spool shows every notification made.
-    if let Some(c) = cfg.channels.get_mut("second") {
-        c.group_wait = Duration::from_secs(100 * 86_400);
-    }
-    cfg.watches = vec![crate::config::WatchConfig {
+/// The one watch `bot` of the tests below, notifying `notify`.
+fn bot_watch(notify: &[&str]) -> crate::config::WatchConfig {
+    crate::config::WatchConfig {
         name: "bot".into(),
         unit: None,
         files: Vec::new(),
         packs: Vec::new(),
-        notify: vec!["second".into()],
+        notify: notify.iter().map(|n| n.to_string()).collect(),
         start_at: crate::source::StartAt::End,
         max_line_bytes: 1024,
         olddir: None,
@@ -187,7 +180,19 @@ async fn a_firing_alert_is_reminded_every_repeat_and_a_repeat_firing_is_dropped(
         restart: None,
         probes: Vec::new(),
         rules: Vec::new(),
-    }];
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_firing_alert_is_reminded_every_repeat_and_a_repeat_firing_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.alerts.repeat = Duration::from_secs(4 * 3600);
+    // Nothing is delivered within the test: the spool shows every notification made.
+    if let Some(c) = cfg.channels.get_mut("second") {
+        c.group_wait = Duration::from_secs(100 * 86_400);
+    }
+    cfg.watches = vec![bot_watch(&["second"])];
     let (_trigger, shutdown) = crate::core::shutdown::channel();
     let telemetry = Telemetry::new(&cfg);
     let mut router = Router::start(&cfg, LogFormat::Json, telemetry, shutdown).unwrap();
@@ -230,4 +235,77 @@ async fn a_firing_alert_is_reminded_every_repeat_and_a_repeat_firing_is_dropped(
     router.flush_pending(None);
     tokio::time::sleep(Duration::from_secs(5 * 3600)).await;
     assert_eq!(kinds(&spool).len(), 4, "resolved: no more reminders");
+}
+
+/// `quiet = "drop"`: a warning that fires at night is not sent to the quiet channel, and
+/// neither is its resolution in the morning; the other channel gets both, and a critical
+/// goes to both.
+#[tokio::test(start_paused = true)]
+async fn quiet_drop_leaves_a_channel_out_of_a_night_warning_and_of_its_resolution() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    for c in cfg.channels.values_mut() {
+        c.group_wait = Duration::from_secs(100 * 86_400);
+    }
+    if let Some(c) = cfg.channels.get_mut("second") {
+        let active = crate::config::schedule::Schedule::parse(
+            "Mon-Sun 07:00-22:00 UTC",
+            Default::default(),
+        )
+        .unwrap();
+        c.quiet = Some(crate::config::channels::QuietHours {
+            active: std::sync::Arc::new(active),
+            min_severity: Severity::Critical,
+            mode: crate::config::channels::QuietMode::Drop,
+        });
+    }
+    cfg.watches = vec![bot_watch(&["console", "second"])];
+    let night: jiff::Timestamp = "2026-12-03T23:00:00Z".parse().unwrap();
+    let wall = crate::rules::gate::WallTime::Anchored(crate::rules::gate::WallClock::new(
+        tokio::time::Instant::now(),
+        night,
+    ));
+    let (_trigger, shutdown) = crate::core::shutdown::channel();
+    let telemetry = Telemetry::new(&cfg);
+    let mut router =
+        Router::start_with_wall(&cfg, LogFormat::Json, telemetry, shutdown, wall).unwrap();
+    let spool = Spool::new(dir.path());
+    let sent = |rule: &str| {
+        let mut c: Vec<(String, AlertState)> = spool
+            .load()
+            .into_iter()
+            .filter(|n| n.alert.rule == rule)
+            .map(|n| (n.channel, n.alert.state))
+            .collect();
+        c.sort_by(|a, b| a.0.cmp(&b.0));
+        c
+    };
+    for (rule, severity) in [("stale", Severity::Warning), ("down", Severity::Critical)] {
+        router.accept(Alert::new("bot", rule, severity, AlertState::Firing, "s".into()));
+    }
+    router.flush_pending(None);
+    router.release_written();
+    assert_eq!(sent("stale"), vec![("console".into(), AlertState::Firing)]);
+    assert_eq!(
+        sent("down"),
+        vec![
+            ("console".into(), AlertState::Firing),
+            ("second".into(), AlertState::Firing)
+        ]
+    );
+    // 09:00: the warning resolves; only the channel that saw it hears so.
+    tokio::time::sleep(Duration::from_secs(10 * 3600)).await;
+    router.accept(Alert::new(
+        "bot",
+        "stale",
+        Severity::Warning,
+        AlertState::Resolved,
+        "ok".into(),
+    ));
+    router.flush_pending(None);
+    router.release_written();
+    // (console also got the reminders of the night.)
+    let stale = sent("stale");
+    assert!(stale.iter().all(|(c, _)| c == "console"), "{stale:?}");
+    assert!(stale.contains(&("console".into(), AlertState::Resolved)), "{stale:?}");
 }
