@@ -678,6 +678,191 @@ group_wait = "0s"
     }
 }
 
+/// Every HTTP channel behind a proxy that answers 503 once (the service restarting): each
+/// retries the same message after its backoff and it is accepted once. The webhook with a
+/// body template gets the operator's JSON, a hostile line inert inside one of its strings.
+#[test]
+fn every_http_channel_retries_a_5xx_and_delivers_the_message_once() {
+    use fake_http::failing_first;
+    const GOTIFY_TOKEN: &str = "AqvjpTYWFn4XKpm";
+    const MATRIX_TOKEN: &str = "syt_bG9nd2FyZGVu_SecretTokenPart_0a1b2c";
+    const ROOM: &str = "!ops7f3a:example.org";
+    const APP: &str = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
+    const USER: &str = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
+    let servers: Vec<(&str, FakeHttp)> = vec![
+        (
+            "phone",
+            FakeHttp::start(failing_first(1, 503, fake_http::telegram_api(TOKEN, None))),
+        ),
+        (
+            "team",
+            FakeHttp::start(failing_first(1, 502, fake_http::slack_webhook(None))),
+        ),
+        (
+            "push",
+            FakeHttp::start(failing_first(1, 503, fake_http::ntfy_server(None, None))),
+        ),
+        (
+            "chat",
+            FakeHttp::start(failing_first(1, 503, fake_http::discord_webhook(None))),
+        ),
+        (
+            "selfhosted",
+            FakeHttp::start(failing_first(
+                1,
+                503,
+                fake_http::gotify_server(GOTIFY_TOKEN),
+            )),
+        ),
+        (
+            "room",
+            FakeHttp::start(failing_first(
+                1,
+                503,
+                fake_http::matrix_homeserver(MATRIX_TOKEN, ROOM, None),
+            )),
+        ),
+        (
+            "pager",
+            FakeHttp::start(failing_first(1, 503, fake_http::pushover_api(APP, USER))),
+        ),
+        (
+            "hook",
+            FakeHttp::start(failing_first(1, 500, |_| Response::text(200, "ok"))),
+        ),
+    ];
+    let url = |name: &str| {
+        servers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| s.url())
+            .unwrap_or_default()
+    };
+    let mut cfg =
+        watch(r#""phone", "team", "push", "chat", "selfhosted", "room", "pager", "hook""#);
+    cfg.push_str(&format!(
+        r#"
+[channels.phone]
+type = "telegram"
+token_file = "@DIR@/tg-token"
+chat_id = 4242
+api_url = "{phone}"
+group_wait = "0s"
+
+[channels.team]
+type = "slack"
+url_file = "@DIR@/slack-url"
+group_wait = "0s"
+
+[channels.push]
+type = "ntfy"
+url = "{push}"
+topic = "bot-alerts-7f3a"
+group_wait = "0s"
+
+[channels.chat]
+type = "discord"
+url_file = "@DIR@/discord-url"
+group_wait = "0s"
+
+[channels.selfhosted]
+type = "gotify"
+url = "{selfhosted}"
+token_file = "@DIR@/gotify-token"
+group_wait = "0s"
+
+[channels.room]
+type = "matrix"
+url = "{room}"
+token_file = "@DIR@/matrix-token"
+room = "{ROOM}"
+group_wait = "0s"
+
+[channels.pager]
+type = "pushover"
+token_file = "@DIR@/pushover-app"
+user_file = "@DIR@/pushover-user"
+api_url = "{pager}"
+group_wait = "0s"
+
+[channels.hook]
+type = "webhook"
+url = "{hook}/notify"
+group_wait = "0s"
+body = '{{"text": "{{watch}}/{{rule}} {{STATE}}: {{summary}}", "line": "{{line}}", "level": "{{severity}}"}}'
+"#,
+        phone = url("phone"),
+        push = url("push"),
+        selfhosted = url("selfhosted"),
+        room = url("room"),
+        pager = url("pager"),
+        hook = url("hook"),
+    ));
+    let slack = format!("{}/services/T0/B0/secretpath", url("team"));
+    let discord = format!("{}/api/webhooks/1234/hookSecretPart", url("chat"));
+    let secrets = [
+        ("tg-token", TOKEN),
+        ("slack-url", slack.as_str()),
+        ("discord-url", discord.as_str()),
+        ("gotify-token", GOTIFY_TOKEN),
+        ("matrix-token", MATRIX_TOKEN),
+        ("pushover-app", APP),
+        ("pushover-user", USER),
+    ];
+    let hostile = "2026-11-23 09:41:42,500 - bot - ERROR - \"}, \"admin\": true, \"x\": \"\\\" {watch} {{ \u{1b}[31m";
+    // The third error fires the burst (more than 2 in 3 s): its line is the alert's.
+    let lines = [error(1), error(2), hostile.to_string()];
+    let (_dir, mut d) = fire_burst(&cfg, &secrets, &lines);
+    for (name, server) in &servers {
+        let reqs = server.wait_requests(2, Duration::from_secs(15));
+        let gap = reqs[1].at.duration_since(reqs[0].at);
+        assert!(
+            gap >= Duration::from_millis(900),
+            "{name}: retried after {gap:?}, before the first backoff"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&reqs[0].body),
+            String::from_utf8_lossy(&reqs[1].body),
+            "{name}: the retry is the same message"
+        );
+    }
+    d.wait_alert("error-burst", "resolved", Duration::from_secs(15));
+    std::thread::sleep(Duration::from_secs(2));
+    for (name, server) in &servers {
+        let reqs = server.requests();
+        let firing = &reqs[0].body;
+        let sent = reqs.iter().filter(|r| &r.body == firing).count();
+        assert_eq!(
+            sent, 2,
+            "{name}: the firing once refused, once accepted, never again"
+        );
+        assert!(
+            reqs.len() >= 3,
+            "{name}: the resolution arrives too ({} requests)",
+            reqs.len()
+        );
+    }
+    let hook = &servers[7].1.requests()[1];
+    assert_eq!(hook.path, "/notify");
+    assert_eq!(hook.header("content-type"), Some("application/json"));
+    let body = hook.json().expect("the webhook body is JSON");
+    let keys: Vec<&String> = body
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys.len(), 3, "the line added no field: {body}");
+    assert!(body.get("admin").is_none(), "{body}");
+    assert_eq!(body["level"], "critical", "{body}");
+    let text = body["text"].as_str().unwrap_or_default();
+    assert!(text.starts_with("bot/error-burst FIRING: "), "{body}");
+    let line = body["line"].as_str().unwrap_or_default();
+    assert!(
+        line.contains("\"admin\": true") && line.contains("{watch}"),
+        "the line kept as text: {body}"
+    );
+    assert!(!hook.body.contains(&0x1b), "no raw escape byte on the wire");
+}
+
 #[test]
 fn a_channel_that_keeps_failing_hands_its_alerts_to_the_fallback() {
     let broken = FakeHttp::start(|_| Response::text(502, "bad gateway"));

@@ -647,11 +647,9 @@ mod tests {
     /// A channel active 07:00-22:00 UTC that holds (or drops) what is less than critical
     /// outside, in paused time whose wall clock starts at 23:00 UTC.
     fn quiet_night(mode: crate::config::channels::QuietMode) -> (ChannelConfig, WallTime) {
-        let active = crate::config::schedule::Schedule::parse(
-            "Mon-Sun 07:00-22:00 UTC",
-            Default::default(),
-        )
-        .unwrap();
+        let active =
+            crate::config::schedule::Schedule::parse("Mon-Sun 07:00-22:00 UTC", Default::default())
+                .unwrap();
         let cfg = ChannelConfig {
             quiet: Some(crate::config::channels::QuietHours {
                 active: Arc::new(active),
@@ -672,7 +670,13 @@ mod tests {
     }
 
     fn delivered(ch: &Scripted) -> Vec<u64> {
-        ch.delivered.lock().unwrap().iter().flatten().copied().collect()
+        ch.delivered
+            .lock()
+            .unwrap()
+            .iter()
+            .flatten()
+            .copied()
+            .collect()
     }
 
     #[tokio::test(start_paused = true)]
@@ -682,10 +686,15 @@ mod tests {
         let (cfg, wall) = quiet_night(crate::config::channels::QuietMode::Hold);
         let s = start_at(ch.clone(), cfg, wall);
         s.tx.send(with(1, Severity::Warning, Kind::Notice)).unwrap();
-        s.tx.send(with(2, Severity::Critical, Kind::Notice)).unwrap();
+        s.tx.send(with(2, Severity::Critical, Kind::Notice))
+            .unwrap();
         s.tx.send(with(3, Severity::Info, Kind::Test)).unwrap();
         tokio::time::sleep(Duration::from_secs(60)).await;
-        assert_eq!(delivered(&ch), vec![2, 3], "the critical and the test go through");
+        assert_eq!(
+            delivered(&ch),
+            vec![2, 3],
+            "the critical and the test go through"
+        );
         // 06:59: still night.
         tokio::time::sleep(Duration::from_secs(7 * 3600 + 58 * 60)).await;
         assert_eq!(delivered(&ch), vec![2, 3]);
@@ -708,14 +717,20 @@ mod tests {
         let ch = scripted(Duration::ZERO, None);
         let (cfg, wall) = quiet_night(crate::config::channels::QuietMode::Drop);
         let s = start_at(ch.clone(), cfg, wall);
-        s.tx.send(with(1, Severity::Warning, Kind::Reminder)).unwrap();
+        s.tx.send(with(1, Severity::Warning, Kind::Reminder))
+            .unwrap();
         let mut resolved = with(2, Severity::Warning, Kind::Notice);
         resolved.alert.state = AlertState::Resolved;
         s.tx.send(resolved).unwrap();
-        s.tx.send(with(3, Severity::Critical, Kind::Reminder)).unwrap();
+        s.tx.send(with(3, Severity::Critical, Kind::Reminder))
+            .unwrap();
         tokio::time::sleep(Duration::from_secs(60)).await;
         assert_eq!(delivered(&ch), vec![3]);
         tokio::time::sleep(Duration::from_secs(9 * 3600)).await;
-        assert_eq!(delivered(&ch), vec![3, 2], "the resolution is held, the reminder gone");
+        assert_eq!(
+            delivered(&ch),
+            vec![3, 2],
+            "the resolution is held, the reminder gone"
+        );
     }
 }

@@ -3,8 +3,8 @@
 
 use crate::config::channels::{
     AlertmanagerConfig, ChannelKind, DiscordConfig, EmailConfig, EmailTls, GotifyConfig,
-    MatrixConfig, NtfyConfig, PushoverConfig, SlackConfig, SlackStyle, TelegramConfig,
-    WebhookBody, WebhookConfig, DEFAULT_AM_RESEND,
+    MatrixConfig, NtfyConfig, PushoverConfig, SlackConfig, SlackStyle, TelegramConfig, WebhookBody,
+    WebhookConfig, DEFAULT_AM_RESEND,
 };
 use crate::config::error::Diagnostics;
 use crate::config::located::{resolve_path, Located, SourceMap};
@@ -253,14 +253,27 @@ fn webhook_body(c: &RawChannel, cx: &ChannelCx, diags: &mut Diagnostics) -> Opti
         .unwrap_or_else(|| "application/json".to_string());
     if content_type.is_empty() || content_type.contains(['\r', '\n']) {
         if let Some(t) = &c.content_type {
-            diags.at(cx.sources, t, "content_type must be one header value, like \"application/json\"".into());
+            diags.at(
+                cx.sources,
+                t,
+                "content_type must be one header value, like \"application/json\"".into(),
+            );
         }
         return None;
     }
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let json = mime == "application/json" || mime.ends_with("+json");
     if let Err(e) = crate::core::text_template::check_body(&body.value) {
-        diags.at(cx.sources, body, format!("channel {:?}: body: {e}", cx.name));
+        diags.at(
+            cx.sources,
+            body,
+            format!("channel {:?}: body: {e}", cx.name),
+        );
         return None;
     }
     if json {

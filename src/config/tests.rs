@@ -868,7 +868,10 @@ fn a_webhook_body_template_must_stay_json_whatever_a_line_holds() {
     problem_with(main_only(&unknown), "unknown placeholder {sumary}");
     // A body on another type is a key of the wrong type.
     let slack = good.replace("type = \"webhook\"", "type = \"slack\"");
-    problem_with(main_only(&slack), "`body` does not apply to a slack channel");
+    problem_with(
+        main_only(&slack),
+        "`body` does not apply to a slack channel",
+    );
     // Another content type is not checked as JSON.
     let text = cfg("alert {watch}").replace("body =", "content_type = \"text/plain\"\nbody =");
     assert!(main_only(&text).is_ok());

@@ -133,7 +133,9 @@ mod tests {
         let v = json_string_inside("a\"}, \"x\": \"\\\n\u{1b}");
         let doc = format!("{{\"text\": \"{v}\"}}");
         assert_eq!(
-            render_body("{\"a\": {\"b\": \"{watch}\"}, \"c\": \"{x-y}{}\"}", |k| Cow::Owned(k.to_uppercase())),
+            render_body("{\"a\": {\"b\": \"{watch}\"}, \"c\": \"{x-y}{}\"}", |k| {
+                Cow::Owned(k.to_uppercase())
+            }),
             "{\"a\": {\"b\": \"WATCH\"}, \"c\": \"{x-y}{}\"}"
         );
         assert!(check_body("{\"x\": \"{sumary}\"}").is_err());

@@ -78,6 +78,26 @@ impl Response {
     }
 }
 
+/// The first `n` requests get `status` with a plain-text page (a reverse proxy in front of a
+/// service that is restarting); the rest go to `then`.
+pub fn failing_first(
+    n: usize,
+    status: u16,
+    then: impl Fn(&Recorded) -> Response + Send + Sync + 'static,
+) -> impl Fn(&Recorded) -> Response + Send + Sync + 'static {
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    move |req: &Recorded| {
+        if seen.fetch_add(1, Ordering::SeqCst) < n {
+            Response::text(
+                status,
+                "<html><body>503 Service Temporarily Unavailable</body></html>",
+            )
+        } else {
+            then(req)
+        }
+    }
+}
+
 type Responder = dyn Fn(&Recorded) -> Response + Send + Sync;
 
 pub struct FakeHttp {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::actions::notification::Notification;
-use crate::actions::{retry_after_header, Channel, SendError, SendFuture};
 use crate::actions::render;
+use crate::actions::{retry_after_header, Channel, SendError, SendFuture};
 use crate::config::channels::{WebhookBody, WebhookConfig};
 use crate::config::Secret;
 use crate::core::timefmt::rfc3339;

@@ -38,8 +38,8 @@ use crate::actions::AlertHandler;
 use crate::config::{ChannelKind, Config};
 use crate::core::alert::{Alert, AlertState};
 use crate::core::logging::LogFormat;
-use crate::rules::gate::WallTime;
 use crate::core::shutdown::Shutdown;
+use crate::rules::gate::WallTime;
 use crate::source::Position;
 use crate::telemetry::Telemetry;
 

@@ -248,11 +248,9 @@ async fn quiet_drop_leaves_a_channel_out_of_a_night_warning_and_of_its_resolutio
         c.group_wait = Duration::from_secs(100 * 86_400);
     }
     if let Some(c) = cfg.channels.get_mut("second") {
-        let active = crate::config::schedule::Schedule::parse(
-            "Mon-Sun 07:00-22:00 UTC",
-            Default::default(),
-        )
-        .unwrap();
+        let active =
+            crate::config::schedule::Schedule::parse("Mon-Sun 07:00-22:00 UTC", Default::default())
+                .unwrap();
         c.quiet = Some(crate::config::channels::QuietHours {
             active: std::sync::Arc::new(active),
             min_severity: Severity::Critical,
@@ -281,7 +279,13 @@ async fn quiet_drop_leaves_a_channel_out_of_a_night_warning_and_of_its_resolutio
         c
     };
     for (rule, severity) in [("stale", Severity::Warning), ("down", Severity::Critical)] {
-        router.accept(Alert::new("bot", rule, severity, AlertState::Firing, "s".into()));
+        router.accept(Alert::new(
+            "bot",
+            rule,
+            severity,
+            AlertState::Firing,
+            "s".into(),
+        ));
     }
     router.flush_pending(None);
     router.release_written();
@@ -307,5 +311,8 @@ async fn quiet_drop_leaves_a_channel_out_of_a_night_warning_and_of_its_resolutio
     // (console also got the reminders of the night.)
     let stale = sent("stale");
     assert!(stale.iter().all(|(c, _)| c == "console"), "{stale:?}");
-    assert!(stale.contains(&("console".into(), AlertState::Resolved)), "{stale:?}");
+    assert!(
+        stale.contains(&("console".into(), AlertState::Resolved)),
+        "{stale:?}"
+    );
 }
