@@ -7,7 +7,7 @@
 
 use proptest::prelude::*;
 
-use super::channels::{console, slack, telegram};
+use super::channels::{console, discord, gotify, matrix, ntfy, pushover, slack, telegram, webhook};
 use super::notification::{sample, Kind, Notification};
 use super::render;
 use super::render::QUOTE_PREFIX;
@@ -121,5 +121,34 @@ proptest! {
         let json = console::render(LogFormat::Json, None, &n);
         prop_assert!(!json.chars().any(|c| c.is_ascii_control()), "{:?}", json);
         prop_assert!(serde_json::from_str::<serde_json::Value>(&json).is_ok());
+    }
+
+    #[test]
+    fn no_channel_for_people_passes_on_a_control_byte_but_tab_and_newline(line in hostile(), ctx in hostile()) {
+        let n = note(line, vec![ctx]);
+        let batch = std::slice::from_ref(&n);
+        let raw = |s: &str| s.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
+        let fields = |v: &serde_json::Value, keys: &[&str]| -> Vec<String> {
+            keys.iter().map(|k| v[*k].as_str().unwrap_or_default().to_string()).collect()
+        };
+        let mut texts = vec![render::body(batch, None), render::body(batch, Some("{line} {context}"))];
+        texts.extend(fields(&telegram::payload(&serde_json::json!(1), batch, None), &["text"]));
+        texts.extend(fields(&ntfy::payload("t", batch, None), &["title", "message"]));
+        texts.extend(fields(&gotify::payload(batch, None), &["title", "message"]));
+        texts.extend(fields(&pushover::payload(batch, None), &["title", "message"]));
+        texts.extend(fields(&discord::payload(batch, None), &["content"]));
+        texts.extend(fields(&matrix::payload(batch, None), &["body", "formatted_body"]));
+        let body = crate::config::channels::WebhookBody {
+            template: r#"{"line": "{line}", "context": "{context}"}"#.into(),
+            content_type: "application/json".into(),
+            json: true,
+        };
+        let v: serde_json::Value = serde_json::from_str(&webhook::templated(&body, &n))
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(v.as_object().map(|o| o.len()), Some(2));
+        texts.extend(fields(&v, &["line", "context"]));
+        for t in texts {
+            prop_assert!(!raw(&t), "{:?}", t);
+        }
     }
 }

@@ -75,7 +75,10 @@ pub fn subject(batch: &[Notification], template: Option<&str>) -> String {
     out
 }
 
-/// The text of a batch: each notification's text, separated by a rule.
+/// The text of a batch: each notification's text, separated by a rule. No control
+/// character but the line break and the tab is left: those from a log line are written as
+/// visible text (`\x1b`), so no terminal that shows a mail, an ntfy or a Telegram message
+/// takes one as an escape.
 pub fn body(batch: &[Notification], template: Option<&str>) -> String {
     let mut out = String::new();
     for (i, n) in batch.iter().enumerate() {
@@ -87,7 +90,10 @@ pub fn body(batch: &[Notification], template: Option<&str>) -> String {
             None => out.push_str(&text(n)),
         }
     }
-    out
+    match quote::escape_controls(&out, true) {
+        Cow::Borrowed(_) => out,
+        Cow::Owned(escaped) => escaped,
+    }
 }
 
 /// The default text of one notification: headline, numbers, where, when, what was done,

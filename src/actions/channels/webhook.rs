@@ -81,15 +81,16 @@ pub async fn post_json(
     }
 }
 
-/// The operator's body for one notification: the template filled with values escaped for
-/// the body's type (JSON: the inside of a string; any other type: every control character
-/// but the line break written visibly, so no terminal escape reaches the receiver).
+/// The operator's body for one notification: the template filled with values whose control
+/// characters (but the line break and the tab) are written visibly, so no terminal escape
+/// reaches the receiver, then escaped for the body's type (JSON: the inside of a string).
 pub fn templated(body: &WebhookBody, n: &Notification) -> String {
     let filled = |text: &str| {
+        let visible = crate::actions::quote::escape_controls(text, true);
         if body.json {
-            crate::core::text_template::json_string_inside(text)
+            crate::core::text_template::json_string_inside(&visible)
         } else {
-            crate::actions::quote::escape_controls(text, true).into_owned()
+            visible.into_owned()
         }
     };
     crate::core::text_template::render_body(&body.template, |k| {
