@@ -863,6 +863,75 @@ body = '{{"text": "{{watch}}/{{rule}} {{STATE}}: {{summary}}", "line": "{{line}}
     assert!(!hook.body.contains(&0x1b), "no raw escape byte on the wire");
 }
 
+/// The channels whose own tests meet no 429 (Gotify documents none, Pushover a monthly
+/// quota): a 429 with `Retry-After` in front of them is waited out, then delivered once.
+#[test]
+fn gotify_pushover_and_a_templated_webhook_wait_out_a_429() {
+    use fake_http::rate_limited_first;
+    const GOTIFY_TOKEN: &str = "AqvjpTYWFn4XKpm";
+    const APP: &str = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
+    const USER: &str = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
+    let servers = [
+        FakeHttp::start(rate_limited_first(
+            2,
+            fake_http::gotify_server(GOTIFY_TOKEN),
+        )),
+        FakeHttp::start(rate_limited_first(2, fake_http::pushover_api(APP, USER))),
+        FakeHttp::start(rate_limited_first(2, |_| Response::text(204, ""))),
+    ];
+    let mut cfg = watch(r#""selfhosted", "pager", "hook""#);
+    cfg.push_str(&format!(
+        r#"
+[channels.selfhosted]
+type = "gotify"
+url = "{}"
+token_file = "@DIR@/gotify-token"
+group_wait = "0s"
+
+[channels.pager]
+type = "pushover"
+token_file = "@DIR@/pushover-app"
+user_file = "@DIR@/pushover-user"
+api_url = "{}"
+group_wait = "0s"
+
+[channels.hook]
+type = "webhook"
+url = "{}/hook"
+group_wait = "0s"
+content_type = "text/plain; charset=utf-8"
+body = "{{SEVERITY}} {{watch}}/{{rule}} {{state}}"
+"#,
+        servers[0].url(),
+        servers[1].url(),
+        servers[2].url()
+    ));
+    let secrets = [
+        ("gotify-token", GOTIFY_TOKEN),
+        ("pushover-app", APP),
+        ("pushover-user", USER),
+    ];
+    let (_dir, _d) = fire_burst(&cfg, &secrets, &[error(1), error(2), error(3)]);
+    for (name, server) in ["gotify", "pushover", "webhook"].iter().zip(&servers) {
+        let reqs = server.wait_requests(2, Duration::from_secs(15));
+        let gap = reqs[1].at.duration_since(reqs[0].at);
+        assert!(
+            gap >= Duration::from_millis(1900),
+            "{name}: Retry-After 2 s not honoured: {gap:?}"
+        );
+        assert_eq!(reqs[0].body, reqs[1].body, "{name}: the same message");
+    }
+    let hook = &servers[2].requests()[1];
+    assert_eq!(
+        hook.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&hook.body),
+        "CRITICAL bot/error-burst firing"
+    );
+}
+
 #[test]
 fn a_channel_that_keeps_failing_hands_its_alerts_to_the_fallback() {
     let broken = FakeHttp::start(|_| Response::text(502, "bad gateway"));

@@ -98,6 +98,22 @@ pub fn failing_first(
     }
 }
 
+/// The first request gets 429 with `Retry-After: secs` (a proxy's or the service's rate
+/// limit); the rest go to `then`.
+pub fn rate_limited_first(
+    secs: u32,
+    then: impl Fn(&Recorded) -> Response + Send + Sync + 'static,
+) -> impl Fn(&Recorded) -> Response + Send + Sync + 'static {
+    let limited = AtomicBool::new(false);
+    move |req: &Recorded| {
+        if !limited.swap(true, Ordering::SeqCst) {
+            Response::text(429, "Too Many Requests").with_header("Retry-After", &secs.to_string())
+        } else {
+            then(req)
+        }
+    }
+}
+
 type Responder = dyn Fn(&Recorded) -> Response + Send + Sync;
 
 pub struct FakeHttp {
