@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::actions::channels::webhook::post_json;
 use crate::actions::notification::{Kind, Notification};
-use crate::actions::{render, Channel, SendError, SendFuture};
+use crate::actions::{quote, render, Channel, SendError, SendFuture};
 use crate::config::channels::AlertmanagerConfig;
 use crate::core::alert::AlertState;
 use crate::core::timefmt::rfc3339;
@@ -60,9 +60,11 @@ impl Alertmanager {
                 };
                 json!({
                     "labels": labels,
+                    // Texts for people (Alertmanager passes them to mail, chat, amtool):
+                    // no control character from a log line, as every channel's.
                     "annotations": {
-                        "summary": a.summary,
-                        "description": render::text(n),
+                        "summary": quote::one_line(&a.summary),
+                        "description": render::body(std::slice::from_ref(n), None),
                     },
                     "startsAt": rfc3339(starts),
                     "endsAt": rfc3339(ends),
