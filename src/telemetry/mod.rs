@@ -2,11 +2,13 @@
 //! watchdog: per-source counters and heartbeats, per-rule states, deliveries per channel,
 //! restarts per watch. Counters are atomics updated by their owners (a batch at a time, never
 //! a lock per line); rule states change only on transitions. `/status` is `status.rs`,
-//! `/metrics` is `metrics.rs`, the per-minute rings of
-//! matches are `history.rs`.
+//! `/metrics` is `metrics.rs`, the status page at `/` is `page.rs` (its charts `chart.rs`,
+//! fed by the per-minute rings of `history.rs`).
 
+mod chart;
 pub mod history;
 pub(crate) mod metrics;
+pub mod page;
 pub(crate) mod status;
 
 use std::collections::BTreeMap;
