@@ -29,11 +29,14 @@ const MAX_TEXT: usize = 300;
 /// Restarts listed per watch (the newest).
 const MAX_RESTARTS: usize = 10;
 
+/// Recent alerts (other than restarts) listed per watch (the newest).
+const MAX_RECENT: usize = 5;
+
 const STYLE: &str = "\
 body{font:15px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:8px;color:#222;background:#f6f6f4}\
 h1{font-size:1.4em;margin:.2em 0}h2{font-size:1.15em;margin:0 0 .4em}h3{font-size:1em;margin:.8em 0 .2em;color:#555}\
 section{background:#fff;border:1px solid #ddd;border-left:6px solid #2b8a3e;border-radius:4px;padding:8px 12px;margin:10px 0}\
-section.warning{border-left-color:#e67700}section.critical{border-left-color:#c92a2a}\
+section.w-warning{border-left-color:#e67700}section.w-critical{border-left-color:#c92a2a}\
 .st{display:inline-block;padding:0 .5em;border-radius:3px;color:#fff;font-size:.85em;vertical-align:middle}\
 .ok{background:#2b8a3e}.warning{background:#e67700}.critical{background:#c92a2a}.info{background:#1971c2}\
 table{border-collapse:collapse;width:100%;font-size:.92em}td,th{text-align:left;padding:2px 6px;border-bottom:1px solid #eee;vertical-align:top}\
@@ -179,13 +182,14 @@ fn watch(
     let st = state_word(w.state);
     let _ = write!(
         out,
-        "<section class=\"{st}\"><h2>{} <span class=\"st {st}\">{st}</span></h2>",
+        "<section class=\"w-{st}\"><h2>{} <span class=\"st {st}\">{st}</span></h2>",
         escape(&w.name)
     );
     sources(out, w);
     open_alerts(out, w, now);
     checks(out, w, now);
     restarts(out, w, now);
+    recent(out, w, now);
     matches(out, w, history, budget);
     out.push_str("</section>");
 }
@@ -227,9 +231,23 @@ fn open_alerts(out: &mut String, w: &WatchStatus, now: SystemTime) {
         let sev = r.severity.label().to_ascii_lowercase();
         let _ = write!(
             out,
-            "<tr><td><span class=\"st {sev}\">{sev}</span> <b>{}</b></td><td>{}</td><td class=\"n\">for {}</td></tr>",
+            "<tr><td><span class=\"st {sev}\">{sev}</span> <b>{}</b></td><td>{}",
             escape(name),
             quote(&r.summary),
+        );
+        // The line behind it, from the rule's last alert.
+        let line = w
+            .recent_alerts
+            .iter()
+            .rev()
+            .find(|a| &a.rule == name)
+            .and_then(|a| a.line.as_deref());
+        if let Some(line) = line {
+            let _ = write!(out, "<br><code>{}</code>", quote(line));
+        }
+        let _ = write!(
+            out,
+            "</td><td class=\"n\">for {}</td></tr>",
             ago(now, r.since)
         );
     }
@@ -290,6 +308,36 @@ fn restarts(out: &mut String, w: &WatchStatus, now: SystemTime) {
     out.push_str("</table>");
 }
 
+/// The newest alerts other than restarts (events of `match` rules are never open).
+fn recent(out: &mut String, w: &WatchStatus, now: SystemTime) {
+    let list: Vec<_> = w
+        .recent_alerts
+        .iter()
+        .filter(|a| a.rule != RESTART_RULE)
+        .rev()
+        .take(MAX_RECENT)
+        .collect();
+    if list.is_empty() {
+        return;
+    }
+    out.push_str("<h3>Recent alerts</h3><div class=\"wrap\"><table>");
+    for a in list {
+        let _ = write!(
+            out,
+            "<tr><td class=\"n\">{} ago</td><td><b>{}</b> {}</td><td>{}",
+            ago(now, a.at),
+            escape(&a.rule),
+            a.state.word(),
+            quote(&a.summary)
+        );
+        if let Some(line) = &a.line {
+            let _ = write!(out, "<br><code>{}</code>", quote(line));
+        }
+        out.push_str("</td></tr>");
+    }
+    out.push_str("</table></div>");
+}
+
 /// The chart and its legend: every pattern with its counts, the drawn ones with their colour.
 fn matches(
     out: &mut String,
@@ -300,8 +348,16 @@ fn matches(
     if w.patterns.is_empty() {
         return;
     }
-    out.push_str("<h3>Matches per minute, last 24 h</h3>");
     let drawn = drawn(history);
+    let peak = drawn
+        .iter()
+        .flat_map(|h| h.per_minute.iter().copied())
+        .max()
+        .unwrap_or(0);
+    let _ = write!(
+        out,
+        "<h3>Matches per minute, last 24 h <span class=\"muted\">(peak {peak}/min)</span></h3>"
+    );
     let svg = chart::svg(&drawn, budget);
     if svg.is_empty() {
         out.push_str("<p class=\"muted\">no match in the last 24 hours</p>");
@@ -389,6 +445,14 @@ mod tests {
             format!("restarted: {evil}"),
         );
         restart.action = Some(format!("systemctl {evil}"));
+        let mut event = Alert::new(
+            evil,
+            &format!("rule{evil}"),
+            Severity::Critical,
+            AlertState::Firing,
+            "a line matched".to_string(),
+        );
+        event.line = Some(format!("ERROR {evil}"));
         StatusReport {
             started_at: evil.to_string(),
             healthy: false,
@@ -405,7 +469,7 @@ mod tests {
                     last_line_seconds: Some(3.5),
                 }],
                 restarts: 1,
-                recent_alerts: vec![restart],
+                recent_alerts: vec![restart, event],
                 patterns: vec![PatternStatus {
                     pattern: format!("p{evil}"),
                     total: 3,
@@ -443,6 +507,8 @@ mod tests {
             "3s ago",
             "for 1m",
             "<h3>Probes</h3>",
+            "<h3>Recent alerts</h3>",
+            "<code>ERROR &lt;script&gt;",
         ] {
             assert!(page.contains(part), "{part}\n{page}");
         }
