@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::telemetry::history::{PatternHistory, MINUTES};
-use crate::telemetry::page::escape;
+use crate::telemetry::html::escape;
 
 /// Colours of the drawn series, in order; also the most series one chart draws.
 pub const COLOURS: [&str; 8] = [

@@ -3,10 +3,11 @@
 //! restarts per watch. Counters are atomics updated by their owners (a batch at a time, never
 //! a lock per line); rule states change only on transitions. `/status` is `status.rs`,
 //! `/metrics` is `metrics.rs`, the status page at `/` is `page.rs` (its charts `chart.rs`,
-//! fed by the per-minute rings of `history.rs`).
+//! fed by the per-minute rings of `history.rs`; its escaping `html.rs`).
 
 mod chart;
 pub mod history;
+mod html;
 pub(crate) mod metrics;
 pub mod page;
 pub(crate) mod status;
