@@ -1,5 +1,5 @@
-//! The status page's chart: matches per minute over the last 24 hours of a watch's patterns,
-//! as one inline SVG (no script, no external asset). Each pattern is a step line; its path is
+//! The status page's charts: matches per minute over the last 24 hours (or the last hour)
+//! of a watch's patterns, each chart one inline SVG (no script, no external asset). Each pattern is a step line; its path is
 //! run-length coded and coarsened until it fits a byte budget, so a page stays small however
 //! busy the patterns are.
 
@@ -20,28 +20,31 @@ const HEIGHT: u32 = 100;
 /// at the next (each point the busiest minute of its group, so the scale stays per minute).
 const STEPS: [usize; 6] = [1, 5, 15, 30, 60, 120];
 
-/// The chart of `series` (already the ones to draw, at most `COLOURS.len()`), each path at
-/// most about `budget` bytes. Empty when nothing matched in the day.
-pub fn svg(series: &[&PatternHistory], budget: usize) -> String {
+/// The chart of the last `minutes` minutes of `series` (already the ones to draw, at most
+/// `COLOURS.len()`), each path at most about `budget` bytes, with a grid line every quarter.
+/// Empty when nothing matched in those minutes.
+pub fn svg(series: &[&PatternHistory], minutes: usize, budget: usize) -> String {
     debug_assert!(series.len() <= COLOURS.len());
-    let top = series
-        .iter()
-        .flat_map(|s| s.per_minute.iter().copied())
-        .max()
-        .unwrap_or(0);
+    debug_assert!((1..=MINUTES).contains(&minutes));
+    let last = |s: &PatternHistory| -> Vec<u32> {
+        let from = s.per_minute.len().saturating_sub(minutes);
+        s.per_minute[from..].to_vec()
+    };
+    let counts: Vec<Vec<u32>> = series.iter().map(|s| last(s)).collect();
+    let top = counts.iter().flatten().copied().max().unwrap_or(0);
     if top == 0 {
         return String::new();
     }
     let mut out = String::with_capacity(budget * series.len() + 600);
     let _ = write!(
         out,
-        "<svg class=\"chart\" viewBox=\"0 0 {MINUTES} {HEIGHT}\" preserveAspectRatio=\"none\" \
-         role=\"img\" aria-label=\"matches per minute, last 24 hours, peak {top}\">"
+        "<svg class=\"chart\" viewBox=\"0 0 {minutes} {HEIGHT}\" preserveAspectRatio=\"none\" \
+         role=\"img\" aria-label=\"matches per minute, last {minutes} minutes, peak {top}\">"
     );
-    // Grid: a line every 6 hours and at half the peak.
+    // Grid: a line every quarter of the time and at half the peak.
     out.push_str("<g stroke=\"#ccc\" vector-effect=\"non-scaling-stroke\">");
-    for h in [6, 12, 18] {
-        let x = h * 60;
+    for q in 1..4 {
+        let x = q * minutes / 4;
         let _ = write!(
             out,
             "<line x1=\"{x}\" y1=\"0\" x2=\"{x}\" y2=\"{HEIGHT}\" vector-effect=\"non-scaling-stroke\"/>"
@@ -49,15 +52,15 @@ pub fn svg(series: &[&PatternHistory], budget: usize) -> String {
     }
     let _ = write!(
         out,
-        "<line x1=\"0\" y1=\"{y}\" x2=\"{MINUTES}\" y2=\"{y}\" vector-effect=\"non-scaling-stroke\"/></g>",
+        "<line x1=\"0\" y1=\"{y}\" x2=\"{minutes}\" y2=\"{y}\" vector-effect=\"non-scaling-stroke\"/></g>",
         y = HEIGHT / 2
     );
-    for (s, colour) in series.iter().zip(COLOURS) {
+    for ((s, counts), colour) in series.iter().zip(&counts).zip(COLOURS) {
         let d = STEPS
             .iter()
-            .map(|&step| path(&s.per_minute, top, step))
+            .map(|&step| path(counts, top, step))
             .find(|d| d.len() <= budget)
-            .unwrap_or_else(|| path(&s.per_minute, top, MINUTES));
+            .unwrap_or_else(|| path(counts, top, minutes));
         let _ = write!(
             out,
             "<path d=\"{d}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" \
@@ -111,10 +114,16 @@ mod tests {
     #[test]
     fn a_quiet_day_draws_nothing_and_a_lone_match_shows() {
         let quiet = series("q", |_| 0);
-        assert_eq!(svg(&[&quiet], 4000), "");
+        assert_eq!(svg(&[&quiet], MINUTES, 4000), "");
         let one = series("one", |m| u32::from(m == 700));
-        let s = svg(&[&one], 4000);
+        let s = svg(&[&one], MINUTES, 4000);
         assert!(s.contains("d=\"M0 100H700V0H701V100H1440\""), "{s}");
+        // The last hour of that day: minute 700 is long before it.
+        assert_eq!(svg(&[&one], 60, 4000), "");
+        let late = series("late", |m| u32::from(m == MINUTES - 2));
+        let s = svg(&[&late], 60, 4000);
+        assert!(s.contains("viewBox=\"0 0 60 100\""), "{s}");
+        assert!(s.contains("d=\"M0 100H58V0H59V100H60\""), "{s}");
     }
 
     #[test]
@@ -123,7 +132,7 @@ mod tests {
         let busy = series("busy", |m| (m % 97) as u32 + 1);
         let fine = path(&busy.per_minute, 97, 1);
         assert!(fine.len() > 4000, "{}", fine.len());
-        let s = svg(&[&busy], 2000);
+        let s = svg(&[&busy], MINUTES, 2000);
         let d = s.split("d=\"").nth(1).and_then(|r| r.split('"').next());
         assert!(d.is_some_and(|d| d.len() <= 2000), "{s}");
     }
@@ -131,7 +140,7 @@ mod tests {
     #[test]
     fn pattern_names_are_escaped_in_the_chart() {
         let s = series("<b>&", |m| u32::from(m == 3));
-        let out = svg(&[&s], 4000);
+        let out = svg(&[&s], MINUTES, 4000);
         assert!(out.contains("<title>&lt;b&gt;&amp;</title>"), "{out}");
     }
 }

@@ -15,14 +15,15 @@ use std::time::{Duration, SystemTime};
 use crate::core::rule_names::RESTART_RULE;
 use crate::core::timefmt::rfc3339;
 use crate::telemetry::chart;
-use crate::telemetry::history::{unix_minute, PatternHistory};
+use crate::telemetry::history::{unix_minute, PatternHistory, MINUTES};
 use crate::telemetry::html::escape;
 use crate::telemetry::status::{StatusReport, WatchState, WatchStatus};
 use crate::telemetry::Telemetry;
 
-/// Bytes all charts' paths of a page may take together (each drawn series gets its share):
+/// Bytes the day charts' paths of a page may take together (each drawn series gets its
+/// share; the hour charts, at most 60 points a series, come on top):
 /// keeps the page well under 100 KB with several watches and busy patterns.
-const CHART_BUDGET: usize = 48 * 1024;
+const CHART_BUDGET: usize = 40 * 1024;
 
 /// A quoted text (an alert summary, a reason) is cut to this many characters on the page.
 const MAX_TEXT: usize = 300;
@@ -343,12 +344,21 @@ fn matches(
         out,
         "<h3>Matches per minute, last 24 h <span class=\"muted\">(peak {peak}/min)</span></h3>"
     );
-    let svg = chart::svg(&drawn, budget);
-    if svg.is_empty() {
+    let day = chart::svg(&drawn, MINUTES, budget);
+    if day.is_empty() {
         out.push_str("<p class=\"muted\">no match in the last 24 hours</p>");
     } else {
-        out.push_str(&svg);
+        out.push_str(&day);
         out.push_str("<div class=\"axis\"><span>24 h ago</span><span>18 h</span><span>12 h</span><span>6 h</span><span>now</span></div>");
+        // The last hour, where a day's chart shows a minute as a sliver.
+        let hour = chart::svg(&drawn, 60, budget);
+        if hour.is_empty() {
+            out.push_str("<p class=\"muted\">no match in the last hour</p>");
+        } else {
+            out.push_str("<h3>Last hour</h3>");
+            out.push_str(&hour);
+            out.push_str("<div class=\"axis\"><span>60 min ago</span><span>45</span><span>30</span><span>15</span><span>now</span></div>");
+        }
     }
     out.push_str("<div class=\"wrap\"><table><tr><th>pattern</th><th class=\"n\">24 h</th><th class=\"n\">since start</th></tr>");
     for p in &w.patterns {
@@ -377,7 +387,6 @@ fn matches(
 mod tests {
     use super::*;
     use crate::core::alert::{Alert, AlertState, Severity};
-    use crate::telemetry::history::MINUTES;
     use crate::telemetry::status::{PatternStatus, SourceStatus};
     use crate::telemetry::RuleStatus;
 
@@ -517,8 +526,13 @@ mod tests {
             report.watches.push(watch);
         }
         let page = render(&report, &history, now);
+        println!("6 busy watches of 12 patterns: {} bytes", page.len());
         assert!(page.len() <= 100 * 1024, "{} bytes", page.len());
-        assert_eq!(page.matches("<svg").count(), 6);
+        assert_eq!(
+            page.matches("<svg").count(),
+            12,
+            "a day and an hour per watch"
+        );
     }
 
     #[test]
