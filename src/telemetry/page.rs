@@ -187,7 +187,10 @@ fn sources(out: &mut String, w: &WatchStatus) {
     }
     for s in &w.sources {
         let last = match s.last_line_seconds {
-            Some(secs) => format!("{} ago", age(Duration::from_secs_f64(secs.max(0.0)))),
+            Some(secs) => {
+                let d = Duration::try_from_secs_f64(secs).unwrap_or_default();
+                format!("{} ago", age(d))
+            }
             None => "none yet".to_string(),
         };
         let behind = match (s.lag_bytes, s.lag_seconds) {
