@@ -21,7 +21,8 @@ build_pkgs=(pkg-config gcc libc6-dev libsystemd-dev)
 # g++: libFuzzer (C++), built by the fuzz targets (scripts/fuzz.sh).
 # python3-cryptography: certificates with any validity (expired, not yet valid) for the
 # cert probe's tests (tests/fixtures/tls_certs.py).
-test_pkgs=(procps logrotate gzip systemd util-linux prometheus python3-aiosmtpd prometheus-alertmanager openssl g++ python3-cryptography)
+# chromium: renders the status page headless (tests/status_page.rs: screenshot and DOM).
+test_pkgs=(procps logrotate gzip systemd util-linux prometheus python3-aiosmtpd prometheus-alertmanager openssl g++ python3-cryptography chromium)
 
 missing=()
 for p in "${build_pkgs[@]}"; do

@@ -1286,8 +1286,9 @@ fn get_with_token(port: u16, path: &str) -> String {
 /// The promise of docs/alerts.md: a secret in a log line (or given to logwarden in a secret
 /// file) reaches no output. Every channel's request (email through a real SMTP server,
 /// Telegram, Slack, webhook and Alertmanager through fake servers), the console and
-/// logwarden's log, `/status`, `/metrics`, `logwarden status --json` and every file in
-/// `state_dir` are searched; each is first shown to hold the lines' other text.
+/// logwarden's log, `/status`, the status page `/`, `/metrics`, `logwarden status --json`
+/// and every file in `state_dir` are searched; each is first shown to hold the lines' other
+/// text.
 #[test]
 fn no_secret_from_a_log_line_or_the_config_reaches_any_output() {
     let ca = tls::TestCa::new("localhost");
@@ -1440,6 +1441,9 @@ group_wait = "0s"
     outputs.push(("/status".into(), status));
     outputs.push(("/metrics".into(), get_with_token(port, "/metrics")));
     outputs.push(("/health".into(), get_with_token(port, "/health")));
+    let page = get_with_token(port, "/");
+    assert!(page.contains("line-marker"), "the status page: {page}");
+    outputs.push(("/ (the status page)".into(), page));
     let cli = Command::new(common::bin())
         .arg("--config")
         .arg(&config)

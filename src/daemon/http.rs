@@ -1,6 +1,8 @@
 //! The HTTP endpoint: `GET /health` (200 when every source is live and the pipeline moves,
-//! 503 otherwise, with the reasons), `GET /metrics` (Prometheus text format) and
-//! `GET /status` (JSON of every watch). Bound to loopback in the shipped config.
+//! 503 otherwise, with the reasons), `GET /metrics` (Prometheus text format),
+//! `GET /status` (JSON of every watch) and `GET /` (the same as an HTML page for a person,
+//! `telemetry/page.rs`, with a strict Content-Security-Policy: no script, nothing
+//! fetched). Bound to loopback in the shipped config.
 //!
 //! Every request is checked before any route sees it: a `Host` that names neither the
 //! listen address, loopback, `localhost` nor a name in `listen_hosts` gets 421 (a web page
@@ -45,6 +47,7 @@ pub async fn serve(
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .route("/", get(page))
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .with_state(shared);
     axum::serve(listener, app).await
@@ -177,6 +180,23 @@ async fn metrics(State(s): State<Shared>) -> impl IntoResponse {
 
 async fn status(State(s): State<Shared>) -> impl IntoResponse {
     Json(s.telemetry.status())
+}
+
+/// The status page: HTML that may load nothing (no script, no asset; styles inline).
+async fn page(State(s): State<Shared>) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        s.telemetry.status_page(),
+    )
 }
 
 #[cfg(test)]

@@ -202,6 +202,9 @@ impl FeedCore {
         }
         if self.lines > 0 {
             self.telemetry.lines.fetch_add(self.lines, Relaxed);
+            // At least 1: 0 means no line yet.
+            let now = monotonic_ms().max(1);
+            self.telemetry.last_line_ms.store(now, Relaxed);
             let count = std::mem::take(&mut self.lines);
             let fresh = std::mem::take(&mut self.fresh_lines);
             self.send(Input::Lines {

@@ -96,7 +96,7 @@ pub async fn run(
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| PipelineError::Listen(addr.to_string(), e))?;
-        tracing::info!(%addr, "serving /health, /metrics and /status");
+        tracing::info!(%addr, "serving /health, /metrics, /status and the status page /");
         tasks.spawn(async move {
             let serve = crate::daemon::http::serve(listener, t, access);
             tokio::select! {

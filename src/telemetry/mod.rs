@@ -2,9 +2,14 @@
 //! watchdog: per-source counters and heartbeats, per-rule states, deliveries per channel,
 //! restarts per watch. Counters are atomics updated by their owners (a batch at a time, never
 //! a lock per line); rule states change only on transitions. `/status` is `status.rs`,
-//! `/metrics` is `metrics.rs`.
+//! `/metrics` is `metrics.rs`, the status page at `/` is `page.rs` (its charts `chart.rs`,
+//! fed by the per-minute rings of `history.rs`; its escaping `html.rs`).
 
+mod chart;
+pub mod history;
+mod html;
 pub(crate) mod metrics;
+pub mod page;
 pub(crate) mod status;
 
 use std::collections::BTreeMap;
@@ -39,6 +44,8 @@ pub struct SourceTelemetry {
     /// For journal sources: how old the last entry read was while it was catching up, in
     /// milliseconds (0 once it has read everything there is).
     pub journal_lag_ms: AtomicU64,
+    /// `monotonic_ms()` (at least 1) when the source last read a line; 0: none yet.
+    pub last_line_ms: AtomicU64,
 }
 
 /// The state of one rule or probe, as the alerts tell it.
@@ -49,24 +56,42 @@ pub struct RuleStatus {
     pub summary: String,
     #[serde(with = "crate::core::timefmt::rfc3339_serde")]
     pub since: SystemTime,
+    /// A probe (a check logwarden runs), not a rule on the lines.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub probe: bool,
 }
 
-/// Matched lines of one watch per pattern slot.
+/// Matched lines of one watch per pattern slot: in all, and per minute of the last day.
 #[derive(Debug)]
 pub struct MatchCounters {
     watch: String,
     slots: Vec<String>,
+    /// One per slot (`counts.len() == slots.len()`).
     counts: Box<[AtomicU64]>,
+    /// One per slot (`per_minute.len() == slots.len()`); a slot is one of the watch's
+    /// patterns, at most 64 (a `u64` of bits), so the rings are bounded with them.
+    per_minute: Box<[history::MinuteRing]>,
 }
 
 impl MatchCounters {
-    /// Notes one matched line for each slot whose bit is set in `bits`.
-    pub fn add(&self, mut bits: u64) {
+    /// Notes one matched line for each slot whose bit is set in `bits`, now.
+    pub fn add(&self, bits: u64) {
+        if bits != 0 {
+            self.add_at(bits, history::unix_minute(SystemTime::now()));
+        }
+    }
+
+    /// Notes one matched line for each slot whose bit is set in `bits`, in `minute`.
+    pub fn add_at(&self, mut bits: u64, minute: u64) {
+        debug_assert_eq!(self.counts.len(), self.per_minute.len());
         while bits != 0 {
             let b = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             if let Some(c) = self.counts.get(b) {
                 c.fetch_add(1, Relaxed);
+            }
+            if let Some(r) = self.per_minute.get(b) {
+                r.add(minute, 1);
             }
         }
     }
@@ -117,20 +142,21 @@ impl Telemetry {
         let started_at = SystemTime::now();
         // Every rule and probe is listed from the start (as not firing), so `/status` and
         // `/metrics` show all of them, not only those that have alerted once.
-        let ok = |severity| RuleStatus {
+        let ok = |severity, probe| RuleStatus {
             firing: false,
             severity,
             summary: "ok".to_string(),
             since: started_at,
+            probe,
         };
         let mut rules = BTreeMap::new();
         for w in &config.watches {
             let mut states = BTreeMap::new();
             for r in &w.rules {
-                states.insert(r.name.clone(), ok(r.severity));
+                states.insert(r.name.clone(), ok(r.severity, false));
             }
             for p in &w.probes {
-                states.insert(p.name.clone(), ok(p.severity));
+                states.insert(p.name.clone(), ok(p.severity, true));
             }
             rules.insert(w.name.clone(), states);
         }
@@ -183,13 +209,16 @@ impl Telemetry {
     pub fn on_alert(&self, a: &Alert) {
         if a.state != AlertState::Event {
             if let Ok(mut rules) = self.rules.lock() {
-                rules.entry(a.watch.clone()).or_default().insert(
+                let states = rules.entry(a.watch.clone()).or_default();
+                let probe = states.get(&a.rule).is_some_and(|r| r.probe);
+                states.insert(
                     a.rule.clone(),
                     RuleStatus {
                         firing: a.state == AlertState::Firing,
                         severity: a.severity,
                         summary: a.summary.clone(),
                         since: a.at,
+                        probe,
                     },
                 );
             }
@@ -253,6 +282,7 @@ impl Telemetry {
             watch: watch.to_string(),
             slots: slots.to_vec(),
             counts: slots.iter().map(|_| AtomicU64::new(0)).collect(),
+            per_minute: slots.iter().map(|_| history::MinuteRing::new()).collect(),
         });
         if let Ok(mut m) = self.matches.lock() {
             m.push(c.clone());

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use serde::{Deserialize, Serialize};
 
 use crate::core::alert::{Alert, Severity};
-use crate::telemetry::{RuleStatus, Telemetry};
+use crate::telemetry::{history, RuleStatus, Telemetry};
 
 /// What `/status` answers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,6 +32,19 @@ pub struct WatchStatus {
     pub restarts: u64,
     /// The last alert of each rule, newest last.
     pub recent_alerts: Vec<Alert>,
+    /// Matched lines per pattern, in the order of the watch's pattern slots.
+    #[serde(default)]
+    pub patterns: Vec<PatternStatus>,
+}
+
+/// Matched lines of one pattern of a watch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PatternStatus {
+    pub pattern: String,
+    /// Since the daemon started.
+    pub total: u64,
+    /// In the last 24 hours (the status page charts them per minute).
+    pub last_24h: u64,
 }
 
 /// The worst of a watch's firing rules.
@@ -53,6 +66,9 @@ pub struct SourceStatus {
     pub lag_bytes: Option<u64>,
     /// For the journal: age of the last entry read while catching up.
     pub lag_seconds: Option<f64>,
+    /// How long ago the source last read a line (none yet: absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_line_seconds: Option<f64>,
 }
 
 impl Telemetry {
@@ -62,6 +78,8 @@ impl Telemetry {
         let recent = self.recent.lock().map(|r| r.clone()).unwrap_or_default();
         let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
         let sources = self.sources.lock().map(|s| s.clone()).unwrap_or_default();
+        let now_ms = self.now_ms();
+        let mut patterns = self.pattern_totals();
         let watches = rules
             .into_iter()
             .map(|(name, rules)| {
@@ -89,10 +107,15 @@ impl Telemetry {
                                 .file
                                 .is_none()
                                 .then(|| s.journal_lag_ms.load(Relaxed) as f64 / 1000.0),
+                            last_line_seconds: match s.last_line_ms.load(Relaxed) {
+                                0 => None,
+                                at => Some(now_ms.saturating_sub(at) as f64 / 1000.0),
+                            },
                         })
                         .collect(),
                     restarts: restarts.get(&name).copied().unwrap_or(0),
                     recent_alerts: recent.get(&name).cloned().unwrap_or_default(),
+                    patterns: patterns.remove(&name).unwrap_or_default(),
                     name,
                 }
             })
@@ -104,5 +127,34 @@ impl Telemetry {
             problems,
             watches,
         }
+    }
+}
+
+impl Telemetry {
+    /// Per watch, each pattern's matches in all and in the last 24 hours (slots of the same
+    /// name summed, as `/metrics` does).
+    fn pattern_totals(&self) -> BTreeMap<String, Vec<PatternStatus>> {
+        let now = history::unix_minute(std::time::SystemTime::now());
+        let mut out: BTreeMap<String, Vec<PatternStatus>> = BTreeMap::new();
+        let counters = self.matches.lock().map(|m| m.clone()).unwrap_or_default();
+        for c in &counters {
+            let list = out.entry(c.watch.clone()).or_default();
+            for ((name, total), ring) in c.slots.iter().zip(&c.counts).zip(&c.per_minute) {
+                let total = total.load(Relaxed);
+                let day: u64 = ring.last_day(now).iter().map(|&n| u64::from(n)).sum();
+                match list.iter_mut().find(|p| &p.pattern == name) {
+                    Some(p) => {
+                        p.total += total;
+                        p.last_24h += day;
+                    }
+                    None => list.push(PatternStatus {
+                        pattern: name.clone(),
+                        total,
+                        last_24h: day,
+                    }),
+                }
+            }
+        }
+        out
     }
 }
