@@ -152,9 +152,18 @@ fn wait_lines(log: &Path) {
     }
 }
 
-#[test]
-fn a_frozen_user_unit_is_restarted_through_the_user_manager_and_verified() {
-    let started = Instant::now();
+struct Setup {
+    ns: SystemdNs,
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    log: std::path::PathBuf,
+    uid: u32,
+    gid: u32,
+}
+
+/// Boots systemd, starts the test user's manager, installs its bot unit and writes a
+/// logwarden config for it (restarted as a user unit, with a `unit` probe).
+fn setup() -> Setup {
     let (uid, gid) = test_user();
     let ns = SystemdNs::boot();
     start_user_manager(&ns, uid);
@@ -221,13 +230,25 @@ patterns = ["trading"]
     )
     .unwrap();
     user_systemctl_ok(&ns, &["start", "bot.service"]);
-    let mut d = Daemon::start_in_pid_ns(&config, ns.pid(), &systemd::bin());
-    wait_lines(&log);
-    let before = main_pid(&ns);
+    Setup {
+        ns,
+        dir,
+        config,
+        log,
+        uid,
+        gid,
+    }
+}
+
+/// Freezes the bot (SIGSTOP through its user manager) under a running logwarden `d`, and
+/// checks that logwarden restarted it through the user manager and verified the new process.
+fn freeze_and_check_the_restart(s: &Setup, d: &mut Daemon) {
+    wait_lines(&s.log);
+    let before = main_pid(&s.ns);
     std::thread::sleep(Duration::from_secs(2));
     let frozen_at = Instant::now();
     user_systemctl_ok(
-        &ns,
+        &s.ns,
         &[
             "kill",
             "--kill-whom=main",
@@ -253,7 +274,7 @@ patterns = ["trading"]
     // Verified through the user manager: the unit probe passes, and the new process's PID
     // (as the user manager tells it) wrote lines.
     assert!(summary.contains("probe unit passes"), "{summary}");
-    let after = main_pid(&ns);
+    let after = main_pid(&s.ns);
     assert_ne!(after, before, "a new process: {summary}");
     assert_ne!(after, "0", "the user unit runs again");
     assert!(
@@ -261,7 +282,7 @@ patterns = ["trading"]
         "{summary}"
     );
     assert_eq!(
-        user_systemctl_ok(&ns, &["is-active", "bot.service"]),
+        user_systemctl_ok(&s.ns, &["is-active", "bot.service"]),
         "active"
     );
     d.collect_for(Duration::from_secs(2));
@@ -276,6 +297,37 @@ patterns = ["trading"]
         "the unit probe reads the user unit"
     );
     assert_eq!(d.count_alerts("manual-intervention", "firing"), 0);
+}
+
+/// logwarden as root (as `systemd/logwarden.service` runs it): `--machine=lwtest@`.
+#[test]
+fn a_frozen_user_unit_is_restarted_through_the_user_manager_and_verified() {
+    let started = Instant::now();
+    let s = setup();
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &systemd::bin());
+    freeze_and_check_the_restart(&s, &mut d);
     println!("test took {:.1}s", started.elapsed().as_secs_f64());
-    drop(dir);
+}
+
+/// logwarden as the unit's own user (not root), without `$XDG_RUNTIME_DIR`: it cannot use
+/// `--machine=lwtest@` (that needs root) and manages its own user manager directly.
+#[test]
+fn a_frozen_user_unit_is_restarted_by_a_logwarden_running_as_its_user() {
+    let started = Instant::now();
+    let s = setup();
+    let state = s.dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::os::unix::fs::chown(&state, Some(s.uid), Some(s.gid)).unwrap();
+    let as_user = SystemdNs::script(
+        &s.dir.path().join("logwarden-as-user"),
+        &format!(
+            "#!/bin/sh\nexec setpriv --reuid={} --regid={} --clear-groups env -u XDG_RUNTIME_DIR {} \"$@\"\n",
+            s.uid,
+            s.gid,
+            systemd::bin().display()
+        ),
+    );
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &as_user);
+    freeze_and_check_the_restart(&s, &mut d);
+    println!("test took {:.1}s", started.elapsed().as_secs_f64());
 }
