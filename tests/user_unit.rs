@@ -26,15 +26,24 @@ use systemd::{shared_tempdir, SystemdNs, SHARED_DIR};
 /// left in place: a system user without a login shell, its home under `SHARED_DIR`.
 const USER: &str = "lwtest";
 
-/// A bot (bash) that logs every 200 ms; frozen by the test with SIGSTOP.
+/// A bot (bash) that logs every 200 ms, to the file `$1` or, without it, to its stdout
+/// (the journal); frozen by the test with SIGSTOP.
 const BOT: &str = r#"#!/bin/bash
-log=$1 i=0
+log=${1:-/dev/stdout} i=0
 while true; do
   i=$((i+1))
   echo "2026-11-23 09:41:42,123 - bot - INFO - Update VIX=17.$i" >> "$log"
   sleep 0.2
 done
 "#;
+
+/// Where the bot logs, and so what logwarden follows.
+#[derive(Clone, Copy, PartialEq)]
+enum Logs {
+    File,
+    /// The journal (an empty `[watch.journal]`: the watch's unit, read as a user unit).
+    Journal,
+}
 
 /// `(uid, gid)` of the test user, creating it if it does not exist yet (idempotent; two
 /// test processes racing to create it both end with the one that won).
@@ -163,7 +172,7 @@ struct Setup {
 
 /// Boots systemd, starts the test user's manager, installs its bot unit and writes a
 /// logwarden config for it (restarted as a user unit, with a `unit` probe).
-fn setup() -> Setup {
+fn setup(logs: Logs) -> Setup {
     let (uid, gid) = test_user();
     let ns = SystemdNs::boot();
     start_user_manager(&ns, uid);
@@ -175,13 +184,19 @@ fn setup() -> Setup {
     let log = dir.path().join("bot.log");
     std::fs::write(&log, b"").unwrap();
     std::os::unix::fs::chown(&log, Some(uid), Some(gid)).unwrap();
+    let (arg, source) = match logs {
+        Logs::File => (
+            log.display().to_string(),
+            format!("files = [\"{}\"]", log.display()),
+        ),
+        Logs::Journal => (String::new(), "[watch.journal]".to_string()),
+    };
     install_user_unit(
         &ns,
         "bot.service",
         &format!(
-            "[Service]\nExecStart=/bin/bash {} {}\nTimeoutStopSec=1s\n",
+            "[Service]\nExecStart=/bin/bash {} {arg}\nTimeoutStopSec=1s\n",
             bot.display(),
-            log.display()
         ),
     );
     let config = dir.path().join("logwarden.toml");
@@ -196,8 +211,8 @@ poll_interval = "200ms"
 [[watch]]
 name = "bot"
 unit = "bot.service"
-files = ["{log}"]
 patterns = ["trading"]
+{source}
 
   [watch.restart]
   user = "{USER}"
@@ -225,7 +240,6 @@ patterns = ["trading"]
   failures = 2
 "#,
             state = dir.path().join("state").display(),
-            log = log.display(),
         ),
     )
     .unwrap();
@@ -242,8 +256,15 @@ patterns = ["trading"]
 
 /// Freezes the bot (SIGSTOP through its user manager) under a running logwarden `d`, and
 /// checks that logwarden restarted it through the user manager and verified the new process.
-fn freeze_and_check_the_restart(s: &Setup, d: &mut Daemon) {
-    wait_lines(&s.log);
+fn freeze_and_check_the_restart(s: &Setup, d: &mut Daemon, logs: Logs) {
+    match logs {
+        Logs::File => wait_lines(&s.log),
+        Logs::Journal => {
+            d.wait_for("journal source", Duration::from_secs(10), |v| {
+                v["message"] == "reading the journal"
+            });
+        }
+    }
     let before = main_pid(&s.ns);
     std::thread::sleep(Duration::from_secs(2));
     let frozen_at = Instant::now();
@@ -303,9 +324,9 @@ fn freeze_and_check_the_restart(s: &Setup, d: &mut Daemon) {
 #[test]
 fn a_frozen_user_unit_is_restarted_through_the_user_manager_and_verified() {
     let started = Instant::now();
-    let s = setup();
+    let s = setup(Logs::File);
     let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &systemd::bin());
-    freeze_and_check_the_restart(&s, &mut d);
+    freeze_and_check_the_restart(&s, &mut d, Logs::File);
     println!("test took {:.1}s", started.elapsed().as_secs_f64());
 }
 
@@ -314,7 +335,7 @@ fn a_frozen_user_unit_is_restarted_through_the_user_manager_and_verified() {
 #[test]
 fn a_frozen_user_unit_is_restarted_by_a_logwarden_running_as_its_user() {
     let started = Instant::now();
-    let s = setup();
+    let s = setup(Logs::File);
     let state = s.dir.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
     std::os::unix::fs::chown(&state, Some(s.uid), Some(s.gid)).unwrap();
@@ -328,6 +349,17 @@ fn a_frozen_user_unit_is_restarted_by_a_logwarden_running_as_its_user() {
         ),
     );
     let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &as_user);
-    freeze_and_check_the_restart(&s, &mut d);
+    freeze_and_check_the_restart(&s, &mut d, Logs::File);
+    println!("test took {:.1}s", started.elapsed().as_secs_f64());
+}
+
+/// The bot logs to the journal only: logwarden reads its entries by `_SYSTEMD_USER_UNIT`,
+/// and the verification counts only those of the new main PID that the user manager names.
+#[test]
+fn a_frozen_user_unit_logging_to_the_journal_is_restarted_and_verified_by_its_entries() {
+    let started = Instant::now();
+    let s = setup(Logs::Journal);
+    let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &systemd::bin());
+    freeze_and_check_the_restart(&s, &mut d, Logs::Journal);
     println!("test took {:.1}s", started.elapsed().as_secs_f64());
 }
