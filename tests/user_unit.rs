@@ -318,6 +318,13 @@ fn freeze_and_check_the_restart(s: &Setup, d: &mut Daemon, logs: Logs) {
         "the unit probe reads the user unit"
     );
     assert_eq!(d.count_alerts("manual-intervention", "firing"), 0);
+    // Linger is on (see `start_user_manager`): no warning about it at start.
+    let linger = d.seen.iter().filter(|v| {
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("has no linger"))
+    });
+    assert_eq!(linger.count(), 0, "linger was found");
 }
 
 /// logwarden as root (as `systemd/logwarden.service` runs it): `--machine=lwtest@`.

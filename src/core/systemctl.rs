@@ -123,6 +123,41 @@ fn hint_for(user: Option<&str>, me: &Identity) -> Option<String> {
     }
 }
 
+/// Where systemd-logind keeps one empty file per user with linger on (`loginctl
+/// enable-linger USER`).
+const LINGER_DIR: &str = "/var/lib/systemd/linger";
+
+/// What to tell the operator when `user`'s manager has no linger: it then runs only while
+/// the user is logged in, and logwarden's own `--machine=USER@` calls, each a short login,
+/// start it and have logind stop it again (bot and all) 10 s later. `None` with linger on,
+/// or for a UID the user database does not name.
+pub(crate) fn linger_warning(user: &str) -> Option<String> {
+    linger_warning_in(std::path::Path::new(LINGER_DIR), user, user_name_of)
+}
+
+/// The name of a user given by name or by UID, if the user database has it.
+fn user_name_of(user: &str) -> Option<String> {
+    match user.parse::<u32>() {
+        Ok(uid) => user_name(uid),
+        Err(_) => Some(user.to_string()),
+    }
+}
+
+fn linger_warning_in(
+    dir: &std::path::Path,
+    user: &str,
+    name_of: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let name = name_of(user)?;
+    if dir.join(&name).exists() {
+        return None;
+    }
+    Some(format!(
+        "the user manager of {name} has no linger ({} does not exist): it runs only while {name} is logged in, so its units stop at logout, and each of logwarden's systemctl calls for them starts it for a moment. Run: loginctl enable-linger {name}",
+        dir.join(&name).display()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,5 +236,23 @@ mod tests {
     fn the_own_user_is_found_in_the_user_database() {
         // The tests run as some user the database knows (root in CI).
         assert!(me().name.is_some(), "{:?}", me());
+    }
+
+    #[test]
+    fn a_user_without_linger_is_told_to_enable_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let named = |u: &str| Some(if u == "1000" { "senex" } else { u }.to_string());
+        let said = linger_warning_in(dir.path(), "senex", named).unwrap_or_default();
+        assert!(
+            said.contains("has no linger") && said.ends_with("Run: loginctl enable-linger senex"),
+            "{said}"
+        );
+        // By UID: the linger file has the user's name.
+        let by_uid = linger_warning_in(dir.path(), "1000", named).unwrap_or_default();
+        assert!(by_uid.ends_with("enable-linger senex"), "{by_uid}");
+        std::fs::write(dir.path().join("senex"), b"").unwrap();
+        assert_eq!(linger_warning_in(dir.path(), "senex", named), None);
+        assert_eq!(linger_warning_in(dir.path(), "1000", named), None);
+        assert_eq!(linger_warning_in(dir.path(), "4242", |_| None), None);
     }
 }
