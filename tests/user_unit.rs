@@ -29,10 +29,13 @@ const USER: &str = "lwtest";
 /// A bot (bash) that logs every 200 ms, to the file `$1` or, without it, to its stdout
 /// (the journal); frozen by the test with SIGSTOP.
 const BOT: &str = r#"#!/bin/bash
-log=${1:-/dev/stdout} i=0
+# stdout is the journal's socket: `>> /dev/stdout` cannot open it (ENXIO).
+if [ -n "$1" ]; then exec >> "$1"; fi
+i=0
 while true; do
   i=$((i+1))
-  echo "2026-11-23 09:41:42,123 - bot - INFO - Update VIX=17.$i" >> "$log"
+  echo "2026-11-23 09:41:42,123 - bot - INFO - Update VIX=17.$i"
+  if [ $i = 10 ]; then echo "2026-11-23 09:41:42,123 - bot - ERROR - socket timeout"; fi
   sleep 0.2
 done
 "#;
@@ -211,7 +214,7 @@ poll_interval = "200ms"
 [[watch]]
 name = "bot"
 unit = "bot.service"
-patterns = ["trading"]
+patterns = ["python-logging", "trading"]
 {source}
 
   [watch.restart]
@@ -229,6 +232,13 @@ patterns = ["trading"]
   after = "2s"
   severity = "critical"
   then = ["alert", "restart"]
+
+  # One error line per start of the bot (2 s in): where it came from travels with the alert.
+  [[watch.rule]]
+  name = "errors"
+  when = "match"
+  pattern = "error"
+  cooldown = "0s"
 
   # The user unit, read through the user manager: a system unit of that name does not
   # exist here, so a probe asking the system manager would find it inactive and fire.
@@ -265,6 +275,7 @@ fn freeze_and_check_the_restart(s: &Setup, d: &mut Daemon, logs: Logs) {
             });
         }
     }
+
     let before = main_pid(&s.ns);
     std::thread::sleep(Duration::from_secs(2));
     let frozen_at = Instant::now();
@@ -306,6 +317,19 @@ fn freeze_and_check_the_restart(s: &Setup, d: &mut Daemon, logs: Logs) {
         user_systemctl_ok(&s.ns, &["is-active", "bot.service"]),
         "active"
     );
+    if logs == Logs::Journal {
+        // The new process's error line, 2 s after its start (logwarden reads the journal
+        // from its tail, after the first process's; `startup_grace` holds the rules for
+        // 1 s): its unit is the user unit, not the user manager's own unit
+        // (`_SYSTEMD_UNIT=user@UID.service`).
+        let pid = format!("pid={after} ");
+        let error = d.wait_for("the new process's error", Duration::from_secs(10), |v| {
+            common::is_alert(v, "errors", "event")
+                && v["source"].as_str().is_some_and(|s| s.contains(&pid))
+        });
+        let source = error["source"].as_str().unwrap_or_default();
+        assert!(source.contains(" unit=bot.service "), "{error}");
+    }
     d.collect_for(Duration::from_secs(2));
     assert_eq!(
         d.count_alerts("restart", "event"),
