@@ -386,11 +386,33 @@ fn a_frozen_user_unit_is_restarted_by_a_logwarden_running_as_its_user() {
 
 /// The bot logs to the journal only: logwarden reads its entries by `_SYSTEMD_USER_UNIT`,
 /// and the verification counts only those of the new main PID that the user manager names.
+/// Another user's `bot.service` (root's) logs all the while: its lines are not lwtest's bot's,
+/// neither keeping the frozen bot's log alive nor firing its rules.
 #[test]
 fn a_frozen_user_unit_logging_to_the_journal_is_restarted_and_verified_by_its_entries() {
     let started = Instant::now();
     let s = setup(Logs::Journal);
+    // Root's user manager, with a bot.service of its own (in its runtime unit directory,
+    // which comes before /run/systemd/user).
+    s.ns.systemctl(&["start", "user@0.service"]);
+    let other = "mkdir -p /run/user/0/systemd/user && \
+        printf '[Service]\\nExecStart=/bin/sh -c \"while true; do echo 2026-11-23 09:41:42,123 - bot - ERROR - socket timeout of another user; sleep 0.2; done\"\\n' \
+        > /run/user/0/systemd/user/bot.service && \
+        XDG_RUNTIME_DIR=/run/user/0 systemctl --user daemon-reload && \
+        XDG_RUNTIME_DIR=/run/user/0 systemctl --user start bot.service";
+    let out = s.ns.run(&["sh", "-c", other]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut d = Daemon::start_in_pid_ns(&s.config, s.ns.pid(), &systemd::bin());
     freeze_and_check_the_restart(&s, &mut d, Logs::Journal);
+    let theirs = d.seen.iter().filter(|v| {
+        v["line"]
+            .as_str()
+            .is_some_and(|l| l.contains("of another user"))
+    });
+    assert_eq!(theirs.count(), 0, "another user's bot.service was read");
     println!("test took {:.1}s", started.elapsed().as_secs_f64());
 }

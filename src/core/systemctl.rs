@@ -123,6 +123,29 @@ fn hint_for(user: Option<&str>, me: &Identity) -> Option<String> {
     }
 }
 
+/// The UID of a user given by name or by UID (`None`: no such user in the database).
+pub(crate) fn uid_of(user: &str) -> Option<u32> {
+    if let Ok(uid) = user.parse::<u32>() {
+        return Some(uid);
+    }
+    let name = std::ffi::CString::new(user).ok()?;
+    let mut buf = vec![0u8; 16 * 1024];
+    // SAFETY: an all-zero `passwd` is valid (null pointers, zero ids); getpwnam_r fills it.
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call, and `buf.len()` is the buffer's size.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            name.as_ptr(),
+            &mut entry,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    (rc == 0 && !found.is_null()).then_some(entry.pw_uid)
+}
+
 /// Where systemd-logind keeps one empty file per user with linger on (`loginctl
 /// enable-linger USER`).
 const LINGER_DIR: &str = "/var/lib/systemd/linger";
@@ -235,7 +258,12 @@ mod tests {
     #[test]
     fn the_own_user_is_found_in_the_user_database() {
         // The tests run as some user the database knows (root in CI).
-        assert!(me().name.is_some(), "{:?}", me());
+        let name = me().name.clone();
+        assert!(name.is_some(), "{:?}", me());
+        assert_eq!(uid_of(name.as_deref().unwrap_or_default()), Some(me().uid));
+        assert_eq!(uid_of("1234"), Some(1234));
+        assert_eq!(uid_of("no-such-user-of-logwarden"), None);
+        assert_eq!(uid_of("nul\0byte"), None);
     }
 
     #[test]
