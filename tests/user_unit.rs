@@ -1,9 +1,11 @@
 //! A user unit restarted through a real user manager, as seed 000 does it
 //! (`systemctl --machine=senex@ --user restart web.service`): systemd as PID 1 in a
 //! namespace, `user@UID.service` of a test user started in it, a bot unit of that user
-//! that freezes, and logwarden (root, in the namespace) with `[watch.restart] user = ...`
-//! detecting the freeze, restarting the unit through `systemctl --user --machine=USER@`,
-//! and verifying the new process; its `unit` probe reads the user unit too.
+//! that freezes, and logwarden (in the namespace) with `[watch.restart] user = ...`
+//! detecting the freeze, restarting the unit through the user manager and verifying the
+//! new process; its `unit` probe reads the user unit too. As root (`systemctl --user
+//! --machine=USER@`), as the user itself (`systemctl --user`), and with the bot's log in the
+//! journal (read by `_SYSTEMD_USER_UNIT` and `_UID`).
 //!
 //! What `--machine=USER@` needs, found by this test: the system bus (`dbus.socket`, started
 //! in `basic.target`), the user's manager (`user@UID.service`, which also makes
