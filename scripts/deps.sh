@@ -22,7 +22,12 @@ build_pkgs=(pkg-config gcc libc6-dev libsystemd-dev)
 # python3-cryptography: certificates with any validity (expired, not yet valid) for the
 # cert probe's tests (tests/fixtures/tls_certs.py).
 # chromium: renders the status page headless (tests/status_page.rs: screenshot and DOM).
-test_pkgs=(procps logrotate gzip systemd util-linux prometheus python3-aiosmtpd prometheus-alertmanager openssl g++ python3-cryptography chromium)
+# dbus, dbus-user-session: tests/user_unit.rs restarts a user unit the way seed 000 does
+# (`systemctl --user --machine=USER@`): systemctl reaches the user manager through
+# systemd-run on the system bus (dbus) and systemd-stdio-bridge on the user's own bus
+# ($XDG_RUNTIME_DIR/bus, the user manager's dbus.socket, from dbus-user-session).
+# systemd-logind (in systemd) starts the user manager for `loginctl enable-linger`.
+test_pkgs=(procps logrotate gzip systemd util-linux prometheus python3-aiosmtpd prometheus-alertmanager openssl g++ python3-cryptography chromium dbus dbus-user-session)
 
 missing=()
 for p in "${build_pkgs[@]}"; do

@@ -221,6 +221,9 @@ user_units = ["ubot.service"]
     );
     let started = d.wait_alert("started", "event", Duration::from_secs(10));
     assert_eq!(started["line"], "Started ubot.service.", "{started}");
+    // About the unit it names, not the user manager's own `init.scope`.
+    let source = started["source"].as_str().unwrap_or_default();
+    assert!(source.contains(" unit=ubot.service "), "{started}");
     d.collect_for(Duration::from_millis(500));
     assert_eq!(
         d.count_alerts("started", "event"),

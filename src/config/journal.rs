@@ -81,10 +81,18 @@ pub(super) fn resolve_journal(
     {
         // A unit restarted with `systemctl --user` (`[watch.restart] user = ...`) is a
         // user unit, and its entries carry `_SYSTEMD_USER_UNIT`, not `_SYSTEMD_UNIT`.
-        let user_unit = w.restart.as_ref().is_some_and(|r| r.value.user.is_some());
+        let user = w.restart.as_ref().and_then(|r| r.value.user.as_ref());
         match &w.unit {
             // The watch's unit is what to read when nothing else is named.
-            Some(u) if user_unit => filter.user_units.push(u.value.clone()),
+            Some(u) if user.is_some() => {
+                filter.user_units.push(u.value.clone());
+                // That user's unit, not another user's of the same name; the user manager
+                // runs as the user too. (A user unknown here is not restricted: restarts
+                // will say that systemctl does not know it.)
+                if let Some(uid) = user.and_then(|u| crate::core::systemctl::uid_of(&u.value)) {
+                    filter.matches.push(("_UID".into(), uid.to_string()));
+                }
+            }
             Some(u) => filter.units.push(u.value.clone()),
             None => {
                 diags.at(

@@ -722,6 +722,12 @@ fn an_empty_journal_table_reads_the_unit_as_a_user_unit_when_it_is_restarted_as_
     let filter = &user.watches[0].journal.as_ref().unwrap().filter;
     assert!(filter.units.is_empty());
     assert_eq!(filter.user_units, ["bot.service"]);
+
+    // That user's unit only (by UID: no user database needed), not another's of that name.
+    let by_uid = main_only(&watch("[watch.restart]\nuser = \"1000\"\n")).unwrap();
+    let filter = &by_uid.watches[0].journal.as_ref().unwrap().filter;
+    assert_eq!(filter.user_units, ["bot.service"]);
+    assert_eq!(filter.matches, [("_UID".to_string(), "1000".to_string())]);
 }
 
 #[test]

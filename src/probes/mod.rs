@@ -209,18 +209,28 @@ async fn check_inner(
             v => v,
         },
         ProbeKind::Unit { unit, user, .. } => {
-            let mut cmd = tokio::process::Command::new("systemctl");
-            if let Some(u) = user {
-                cmd.arg("--user").arg(format!("--machine={u}@"));
-            }
-            cmd.args(["is-active", unit]).kill_on_drop(true);
+            let mut cmd = crate::core::systemctl::command(user.as_deref());
+            cmd.args(["is-active", unit]);
             match cmd.output().await {
                 Ok(o) => {
-                    let state = String::from_utf8_lossy(&o.stdout).trim().to_string();
+                    let mut state = String::from_utf8_lossy(&o.stdout).trim().to_string();
+                    if state.is_empty() {
+                        state = "unknown".into();
+                    }
                     if state == "active" {
                         Verdict::up(format!("{unit} is active"))
                     } else {
-                        Verdict::down(format!("{unit} is {state}"))
+                        // Why systemctl could not tell (its "unknown" alone says nothing),
+                        // e.g. a user manager that cannot be reached.
+                        let err = String::from_utf8_lossy(&o.stderr)
+                            .trim()
+                            .replace('\n', "; ");
+                        let why = match crate::core::systemctl::hint(user.as_deref()) {
+                            Some(h) if !err.is_empty() => format!(" ({err}; {h})"),
+                            _ if !err.is_empty() => format!(" ({err})"),
+                            _ => String::new(),
+                        };
+                        Verdict::down(format!("{unit} is {state}{why}"))
                     }
                 }
                 Err(e) => Verdict::down(format!("cannot run systemctl: {e}")),
@@ -335,12 +345,8 @@ fn json_field_equals(body: &[u8], check: &JsonCheck) -> Result<(), String> {
 /// `NRestarts` of a unit: how often systemd restarted it (`Restart=`) since it was last
 /// started by hand.
 async fn n_restarts(unit: &str, user: Option<&str>) -> Result<u64, String> {
-    let mut cmd = tokio::process::Command::new("systemctl");
-    if let Some(u) = user {
-        cmd.arg("--user").arg(format!("--machine={u}@"));
-    }
-    cmd.args(["show", "--property=NRestarts", "--value", unit])
-        .kill_on_drop(true);
+    let mut cmd = crate::core::systemctl::command(user);
+    cmd.args(["show", "--property=NRestarts", "--value", unit]);
     let out = cmd
         .output()
         .await

@@ -128,6 +128,8 @@ mod imp {
         unit: Vec<u8>,
         identifier: Vec<u8>,
         pid: Vec<u8>,
+        /// `_EXE`, read only for a user manager's own entries.
+        exe: Vec<u8>,
         priority: Option<u8>,
         realtime_usec: u64,
         has_unit: bool,
@@ -219,12 +221,29 @@ mod imp {
         }
     }
 
+    /// The user unit of an entry from a user manager's tree, whose `_SYSTEMD_UNIT` is the
+    /// manager's own (`user@UID.service`): a user unit's process has `_SYSTEMD_USER_UNIT`;
+    /// the manager itself (in its `init.scope`, or in `user@UID.service` itself as root's
+    /// may be) speaks about the unit it names, `USER_UNIT=`, as PID 1 does with `UNIT=`,
+    /// trusted only from the systemd binary (`_EXE`, set by journald).
+    fn read_user_unit(j: &mut Journal, f: &mut Fields) -> io::Result<bool> {
+        if copy(j, "_SYSTEMD_USER_UNIT", &mut f.unit)? && f.unit != b"init.scope" {
+            return Ok(true);
+        }
+        Ok(copy(j, "USER_UNIT", &mut f.unit)?
+            && copy(j, "_EXE", &mut f.exe)?
+            && SYSTEMD_EXE.iter().any(|(_, exe)| f.exe == exe.as_bytes()))
+    }
+
     fn read_fields(j: &mut Journal, f: &mut Fields) -> io::Result<()> {
         copy(j, "MESSAGE", &mut f.message)?;
         f.has_pid = copy(j, "_PID", &mut f.pid)?;
         // PID 1's message is about the unit it names (its own `_SYSTEMD_UNIT` is
         // `init.scope`); any other process's `UNIT=` is not trusted.
         f.has_unit = f.has_pid && f.pid == b"1" && copy(j, "UNIT", &mut f.unit)?;
+        if !f.has_unit {
+            f.has_unit = read_user_unit(j, f)?;
+        }
         if !f.has_unit {
             f.has_unit = copy(j, "_SYSTEMD_UNIT", &mut f.unit)?;
         }

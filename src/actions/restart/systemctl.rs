@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::process::Command;
 
 use crate::config::RestartMethod;
+use crate::core::systemctl;
 
 /// No `systemctl` call may take longer than this (a hung D-Bus must not hang logwarden).
 const SYSTEMCTL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -40,26 +41,23 @@ impl UnitState {
     }
 }
 
-fn systemctl(user: Option<&str>) -> Command {
-    let mut c = Command::new("systemctl");
-    if let Some(u) = user {
-        c.arg("--user").arg(format!("--machine={u}@"));
-    }
-    c.kill_on_drop(true);
-    c
-}
-
-/// Runs `systemctl ARGS` and returns its stdout.
+/// Runs `systemctl ARGS` (for `user`'s manager, see `core::systemctl`) and returns its stdout.
 async fn run(user: Option<&str>, args: &[&str]) -> Result<String, RestartError> {
-    let out = tokio::time::timeout(SYSTEMCTL_TIMEOUT, systemctl(user).args(args).output())
-        .await
-        .map_err(|_| RestartError(format!("systemctl {} timed out", args.join(" "))))?
-        .map_err(|e| RestartError(format!("cannot run systemctl: {e}")))?;
+    let out = tokio::time::timeout(
+        SYSTEMCTL_TIMEOUT,
+        systemctl::command(user).args(args).output(),
+    )
+    .await
+    .map_err(|_| RestartError(format!("systemctl {} timed out", args.join(" "))))?
+    .map_err(|e| RestartError(format!("cannot run systemctl: {e}")))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
+        let hint = systemctl::hint(user)
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default();
         Err(RestartError(format!(
-            "systemctl {} failed: {}",
+            "systemctl {} failed: {}{hint}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         )))

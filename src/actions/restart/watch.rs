@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use tokio::time::Instant;
 
 use crate::actions::restart::history::{restore_next_allowed, Saved, SavedFile};
-use crate::config::{ProbeConfig, RestartConfig, WatchConfig};
+use crate::config::{ProbeConfig, RestartConfig, RestartMethod, WatchConfig};
 
 /// A watch that may be restarted.
 pub(super) struct Watch {
@@ -69,6 +69,14 @@ impl Watch {
             .collect::<HashSet<_>>();
         if restart_on.is_empty() {
             return None;
+        }
+        if let RestartMethod::Systemd {
+            user: Some(user), ..
+        } = &cfg.method
+        {
+            if let Some(why) = crate::core::systemctl::linger_warning(user) {
+                tracing::warn!(watch = %w.name, "{why}");
+            }
         }
         let saved = history.watches.get(&w.name).cloned().unwrap_or_default();
         let interrupted = saved.in_progress_unix_ms.is_some();
