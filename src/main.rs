@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use logwarden::cli::{
-    check, control, dead_letters, demo, load_or_report, probe, replay, runtime, status, test_alert,
-    test_patterns,
+    check, control, dead_letters, demo, kinds, load_or_report, probe, replay, runtime, status,
+    test_alert, test_patterns,
 };
 use logwarden::config::{self, DEFAULT_CONFIG_PATH};
 use logwarden::core::logging::{self, LogFormat};
@@ -112,6 +112,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the kinds `new-kind` rules have learned (template, lines, first and last seen);
+    /// `--forget ID` forgets one. With FILE: learn the kinds of its lines and list them
+    /// (`--assign`: print each line's kind id instead).
+    Kinds {
+        /// A log file to learn from (`-`: standard input) instead of what the rules learned.
+        file: Option<PathBuf>,
+        /// Only the new-kind rules of this watch.
+        #[arg(long)]
+        watch: Option<String>,
+        /// Forget the kind with this id (its next line is a new kind again).
+        #[arg(long, value_name = "ID")]
+        forget: Option<u64>,
+        /// With FILE: print the kind id of each line, one per line.
+        #[arg(long)]
+        assign: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop restarting WATCH for a while (a deploy window); alerts still go out.
     Pause {
         watch: String,
@@ -176,6 +195,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check => Ok(check::command(&cli.config)),
         Command::Probe { watches, json } => probe::command(&cli.config, json, &watches),
+        Command::Kinds {
+            file,
+            watch,
+            forget,
+            assign,
+            json,
+        } => kinds::command(
+            &cli.config,
+            &kinds::Args {
+                watch: watch.as_deref(),
+                file: file.as_deref(),
+                assign,
+                forget,
+                json,
+            },
+        ),
         Command::Run => {
             let config = match load_or_report(&cli.config, "nothing started", 1) {
                 Ok(c) => c,

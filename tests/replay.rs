@@ -190,7 +190,7 @@ fn seeding_saves_what_learning_rules_learned_from_history() {
         &std::fs::read(dir.path().join("state/rules/bot/new-errors.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["version"], 2);
     // Learning ended an hour after the first line, in log time.
     assert_eq!(saved["learn_until_ms"], 1_795_392_000_000i64 + 3_600_000);
     assert_eq!(saved["templates"].as_array().unwrap().len(), 1, "{saved}");

@@ -2,8 +2,10 @@
 //!
 //! Reduction stays within its limits (tokens per line, bytes per token) and is a function of
 //! its input. Clustering: a line's kind is a template of the same length whose tokens equal
-//! the line's or are wildcards; the same line again is the same known kind; the kinds never
-//! exceed their cap; and kinds saved and restored (as after a restart) still know the line.
+//! the line's or are wildcards, and which `matches` it; a kind never matches a line whose
+//! fixed tokens differ from its own; the same line again is the same known kind; the kinds
+//! never exceed their cap; and kinds saved and restored (as after a restart) still know the
+//! line.
 
 use logwarden::rules::line_template::{
     reduce, Seen, Templates, MAX_TOKENS, MAX_TOKEN_BYTES, WILDCARD,
@@ -13,7 +15,12 @@ use super::input::Input;
 
 /// Words for events built from a vocabulary: anchors, variable parts and plain words, so
 /// that the clustering sees many near-alike lines (raw bytes rarely make two alike).
-const WORDS: [&str; 12] = [
+const WORDS: [&str; 17] = [
+    "ERROR",
+    "2026-11-23",
+    "bot:",
+    "-",
+    "[main]",
     "order",
     "rejected",
     "KeyError",
@@ -75,6 +82,19 @@ pub fn run(data: &[u8]) {
         assert_eq!(t.tokens.len(), tokens.len());
         for (have, new) in t.tokens.iter().zip(&tokens) {
             assert!(have == new || have == WILDCARD, "{have:?} vs {new:?}");
+        }
+        assert!(
+            t.matches(&tokens),
+            "{:?} does not match the line it took: {tokens:?}",
+            t.tokens
+        );
+        // Another word where the kind has a fixed one: not of this kind.
+        for (k, have) in t.tokens.iter().enumerate() {
+            if have != WILDCARD && !(have.starts_with('<') && have.ends_with('>')) {
+                let mut other = tokens.clone();
+                other[k] = format!("{have}zq");
+                assert!(!t.matches(&other), "{:?} matches {other:?}", t.tokens);
+            }
         }
         let (seen, j) = kinds.observe(tokens.clone());
         assert_eq!(

@@ -5,6 +5,7 @@ pub mod check;
 pub mod control;
 pub mod dead_letters;
 pub mod demo;
+pub mod kinds;
 pub mod probe;
 pub mod replay;
 pub mod status;

@@ -12,6 +12,7 @@ pub(crate) mod anomaly;
 pub(crate) mod engine;
 pub(crate) mod gate;
 pub(crate) mod input;
+pub mod line_header;
 pub mod line_template;
 pub(crate) mod match_rule;
 pub(crate) mod new_kind;

@@ -16,8 +16,9 @@ use crate::rules::gate::WallClock;
 use crate::rules::input::Outcome;
 use crate::rules::line_template::{reduce, Seen, Template, Templates};
 
-/// Version of the saved state this build writes and reads.
-const VERSION: u32 = 1;
+/// Version of the saved state this build writes and reads. 2: kinds of the message, the
+/// header set aside (version 1's kinds were of whole lines: `migrated` cuts their header).
+const VERSION: u32 = 2;
 
 #[derive(Debug)]
 pub struct NewKind {
@@ -52,8 +53,15 @@ impl NewKind {
         }
     }
 
-    pub fn on_match(&mut self, at: Instant, line: &str, source: &str) -> Option<Outcome> {
-        let (seen, i) = self.templates.observe(reduce(line));
+    pub fn on_match(
+        &mut self,
+        at: Instant,
+        clock: &WallClock,
+        line: &str,
+        source: &str,
+    ) -> Option<Outcome> {
+        let at_ms = clock.wall(at).as_millisecond();
+        let (seen, i) = self.templates.observe_at(reduce(line), Some(at_ms));
         self.dirty = true;
         if seen == Seen::Known || at < self.learn_until {
             return None;
@@ -66,7 +74,7 @@ impl NewKind {
         Some(Outcome {
             state: AlertState::Event,
             summary: format!(
-                "a new kind of {:?} line, not seen in {} of learning nor since ({} kinds known): {template}",
+                "a new kind of {:?} line, not seen in {} of learning nor since ({} kinds known; `logwarden kinds` lists them): {template}",
                 self.pattern,
                 format_duration(self.learn),
                 self.templates.len()
@@ -88,10 +96,18 @@ impl NewKind {
         })
     }
 
-    /// Continues from a saved state (kinds known, learning end); another version is ignored.
+    /// Forgets kind `id`: its next line is a new kind again. Whether it was known.
+    pub fn forget(&mut self, id: u64) -> bool {
+        let forgot = self.templates.forget(id);
+        self.dirty |= forgot;
+        forgot
+    }
+
+    /// Continues from a saved state (kinds known, learning end); a newer version is refused.
     pub fn restore(&mut self, saved: Saved, clock: &WallClock) -> Result<(), String> {
         crate::core::state_file::check_version(saved.version, VERSION)
             .map_err(|e| e.to_string())?;
+        let saved = migrated(saved);
         if let Some(until) = jiff::Timestamp::from_millisecond(saved.learn_until_ms)
             .ok()
             .and_then(|t| clock.instant(t))
@@ -103,11 +119,40 @@ impl NewKind {
     }
 }
 
+/// A saved state in this build's terms: version 1's templates were made of whole lines, so
+/// their header (time, level, logger, as `line_header` finds it) is cut off, as today's
+/// reduction would; their masks stand for the digits the header rule looks for.
+pub fn migrated(mut saved: Saved) -> Saved {
+    if saved.version < 2 {
+        for t in &mut saved.templates {
+            let probe: Vec<&str> = t
+                .tokens
+                .iter()
+                .map(|k| {
+                    if k.starts_with('<') && k.ends_with('>') {
+                        "0"
+                    } else {
+                        k.as_str()
+                    }
+                })
+                .collect();
+            let cut = crate::rules::line_header::header_len(&probe);
+            t.tokens.drain(..cut);
+        }
+        saved.version = VERSION;
+    }
+    saved
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const ONE_HOUR: Duration = Duration::from_secs(3600);
+
+    fn wc() -> WallClock {
+        WallClock::new(Instant::now(), "2026-11-23T10:00:00Z".parse().unwrap())
+    }
 
     fn line(n: u32, exception: &str) -> String {
         format!(
@@ -121,17 +166,22 @@ mod tests {
         let t0 = Instant::now();
         let mut r = NewKind::new("error", ONE_HOUR, 1000, t0);
         // Learning: two kinds, no event.
-        assert_eq!(r.on_match(t0, &line(1, "ValueError"), "f"), None);
+        assert_eq!(r.on_match(t0, &wc(), &line(1, "ValueError"), "f"), None);
         assert_eq!(
-            r.on_match(t0 + Duration::from_secs(60), &line(2, "TimeoutError"), "f"),
+            r.on_match(
+                t0 + Duration::from_secs(60),
+                &wc(),
+                &line(2, "TimeoutError"),
+                "f"
+            ),
             None
         );
         let later = t0 + ONE_HOUR + Duration::from_secs(1);
         // The same template with other numbers: nothing.
-        assert_eq!(r.on_match(later, &line(47, "ValueError"), "f"), None);
+        assert_eq!(r.on_match(later, &wc(), &line(47, "ValueError"), "f"), None);
         // A new exception type: one event, quoting the line.
         let o = r
-            .on_match(later, &line(3, "KeyError"), "f")
+            .on_match(later, &wc(), &line(3, "KeyError"), "f")
             .expect("an event");
         assert_eq!(o.state, AlertState::Event);
         assert!(
@@ -142,7 +192,12 @@ mod tests {
         assert!(o.line.unwrap().contains("KeyError: bad price 3.5"));
         // Once.
         assert_eq!(
-            r.on_match(later + Duration::from_secs(5), &line(9, "KeyError"), "f"),
+            r.on_match(
+                later + Duration::from_secs(5),
+                &wc(),
+                &line(9, "KeyError"),
+                "f"
+            ),
             None
         );
     }
@@ -152,7 +207,7 @@ mod tests {
         let t0 = Instant::now();
         let clock = WallClock::new(t0, "2026-11-23T10:00:00Z".parse().unwrap());
         let mut r = NewKind::new("error", ONE_HOUR, 1000, t0);
-        r.on_match(t0, &line(1, "ValueError"), "f");
+        r.on_match(t0, &wc(), &line(1, "ValueError"), "f");
         let saved = r.take_changes(&clock).expect("changed");
         assert!(r.take_changes(&clock).is_none(), "saved once");
         let text = serde_json::to_string(&saved).unwrap();
@@ -162,11 +217,42 @@ mod tests {
         again
             .restore(serde_json::from_str(&text).unwrap(), &clock)
             .unwrap();
-        assert_eq!(again.on_match(t1, &line(5, "ValueError"), "f"), None);
-        assert!(again.on_match(t1, &line(5, "OSError"), "f").is_some());
+        assert_eq!(again.on_match(t1, &wc(), &line(5, "ValueError"), "f"), None);
+        assert!(again
+            .on_match(t1, &wc(), &line(5, "OSError"), "f")
+            .is_some());
         let mut other = NewKind::new("error", ONE_HOUR, 1000, t1);
         let mut wrong: Saved = serde_json::from_str(&text).unwrap();
         wrong.version = 99;
         assert!(other.restore(wrong, &clock).is_err());
+    }
+
+    #[test]
+    fn kinds_saved_from_whole_lines_by_version_1_still_know_their_lines() {
+        let t0 = Instant::now();
+        let v1 = r#"{"version":1,"learn_until_ms":0,"templates":[
+            {"tokens":["<NUM>","<NUM>","-","bot","-","ERROR","-","order","<NUM>","failed"],"count":4,"seen":4}]}"#;
+        let mut r = NewKind::new("error", ONE_HOUR, 1000, t0);
+        r.restore(serde_json::from_str(v1).unwrap(), &wc()).unwrap();
+        let line = "2026-11-23 10:00:00,000 - bot - ERROR - order 77 failed";
+        assert_eq!(
+            r.on_match(t0 + 2 * ONE_HOUR, &wc(), line, "f"),
+            None,
+            "known after the upgrade"
+        );
+        let saved = r.take_changes(&wc()).expect("changed");
+        assert_eq!(saved.version, VERSION);
+        assert_eq!(saved.templates[0].text(), "order <NUM> failed");
+        assert!(saved.templates[0].id > 0, "an id given");
+    }
+
+    #[test]
+    fn a_forgotten_kind_is_new_again() {
+        let t0 = Instant::now();
+        let mut r = NewKind::new("error", Duration::ZERO, 1000, t0);
+        r.on_match(t0, &wc(), &line(1, "ValueError"), "f");
+        let id = r.templates.all()[0].id;
+        assert!(r.forget(id));
+        assert!(r.on_match(t0, &wc(), &line(2, "ValueError"), "f").is_some());
     }
 }

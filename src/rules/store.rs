@@ -34,6 +34,32 @@ pub fn write<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
     crate::core::state_file::write_atomic(path, &bytes)
 }
 
+/// Where `logwarden kinds --forget` leaves the ids a running daemon must forget.
+fn forget_path(path: &Path) -> std::path::PathBuf {
+    path.with_extension("forget")
+}
+
+/// Asks the daemon to forget kind `id` of the rule saved at `path` (at its next save).
+pub fn request_forget(path: &Path, id: u64) -> io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(forget_path(path))?;
+    writeln!(f, "{id}")?;
+    f.sync_all()
+}
+
+/// The ids asked to be forgotten, removing the request (an unreadable line is skipped).
+pub fn take_forget_requests(path: &Path) -> Vec<u64> {
+    let p = forget_path(path);
+    let Ok(text) = std::fs::read_to_string(&p) else {
+        return Vec::new();
+    };
+    let _ = std::fs::remove_file(&p);
+    text.lines().filter_map(|l| l.trim().parse().ok()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -760,6 +760,28 @@ fn what_a_new_kind_rule_learned_is_saved_and_loaded_by_the_next_engine() {
     assert!(fresh.line(30, "ERROR order 9 failed: OSError").is_empty());
 }
 
+#[test]
+fn a_running_engine_forgets_the_kind_logwarden_kinds_asked_it_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules/bot/new-errors.json");
+    let mut h = Harness::one(vec![new_kind(&file)]);
+    assert!(h.line(1, "ERROR order 1 failed: KeyError").is_empty());
+    h.engine.save_changes();
+    let saved: crate::rules::new_kind::Saved = crate::rules::store::read(&file).unwrap().unwrap();
+    let id = saved.templates[0].id;
+    // What `logwarden kinds --forget ID` leaves for a running daemon.
+    crate::rules::store::request_forget(&file, id).unwrap();
+    h.engine.save_changes();
+    assert!(
+        !file.with_extension("forget").exists(),
+        "the request is taken"
+    );
+    let saved: crate::rules::new_kind::Saved = crate::rules::store::read(&file).unwrap().unwrap();
+    assert!(saved.templates.is_empty(), "{:?}", saved.templates);
+    // After learning, the forgotten kind is new again.
+    assert_eq!(h.line(61, "ERROR order 2 failed: KeyError").len(), 1);
+}
+
 // ---------------------------------------------------------------- schedules on probes
 
 #[test]

@@ -226,7 +226,7 @@ impl Engine {
                 (State::Absent(s), Some(t)) => s.on_backlog_match(t, m.at, &m.line, &m.source),
                 (State::Absent(s), None) => s.on_match(m.at, &m.line, &m.source),
                 (State::Match(s), _) => s.on_match(m.at, &m.line, &m.source),
-                (State::NewKind(s), _) => s.on_match(m.at, &m.line, &m.source),
+                (State::NewKind(s), _) => s.on_match(m.at, &self.clock, &m.line, &m.source),
                 (State::Anomaly(s), None) => s.on_match(m.at, &self.clock),
                 (State::Anomaly(_), Some(_)) => None,
                 (State::Stale(_) | State::Probe(_), _) => None,

@@ -40,7 +40,14 @@ impl Engine {
             for r in &mut w.rules {
                 let Some(path) = &r.state_file else { continue };
                 let written = match &mut r.state {
-                    State::NewKind(s) => s.take_changes(&clock).map(|v| store::write(path, &v)),
+                    State::NewKind(s) => {
+                        for id in store::take_forget_requests(path) {
+                            if s.forget(id) {
+                                tracing::info!(watch = %w.name, rule = %r.name, kind = id, "kind forgotten: its next line is a new kind");
+                            }
+                        }
+                        s.take_changes(&clock).map(|v| store::write(path, &v))
+                    }
                     State::Anomaly(s) => s.take_changes(&clock).map(|v| store::write(path, &v)),
                     _ => None,
                 };
