@@ -15,7 +15,8 @@
 //! class names (words ending in `Error`, `Exception`, `Warning`, `Timeout`, `Exit`,
 //! `Interrupt`, `Fault`) at the same places. It joins the most similar kind when at least
 //! `SIMILARITY` of its tokens agree (equal words, or two masks whatever their class; a
-//! wildcard agrees only with a mask), ties going to the kind with more lines; the words that
+//! wildcard agrees only with a mask; a line the kind `matches` is of it), ties going to the
+//! kind with more lines; the words that
 //! differ become `<*>`. So `order 12 rejected: margin` and `order 13 rejected: margin` are one
 //! kind, `Failed password ...` and `Accepted password ...` two, and `KeyError` is never the
 //! same kind as `ValueError`, however alike the rest is. Measured on the Loghub benchmark by
@@ -151,7 +152,17 @@ impl Templates {
         let best = self.index.get(&key).and_then(|ids| {
             ids.iter()
                 .filter(|&&i| anchors_aligned(&self.templates[i].tokens, &tokens))
-                .map(|&i| (i, similarity(&self.templates[i].tokens, &tokens)))
+                .map(|&i| {
+                    let t = &self.templates[i];
+                    // A line of the kind (as it once joined it) is of it, whatever the
+                    // wildcards its other lines made since.
+                    let s = if t.matches(&tokens) {
+                        1.0
+                    } else {
+                        similarity(&t.tokens, &tokens)
+                    };
+                    (i, s)
+                })
                 .filter(|&(_, s)| s >= SIMILARITY)
                 // Ties go to the kind with more lines, not to the newest.
                 .max_by(|a, b| {
