@@ -252,6 +252,8 @@ pub struct RawRule {
     pub learn: Option<Located<ConfigDuration>>,
     /// `new-kind`: most line kinds kept.
     pub max_templates: Option<Located<u64>>,
+    /// `new-kind`: a regex matching the header of a line (set aside before the kind).
+    pub header: Option<Located<String>>,
     /// `anomaly`: z-score above which a minute is a spike.
     pub sensitivity: Option<Located<f64>>,
     /// `anomaly`: fewest matches in a minute for a spike (and mean for a drop).
@@ -505,6 +507,7 @@ impl RawRule {
             cooldown,
             learn,
             max_templates,
+            header,
             sensitivity,
             min_count,
             seasonal,

@@ -72,7 +72,7 @@ pub(super) fn resolve_rule(
         RuleKindText::Stale => &["after"],
         RuleKindText::Absent => &["pattern", "min", "window"],
         RuleKindText::Match => &["pattern", "cooldown"],
-        RuleKindText::NewKind => &["pattern", "learn", "max_templates"],
+        RuleKindText::NewKind => &["pattern", "learn", "max_templates", "header"],
         RuleKindText::Anomaly => &["pattern", "sensitivity", "min_count", "seasonal", "learn"],
     };
     check_keys(
@@ -146,8 +146,9 @@ fn check_keys(
     sources: &SourceMap,
     diags: &mut Diagnostics,
 ) {
-    let present: [(&str, Option<(usize, usize)>); 12] = [
+    let present: [(&str, Option<(usize, usize)>); 13] = [
         ("learn", r.learn.as_ref().map(|v| (v.file, v.span.start))),
+        ("header", r.header.as_ref().map(|v| (v.file, v.span.start))),
         (
             "max_templates",
             r.max_templates.as_ref().map(|v| (v.file, v.span.start)),

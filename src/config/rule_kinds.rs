@@ -131,7 +131,25 @@ pub(super) fn new_kind(r: &RawRule, cx: &KindCx, diags: &mut Diagnostics) -> Opt
         cx.sources,
         diags,
     ) as usize;
+    let header = r
+        .header
+        .as_ref()
+        .and_then(|h| match regex::Regex::new(&h.value) {
+            Ok(_) => Some(h.value.clone()),
+            Err(e) => {
+                diags.at(
+                    cx.sources,
+                    h,
+                    format!(
+                        "header regex does not compile: {}",
+                        e.to_string().replace('\n', " ")
+                    ),
+                );
+                None
+            }
+        });
     Some(RuleKind::NewKind {
+        header,
         pattern: pattern.value.clone(),
         learn: range::duration_or(
             &r.learn,

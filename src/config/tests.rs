@@ -987,6 +987,24 @@ patterns = ["python-logging"]
 "#;
 
 #[test]
+fn a_new_kind_header_regex_must_compile_and_belongs_to_new_kind_only() {
+    let with = |kind: &str, header: &str| {
+        format!("[[watch]]\nname = \"bot\"\nfiles = [\"/var/log/bot.log\"]\npatterns = [\"python-logging\"]\n  [[watch.rule]]\n  name = \"r\"\n  when = \"{kind}\"\n  pattern = \"error\"\n  header = '{header}'\n")
+    };
+    let c = main_only(&with("new-kind", r"^\S+ \S+ ")).expect("loads");
+    assert!(matches!(
+        rule_kind(&c, "bot", "r"),
+        RuleKind::NewKind { header: Some(h), .. } if h == r"^\S+ \S+ "
+    ));
+    let bad = with("new-kind", "^(unclosed");
+    let p = one_problem(main_only(&bad));
+    assert_starts(&p, &at("main.toml", &bad, "'^(unclosed'"));
+    assert!(p.contains("header regex does not compile"), "{p}");
+    let rate = with("match", r"^\S+ ");
+    assert!(one_problem(main_only(&rate)).contains("`header`"));
+}
+
+#[test]
 fn learning_rules_load_with_defaults_and_a_state_file_per_rule() {
     let c = main_only(LEARNING).expect("loads");
     assert_eq!(
@@ -995,6 +1013,7 @@ fn learning_rules_load_with_defaults_and_a_state_file_per_rule() {
             pattern: "error".into(),
             learn: secs(7200),
             max_templates: 1000,
+            header: None,
             state_file: "/var/lib/lw/rules/bot/new-errors.json".into(),
         }
     );

@@ -177,6 +177,8 @@ pub enum RuleKind {
         pattern: String,
         learn: Duration,
         max_templates: usize,
+        /// The operator's regex for a line's header (otherwise `rules::line_header` finds it).
+        header: Option<String>,
         /// Where the known kinds are saved.
         state_file: PathBuf,
     },

@@ -251,6 +251,8 @@ mod tests {
             ("[10.30 16:49:06] chrome.exe - proxy.cse.cuhk.edu.hk:5070 open through proxy", "proxy.cse.cuhk.edu.hk:5070 open through proxy"),
             ("[07.27 05:05:50] chrome.exe *64 - qa.sockets.stackexchange.com:443 error :", "qa.sockets.stackexchange.com:443 error :"),
             ("order 12 rejected: margin", "order 12 rejected: margin"),
+            ("10.0.0.7 - - [23/Nov/2026:09:41:42 +0000] \"GET /api HTTP/1.1\" 502 157 \"-\" \"curl/8.5\"", "\"GET /api HTTP/1.1\" 502 157 \"-\" \"curl/8.5\""),
+            ("2026/11/23 09:41:42 [error] 1234#0: *5 connect() failed (111: Connection refused)", "*5 connect() failed (111: Connection refused)"),
             ("nova-api.log.1.2017-05-16_13:53:08 2017-05-16 00:00:00.008 25746 INFO nova.osapi_compute.wsgi.server [req-38 113d 54fa - - -] 10.11.10.1 \"GET /v2 HTTP/1.1\" status: 200", "10.11.10.1 \"GET /v2 HTTP/1.1\" status: 200"),
             ("INFO", "INFO"),
         ];

@@ -346,6 +346,25 @@ pub fn reduce(event: &str) -> Vec<String> {
     tokens
 }
 
+/// `reduce` with the operator's header regex: its match at the start of the first line is
+/// the header (a line it does not match is reduced whole).
+pub fn reduce_after_header(event: &str, header: &regex::Regex) -> Vec<String> {
+    let mut lines = event.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("");
+    let last = lines.next_back();
+    let message = match header.find(first) {
+        Some(m) if m.start() == 0 && m.end() < first.len() => &first[m.end()..],
+        _ => first,
+    };
+    let mut tokens = Vec::new();
+    tokenize(message, false, &mut tokens);
+    if let Some(last) = last {
+        tokens.push("|".to_string());
+        tokenize(last, false, &mut tokens);
+    }
+    tokens
+}
+
 /// Appends the masked tokens of one line (of its message, when `header` is to be set aside).
 fn tokenize(line: &str, header: bool, out: &mut Vec<String>) {
     let unquoted = mask_quotes(line);

@@ -14,7 +14,7 @@ use crate::config::duration::format_duration;
 use crate::core::alert::AlertState;
 use crate::rules::gate::WallClock;
 use crate::rules::input::Outcome;
-use crate::rules::line_template::{reduce, Seen, Template, Templates};
+use crate::rules::line_template::{reduce, reduce_after_header, Seen, Template, Templates};
 
 /// Version of the saved state this build writes and reads. 2: kinds of the message, the
 /// header set aside (version 1's kinds were of whole lines: `migrated` cuts their header).
@@ -30,6 +30,8 @@ pub struct NewKind {
     max_templates: usize,
     /// Changed since the state was last saved.
     dirty: bool,
+    /// The operator's header regex, matched at the start of a line.
+    header: Option<regex::Regex>,
 }
 
 /// What is saved in `state_dir` (`rules/WATCH/RULE.json`).
@@ -50,7 +52,15 @@ impl NewKind {
             templates: Templates::new(max_templates),
             max_templates,
             dirty: false,
+            header: None,
         }
+    }
+
+    /// With the operator's header regex (checked when the config loaded); its match at the
+    /// start of a line is set aside instead of the header `line_header` would find.
+    pub fn with_header(mut self, header: Option<&str>) -> NewKind {
+        self.header = header.and_then(|h| regex::Regex::new(h).ok());
+        self
     }
 
     pub fn on_match(
@@ -61,7 +71,11 @@ impl NewKind {
         source: &str,
     ) -> Option<Outcome> {
         let at_ms = clock.wall(at).as_millisecond();
-        let (seen, i) = self.templates.observe_at(reduce(line), Some(at_ms));
+        let tokens = match &self.header {
+            Some(h) => reduce_after_header(line, h),
+            None => reduce(line),
+        };
+        let (seen, i) = self.templates.observe_at(tokens, Some(at_ms));
         self.dirty = true;
         if seen == Seen::Known || at < self.learn_until {
             return None;
@@ -254,5 +268,19 @@ mod tests {
         let id = r.templates.all()[0].id;
         assert!(r.forget(id));
         assert!(r.on_match(t0, &wc(), &line(2, "ValueError"), "f").is_some());
+    }
+
+    #[test]
+    fn the_operator_s_header_regex_is_set_aside_before_the_kind() {
+        let t0 = Instant::now();
+        let line = |host: &str, n: u32| format!("{host} trader: order {n} failed");
+        // Without it, a host name that has no digit starts the message: one kind per host.
+        let mut plain = NewKind::new("error", Duration::ZERO, 100, t0);
+        plain.on_match(t0, &wc(), &line("alpha", 1), "f");
+        assert!(plain.on_match(t0, &wc(), &line("beta", 2), "f").is_some());
+        let mut r = NewKind::new("error", Duration::ZERO, 100, t0).with_header(Some(r"^\w+ \w+: "));
+        r.on_match(t0, &wc(), &line("alpha", 1), "f");
+        assert_eq!(r.on_match(t0, &wc(), &line("beta", 2), "f"), None);
+        assert_eq!(r.templates.all()[0].text(), "order <NUM> failed");
     }
 }

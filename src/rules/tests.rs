@@ -726,6 +726,7 @@ fn new_kind(state_file: &std::path::Path) -> RuleConfig {
             pattern: "error".into(),
             learn: secs(60),
             max_templates: 100,
+            header: None,
             state_file: state_file.to_path_buf(),
         },
     )

@@ -469,15 +469,14 @@ fn rule_of(r: &RuleConfig, m: &Matcher, start: Instant, clock: &gate::WallClock)
             pattern,
             learn,
             max_templates,
+            header,
             ..
         } => (
             slot_bit(pattern),
-            State::NewKind(new_kind::NewKind::new(
-                pattern,
-                *learn,
-                *max_templates,
-                start,
-            )),
+            State::NewKind(
+                new_kind::NewKind::new(pattern, *learn, *max_templates, start)
+                    .with_header(header.as_deref()),
+            ),
         ),
         RuleKind::Anomaly {
             pattern,
