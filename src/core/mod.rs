@@ -5,6 +5,7 @@
 
 pub(crate) mod alert;
 pub(crate) mod clock;
+pub(crate) mod html;
 pub mod logging;
 pub(crate) mod rule_names;
 pub mod shutdown;

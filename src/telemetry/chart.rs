@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
+use crate::core::html::escape;
 use crate::telemetry::history::{PatternHistory, MINUTES};
-use crate::telemetry::html::escape;
 
 /// Colours of the drawn series, in order; also the most series one chart draws.
 pub const COLOURS: [&str; 8] = [

@@ -7,7 +7,6 @@
 
 mod chart;
 pub mod history;
-mod html;
 pub(crate) mod metrics;
 pub mod page;
 pub(crate) mod status;

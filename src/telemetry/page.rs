@@ -12,11 +12,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
+use crate::core::html::escape;
 use crate::core::rule_names::RESTART_RULE;
 use crate::core::timefmt::rfc3339;
 use crate::telemetry::chart;
 use crate::telemetry::history::{unix_minute, PatternHistory, MINUTES};
-use crate::telemetry::html::escape;
 use crate::telemetry::status::{StatusReport, WatchState, WatchStatus};
 use crate::telemetry::Telemetry;
 

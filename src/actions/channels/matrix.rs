@@ -49,22 +49,6 @@ impl Matrix {
     }
 }
 
-/// `&`, `<`, `>`, `"` and `'` as HTML entities.
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The event content for a batch.
 pub fn payload(batch: &[Notification], template: Option<&str>) -> serde_json::Value {
     let text = format!(
@@ -77,7 +61,7 @@ pub fn payload(batch: &[Notification], template: Option<&str>) -> serde_json::Va
         "msgtype": "m.notice",
         "body": text,
         "format": "org.matrix.custom.html",
-        "formatted_body": format!("<pre>{}</pre>", html_escape(&text)),
+        "formatted_body": format!("<pre>{}</pre>", crate::core::html::escape(&text)),
     })
 }
 
@@ -138,7 +122,7 @@ mod tests {
             "https://matrix.example.org/_matrix/client/v3/rooms/!abc%2Fdef:example.org/send/m.room.message/"
         );
         assert_eq!(
-            html_escape("<a href=\"x\">&'"),
+            crate::core::html::escape("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
     }

@@ -1,5 +1,6 @@
-//! HTML escaping for the status page (`page.rs`, `chart.rs`): the one function every text
-//! from the config or a log line goes through before it is written into the page.
+//! HTML escaping: the one function every text from the config or a log line goes through
+//! before it is written into HTML (the status page, `telemetry/page.rs` and `chart.rs`; a
+//! Matrix message's `formatted_body`).
 
 /// HTML-escapes `s` for text and attribute values (`&`, `<`, `>`, `"`, `'`).
 pub fn escape(s: &str) -> String {
