@@ -24,6 +24,12 @@ use serde_json::Value;
 use smtp::{decode_quoted_printable, SmtpOptions, SmtpServer};
 
 const TOKEN: &str = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0";
+// The other services' credentials, as their tests' servers expect them.
+const GOTIFY_TOKEN: &str = "AqvjpTYWFn4XKpm";
+const MATRIX_TOKEN: &str = "syt_bG9nd2FyZGVu_SecretTokenPart_0a1b2c";
+const MATRIX_ROOM: &str = "!ops7f3a:example.org";
+const PUSHOVER_APP: &str = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
+const PUSHOVER_USER: &str = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
 
 /// A watch on `bot.log` with a rate rule and a match rule, notifying `channels`.
 fn watch(channels: &str) -> String {
@@ -466,7 +472,6 @@ group_wait = "0s"
 
 #[test]
 fn discord_and_gotify_get_the_alert_inert_at_its_priority() {
-    const GOTIFY_TOKEN: &str = "AqvjpTYWFn4XKpm";
     let discord = FakeHttp::start(fake_http::discord_webhook(Some(1.0)));
     let gotify = FakeHttp::start(fake_http::gotify_server(GOTIFY_TOKEN));
     let mut cfg = watch(r#""chat", "self-hosted""#);
@@ -560,9 +565,11 @@ group_wait = "0s"
 
 #[test]
 fn matrix_gets_the_alert_as_an_escaped_notice_after_honouring_a_429() {
-    const MATRIX_TOKEN: &str = "syt_bG9nd2FyZGVu_SecretTokenPart_0a1b2c";
-    const ROOM: &str = "!ops7f3a:example.org";
-    let hs = FakeHttp::start(fake_http::matrix_homeserver(MATRIX_TOKEN, ROOM, Some(1000)));
+    let hs = FakeHttp::start(fake_http::matrix_homeserver(
+        MATRIX_TOKEN,
+        MATRIX_ROOM,
+        Some(1000),
+    ));
     let mut cfg = watch(r#""room""#);
     cfg.push_str(&format!(
         r#"
@@ -570,7 +577,7 @@ fn matrix_gets_the_alert_as_an_escaped_notice_after_honouring_a_429() {
 type = "matrix"
 url = "{url}"
 token_file = "@DIR@/matrix-token"
-room = "{ROOM}"
+room = "{MATRIX_ROOM}"
 group_wait = "0s"
 "#,
         url = hs.url()
@@ -623,9 +630,7 @@ group_wait = "0s"
 
 #[test]
 fn pushover_rings_an_emergency_for_a_critical_alert_and_cancels_it_when_resolved() {
-    const APP: &str = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
-    const USER: &str = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
-    let api = FakeHttp::start(fake_http::pushover_api(APP, USER));
+    let api = FakeHttp::start(fake_http::pushover_api(PUSHOVER_APP, PUSHOVER_USER));
     let mut cfg = watch(r#""pager""#);
     cfg.push_str(&format!(
         r#"
@@ -638,7 +643,10 @@ group_wait = "0s"
 "#,
         url = api.url()
     ));
-    let secrets = [("pushover-app", APP), ("pushover-user", USER)];
+    let secrets = [
+        ("pushover-app", PUSHOVER_APP),
+        ("pushover-user", PUSHOVER_USER),
+    ];
     let (_dir, mut d) = fire_burst(&cfg, &secrets, &[error(1), error(2), error(3)]);
     let reqs = api.wait_requests(1, Duration::from_secs(10));
     let body = reqs[0].json().expect("pushover json");
@@ -673,7 +681,7 @@ group_wait = "0s"
             .is_some_and(|m| m.contains("pushover emergency cancelled"))
     });
     let log_text: String = d.seen.iter().map(|v| v.to_string()).collect();
-    for secret in [APP, USER] {
+    for secret in [PUSHOVER_APP, PUSHOVER_USER] {
         assert!(!log_text.contains(secret), "{secret} in logwarden's log");
     }
 }
@@ -684,11 +692,6 @@ group_wait = "0s"
 #[test]
 fn every_http_channel_retries_a_5xx_and_delivers_the_message_once() {
     use fake_http::failing_first;
-    const GOTIFY_TOKEN: &str = "AqvjpTYWFn4XKpm";
-    const MATRIX_TOKEN: &str = "syt_bG9nd2FyZGVu_SecretTokenPart_0a1b2c";
-    const ROOM: &str = "!ops7f3a:example.org";
-    const APP: &str = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
-    const USER: &str = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
     let servers: Vec<(&str, FakeHttp)> = vec![
         (
             "phone",
@@ -719,12 +722,16 @@ fn every_http_channel_retries_a_5xx_and_delivers_the_message_once() {
             FakeHttp::start(failing_first(
                 1,
                 503,
-                fake_http::matrix_homeserver(MATRIX_TOKEN, ROOM, None),
+                fake_http::matrix_homeserver(MATRIX_TOKEN, MATRIX_ROOM, None),
             )),
         ),
         (
             "pager",
-            FakeHttp::start(failing_first(1, 503, fake_http::pushover_api(APP, USER))),
+            FakeHttp::start(failing_first(
+                1,
+                503,
+                fake_http::pushover_api(PUSHOVER_APP, PUSHOVER_USER),
+            )),
         ),
         (
             "hook",
@@ -775,7 +782,7 @@ group_wait = "0s"
 type = "matrix"
 url = "{room}"
 token_file = "@DIR@/matrix-token"
-room = "{ROOM}"
+room = "{MATRIX_ROOM}"
 group_wait = "0s"
 
 [channels.pager]
@@ -806,8 +813,8 @@ body = '{{"text": "{{watch}}/{{rule}} {{STATE}}: {{summary}}", "line": "{{line}}
         ("discord-url", discord.as_str()),
         ("gotify-token", GOTIFY_TOKEN),
         ("matrix-token", MATRIX_TOKEN),
-        ("pushover-app", APP),
-        ("pushover-user", USER),
+        ("pushover-app", PUSHOVER_APP),
+        ("pushover-user", PUSHOVER_USER),
     ];
     let hostile = "2026-11-23 09:41:42,500 - bot - ERROR - \"}, \"admin\": true, \"x\": \"\\\" {watch} {{ \u{1b}[31m";
     // The third error fires the burst (more than 2 in 3 s): its line is the alert's.
@@ -868,15 +875,15 @@ body = '{{"text": "{{watch}}/{{rule}} {{STATE}}: {{summary}}", "line": "{{line}}
 #[test]
 fn gotify_pushover_and_a_templated_webhook_wait_out_a_429() {
     use fake_http::rate_limited_first;
-    const GOTIFY_TOKEN: &str = "AqvjpTYWFn4XKpm";
-    const APP: &str = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
-    const USER: &str = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
     let servers = [
         FakeHttp::start(rate_limited_first(
             2,
             fake_http::gotify_server(GOTIFY_TOKEN),
         )),
-        FakeHttp::start(rate_limited_first(2, fake_http::pushover_api(APP, USER))),
+        FakeHttp::start(rate_limited_first(
+            2,
+            fake_http::pushover_api(PUSHOVER_APP, PUSHOVER_USER),
+        )),
         FakeHttp::start(rate_limited_first(2, |_| Response::text(204, ""))),
     ];
     let mut cfg = watch(r#""selfhosted", "pager", "hook""#);
@@ -908,8 +915,8 @@ body = "{{SEVERITY}} {{watch}}/{{rule}} {{state}}"
     ));
     let secrets = [
         ("gotify-token", GOTIFY_TOKEN),
-        ("pushover-app", APP),
-        ("pushover-user", USER),
+        ("pushover-app", PUSHOVER_APP),
+        ("pushover-user", PUSHOVER_USER),
     ];
     let (_dir, _d) = fire_burst(&cfg, &secrets, &[error(1), error(2), error(3)]);
     for (name, server) in ["gotify", "pushover", "webhook"].iter().zip(&servers) {
