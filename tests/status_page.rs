@@ -93,7 +93,8 @@ patterns = ["python-logging"]
     )
 }
 
-const HOSTILE: &str = "<script>alert(1)</script>";
+/// Markup, and a terminal title sequence for whoever fetches the page with `curl`.
+const HOSTILE: &str = "<script>alert(1)</script> \u{1b}]0;owned\u{7}";
 
 /// What every watch's state should be once the lines are in.
 const STATES: [(&str, &str); 3] = [
@@ -219,6 +220,16 @@ fn the_page_is_small_escaped_and_guarded_like_status() {
         "{page}"
     );
     assert!(!page.contains("<script"), "{page}");
+    assert!(
+        !page
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t'),
+        "a control character reached the page"
+    );
+    assert!(
+        page.contains("\\x1b]0;owned\\x07"),
+        "shown, not sent: {page}"
+    );
     assert!(page.contains("<svg"), "a chart of the matches\n{page}");
     assert!(
         page.contains("heartbeat") && page.contains("disk"),

@@ -2,8 +2,11 @@
 //! before it is written into HTML (the status page, `telemetry/page.rs` and `chart.rs`; a
 //! Matrix message's `formatted_body`).
 
-/// HTML-escapes `s` for text and attribute values (`&`, `<`, `>`, `"`, `'`).
+/// HTML-escapes `s` for text and attribute values (`&`, `<`, `>`, `"`, `'`), and writes
+/// every control character but tab and line break as visible text (`\x1b`, `\u{9b}`), so
+/// a page fetched with `curl` into a terminal carries no escape sequence from a log line.
 pub fn escape(s: &str) -> String {
+    use std::fmt::Write;
     let mut out = String::with_capacity(s.len() + s.len() / 8);
     for c in s.chars() {
         match c {
@@ -12,6 +15,13 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            '\n' | '\t' => out.push(c),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
             c => out.push(c),
         }
     }
@@ -30,5 +40,9 @@ mod tests {
         );
         assert_eq!(escape("plain: ok é"), "plain: ok é");
         assert_eq!(escape("&amp;"), "&amp;amp;");
+        assert_eq!(
+            escape("a\u{1b}]0;x\u{7}\u{9b}b\tc\n"),
+            "a\\x1b]0;x\\x07\\u{9b}b\tc\n"
+        );
     }
 }
