@@ -124,3 +124,56 @@ fn the_kinds_a_rule_learned_are_listed_and_one_is_forgotten() {
         text(&out)
     );
 }
+
+#[test]
+fn an_id_two_rules_know_is_forgotten_only_in_the_watch_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let second = CONFIG
+        .replace("[daemon]\nstate_dir = \"state\"\n", "")
+        .replace("name = \"bot\"", "name = \"bot2\"")
+        .replace("bot.log", "bot2.log");
+    std::fs::write(
+        dir.path().join("logwarden.toml"),
+        format!("{CONFIG}{second}"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("bot.log"), LOG).unwrap();
+    std::fs::write(dir.path().join("bot2.log"), LOG).unwrap();
+    for (watch, log) in [("bot", "bot.log"), ("bot2", "bot2.log")] {
+        let out = logwarden(
+            dir.path(),
+            &[
+                "replay",
+                "--seed",
+                "--watch",
+                watch,
+                "--timezone",
+                "UTC",
+                log,
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = logwarden(dir.path(), &["kinds", "--forget", "1"]);
+    assert!(!out.status.success(), "ambiguous: {}", text(&out));
+    assert!(
+        text(&out).contains("bot/new-errors, bot2/new-errors"),
+        "{}",
+        text(&out)
+    );
+    let out = logwarden(dir.path(), &["kinds", "--forget", "1", "--watch", "bot2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("bot2/new-errors: kind 1 forgotten"),
+        "{}",
+        text(&out)
+    );
+    let out = logwarden(dir.path(), &["kinds", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["bot/new-errors"].as_array().map(Vec::len), Some(2), "{v}");
+    assert_eq!(
+        v["bot2/new-errors"].as_array().map(Vec::len),
+        Some(1),
+        "{v}"
+    );
+}

@@ -60,6 +60,24 @@ pub fn command(config_path: &Path, args: &Args) -> anyhow::Result<ExitCode> {
             config_path.display()
         );
     }
+    if let Some(id) = args.forget {
+        // Ids are per rule: forget only where the choice is one.
+        let holders: Vec<String> = rules
+            .iter()
+            .filter(|(_, _, path)| {
+                crate::rules::store::read::<new_kind::Saved>(path)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|s| s.templates.iter().any(|t| t.id == id))
+            })
+            .map(|(w, r, _)| format!("{w}/{r}"))
+            .collect();
+        anyhow::ensure!(
+            holders.len() <= 1,
+            "kind {id} is known to several rules ({}); name one with --watch",
+            holders.join(", ")
+        );
+    }
     let mut out = std::io::stdout().lock();
     let mut listed = serde_json::Map::new();
     for (watch, rule, path) in &rules {
