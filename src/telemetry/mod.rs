@@ -73,13 +73,6 @@ pub struct MatchCounters {
 }
 
 impl MatchCounters {
-    /// Notes one matched line for each slot whose bit is set in `bits`, now.
-    pub fn add(&self, bits: u64) {
-        if bits != 0 {
-            self.add_at(bits, history::unix_minute(SystemTime::now()));
-        }
-    }
-
     /// Notes one matched line for each slot whose bit is set in `bits`, in `minute`.
     pub fn add_at(&self, mut bits: u64, minute: u64) {
         debug_assert_eq!(self.counts.len(), self.per_minute.len());

@@ -204,9 +204,11 @@ impl Engine {
 
     /// A matched line: counted per pattern, then judged by each rule of its slots.
     fn on_matched(&mut self, m: &MatchedLine, out: &mut Vec<Alert>) {
-        // Counted per pattern without a lock: one atomic add per matched slot.
+        // Counted per pattern without a lock: one atomic add per matched slot, in the minute
+        // the engine's clock gives the line (no clock read per line).
         if let Some(c) = self.match_counts.get(m.watch) {
-            c.add(m.slots);
+            let minute = self.clock.wall(m.at).as_second().max(0) as u64 / 60;
+            c.add_at(m.slots, minute);
         }
         let written = m.written.map(|t| instant_of(&self.clock, t, m.at));
         let Some(w) = self.watches.get_mut(m.watch) else {
