@@ -32,7 +32,7 @@ patterns = ["python-logging"]
   pattern = "error"
   threshold = 5
   resolve_below = 2
-  window = "2s"
+  window = "4s"
 
   [[watch.rule]]
   name = "log-stale"
@@ -119,6 +119,30 @@ fn a_silence_holds_a_firing_across_a_sigterm_and_a_kill_9_and_it_is_sent_once_wh
     // Fired and sent before the silence.
     append(&log, &(1..=30).map(error).collect::<Vec<_>>());
     d.wait_alert("error-burst", "firing", Duration::from_secs(5));
+    // Acknowledged: announced once to its channels.
+    wait_status(&config, "error-burst firing", |v| {
+        rule(v, "error-burst")["firing"] == true
+    });
+    let out = cli(&config, &["ack", "bot/error-burst"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    println!("{}", text(&out.stdout));
+    let announced = d.wait_alert("acknowledged", "event", Duration::from_secs(5));
+    println!("{announced}");
+    let v = wait_status(&config, "the ack", |v| {
+        v["acks"][0]["rule"] == "error-burst"
+    });
+    assert_eq!(
+        rule(&v, "error-burst")["acked_by"],
+        v["acks"][0]["who"],
+        "{v}"
+    );
+    let out = cli(&config, &["ack", "bot/error-burst"]);
+    assert_eq!(out.status.code(), Some(1), "acked twice");
+    assert!(
+        text(&out.stderr).contains("already acknowledged by"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = cli(
         &config,
@@ -150,6 +174,7 @@ fn a_silence_holds_a_firing_across_a_sigterm_and_a_kill_9_and_it_is_sent_once_wh
         v["silences"][0]["id"] == id.as_str()
     });
     println!("picked up by the daemon after {:?}", picked.elapsed());
+    println!("{}", text(&cli(&config, &["status"]).stdout));
     assert!(
         v["silences"][0]["who"]
             .as_str()
@@ -220,6 +245,11 @@ fn a_silence_holds_a_firing_across_a_sigterm_and_a_kill_9_and_it_is_sent_once_wh
     println!("sent {:?} after unsilence: {fired}", lifted.elapsed());
     d.collect_for(Duration::from_secs(2));
     assert_eq!(d.count_alerts("log-stale", "firing"), 1);
+    assert_eq!(
+        d.count_alerts("acknowledged", "event"),
+        0,
+        "announced once, in the first run"
+    );
     assert!(status(&config)["silences"]
         .as_array()
         .is_some_and(|a| a.is_empty()));

@@ -316,3 +316,104 @@ async fn quiet_drop_leaves_a_channel_out_of_a_night_warning_and_of_its_resolutio
         "{stale:?}"
     );
 }
+
+/// An acknowledgement (written to the operator's file as `logwarden ack` does) stops the
+/// reminders of the open alert, is announced once, lets its resolution through, and does not
+/// cover the next firing, which is reminded again.
+#[tokio::test(start_paused = true)]
+async fn an_ack_stops_reminders_until_the_alert_resolves_and_is_announced_once() {
+    use crate::actions::operator::store::{self, Ack};
+    use crate::core::rule_names::ACK_RULE;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.alerts.repeat = Duration::from_secs(4 * 3600);
+    if let Some(c) = cfg.channels.get_mut("second") {
+        c.group_wait = Duration::from_secs(100 * 86_400);
+    }
+    cfg.watches = vec![bot_watch(&["second"])];
+    let (_trigger, shutdown) = crate::core::shutdown::channel();
+    let telemetry = Telemetry::new(&cfg);
+    let mut router = Router::start(&cfg, LogFormat::Json, telemetry.clone(), shutdown).unwrap();
+    let spool = Spool::new(dir.path());
+    // (reminders of burst, announcements, resolutions of burst)
+    let counts = || {
+        let all = spool.load();
+        let of = |f: &dyn Fn(&Notification) -> bool| all.iter().filter(|n| f(n)).count();
+        (
+            of(&|n| n.kind == Kind::Reminder && n.alert.rule == "burst"),
+            of(&|n| n.alert.rule == ACK_RULE),
+            of(&|n| n.alert.rule == "burst" && n.alert.state == AlertState::Resolved),
+        )
+    };
+    let firing = Alert::new(
+        "bot",
+        "burst",
+        Severity::Critical,
+        AlertState::Firing,
+        "s".into(),
+    );
+    router.accept(firing.clone());
+    router.flush_pending(None);
+    router.release_written();
+    tokio::time::sleep(Duration::from_secs(4 * 3600 + 1)).await;
+    assert_eq!(counts(), (1, 0, 0), "reminded before the ack");
+
+    let open = crate::actions::router::open_alerts(dir.path());
+    assert_eq!(open.len(), 1);
+    store::update::<_, store::StoreError>(dir.path(), unix_ms(SystemTime::now()), |st| {
+        st.acks.push(Ack {
+            watch: "bot".into(),
+            rule: "burst".into(),
+            since_ms: open[0].since_ms,
+            who: "alice".into(),
+            at_ms: 0,
+        });
+        Ok(())
+    })
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(counts(), (1, 1, 0), "announced");
+    let announced = spool
+        .load()
+        .into_iter()
+        .find(|n| n.alert.rule == ACK_RULE)
+        .unwrap();
+    assert_eq!(
+        announced.alert.summary,
+        "acknowledged by alice: bot/burst (no more reminders until it resolves)"
+    );
+    assert_eq!(announced.alert.state, AlertState::Event);
+    assert_eq!(
+        crate::actions::router::open_alerts(dir.path())[0]
+            .acked_by
+            .as_deref(),
+        Some("alice")
+    );
+    assert_eq!(telemetry.status().acks.len(), 1);
+    tokio::time::sleep(Duration::from_secs(3 * 4 * 3600)).await;
+    assert_eq!(
+        counts(),
+        (1, 1, 0),
+        "no reminder after the ack, one announcement"
+    );
+
+    router.accept(Alert::new(
+        "bot",
+        "burst",
+        Severity::Critical,
+        AlertState::Resolved,
+        "ok".into(),
+    ));
+    router.flush_pending(None);
+    router.release_written();
+    assert_eq!(counts(), (1, 1, 1), "the resolution goes out");
+
+    // A new firing: the ack (of the earlier one) does not cover it.
+    let mut again = firing;
+    again.at = SystemTime::now() + Duration::from_secs(1);
+    router.accept(again);
+    router.flush_pending(None);
+    router.release_written();
+    tokio::time::sleep(Duration::from_secs(4 * 3600 + 1)).await;
+    assert_eq!(counts(), (2, 1, 1), "the new firing is reminded");
+}
