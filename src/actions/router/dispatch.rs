@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use crate::actions::notification::{next_id, Kind, Notification, VERSION};
 use crate::actions::quiet_hours;
 use crate::actions::router::book::{self, Key, Open};
-use crate::actions::router::operator_watch::OperatorView;
+use crate::actions::router::operator_view::OperatorView;
 use crate::actions::spool::Spool;
 use crate::config::channels::QuietHours;
 use crate::core::alert::{Alert, Severity};

@@ -17,12 +17,13 @@
 //!
 //! Its parts: `book` (the open alerts and their file), `dispatch` (channels, spool,
 //! queues), `horizons` (when a carried alert must have fired again), `reminders` (the task
-//! that reminds, keeps alive and resolves carried alerts), `operator_watch` (the task that
-//! reads silences and acknowledgements).
+//! that reminds, keeps alive and resolves carried alerts), `operator_view` (the silences and
+//! acknowledgements read) and `operator_watch` (the task that reads and applies them).
 
 mod book;
 mod dispatch;
 mod horizons;
+mod operator_view;
 mod operator_watch;
 mod reminders;
 #[cfg(test)]
@@ -41,7 +42,7 @@ use crate::actions::notification::{next_id, unix_ms, Kind, Notification};
 use crate::actions::redact::Redactor;
 use crate::actions::router::book::{Key, Open};
 use crate::actions::router::dispatch::{Shared, Target};
-use crate::actions::router::operator_watch::OperatorView;
+use crate::actions::router::operator_view::OperatorView;
 
 use crate::actions::spool::Spool;
 use crate::actions::AlertHandler;

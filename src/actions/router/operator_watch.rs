@@ -7,15 +7,14 @@
 //!   announces each once to the alert's channels;
 //! - prunes expired silences from the file, and tells the telemetry what is active.
 //!
-//! A file that cannot be read keeps the silences read last (a corrupt file never lifts a
-//! silence by itself); the error is logged once per change and shown in `/status`.
+//! A file that cannot be read keeps the silences read last (see `operator_view`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::actions::notification::{unix_ms, Kind};
-use crate::actions::operator::{self, OperatorState, Silence};
+use crate::actions::operator;
 use crate::actions::router::dispatch::Shared;
 use crate::core::alert::{Alert, AlertState};
 use crate::core::rule_names::ACK_RULE;
@@ -25,64 +24,6 @@ use crate::telemetry::status::{AckStatus, SilenceStatus};
 /// How often the operator's file is looked at: a person who just typed `logwarden silence`
 /// waits at most this long, and one `stat` a second costs nothing.
 pub(super) const OPERATOR_POLL: Duration = Duration::from_secs(1);
-
-/// The operator's state as the router last read it.
-#[derive(Debug, Default)]
-pub(super) struct OperatorView {
-    /// The last content read successfully.
-    pub(super) state: OperatorState,
-    /// Inode, modification time and length of the file when it was read (none: absent).
-    stamp: Option<(u64, SystemTime, u64)>,
-    /// Why the file could not be read at the last change (cleared by a good read).
-    error: Option<String>,
-}
-
-impl OperatorView {
-    /// Reads the file at the start (a corrupt one is logged and leaves no silence: nothing
-    /// read before it to keep).
-    pub(super) fn load(state_dir: &Path) -> OperatorView {
-        let mut v = OperatorView::default();
-        v.refresh(state_dir);
-        v
-    }
-
-    /// Reads the file again if it changed; returns whether the state changed.
-    fn refresh(&mut self, state_dir: &Path) -> bool {
-        use std::os::unix::fs::MetadataExt;
-        // Each write renames a new file into place: a new inode even within one mtime tick.
-        let stamp = std::fs::metadata(operator::store::path(state_dir))
-            .ok()
-            .map(|m| {
-                let mtime = m.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-                (m.ino(), mtime, m.len())
-            });
-        if stamp == self.stamp {
-            return false;
-        }
-        self.stamp = stamp;
-        match operator::read(state_dir) {
-            Ok(state) => {
-                self.error = None;
-                let changed = state != self.state;
-                self.state = state;
-                changed
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "the operator's file (silences, acknowledgements) cannot be read; the silences read before stay in force");
-                self.error = Some(e.to_string());
-                false
-            }
-        }
-    }
-
-    /// The active silence covering `watch`/`rule` at `now_ms`.
-    pub(super) fn silence_of(&self, watch: &str, rule: &str, now_ms: u64) -> Option<&Silence> {
-        self.state
-            .silences
-            .iter()
-            .find(|s| s.active(now_ms) && s.scope.covers(watch, rule))
-    }
-}
 
 impl Shared {
     /// Unix ms of the wall clock the silences are judged by (paused in tests).
@@ -100,14 +41,17 @@ impl Shared {
     /// One look at the operator's file and what follows from it (see the module doc).
     pub(super) fn look_at_operator(&self, state_dir: &Path) {
         let now_ms = self.wall_ms();
-        let expired = match self.operator.lock() {
+        let (expired, readable) = match self.operator.lock() {
             Ok(mut v) => {
                 v.refresh(state_dir);
-                v.state.silences.iter().any(|s| s.ends_ms <= now_ms)
+                let expired = v.state.silences.iter().any(|s| s.ends_ms <= now_ms);
+                v.state.silences.retain(|s| s.ends_ms > now_ms);
+                (expired, v.error.is_none())
             }
             Err(_) => return,
         };
-        if expired {
+        // (A file that cannot be read is left to the operator; the next good read prunes.)
+        if expired && readable {
             // Pruned in the file too (under its lock, so no command's change is lost).
             if let Err(e) =
                 operator::store::update::<_, operator::StoreError>(state_dir, now_ms, |_| Ok(()))
@@ -115,7 +59,6 @@ impl Shared {
                 tracing::warn!(error = %e, "expired silences not pruned from the operator's file");
             }
             if let Ok(mut v) = self.operator.lock() {
-                v.state.silences.retain(|s| s.ends_ms > now_ms);
                 v.refresh(state_dir);
             }
         }
