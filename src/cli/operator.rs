@@ -78,7 +78,9 @@ pub fn command(config_path: &Path, args: Args<'_>) -> anyhow::Result<ExitCode> {
             eprintln!(
                 "silenced {} for {} (until {}) by {who}: its alerts are held, rules keep running; `logwarden unsilence {}` ends it",
                 s.scope,
-                format_duration(Duration::from_millis(s.ends_ms.saturating_sub(s.starts_ms))),
+                format_duration(Duration::from_secs(
+                    s.ends_ms.saturating_sub(s.starts_ms).div_ceil(1000)
+                )),
                 rfc3339(operator::until_time(s.ends_ms)),
                 s.id
             );
