@@ -48,6 +48,7 @@ impl OperatorView {
             Ok(state) => {
                 self.error = None;
                 let changed = state != self.state;
+                log_changes(&self.state, &state);
                 self.state = state;
                 changed
             }
@@ -65,6 +66,22 @@ impl OperatorView {
             .silences
             .iter()
             .find(|s| s.active(now_ms) && s.scope.covers(watch, rule))
+    }
+}
+
+/// Logs the silences that appeared and those that went between `before` and `after`.
+fn log_changes(before: &OperatorState, after: &OperatorState) {
+    for s in &after.silences {
+        if !before.silences.iter().any(|b| b.id == s.id) {
+            tracing::info!(id = %s.id, scope = %s.scope, who = %s.who, reason = %s.reason,
+                until = %crate::core::timefmt::rfc3339(operator::until_time(s.ends_ms)),
+                "silence in force");
+        }
+    }
+    for s in &before.silences {
+        if !after.silences.iter().any(|a| a.id == s.id) {
+            tracing::info!(id = %s.id, scope = %s.scope, "silence ended");
+        }
     }
 }
 

@@ -45,7 +45,13 @@ impl Shared {
             Ok(mut v) => {
                 v.refresh(state_dir);
                 let expired = v.state.silences.iter().any(|s| s.ends_ms <= now_ms);
-                v.state.silences.retain(|s| s.ends_ms > now_ms);
+                v.state.silences.retain(|s| {
+                    let on = s.ends_ms > now_ms;
+                    if !on {
+                        tracing::info!(id = %s.id, scope = %s.scope, "silence expired");
+                    }
+                    on
+                });
                 (expired, v.error.is_none())
             }
             Err(_) => return,
@@ -111,6 +117,7 @@ impl Shared {
             Err(_) => return,
         };
         let mut announce = Vec::new();
+        let mut changed = false;
         if let Ok(mut open) = self.open.lock() {
             for a in &acks {
                 let key = (a.watch.clone(), a.rule.clone());
@@ -122,10 +129,20 @@ impl Shared {
                 }
                 o.acked_by = Some(a.who.clone());
                 o.remind_at = None;
+                if o.held {
+                    // Its channels never heard of it: nothing to announce to them.
+                    tracing::info!(watch = %a.watch, rule = %a.rule, who = %a.who,
+                        "acknowledged while held by a silence: no reminders once it is sent");
+                    changed = true;
+                    continue;
+                }
                 announce.push((o.alert.clone(), a.who.clone(), o.channels.clone()));
             }
         }
         if announce.is_empty() {
+            if changed {
+                self.save_book();
+            }
             return;
         }
         // Saved first: a crash right after loses the announcement rather than repeating it.
