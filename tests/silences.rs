@@ -363,6 +363,19 @@ fn operator_commands_refuse_unknown_scopes_durations_ids_and_alerts_not_firing()
     }
     let out = cli(&config, &["silences"]);
     assert_eq!(text(&out.stdout).trim(), "no active silence");
+    // Who: as root under sudo, the user who ran sudo (made inert).
+    let out = Command::new(common::bin())
+        .args(["silence", "bot", "--for", "1h", "--config"])
+        .arg(&config)
+        .env("SUDO_USER", "alice\x1b[2J")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(&cli(&config, &["silences"]).stdout);
+    if runs_as_root() {
+        assert!(listed.contains("alice [2J (sudo)"), "{listed:?}");
+    }
+    assert!(!listed.contains('\x1b'), "{listed:?}");
     // A corrupt operator file is reported, never taken for an empty one.
     let state = _dir.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
@@ -378,6 +391,14 @@ fn operator_commands_refuse_unknown_scopes_durations_ids_and_alerts_not_firing()
         std::fs::read(state.join("operator.json")).unwrap(),
         b"{ torn"
     );
+}
+
+/// Whether the tests run as root (the sudo rule applies to root only).
+fn runs_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
 }
 
 /// GET `path` of the daemon (its `listen` from the config).

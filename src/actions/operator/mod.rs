@@ -271,10 +271,17 @@ fn fresh_id(st: &OperatorState) -> String {
     }
 }
 
-/// The user running this process: the name of its real uid, or `uid N` when it has none.
+/// The user running this process: the name of its real uid, or `uid N` when it has none;
+/// as root under `sudo`, the user who ran sudo (`alice (sudo)`), since the daemon's
+/// `state_dir` is root's and every operator goes through sudo.
 pub fn unix_user() -> String {
     // SAFETY: getuid has no preconditions.
     let uid = unsafe { libc::getuid() };
+    if uid == 0 {
+        if let Some(u) = std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty()) {
+            return format!("{} (sudo)", quote::one_line(&u));
+        }
+    }
     let mut buf = vec![0 as libc::c_char; 4096];
     // SAFETY: a zeroed passwd is a valid out-parameter; `buf` outlives the call and its
     // length is passed; the name read is NUL-terminated inside `buf` on success.

@@ -168,12 +168,16 @@ impl Lock {
             source,
         };
         std::fs::create_dir_all(state_dir).map_err(write_err)?;
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .map_err(write_err)?;
+        // Read-only is enough for flock, and works on a lock file another user created.
+        let f = match std::fs::File::open(&p) {
+            Ok(f) => f,
+            Err(_) => std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&p)
+                .map_err(write_err)?,
+        };
         // SAFETY: flock on a descriptor this function owns; it blocks until the lock is free
         // (holders keep it for one read and one small write).
         let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
