@@ -417,3 +417,91 @@ async fn an_ack_stops_reminders_until_the_alert_resolves_and_is_announced_once()
     tokio::time::sleep(Duration::from_secs(4 * 3600 + 1)).await;
     assert_eq!(counts(), (2, 1, 1), "the new firing is reminded");
 }
+
+/// Firings held by a silence, then a restart of logwarden after the silence was lifted: the
+/// one the rules confirm is sent (once), the one they do not is dropped without a word (it
+/// was never sent, so there is nothing to resolve).
+#[tokio::test(start_paused = true)]
+async fn held_firings_after_a_restart_are_sent_if_confirmed_and_dropped_if_not() {
+    use crate::actions::operator::store::{self, Scope, Silence, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    if let Some(c) = cfg.channels.get_mut("second") {
+        c.group_wait = Duration::from_secs(100 * 86_400);
+    }
+    cfg.watches = vec![bot_watch(&["second"])];
+    let now_ms = unix_ms(SystemTime::now());
+    store::update::<_, StoreError>(dir.path(), now_ms, |st| {
+        st.silences.push(Silence {
+            id: "0000abcd".into(),
+            scope: Scope {
+                watch: "bot".into(),
+                rule: None,
+            },
+            starts_ms: now_ms,
+            ends_ms: now_ms + 3_600_000,
+            reason: String::new(),
+            who: "root".into(),
+        });
+        Ok(())
+    })
+    .unwrap();
+    let spool = Spool::new(dir.path());
+    let sent = |rule: &str| {
+        spool
+            .load()
+            .into_iter()
+            .filter(|n| n.alert.rule == rule)
+            .count()
+    };
+    let fire = |rule: &str| {
+        Alert::new(
+            "bot",
+            rule,
+            Severity::Critical,
+            AlertState::Firing,
+            "s".into(),
+        )
+    };
+    {
+        let (trigger, shutdown) = crate::core::shutdown::channel();
+        let telemetry = Telemetry::new(&cfg);
+        let mut router = Router::start(&cfg, LogFormat::Json, telemetry, shutdown).unwrap();
+        router.accept(fire("confirmed"));
+        router.accept(fire("gone"));
+        router.flush_pending(None);
+        router.release_written();
+        assert_eq!((sent("confirmed"), sent("gone")), (0, 0), "held");
+        // (The book is saved at each firing: what a crash or a stop leaves.)
+        trigger.trigger();
+        drop(router);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Lifted while logwarden was down.
+    store::update::<_, StoreError>(dir.path(), now_ms, |st| {
+        st.silences.clear();
+        Ok(())
+    })
+    .unwrap();
+    let (_trigger, shutdown) = crate::core::shutdown::channel();
+    let telemetry = Telemetry::new(&cfg);
+    let mut router = Router::start(&cfg, LogFormat::Json, telemetry, shutdown).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sent("confirmed"), 0, "not before the rules confirm it");
+    router.accept(fire("confirmed"));
+    router.flush_pending(None);
+    router.release_written();
+    assert_eq!(
+        sent("confirmed"),
+        1,
+        "confirmed and no longer silenced: sent"
+    );
+    // Past the carry horizon (120 s for these rules): the unconfirmed one is dropped.
+    tokio::time::sleep(Duration::from_secs(200)).await;
+    assert_eq!((sent("confirmed"), sent("gone")), (1, 0));
+    let open: Vec<String> = crate::actions::router::open_alerts(dir.path())
+        .into_iter()
+        .map(|o| o.rule)
+        .collect();
+    assert_eq!(open, ["confirmed"]);
+}
