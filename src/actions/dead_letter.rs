@@ -142,7 +142,7 @@ pub async fn resend(config: &Config, only: Option<&str>, format: LogFormat) -> V
             (None, _) => Err(format!("no channel {name:?} in the config any more")),
             (_, Err(e)) => Err(format!("cannot set up the HTTP client: {e}")),
             (Some(cfg), Ok(http)) => {
-                match crate::actions::build_channel(&name, cfg, format, http) {
+                match crate::actions::build_channel(&name, cfg, format, http, None) {
                     Err(e) => Err(e.reason),
                     Ok(ch) => {
                         let batch = std::slice::from_ref(&letter.notification);

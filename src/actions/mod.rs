@@ -22,6 +22,7 @@ pub mod restart;
 pub mod router;
 pub mod spool;
 pub mod test_alert;
+pub mod threads;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -128,12 +129,14 @@ pub struct BuildError {
     pub reason: String,
 }
 
-/// Builds the channel `name` of `cfg`.
+/// Builds the channel `name` of `cfg`. With `state_dir` (the daemon's), a channel that
+/// threads replies by the id its server gave (Telegram) keeps those ids there.
 pub fn build_channel(
     name: &str,
     cfg: &ChannelConfig,
     format: LogFormat,
     http: &reqwest::Client,
+    state_dir: Option<&std::path::Path>,
 ) -> Result<Arc<dyn Channel>, BuildError> {
     let err = |reason: String| BuildError {
         channel: name.to_string(),
@@ -146,8 +149,14 @@ pub fn build_channel(
             Arc::new(channels::email::Email::new(e, template, cfg.timeout).map_err(err)?)
         }
         ChannelKind::Telegram(t) => Arc::new(
-            channels::telegram::Telegram::new(t, template, http.clone(), cfg.timeout)
-                .map_err(err)?,
+            channels::telegram::Telegram::new(
+                t,
+                template,
+                http.clone(),
+                cfg.timeout,
+                threads::Threads::load(state_dir, name),
+            )
+            .map_err(err)?,
         ),
         ChannelKind::Slack(s) => Arc::new(channels::slack::Slack::new(
             s,

@@ -61,6 +61,19 @@ pub struct Notification {
     /// alerted on) again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<Position>,
+    /// The incident thread it belongs to (see `router::incident`): channels that can thread
+    /// messages send the incident's end as a reply to its opening.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<Thread>,
+}
+
+/// A message's place in an incident's thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thread {
+    /// The same for every message of one incident, on every channel (`incident-ID`).
+    pub key: String,
+    /// This message opens the thread; otherwise it replies in it.
+    pub opens: bool,
 }
 
 impl Notification {
@@ -111,6 +124,7 @@ pub fn sample(id: u64, channel: &str, kind: Kind) -> Notification {
         origin: 0,
         siblings: Vec::new(),
         position: None,
+        thread: None,
     }
 }
 

@@ -245,6 +245,7 @@ mod tests {
             origin: 0,
             siblings: Vec::new(),
             position: None,
+            thread: None,
         }
     }
 

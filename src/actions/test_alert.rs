@@ -41,7 +41,7 @@ pub async fn run(config: &Config, only: Option<&str>, format: LogFormat) -> Vec<
             continue;
         }
         let kind = cfg.kind.type_name();
-        let result = match crate::actions::build_channel(name, cfg, format, &http) {
+        let result = match crate::actions::build_channel(name, cfg, format, &http, None) {
             Err(e) => Err(e.reason),
             Ok(ch) => {
                 let mut alert = Alert::new(
@@ -67,6 +67,7 @@ pub async fn run(config: &Config, only: Option<&str>, format: LogFormat) -> Vec<
                     origin: 0,
                     siblings: Vec::new(),
                     position: None,
+                    thread: None,
                 };
                 match tokio::time::timeout(cfg.timeout, ch.send(std::slice::from_ref(&n))).await {
                     Ok(Ok(())) => Ok(()),

@@ -129,6 +129,8 @@ pub struct RawProbe {
     pub crash_window: Option<Located<ConfigDuration>>,
     pub severity: Option<Located<SeverityText>>,
     pub then: Option<Vec<Located<ActionText>>>,
+    /// `"apart"`: never folded into the watch's incident (see docs/alerts.md).
+    pub incident: Option<Located<IncidentText>>,
     /// When the probe's verdicts count, like a rule's `active`.
     pub active: Option<Located<String>>,
     pub holidays: Option<Vec<Located<String>>>,
@@ -188,6 +190,14 @@ impl<'de> Deserialize<'de> for Threshold {
 pub enum ActionText {
     Alert,
     Restart,
+}
+
+/// Whether a rule or probe folds into its watch's incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentText {
+    Fold,
+    Apart,
 }
 
 /// `[watch.journal]`: read the watch's lines from the systemd journal.
@@ -271,6 +281,9 @@ pub struct RawRule {
     pub enabled: Option<Located<bool>>,
     /// What to do when it fires: `["alert"]` (default) or `["alert", "restart"]`.
     pub then: Option<Vec<Located<ActionText>>>,
+    /// `"fold"` (default): folded into the watch's incident while one is open; `"apart"`:
+    /// always its own messages (see docs/alerts.md, "Incidents, silences, acks").
+    pub incident: Option<Located<IncidentText>>,
 }
 
 /// The `when` of a rule.
@@ -516,7 +529,8 @@ impl RawRule {
             holidays_file,
             severity,
             enabled,
-            then
+            then,
+            incident
         );
     }
 }

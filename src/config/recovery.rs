@@ -10,7 +10,7 @@ use crate::config::located::resolve_path;
 use crate::config::located::{Located, SourceMap};
 use crate::config::range::{self, days, ms, secs};
 use crate::config::raw::{
-    ActionText, ProbeKindText, RawProbe, RawRestart, SeverityText, Threshold,
+    ActionText, IncidentText, ProbeKindText, RawProbe, RawRestart, SeverityText, Threshold,
 };
 use crate::core::alert::Severity;
 
@@ -56,6 +56,8 @@ pub struct ProbeConfig {
     pub failures: u32,
     pub severity: Severity,
     pub then_restart: bool,
+    /// `incident = "apart"`: never folded into the watch's incident.
+    pub apart: bool,
     /// When its verdicts count (`active`, `holidays`); `None`: always.
     pub schedule: Option<std::sync::Arc<crate::config::schedule::Schedule>>,
 }
@@ -131,6 +133,13 @@ pub fn wants_restart(then: &Option<Vec<Located<ActionText>>>) -> bool {
     then.iter()
         .flatten()
         .any(|a| a.value == ActionText::Restart)
+}
+
+/// Whether `incident = "apart"` is set.
+pub fn is_apart(incident: &Option<Located<IncidentText>>) -> bool {
+    incident
+        .as_ref()
+        .is_some_and(|i| i.value == IncidentText::Apart)
 }
 
 /// `[watch.restart]`, or the default one when the watch has a `unit`.
@@ -310,6 +319,7 @@ pub fn resolve_probe(
             _ => Severity::Critical,
         },
         then_restart: wants_restart(&p.then),
+        apart: is_apart(&p.incident),
         schedule: crate::config::schedule::resolve_schedule(
             &p.name.value,
             p.active.as_ref(),

@@ -132,6 +132,7 @@ pub(super) fn resolve_rule(
         severity,
         kind,
         then_restart: recovery::wants_restart(&r.then),
+        apart: recovery::is_apart(&r.incident),
         schedule,
     })
 }

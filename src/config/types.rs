@@ -147,6 +147,8 @@ pub struct RuleConfig {
     pub kind: RuleKind,
     /// `then = ["alert", "restart"]`: firing asks for a restart of the watch's service.
     pub then_restart: bool,
+    /// `incident = "apart"`: never folded into the watch's incident.
+    pub apart: bool,
     /// When the rule is active (`active`, `holidays`); `None`: always.
     pub schedule: Option<std::sync::Arc<crate::config::schedule::Schedule>>,
 }

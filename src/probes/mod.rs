@@ -647,6 +647,7 @@ mod tests {
             failures: 1,
             severity: Severity::Warning,
             then_restart: false,
+            apart: false,
             schedule: None,
         };
         let client = reqwest::Client::new();

@@ -145,6 +145,7 @@ mod tests {
             failures,
             severity: crate::core::alert::Severity::Critical,
             then_restart: false,
+            apart: false,
             schedule: None,
         }
     }

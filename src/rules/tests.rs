@@ -43,6 +43,7 @@ fn rule(name: &str, kind: RuleKind) -> RuleConfig {
         severity: Severity::Critical,
         kind,
         then_restart: false,
+        apart: false,
         schedule: None,
     }
 }
@@ -802,6 +803,7 @@ fn a_probe_down_outside_its_schedule_fires_when_the_schedule_opens() {
         failures: 1,
         severity: Severity::Critical,
         then_restart: false,
+        apart: false,
         schedule: Some(Arc::new(schedule)),
     });
     let mut h = Harness::new(vec![w]);

@@ -1,6 +1,9 @@
 //! The `email` channel: SMTP through `lettre` over tokio and rustls. STARTTLS (587),
 //! implicit TLS (465) or, for a relay on this machine only, plain; login when a username is
-//! set; one message per batch to every recipient.
+//! set; one message per batch to every recipient. An incident's opening gets a `Message-ID`
+//! made from its thread key and the host, its end `In-Reply-To` and `References` naming that
+//! id: mail clients show the two as one thread, across restarts of logwarden, with nothing
+//! to remember.
 
 use std::time::Duration;
 
@@ -84,6 +87,16 @@ impl Channel for Email {
             for to in &self.to {
                 msg = msg.to(to.clone());
             }
+            if let Some(n) = batch.iter().find(|n| n.thread.is_some()) {
+                if let Some(t) = &n.thread {
+                    let id = thread_message_id(&t.key, &n.host);
+                    msg = if t.opens {
+                        msg.message_id(Some(id))
+                    } else {
+                        msg.in_reply_to(id.clone()).references(id)
+                    };
+                }
+            }
             let body = render::body(batch, self.template.as_deref());
             let msg = msg
                 .body(body)
@@ -99,6 +112,17 @@ impl Channel for Email {
             }
         })
     }
+}
+
+/// The `Message-ID` of the mail that opens thread `key` about `host`: `<KEY@HOST>`, the host
+/// reduced to what a message id may hold.
+pub fn thread_message_id(key: &str, host: &str) -> String {
+    let host: String = host
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
+        .collect();
+    let host = if host.is_empty() { "logwarden" } else { &host };
+    format!("<{key}.logwarden@{host}>")
 }
 
 /// A permanent SMTP answer (5xx: bad login, refused recipient) will not pass by retrying.

@@ -2,6 +2,8 @@
 //! `reqwest` client, plain text cut to Telegram's 4096-character limit, `api_url`
 //! overridable (a local Bot API server, or a test server). A 429 answer's
 //! `parameters.retry_after` is handed to the delivery worker, which waits exactly that long.
+//! An incident's end is sent as a reply (`reply_to_message_id`) to its opening, whose
+//! `message_id` (from `sendMessage`'s answer) is kept in `state_dir` (`actions::threads`).
 //!
 //! Not `teloxide-core`, though it was requested: it sleeps 10 s inside every request that
 //! gets a 5xx answer (a retry delay of its own we cannot turn off, against our single retry
@@ -12,6 +14,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::actions::notification::Notification;
+use crate::actions::threads::Threads;
 use crate::actions::{render, Channel, SendError, SendFuture};
 use crate::config::channels::TelegramConfig;
 use crate::config::Secret;
@@ -28,6 +31,8 @@ pub struct Telegram {
     template: Option<String>,
     http: reqwest::Client,
     timeout: Duration,
+    /// The `message_id`s of the messages that opened incident threads.
+    threads: Threads,
 }
 
 impl Telegram {
@@ -36,6 +41,7 @@ impl Telegram {
         template: Option<String>,
         http: reqwest::Client,
         timeout: Duration,
+        threads: Threads,
     ) -> Result<Telegram, String> {
         reqwest::Url::parse(&cfg.api_url).map_err(|e| format!("api_url is not a URL: {e}"))?;
         let chat = match cfg.chat_id.parse::<i64>() {
@@ -52,6 +58,7 @@ impl Telegram {
             template,
             http,
             timeout,
+            threads,
         })
     }
 }
@@ -59,7 +66,17 @@ impl Telegram {
 impl Channel for Telegram {
     fn send<'a>(&'a self, batch: &'a [Notification]) -> SendFuture<'a> {
         Box::pin(async move {
-            let body = payload(&self.chat, batch, self.template.as_deref());
+            let mut body = payload(&self.chat, batch, self.template.as_deref());
+            let thread = batch.iter().find_map(|n| n.thread.as_ref());
+            let reply_to = thread
+                .filter(|t| !t.opens)
+                .and_then(|t| self.threads.get(&t.key))
+                .and_then(|id| id.parse::<i64>().ok());
+            if let Some(id) = reply_to {
+                // A reply to a message deleted meanwhile is sent as a plain message.
+                body["reply_to_message_id"] = json!(id);
+                body["allow_sending_without_reply"] = json!(true);
+            }
             let resp = self
                 .http
                 .post(self.endpoint.expose())
@@ -74,6 +91,12 @@ impl Channel for Telegram {
                 Err(e) => return Err(SendError::from_reqwest(e)),
             };
             if status.is_success() && answer["ok"] == true {
+                if let (Some(t), Some(id)) = (
+                    thread.filter(|t| t.opens),
+                    answer["result"]["message_id"].as_i64(),
+                ) {
+                    self.threads.put(&t.key, id.to_string());
+                }
                 return Ok(());
             }
             Err(classify(status, &answer))

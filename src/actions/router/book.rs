@@ -1,6 +1,7 @@
 //! The book of open alerts: what fired and was notified, persisted in
 //! `state_dir/alerts.json` so a restart of logwarden neither notifies a still-firing alert
-//! twice nor forgets to resolve it.
+//! twice nor forgets to resolve it, and the open incidents with them (so their end replies
+//! in their thread after a restart of logwarden).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::notification::unix_ms;
 use crate::actions::operator::OpenAlert;
+use crate::actions::router::incident::{Incident, Incidents};
 use crate::core::alert::Alert;
 use crate::core::state_file;
 
@@ -46,56 +48,79 @@ pub(super) struct Open {
     /// restart).
     #[serde(skip)]
     pub(super) remind_at: Option<tokio::time::Instant>,
+    /// The incident it belongs to (see `incident`): the one it opened, or folded into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) incident: Option<u64>,
+    /// Folded into its incident: none of its own messages or reminders while that is open.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) folded: bool,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Book {
     version: u32,
     open: Vec<Open>,
+    /// The open incidents (see `incident`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    incidents: Vec<Incident>,
 }
 
-/// Writes the open alerts to `path` (atomically).
-pub(super) fn save(path: &Path, open: &BTreeMap<Key, Open>) -> std::io::Result<()> {
+/// Writes the open alerts and incidents to `path` (atomically).
+pub(super) fn save(
+    path: &Path,
+    open: &BTreeMap<Key, Open>,
+    incidents: &Incidents,
+) -> std::io::Result<()> {
     let book = Book {
         version: BOOK_VERSION,
         open: open.values().cloned().collect(),
+        incidents: incidents.values().cloned().collect(),
     };
     let bytes = serde_json::to_vec_pretty(&book).map_err(std::io::Error::other)?;
     state_file::write_atomic(path, &bytes)
 }
 
 /// Reads what an earlier run left open: each alert carried (see the router's module doc),
-/// its next reminder due `repeat` after its last notice.
-pub(super) fn load(path: &Path, repeat: Duration) -> BTreeMap<Key, Open> {
+/// its next reminder due `repeat` after its last notice; and the open incidents.
+pub(super) fn load(path: &Path, repeat: Duration) -> (BTreeMap<Key, Open>, Incidents) {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return BTreeMap::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Default::default(),
         Err(e) => {
             tracing::warn!(error = %e, path = %path.display(), "cannot read the open alerts");
-            return BTreeMap::new();
+            return Default::default();
         }
     };
     match serde_json::from_slice::<Book>(&bytes) {
-        Ok(b) if state_file::check_version(b.version, BOOK_VERSION).is_ok() => b
-            .open
-            .into_iter()
-            .map(|mut o| {
-                o.carried = true;
-                let ago = unix_ms(SystemTime::now()).saturating_sub(o.notified_ms);
-                o.remind_at = (!o.held && o.acked_by.is_none()).then(|| {
-                    tokio::time::Instant::now() + repeat.saturating_sub(Duration::from_millis(ago))
-                });
-                (o.alert.key(), o)
-            })
-            .collect(),
+        Ok(b) if state_file::check_version(b.version, BOOK_VERSION).is_ok() => {
+            let open = b
+                .open
+                .into_iter()
+                .map(|mut o| {
+                    o.carried = true;
+                    let ago = unix_ms(SystemTime::now()).saturating_sub(o.notified_ms);
+                    o.remind_at = (!o.held && o.acked_by.is_none() && !o.folded).then(|| {
+                        tokio::time::Instant::now()
+                            + repeat.saturating_sub(Duration::from_millis(ago))
+                    });
+                    (o.alert.key(), o)
+                })
+                .collect();
+            let incidents = b
+                .incidents
+                .into_iter()
+                .map(|i| (i.alert.watch.clone(), i))
+                .collect();
+            (open, incidents)
+        }
         Ok(b) => {
             let e = state_file::check_version(b.version, BOOK_VERSION).err();
             tracing::warn!(path = %path.display(), "open alerts file ignored: {}", e.map(|e| e.to_string()).unwrap_or_default());
-            BTreeMap::new()
+            Default::default()
         }
         Err(e) => {
             tracing::warn!(error = %e, path = %path.display(), "open alerts file unreadable; ignored");
-            BTreeMap::new()
+            Default::default()
         }
     }
 }
@@ -104,6 +129,7 @@ pub(super) fn load(path: &Path, repeat: Duration) -> BTreeMap<Key, Open> {
 /// the file cannot be read), for commands run beside the daemon (`logwarden ack`).
 pub fn open_alerts(state_dir: &Path) -> Vec<OpenAlert> {
     load(&state_dir.join(BOOK_FILE), Duration::ZERO)
+        .0
         .into_values()
         .map(|o| OpenAlert {
             watch: o.alert.watch,

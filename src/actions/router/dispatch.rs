@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::actions::notification::{next_id, Kind, Notification, VERSION};
+use crate::actions::notification::{next_id, Kind, Notification, Thread, VERSION};
 use crate::actions::quiet_hours;
 use crate::actions::router::book::{self, Key, Open};
+use crate::actions::router::incident::Incidents;
 use crate::actions::router::operator_view::OperatorView;
 use crate::actions::spool::Spool;
 use crate::config::channels::QuietHours;
@@ -43,6 +44,10 @@ pub(super) struct Shared {
     pub(super) wall: WallTime,
     /// The silences and acknowledgements last read from the operator's file.
     pub(super) operator: Mutex<OperatorView>,
+    /// The open incidents by watch (locked after `open` when both are).
+    pub(super) incidents: Mutex<Incidents>,
+    /// Wakes the reminder task when an incident's settle time was set.
+    pub(super) wake: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -84,6 +89,18 @@ impl Shared {
         since_ms: Option<u64>,
         channels: &[String],
     ) -> Vec<Notification> {
+        self.make_in(alert, kind, since_ms, channels, None)
+    }
+
+    /// `make`, the notifications in an incident's `thread`.
+    pub(super) fn make_in(
+        &self,
+        alert: &Alert,
+        kind: Kind,
+        since_ms: Option<u64>,
+        channels: &[String],
+        thread: Option<&Thread>,
+    ) -> Vec<Notification> {
         let channels: Vec<String> = channels
             .iter()
             .filter(|c| self.targets.contains_key(*c))
@@ -109,6 +126,7 @@ impl Shared {
                     origin,
                     siblings: channels.clone(),
                     position: None,
+                    thread: thread.cloned(),
                 }
             })
             .collect()
@@ -146,6 +164,11 @@ impl Shared {
         channels: &[String],
     ) {
         let notes = self.make(alert, kind, since_ms, channels);
+        self.send_now(notes);
+    }
+
+    /// Spools, syncs and queues notifications made outside an alert.
+    pub(super) fn send_now(&self, notes: Vec<Notification>) {
         for n in &notes {
             self.write(n);
         }
@@ -163,8 +186,10 @@ impl Shared {
 
     /// Saves the open alerts (see `book`).
     pub(super) fn save_book(&self) {
-        let Ok(open) = self.open.lock() else { return };
-        if let Err(e) = book::save(&self.book_path, &open) {
+        let (Ok(open), Ok(incidents)) = (self.open.lock(), self.incidents.lock()) else {
+            return;
+        };
+        if let Err(e) = book::save(&self.book_path, &open, &incidents) {
             tracing::warn!(error = %e, path = %self.book_path.display(), "cannot save the open alerts");
             self.telemetry.on_spool_error();
         }

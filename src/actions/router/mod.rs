@@ -23,6 +23,7 @@
 mod book;
 mod dispatch;
 mod horizons;
+mod incident;
 mod operator_view;
 mod operator_watch;
 mod reminders;
@@ -42,6 +43,7 @@ use crate::actions::notification::{next_id, unix_ms, Kind, Notification};
 use crate::actions::redact::Redactor;
 use crate::actions::router::book::{Key, Open};
 use crate::actions::router::dispatch::{Shared, Target};
+use crate::actions::router::incident::Fold;
 use crate::actions::router::operator_view::OperatorView;
 
 use crate::actions::spool::Spool;
@@ -67,6 +69,8 @@ pub struct Router {
     shared: Arc<Shared>,
     /// Per watch: its unit and the rules whose firing asks for a restart.
     restarts: HashMap<String, (Option<String>, HashSet<String>)>,
+    /// The (watch, rule)s marked `incident = "apart"`: never folded into an incident.
+    apart: HashSet<Key>,
     /// Per (watch, rule): how long the rules may take to fire again after a start.
     horizons: HashMap<Key, Duration>,
     started: tokio::time::Instant,
@@ -130,7 +134,13 @@ impl Router {
         let mut tasks = Vec::new();
         let mut targets = HashMap::new();
         for (name, cfg) in &config.channels {
-            let channel = crate::actions::build_channel(name, cfg, format, &http)?;
+            let channel = crate::actions::build_channel(
+                name,
+                cfg,
+                format,
+                &http,
+                Some(&config.daemon.state_dir),
+            )?;
             let (Some(tx), Some(rx)) = (senders.get(name), receivers.remove(name)) else {
                 continue;
             };
@@ -180,7 +190,7 @@ impl Router {
             );
         }
         let book_path = config.daemon.state_dir.join(book::BOOK_FILE);
-        let open = book::load(&book_path, config.alerts.repeat);
+        let (open, incidents) = book::load(&book_path, config.alerts.repeat);
         let shared = Arc::new(Shared {
             open: Mutex::new(open),
             targets,
@@ -196,6 +206,8 @@ impl Router {
             telemetry,
             wall,
             operator: Mutex::new(OperatorView::load(&config.daemon.state_dir)),
+            incidents: Mutex::new(incidents),
+            wake: tokio::sync::Notify::new(),
         });
         let mut router = Router {
             shared: shared.clone(),
@@ -221,6 +233,18 @@ impl Router {
                         HashSet::new()
                     };
                     (w.name.clone(), (w.unit.clone(), on))
+                })
+                .collect(),
+            apart: config
+                .watches
+                .iter()
+                .flat_map(|w| {
+                    let rules = w.rules.iter().filter(|r| r.apart).map(|r| &r.name);
+                    let probes = w.probes.iter().filter(|p| p.apart).map(|p| &p.name);
+                    rules
+                        .chain(probes)
+                        .map(|r| (w.name.clone(), r.clone()))
+                        .collect::<Vec<_>>()
                 })
                 .collect(),
             horizons: horizons::horizons(config),
@@ -254,6 +278,49 @@ impl Router {
         horizons::carry_deadlines(open.unwrap_or_default(), &self.horizons, self.started)
     }
 
+    /// Whether `alert`'s rule asks for a restart of its watch.
+    fn is_cause(&self, alert: &Alert) -> bool {
+        self.restarts
+            .get(&alert.watch)
+            .is_some_and(|(_, on)| on.contains(&alert.rule))
+    }
+
+    /// What `alert` does to its watch's incident (see `incident`): only watches with
+    /// automatic restarts have incidents; the hand-over, acknowledgements and rules marked
+    /// `incident = "apart"` stay apart, and so does a firing already in the book (carried
+    /// over a restart of logwarden: the router's usual path knows it).
+    fn fold_of(&self, alert: &Alert) -> Fold {
+        use crate::core::rule_names::{ACK_RULE, HANDOVER_RULE};
+        let Some((_, on)) = self.restarts.get(&alert.watch) else {
+            return Fold::Apart;
+        };
+        if on.is_empty()
+            || alert.rule == HANDOVER_RULE
+            || alert.rule == ACK_RULE
+            || self.apart.contains(&alert.key())
+        {
+            return Fold::Apart;
+        }
+        let s = &self.shared;
+        let (Ok(open), Ok(incidents)) = (s.open.lock(), s.incidents.lock()) else {
+            return Fold::Apart;
+        };
+        let booked = open.get(&alert.key());
+        match (incidents.get(&alert.watch), alert.state) {
+            (Some(_), AlertState::Firing) if booked.is_none() => Fold::Into,
+            (Some(inc), AlertState::Resolved)
+                if booked.is_some_and(|o| o.incident == Some(inc.id)) =>
+            {
+                Fold::Into
+            }
+            (Some(_), AlertState::Event) => Fold::Into,
+            (None, AlertState::Firing) if booked.is_none() && on.contains(&alert.rule) => {
+                Fold::Opens
+            }
+            _ => Fold::Apart,
+        }
+    }
+
     /// Handles one alert from the rules or the supervisor, already redacted where it entered
     /// the pipeline (`pipeline::take_alert`): its notifications wait for the next `flush`
     /// (spooled) and `release` (queued to the channels).
@@ -272,6 +339,21 @@ impl Router {
             }
         }
         let s = &self.shared;
+        match self.fold_of(&alert) {
+            Fold::Apart => {}
+            Fold::Opens => {
+                let held = s.silenced(&alert.watch, &alert.rule).is_some();
+                self.pending.extend(s.open_incident(&alert, held));
+                s.save_book();
+                return;
+            }
+            Fold::Into => {
+                let is_cause = self.is_cause(&alert);
+                self.pending.extend(s.fold_into(&alert, is_cause));
+                s.save_book();
+                return;
+            }
+        }
         let key = alert.key();
         let now_ms = unix_ms(SystemTime::now());
         let silence = s.silenced(&alert.watch, &alert.rule);
@@ -316,6 +398,8 @@ impl Router {
                         held,
                         acked_by: None,
                         remind_at: (!held).then(|| tokio::time::Instant::now() + s.repeat),
+                        incident: None,
+                        folded: false,
                     },
                 );
                 if let Some(id) = &silence {

@@ -91,6 +91,10 @@ impl Shared {
                     continue;
                 }
                 o.held = false;
+                if o.folded {
+                    // Told by its incident's messages, never on its own.
+                    continue;
+                }
                 o.notified_ms = unix_ms(SystemTime::now());
                 o.remind_at = o
                     .acked_by
@@ -103,7 +107,17 @@ impl Shared {
         for o in &released {
             tracing::info!(watch = %o.alert.watch, rule = %o.alert.rule,
                 "no silence covers this firing alert any more: notified now");
-            self.notify(&o.alert, Kind::Notice, Some(o.since_ms), &o.channels);
+            let thread = o
+                .incident
+                .and_then(|id| self.opening_thread(&o.alert.watch, id));
+            let notes = self.make_in(
+                &o.alert,
+                Kind::Notice,
+                Some(o.since_ms),
+                &o.channels,
+                thread.as_ref(),
+            );
+            self.send_now(notes);
         }
         if !released.is_empty() {
             self.save_book();

@@ -43,8 +43,12 @@ pub(super) async fn remind(
                 wake = wake.min(at);
             }
         }
+        if let Some(at) = s.next_settle() {
+            wake = wake.min(at);
+        }
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}
+            _ = s.wake.notified() => {}
             _ = shutdown.wait() => return,
         }
         let now = tokio::time::Instant::now();
@@ -60,7 +64,20 @@ pub(super) async fn remind(
                     None
                 }
             });
-            if let Some(o) = closed.as_ref().filter(|o| o.held) {
+            if let Some(o) = closed.as_ref().filter(|o| o.incident.is_some()) {
+                // Part of an incident carried over the restart: its resolution folds into it.
+                let mut a = o.alert.clone();
+                a.state = AlertState::Resolved;
+                a.summary = "no longer detected since logwarden restarted".into();
+                a.line = None;
+                a.context.clear();
+                a.action = None;
+                if let Ok(mut open) = s.open.lock() {
+                    open.insert(key.clone(), o.clone());
+                }
+                s.send_now(s.fold_into(&a, true));
+                s.save_book();
+            } else if let Some(o) = closed.as_ref().filter(|o| o.held) {
                 // Never notified (held by a silence): nothing to resolve.
                 tracing::info!(watch = %o.alert.watch, rule = %o.alert.rule, "a firing held by a silence before the restart did not fire again: dropped");
                 s.save_book();
@@ -79,6 +96,12 @@ pub(super) async fn remind(
                 s.notify(&a, Kind::Notice, Some(o.since_ms), &o.channels);
                 s.save_book();
             }
+        }
+        // Incidents whose causes resolved and whose restart never reported.
+        for watch in s.settled(now) {
+            tracing::info!(watch = %watch, "no restart reported after its causes resolved: the incident ends");
+            s.send_now(s.end_incident(&watch));
+            s.save_book();
         }
         // Reminders for what keeps firing.
         let now_ms = unix_ms(SystemTime::now());
@@ -114,7 +137,7 @@ pub(super) async fn remind(
                 .lock()
                 .map(|o| {
                     o.values()
-                        .filter(|o| !o.held && o.channels.contains(name))
+                        .filter(|o| !o.held && !o.folded && o.channels.contains(name))
                         .cloned()
                         .collect()
                 })
@@ -132,6 +155,7 @@ pub(super) async fn remind(
                     origin: 0,
                     siblings: Vec::new(),
                     position: None,
+                    thread: None,
                 };
                 let _ = t.tx.send(n);
             }

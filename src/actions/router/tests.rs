@@ -72,6 +72,7 @@ async fn a_crash_between_spool_and_checkpoint_resumes_past_the_line_and_repairs_
         origin: 7,
         siblings: vec!["console".into(), "second".into()],
         position: Some(at(100)),
+        thread: None,
     };
     spool.write(&n).unwrap();
     let (_trigger, shutdown) = crate::core::shutdown::channel();
@@ -145,6 +146,7 @@ async fn a_notification_spooled_before_a_copytruncate_does_not_move_the_resume_p
             origin: 7,
             siblings: vec!["console".into()],
             position: Some(before_truncation.clone()),
+            thread: None,
         })
         .unwrap();
     let (_trigger, shutdown) = crate::core::shutdown::channel();
@@ -504,4 +506,243 @@ async fn held_firings_after_a_restart_are_sent_if_confirmed_and_dropped_if_not()
         .map(|o| o.rule)
         .collect();
     assert_eq!(open, ["confirmed"]);
+}
+
+/// The watch `bot` with automatic restarts: `log-stale` asks for one, `no-activity` does not,
+/// `noise` is marked `incident = "apart"`.
+fn restarting_bot() -> crate::config::WatchConfig {
+    use crate::config::recovery::{RestartConfig, RestartMethod};
+    use crate::config::{RuleConfig, RuleKind};
+    let rule = |name: &str, then_restart: bool, apart: bool| RuleConfig {
+        name: name.into(),
+        severity: Severity::Critical,
+        kind: RuleKind::Stale {
+            after: Duration::from_secs(60),
+        },
+        then_restart,
+        apart,
+        schedule: None,
+    };
+    let mut w = bot_watch(&["second"]);
+    w.unit = Some("bot.service".into());
+    w.restart = Some(RestartConfig {
+        method: RestartMethod::Systemd {
+            unit: "bot.service".into(),
+            user: None,
+        },
+        stop_timeout: Duration::from_secs(2),
+        verify_after: Duration::from_secs(10),
+        max_restarts: 3,
+        window: Duration::from_secs(3600),
+        backoff: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(4),
+        healthy_after: Duration::from_secs(60),
+        startup_grace: Duration::from_secs(1),
+        confirm: Vec::new(),
+    });
+    w.rules = vec![
+        rule("log-stale", true, false),
+        rule("no-activity", false, false),
+        rule("noise", false, true),
+    ];
+    w
+}
+
+/// A router for `restarting_bot` whose channel `second` holds everything (the spool shows
+/// every notification made), reminding every 4 h.
+fn incident_router(dir: &std::path::Path) -> (Router, crate::core::shutdown::ShutdownTrigger) {
+    let mut cfg = config(dir);
+    cfg.alerts.repeat = Duration::from_secs(4 * 3600);
+    if let Some(c) = cfg.channels.get_mut("second") {
+        c.group_wait = Duration::from_secs(100 * 86_400);
+    }
+    cfg.watches = vec![restarting_bot()];
+    let (trigger, shutdown) = crate::core::shutdown::channel();
+    let telemetry = Telemetry::new(&cfg);
+    let router = Router::start(&cfg, LogFormat::Json, telemetry, shutdown).unwrap();
+    (router, trigger)
+}
+
+fn bot_alert(rule: &str, state: AlertState, summary: &str) -> Alert {
+    Alert::new("bot", rule, Severity::Critical, state, summary.into())
+}
+
+fn send(router: &mut Router, a: Alert) {
+    router.accept(a);
+    router.flush_pending(None);
+    router.release_written();
+}
+
+/// (rule, state, thread opens?) of every notification made, in order.
+fn made(dir: &std::path::Path) -> Vec<(String, AlertState, Kind, Option<bool>)> {
+    let mut all = Spool::new(dir).load();
+    all.sort_by_key(|n| n.id);
+    all.into_iter()
+        .map(|n| {
+            (
+                n.alert.rule,
+                n.alert.state,
+                n.kind,
+                n.thread.map(|t| t.opens),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_incident_is_one_opening_and_one_threaded_end_and_a_folded_alert_outliving_it_is_its_own(
+) {
+    use crate::core::rule_names::RESTART_RULE;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut router, _trigger) = incident_router(dir.path());
+    send(
+        &mut router,
+        bot_alert("log-stale", AlertState::Firing, "no new line for 5m"),
+    );
+    send(
+        &mut router,
+        bot_alert(
+            "no-activity",
+            AlertState::Firing,
+            "0 matches of \"activity\" within 5m",
+        ),
+    );
+    send(
+        &mut router,
+        bot_alert(
+            "log-stale",
+            AlertState::Resolved,
+            "lines resumed after 5m of silence",
+        ),
+    );
+    let opening = Spool::new(dir.path()).load();
+    assert_eq!(opening.len(), 1, "folded: {:?}", made(dir.path()));
+    assert!(
+        opening[0]
+            .alert
+            .action
+            .as_deref()
+            .is_some_and(|a| a.starts_with("logwarden restarts bot.service")),
+        "{:?}",
+        opening[0].alert.action
+    );
+    // Folded, but judged and booked (what /status shows).
+    let booked = crate::actions::router::open_alerts(dir.path());
+    assert_eq!(
+        booked.iter().map(|o| o.rule.as_str()).collect::<Vec<_>>(),
+        ["no-activity"]
+    );
+
+    send(&mut router, bot_alert(RESTART_RULE, AlertState::Event,
+        "restarted (1 of at most 3 per window) because log-stale: no new line for 5m; verified healthy 2.1s after the problem was detected: the new process (PID 4242) wrote 12 log lines since its start"));
+    // `noise` stays apart, even inside an incident... (none is open now: it is its own anyway)
+    let m = made(dir.path());
+    assert_eq!(
+        m,
+        vec![
+            ("log-stale".into(), AlertState::Firing, Kind::Notice, Some(true)),
+            ("log-stale".into(), AlertState::Resolved, Kind::Notice, Some(false)),
+            ("no-activity".into(), AlertState::Firing, Kind::Notice, None),
+        ],
+        "the end replies in the thread; the folded no-activity still fires, so it becomes its own alert"
+    );
+    let mut all = Spool::new(dir.path()).load();
+    all.sort_by_key(|n| n.id);
+    let end = &all[1].alert.summary;
+    assert!(
+        end.starts_with("incident over: log-stale resolved: lines resumed"),
+        "{end}"
+    );
+    assert!(
+        end.contains("new process (PID 4242) wrote 12 log lines"),
+        "{end}"
+    );
+    assert_eq!(
+        all[0].thread.as_ref().map(|t| &t.key),
+        all[1].thread.as_ref().map(|t| &t.key)
+    );
+
+    // Its own now: reminded, and its resolution is sent.
+    tokio::time::sleep(Duration::from_secs(4 * 3600 + 1)).await;
+    send(
+        &mut router,
+        bot_alert("no-activity", AlertState::Resolved, "activity again"),
+    );
+    let m = made(dir.path());
+    assert_eq!(
+        &m[3..],
+        &[
+            (
+                "no-activity".into(),
+                AlertState::Firing,
+                Kind::Reminder,
+                None
+            ),
+            (
+                "no-activity".into(),
+                AlertState::Resolved,
+                Kind::Notice,
+                None
+            ),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn folded_resolutions_are_never_lost_and_an_incident_without_a_restart_report_ends_after_settling(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut router, _trigger) = incident_router(dir.path());
+    send(
+        &mut router,
+        bot_alert("log-stale", AlertState::Firing, "no new line for 5m"),
+    );
+    send(
+        &mut router,
+        bot_alert("no-activity", AlertState::Firing, "0 matches"),
+    );
+    send(&mut router, bot_alert("noise", AlertState::Firing, "apart"));
+    send(
+        &mut router,
+        bot_alert("no-activity", AlertState::Resolved, "activity again"),
+    );
+    // A reminder of the incident is the cause's; the folded alert gets none.
+    tokio::time::sleep(Duration::from_secs(4 * 3600 + 1)).await;
+    send(
+        &mut router,
+        bot_alert("log-stale", AlertState::Resolved, "lines resumed"),
+    );
+    let m = made(dir.path());
+    assert_eq!(
+        m,
+        vec![
+            (
+                "log-stale".into(),
+                AlertState::Firing,
+                Kind::Notice,
+                Some(true)
+            ),
+            ("noise".into(), AlertState::Firing, Kind::Notice, None),
+            ("log-stale".into(), AlertState::Firing, Kind::Reminder, None),
+            ("noise".into(), AlertState::Firing, Kind::Reminder, None),
+        ],
+        "the restart asked for has not reported yet: the incident waits"
+    );
+    tokio::time::sleep(super::incident::SETTLE + Duration::from_secs(1)).await;
+    let mut all = Spool::new(dir.path()).load();
+    all.sort_by_key(|n| n.id);
+    assert_eq!(all.len(), 5, "{:?}", made(dir.path()));
+    let end = &all[4];
+    assert_eq!(
+        (end.alert.rule.as_str(), end.alert.state),
+        ("log-stale", AlertState::Resolved)
+    );
+    assert_eq!(end.thread.as_ref().map(|t| t.opens), Some(false));
+    assert_eq!(
+        end.alert.summary,
+        "incident over: no-activity resolved: activity again; log-stale resolved: lines resumed"
+    );
+    assert!(crate::actions::router::open_alerts(dir.path())
+        .iter()
+        .all(|o| o.rule == "noise"));
 }

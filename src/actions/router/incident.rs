@@ -1,0 +1,302 @@
+//! Incidents: the alerts of one watch that share a cause, told as one story. On a watch with
+//! automatic restarts, the firing of a rule or probe that asks for a restart opens an
+//! incident (unless it is already open); while the incident is open, every other alert of
+//! the watch — firings, resolutions, events, the supervisor's restart events — folds into it
+//! instead of being sent on its own (rules marked `incident = "apart"` and the hand-over
+//! alert excepted). The incident is one message per channel when it opens (the cause's
+//! firing, with what logwarden does about it) and one when it ends (the restart's outcome and
+//! everything that resolved inside), the end a reply in the same thread
+//! (`Notification::thread`).
+//!
+//! The incident ends when no cause fires any more and the restart it promised reported
+//! (or `SETTLE` after the last cause resolved, if the supervisor never reports: restarts
+//! paused, a `confirm` missing). Folded alerts are still judged, kept in the book (so
+//! `/status` shows them, marked `folded`), and never lose their resolution: one that resolved
+//! inside is named in the end message; one still firing when the incident ends becomes its
+//! own alert (its firing sent then, its resolution later). A silence over the cause holds the
+//! incident's messages like any firing (`held`); an ack of the cause stops its reminders, the
+//! incident's only ones.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::actions::notification::{next_id, unix_ms, Kind, Notification, Thread};
+use crate::actions::router::book::{Key, Open};
+use crate::actions::router::dispatch::Shared;
+use crate::core::alert::{Alert, AlertState};
+
+/// How long an incident whose causes all resolved waits for the restart it promised to
+/// report before it ends anyway.
+pub(super) const SETTLE: Duration = Duration::from_secs(30);
+
+/// One open incident of a watch; saved with the book.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Incident {
+    /// Unique: the thread's key in every channel.
+    pub(super) id: u64,
+    /// The firing that opened it, as notified.
+    pub(super) alert: Alert,
+    /// Unix ms of the opening.
+    pub(super) since_ms: u64,
+    /// Where its messages go: those of its opening.
+    pub(super) channels: Vec<String>,
+    /// Opened while a silence covered the cause: its messages are not sent until the
+    /// silence ends (the end is dropped if the opening never was sent).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) held: bool,
+    /// Rules asking for a restart that fire now.
+    pub(super) causes: Vec<String>,
+    /// A cause asked for a restart and the supervisor has not reported one since.
+    pub(super) awaiting_restart: bool,
+    /// What happened inside, in order (restart events, resolutions, folded events), for the
+    /// end message.
+    pub(super) story: Vec<String>,
+    /// When it ends although no restart reported (all causes resolved).
+    #[serde(skip)]
+    pub(super) settle_at: Option<tokio::time::Instant>,
+}
+
+impl Incident {
+    /// The thread tag of its messages: `opens` for the opening.
+    pub(super) fn thread(&self, opens: bool) -> Thread {
+        Thread {
+            key: format!("incident-{}", self.id),
+            opens,
+        }
+    }
+}
+
+/// Whether `action` (what the router says logwarden does about a firing) promises a restart.
+pub(super) fn promises_restart(action: Option<&str>) -> bool {
+    action.is_some_and(|a| a.starts_with("logwarden restarts") || a.starts_with("logwarden runs"))
+}
+
+/// What an alert does to the incidents, decided by the router (`Router::accept`).
+pub(super) enum Fold {
+    /// Not about an incident: the router handles it as ever.
+    Apart,
+    /// Opens an incident (a cause fired, none is open).
+    Opens,
+    /// Folds into the watch's open incident.
+    Into,
+}
+
+impl Shared {
+    /// Opens the incident of `alert`'s watch: books the cause (`held` if a silence covers it)
+    /// and returns the opening notifications (none while held).
+    pub(super) fn open_incident(&self, alert: &Alert, held: bool) -> Vec<Notification> {
+        let now_ms = unix_ms(SystemTime::now());
+        let channels = self.channels_for(&alert.watch, alert.severity);
+        let incident = Incident {
+            id: next_id(),
+            alert: alert.clone(),
+            since_ms: unix_ms(alert.at),
+            channels: channels.clone(),
+            held,
+            causes: vec![alert.rule.clone()],
+            awaiting_restart: promises_restart(alert.action.as_deref()),
+            story: Vec::new(),
+            settle_at: None,
+        };
+        let thread = incident.thread(true);
+        let (Ok(mut open), Ok(mut incidents)) = (self.open.lock(), self.incidents.lock()) else {
+            return Vec::new();
+        };
+        open.insert(
+            alert.key(),
+            Open {
+                alert: alert.clone(),
+                since_ms: incident.since_ms,
+                notified_ms: now_ms,
+                channels: channels.clone(),
+                carried: false,
+                held,
+                acked_by: None,
+                remind_at: (!held).then(|| tokio::time::Instant::now() + self.repeat),
+                incident: Some(incident.id),
+                folded: false,
+            },
+        );
+        tracing::info!(watch = %alert.watch, rule = %alert.rule, incident = incident.id, held,
+            "incident opened");
+        incidents.insert(alert.watch.clone(), incident);
+        drop(incidents);
+        drop(open);
+        if held {
+            self.telemetry.on_silenced(&channels);
+            return Vec::new();
+        }
+        self.make_in(alert, Kind::Notice, None, &channels, Some(&thread))
+    }
+
+    /// Folds `alert` into its watch's open incident (`is_cause`: its rule asks for a
+    /// restart). Returns what must be sent now: the end, if this ended it.
+    pub(super) fn fold_into(&self, alert: &Alert, is_cause: bool) -> Vec<Notification> {
+        let key = alert.key();
+        {
+            let (Ok(mut open), Ok(mut incidents)) = (self.open.lock(), self.incidents.lock())
+            else {
+                return Vec::new();
+            };
+            let Some(inc) = incidents.get_mut(&alert.watch) else {
+                return Vec::new();
+            };
+            match alert.state {
+                AlertState::Firing => {
+                    if is_cause {
+                        if !inc.causes.contains(&alert.rule) {
+                            inc.causes.push(alert.rule.clone());
+                        }
+                        inc.settle_at = None;
+                        inc.awaiting_restart |= promises_restart(alert.action.as_deref());
+                    }
+                    open.insert(
+                        key,
+                        Open {
+                            alert: alert.clone(),
+                            since_ms: unix_ms(alert.at),
+                            notified_ms: unix_ms(SystemTime::now()),
+                            channels: inc.channels.clone(),
+                            carried: false,
+                            held: inc.held,
+                            acked_by: None,
+                            remind_at: None,
+                            incident: Some(inc.id),
+                            folded: true,
+                        },
+                    );
+                    tracing::info!(watch = %alert.watch, rule = %alert.rule, incident = inc.id,
+                        "firing, folded into the open incident");
+                    return Vec::new();
+                }
+                AlertState::Resolved => {
+                    open.remove(&key);
+                    inc.causes.retain(|c| c != &alert.rule);
+                    inc.story
+                        .push(format!("{} resolved: {}", alert.rule, alert.summary));
+                }
+                AlertState::Event => {
+                    if alert.rule == crate::core::rule_names::RESTART_RULE {
+                        inc.awaiting_restart = false;
+                    }
+                    inc.story.push(alert.summary.clone());
+                }
+            }
+            tracing::info!(watch = %alert.watch, rule = %alert.rule, incident = inc.id,
+                state = ?alert.state, "folded into the open incident");
+            if !inc.causes.is_empty() {
+                return Vec::new();
+            }
+            if inc.awaiting_restart {
+                inc.settle_at = Some(tokio::time::Instant::now() + SETTLE);
+                self.wake.notify_one();
+                return Vec::new();
+            }
+        }
+        self.end_incident(&alert.watch)
+    }
+
+    /// Ends the incident of `watch`: its end message (a reply in its thread; none if its
+    /// opening was never sent), and the folded alerts still firing become alerts of their own
+    /// (their firing sent now).
+    pub(super) fn end_incident(&self, watch: &str) -> Vec<Notification> {
+        let (Ok(mut open), Ok(mut incidents)) = (self.open.lock(), self.incidents.lock()) else {
+            return Vec::new();
+        };
+        let Some(inc) = incidents.remove(watch) else {
+            return Vec::new();
+        };
+        drop(incidents);
+        let mut notes = Vec::new();
+        let mut end = inc.alert.clone();
+        end.state = AlertState::Resolved;
+        end.at = SystemTime::now();
+        end.summary = if inc.story.is_empty() {
+            "incident over".to_string()
+        } else {
+            format!("incident over: {}", inc.story.join("; "))
+        };
+        end.line = None;
+        end.context.clear();
+        end.action = None;
+        if inc.held {
+            tracing::info!(
+                watch,
+                incident = inc.id,
+                "incident ended while its opening was held by a silence: neither is sent"
+            );
+            self.telemetry.on_silenced(&inc.channels);
+        } else {
+            tracing::info!(watch, incident = inc.id, "incident ended");
+            notes.extend(self.make_in(
+                &end,
+                Kind::Notice,
+                Some(inc.since_ms),
+                &inc.channels,
+                Some(&inc.thread(false)),
+            ));
+        }
+        let outliving: Vec<Key> = open
+            .iter()
+            .filter(|(_, o)| o.incident == Some(inc.id))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in outliving {
+            let Some(o) = open.get_mut(&key) else {
+                continue;
+            };
+            // Its causes all resolved: what still fires is not a cause.
+            o.incident = None;
+            o.folded = false;
+            if o.held {
+                continue;
+            }
+            tracing::info!(watch = %key.0, rule = %key.1,
+                "still firing after its incident ended: now an alert of its own");
+            o.notified_ms = unix_ms(SystemTime::now());
+            o.remind_at = o
+                .acked_by
+                .is_none()
+                .then(|| tokio::time::Instant::now() + self.repeat);
+            let (alert, since, channels) = (o.alert.clone(), o.since_ms, o.channels.clone());
+            notes.extend(self.make(&alert, Kind::Notice, Some(since), &channels));
+        }
+        notes
+    }
+
+    /// The incidents whose settle time passed (ended by the reminder task).
+    pub(super) fn settled(&self, now: tokio::time::Instant) -> Vec<String> {
+        self.incidents
+            .lock()
+            .map(|i| {
+                i.iter()
+                    .filter(|(_, inc)| inc.settle_at.is_some_and(|at| at <= now))
+                    .map(|(w, _)| w.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The earliest settle time of an open incident.
+    pub(super) fn next_settle(&self) -> Option<tokio::time::Instant> {
+        self.incidents
+            .lock()
+            .ok()?
+            .values()
+            .filter_map(|i| i.settle_at)
+            .min()
+    }
+
+    /// The thread of the incident `id` is in, if it is open and `alert` opened it.
+    pub(super) fn opening_thread(&self, watch: &str, id: u64) -> Option<Thread> {
+        let mut incidents = self.incidents.lock().ok()?;
+        let inc = incidents.get_mut(watch).filter(|i| i.id == id)?;
+        inc.held = false;
+        Some(inc.thread(true))
+    }
+}
+
+/// The incidents of a book, by watch.
+pub(super) type Incidents = BTreeMap<String, Incident>;
