@@ -84,7 +84,7 @@ state_dir = "{state}"
 poll_interval = "200ms"
 
 [alerts]
-group_wait = "1s"
+group_wait = "0s"
 
 [[watch]]
 name = "bot"
