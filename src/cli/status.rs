@@ -104,6 +104,9 @@ fn print_human(v: &StatusReport) {
             if let Some(id) = &r.silenced {
                 marks.push_str(&format!(" (silenced by {id})"));
             }
+            if let Some(by) = &r.incident {
+                marks.push_str(&format!(" (in the incident {by} opened)"));
+            }
             if let Some(who) = &r.acked_by {
                 marks.push_str(&format!(" (acked by {})", escape_controls(who, false)));
             }

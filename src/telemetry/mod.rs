@@ -65,6 +65,10 @@ pub struct RuleStatus {
     /// Who acknowledged it while it fires (no reminders); filled in by `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acked_by: Option<String>,
+    /// While it fires as part of an incident: the rule or probe that opened it (this one
+    /// included); filled in by `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
 }
 
 /// Matched lines of one watch per pattern slot: in all, and per minute of the last day.
@@ -153,6 +157,7 @@ impl Telemetry {
             probe,
             silenced: None,
             acked_by: None,
+            incident: None,
         };
         let mut rules = BTreeMap::new();
         for w in &config.watches {
@@ -227,6 +232,7 @@ impl Telemetry {
                         probe,
                         silenced: None,
                         acked_by: None,
+                        incident: None,
                     },
                 );
             }
@@ -296,11 +302,20 @@ impl Telemetry {
         error: Option<String>,
     ) {
         if let Ok(mut o) = self.operator.lock() {
+            let incidents = std::mem::take(&mut o.incidents);
             *o = status::OperatorStatus {
                 silences,
                 acks,
                 error,
+                incidents,
             };
+        }
+    }
+
+    /// Records the alerts that fire as part of an incident (shown in `status`).
+    pub fn set_incidents(&self, incidents: Vec<status::IncidentStatus>) {
+        if let Ok(mut o) = self.operator.lock() {
+            o.incidents = incidents;
         }
     }
 

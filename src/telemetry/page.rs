@@ -452,6 +452,7 @@ mod tests {
                 probe: false,
                 silenced: Some(format!("id{evil}")),
                 acked_by: Some(format!("u{evil}")),
+                incident: None,
             },
         );
         rules.insert(
@@ -464,6 +465,7 @@ mod tests {
                 probe: true,
                 silenced: None,
                 acked_by: None,
+                incident: None,
             },
         );
         let mut restart = Alert::new(

@@ -51,12 +51,23 @@ pub struct AckStatus {
     pub who: String,
 }
 
+/// An open alert that is part of an incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentStatus {
+    pub watch: String,
+    pub rule: String,
+    /// The rule or probe whose firing opened the incident.
+    pub opened_by: String,
+}
+
 /// What the router last read of the operator's file.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct OperatorStatus {
     pub(crate) silences: Vec<SilenceStatus>,
     pub(crate) acks: Vec<AckStatus>,
     pub(crate) error: Option<String>,
+    /// The open alerts that are part of an incident (from the router's book).
+    pub(crate) incidents: Vec<IncidentStatus>,
 }
 
 impl OperatorStatus {
@@ -75,6 +86,11 @@ impl OperatorStatus {
                 .iter()
                 .find(|a| a.watch == watch && &a.rule == name && r.firing)
                 .map(|a| a.who.clone());
+            r.incident = self
+                .incidents
+                .iter()
+                .find(|i| i.watch == watch && &i.rule == name && r.firing)
+                .map(|i| i.opened_by.clone());
         }
     }
 }

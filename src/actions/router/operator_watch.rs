@@ -19,7 +19,7 @@ use crate::actions::router::dispatch::Shared;
 use crate::core::alert::{Alert, AlertState};
 use crate::core::rule_names::ACK_RULE;
 use crate::core::shutdown::Shutdown;
-use crate::telemetry::status::{AckStatus, SilenceStatus};
+use crate::telemetry::status::{AckStatus, IncidentStatus, SilenceStatus};
 
 /// How often the operator's file is looked at: a person who just typed `logwarden silence`
 /// waits at most this long, and one `stat` a second costs nothing.
@@ -215,6 +215,22 @@ impl Shared {
             })
             .unwrap_or_default();
         self.telemetry.set_operator(silences, acks, error);
+        let in_incidents = match (self.open.lock(), self.incidents.lock()) {
+            (Ok(open), Ok(incidents)) => open
+                .values()
+                .filter_map(|o| {
+                    let id = o.incident?;
+                    let inc = incidents.get(&o.alert.watch).filter(|i| i.id == id)?;
+                    Some(IncidentStatus {
+                        watch: o.alert.watch.clone(),
+                        rule: o.alert.rule.clone(),
+                        opened_by: inc.alert.rule.clone(),
+                    })
+                })
+                .collect(),
+            _ => return,
+        };
+        self.telemetry.set_incidents(in_incidents);
     }
 
     /// When the next active silence ends, on this run's clock.

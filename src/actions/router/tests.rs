@@ -746,3 +746,89 @@ async fn folded_resolutions_are_never_lost_and_an_incident_without_a_restart_rep
         .iter()
         .all(|o| o.rule == "noise"));
 }
+
+/// A silence over the watch holds the incident's opening (and what folds into it); once it
+/// ends while the cause still fires, the opening is sent, and the end follows in its thread.
+#[tokio::test(start_paused = true)]
+async fn a_silence_holds_an_incident_and_its_end_follows_the_released_opening_in_its_thread() {
+    use crate::actions::operator::store::{self, Scope, Silence, StoreError};
+    use crate::core::rule_names::RESTART_RULE;
+    let dir = tempfile::tempdir().unwrap();
+    let now_ms = unix_ms(SystemTime::now());
+    store::update::<_, StoreError>(dir.path(), now_ms, |st| {
+        st.silences.push(Silence {
+            id: "0000abcd".into(),
+            scope: Scope {
+                watch: "bot".into(),
+                rule: None,
+            },
+            starts_ms: now_ms,
+            ends_ms: now_ms + 60_000,
+            reason: String::new(),
+            who: "root".into(),
+        });
+        Ok(())
+    })
+    .unwrap();
+    let (mut router, _trigger) = incident_router(dir.path());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    send(
+        &mut router,
+        bot_alert("log-stale", AlertState::Firing, "no new line for 5m"),
+    );
+    send(
+        &mut router,
+        bot_alert("no-activity", AlertState::Firing, "0 matches"),
+    );
+    assert_eq!(made(dir.path()), vec![], "held by the silence");
+    // The silence ends (it is wall-clock time; the test's clock is tokio's).
+    store::update::<_, StoreError>(dir.path(), now_ms, |st| {
+        st.silences.clear();
+        Ok(())
+    })
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        made(dir.path()),
+        vec![(
+            "log-stale".into(),
+            AlertState::Firing,
+            Kind::Notice,
+            Some(true)
+        )],
+        "the opening is released; the folded alert stays folded"
+    );
+    send(
+        &mut router,
+        bot_alert("no-activity", AlertState::Resolved, "activity again"),
+    );
+    send(
+        &mut router,
+        bot_alert("log-stale", AlertState::Resolved, "lines resumed"),
+    );
+    send(
+        &mut router,
+        bot_alert(
+            RESTART_RULE,
+            AlertState::Event,
+            "restarted; verified healthy",
+        ),
+    );
+    assert_eq!(
+        made(dir.path()),
+        vec![
+            (
+                "log-stale".into(),
+                AlertState::Firing,
+                Kind::Notice,
+                Some(true)
+            ),
+            (
+                "log-stale".into(),
+                AlertState::Resolved,
+                Kind::Notice,
+                Some(false)
+            ),
+        ]
+    );
+}
