@@ -1551,3 +1551,24 @@ fn every_number_key_of_the_schema_has_a_row_in_the_range_table() {
     }
     assert!(missing.is_empty(), "no range row for: {missing:?}");
 }
+
+#[test]
+fn incident_apart_is_read_from_a_rule_and_a_drop_in_and_a_wrong_value_is_placed() {
+    let main = format!("{BASE}  incident = \"apart\"\n");
+    let c = main_only(&main).unwrap();
+    assert!(c.watches[0].rules[0].apart);
+    let c = with_dropin(
+        BASE,
+        "[[watch]]\nname = \"bot\"\n  [[watch.rule]]\n  name = \"error-burst\"\n  incident = \"apart\"\n",
+    )
+    .unwrap();
+    assert!(c.watches[0].rules[0].apart, "merged from the drop-in");
+    assert!(
+        !main_only(BASE).unwrap().watches[0].rules[0].apart,
+        "fold by default"
+    );
+    let bad = format!("{BASE}  incident = \"maybe\"\n");
+    let p = one_problem(main_only(&bad));
+    assert_starts(&p, &at("main.toml", &bad, "\"maybe\""));
+    assert!(p.contains("expected `fold` or `apart`"), "{p}");
+}
