@@ -135,13 +135,6 @@ pub fn wants_restart(then: &Option<Vec<Located<ActionText>>>) -> bool {
         .any(|a| a.value == ActionText::Restart)
 }
 
-/// Whether `incident = "apart"` is set.
-pub fn is_apart(incident: &Option<Located<IncidentText>>) -> bool {
-    incident
-        .as_ref()
-        .is_some_and(|i| i.value == IncidentText::Apart)
-}
-
 /// `[watch.restart]`, or the default one when the watch has a `unit`.
 pub fn resolve_restart(
     watch: &str,
@@ -319,7 +312,7 @@ pub fn resolve_probe(
             _ => Severity::Critical,
         },
         then_restart: wants_restart(&p.then),
-        apart: is_apart(&p.incident),
+        apart: p.incident.as_ref().map(|i| i.value) == Some(IncidentText::Apart),
         schedule: crate::config::schedule::resolve_schedule(
             &p.name.value,
             p.active.as_ref(),

@@ -3,7 +3,7 @@
 
 use crate::config::error::Diagnostics;
 use crate::config::located::SourceMap;
-use crate::config::raw::{severity_of, valid_name, RawRule, RuleKindText};
+use crate::config::raw::{severity_of, valid_name, IncidentText, RawRule, RuleKindText};
 use crate::config::recovery;
 use crate::config::rule_kinds::{self, KindCx};
 use crate::config::schedule::resolve_schedule;
@@ -132,7 +132,7 @@ pub(super) fn resolve_rule(
         severity,
         kind,
         then_restart: recovery::wants_restart(&r.then),
-        apart: recovery::is_apart(&r.incident),
+        apart: r.incident.as_ref().map(|i| i.value) == Some(IncidentText::Apart),
         schedule,
     })
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::actions::notification::unix_ms;
+use crate::actions::notification::Thread;
 use crate::actions::operator::OpenAlert;
-use crate::actions::router::incident::{Incident, Incidents};
 use crate::core::alert::Alert;
 use crate::core::state_file;
 
@@ -55,6 +55,46 @@ pub(super) struct Open {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(super) folded: bool,
 }
+
+/// One open incident of a watch; saved with the book.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Incident {
+    /// Unique: the thread's key in every channel.
+    pub(super) id: u64,
+    /// The firing that opened it, as notified.
+    pub(super) alert: Alert,
+    /// Unix ms of the opening.
+    pub(super) since_ms: u64,
+    /// Where its messages go: those of its opening.
+    pub(super) channels: Vec<String>,
+    /// Opened while a silence covered the cause: its messages are not sent until the
+    /// silence ends (the end is dropped if the opening never was sent).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) held: bool,
+    /// Rules asking for a restart that fire now.
+    pub(super) causes: Vec<String>,
+    /// A cause asked for a restart and the supervisor has not reported one since.
+    pub(super) awaiting_restart: bool,
+    /// What happened inside, in order (restart events, resolutions, folded events), for the
+    /// end message.
+    pub(super) story: Vec<String>,
+    /// When it ends although no restart reported (all causes resolved).
+    #[serde(skip)]
+    pub(super) settle_at: Option<tokio::time::Instant>,
+}
+
+impl Incident {
+    /// The thread tag of its messages: `opens` for the opening.
+    pub(super) fn thread(&self, opens: bool) -> Thread {
+        Thread {
+            key: format!("incident-{}", self.id),
+            opens,
+        }
+    }
+}
+
+/// The incidents of a book, by watch.
+pub(super) type Incidents = BTreeMap<String, Incident>;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Book {

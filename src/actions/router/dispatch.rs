@@ -11,8 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::actions::notification::{next_id, Kind, Notification, Thread, VERSION};
 use crate::actions::quiet_hours;
-use crate::actions::router::book::{self, Key, Open};
-use crate::actions::router::incident::Incidents;
+use crate::actions::router::book::{self, Incidents, Key, Open};
 use crate::actions::router::operator_view::OperatorView;
 use crate::actions::spool::Spool;
 use crate::config::channels::QuietHours;

@@ -17,12 +17,10 @@
 //! incident's messages like any firing (`held`); an ack of the cause stops its reminders, the
 //! incident's only ones.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use serde::{Deserialize, Serialize};
-
 use crate::actions::notification::{next_id, unix_ms, Kind, Notification, Thread};
+use crate::actions::router::book::Incident;
 use crate::actions::router::book::{Key, Open};
 use crate::actions::router::dispatch::Shared;
 use crate::core::alert::{Alert, AlertState};
@@ -30,43 +28,6 @@ use crate::core::alert::{Alert, AlertState};
 /// How long an incident whose causes all resolved waits for the restart it promised to
 /// report before it ends anyway.
 pub(super) const SETTLE: Duration = Duration::from_secs(30);
-
-/// One open incident of a watch; saved with the book.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct Incident {
-    /// Unique: the thread's key in every channel.
-    pub(super) id: u64,
-    /// The firing that opened it, as notified.
-    pub(super) alert: Alert,
-    /// Unix ms of the opening.
-    pub(super) since_ms: u64,
-    /// Where its messages go: those of its opening.
-    pub(super) channels: Vec<String>,
-    /// Opened while a silence covered the cause: its messages are not sent until the
-    /// silence ends (the end is dropped if the opening never was sent).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub(super) held: bool,
-    /// Rules asking for a restart that fire now.
-    pub(super) causes: Vec<String>,
-    /// A cause asked for a restart and the supervisor has not reported one since.
-    pub(super) awaiting_restart: bool,
-    /// What happened inside, in order (restart events, resolutions, folded events), for the
-    /// end message.
-    pub(super) story: Vec<String>,
-    /// When it ends although no restart reported (all causes resolved).
-    #[serde(skip)]
-    pub(super) settle_at: Option<tokio::time::Instant>,
-}
-
-impl Incident {
-    /// The thread tag of its messages: `opens` for the opening.
-    pub(super) fn thread(&self, opens: bool) -> Thread {
-        Thread {
-            key: format!("incident-{}", self.id),
-            opens,
-        }
-    }
-}
 
 /// Whether `action` (what the router says logwarden does about a firing) promises a restart.
 pub(super) fn promises_restart(action: Option<&str>) -> bool {
@@ -297,6 +258,3 @@ impl Shared {
         Some(inc.thread(true))
     }
 }
-
-/// The incidents of a book, by watch.
-pub(super) type Incidents = BTreeMap<String, Incident>;

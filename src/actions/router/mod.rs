@@ -64,6 +64,17 @@ fn hands_off_action(telemetry: &Telemetry, watch: &str) -> Option<String> {
     telemetry.hands_off.lock().ok()?.get(watch).cloned()
 }
 
+/// The (watch, rule)s marked `incident = "apart"`.
+fn apart_rules(config: &Config) -> HashSet<Key> {
+    let mut apart = HashSet::new();
+    for w in &config.watches {
+        let rules = w.rules.iter().filter(|r| r.apart).map(|r| &r.name);
+        let probes = w.probes.iter().filter(|p| p.apart).map(|p| &p.name);
+        apart.extend(rules.chain(probes).map(|r| (w.name.clone(), r.clone())));
+    }
+    apart
+}
+
 /// Routes alerts to channels; see the module doc.
 pub struct Router {
     shared: Arc<Shared>,
@@ -235,18 +246,7 @@ impl Router {
                     (w.name.clone(), (w.unit.clone(), on))
                 })
                 .collect(),
-            apart: config
-                .watches
-                .iter()
-                .flat_map(|w| {
-                    let rules = w.rules.iter().filter(|r| r.apart).map(|r| &r.name);
-                    let probes = w.probes.iter().filter(|p| p.apart).map(|p| &p.name);
-                    rules
-                        .chain(probes)
-                        .map(|r| (w.name.clone(), r.clone()))
-                        .collect::<Vec<_>>()
-                })
-                .collect(),
+            apart: apart_rules(config),
             horizons: horizons::horizons(config),
             started: tokio::time::Instant::now(),
             tasks,
