@@ -28,6 +28,9 @@ pub(super) struct Target {
     pub(super) quiet: Option<QuietHours>,
     /// Alertmanager's re-send interval.
     pub(super) keepalive: Option<Duration>,
+    /// The console: the daemon's own record, which gets every alert, also those folded into
+    /// an incident.
+    pub(super) record: bool,
 }
 
 pub(super) struct Shared {
@@ -76,6 +79,15 @@ impl Shared {
                             .is_some_and(|q| quiet_hours::drops_new(q, severity, now))
                 })
             })
+            .cloned()
+            .collect()
+    }
+
+    /// Those of `channels` that are records (the console; see `Target::record`).
+    pub(super) fn records(&self, channels: &[String]) -> Vec<String> {
+        channels
+            .iter()
+            .filter(|c| self.targets.get(*c).is_some_and(|t| t.record))
             .cloned()
             .collect()
     }

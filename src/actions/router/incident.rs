@@ -15,7 +15,8 @@
 //! inside is named in the end message; one still firing when the incident ends becomes its
 //! own alert (its firing sent then, its resolution later). A silence over the cause holds the
 //! incident's messages like any firing (`held`); an ack of the cause stops its reminders, the
-//! incident's only ones.
+//! incident's only ones. The console is the daemon's record, not a person's phone: it still
+//! gets every folded alert as it happens (`Target::record`).
 
 use std::time::{Duration, SystemTime};
 
@@ -96,6 +97,7 @@ impl Shared {
     /// restart). Returns what must be sent now: the end, if this ended it.
     pub(super) fn fold_into(&self, alert: &Alert, is_cause: bool) -> Vec<Notification> {
         let key = alert.key();
+        let mut notes = Vec::new();
         {
             let (Ok(mut open), Ok(mut incidents)) = (self.open.lock(), self.incidents.lock())
             else {
@@ -104,6 +106,12 @@ impl Shared {
             let Some(inc) = incidents.get_mut(&alert.watch) else {
                 return Vec::new();
             };
+            if !inc.held {
+                // The console records every alert, folded or not.
+                let since = open.get(&key).map(|o| o.since_ms);
+                let records = self.records(&inc.channels);
+                notes = self.make(alert, Kind::Notice, since, &records);
+            }
             match alert.state {
                 AlertState::Firing => {
                     if is_cause {
@@ -130,7 +138,7 @@ impl Shared {
                     );
                     tracing::info!(watch = %alert.watch, rule = %alert.rule, incident = inc.id,
                         "firing, folded into the open incident");
-                    return Vec::new();
+                    return notes;
                 }
                 AlertState::Resolved => {
                     open.remove(&key);
@@ -148,15 +156,16 @@ impl Shared {
             tracing::info!(watch = %alert.watch, rule = %alert.rule, incident = inc.id,
                 state = ?alert.state, "folded into the open incident");
             if !inc.causes.is_empty() {
-                return Vec::new();
+                return notes;
             }
             if inc.awaiting_restart {
                 inc.settle_at = Some(tokio::time::Instant::now() + SETTLE);
                 self.wake.notify_one();
-                return Vec::new();
+                return notes;
             }
         }
-        self.end_incident(&alert.watch)
+        notes.extend(self.end_incident(&alert.watch));
+        notes
     }
 
     /// Ends the incident of `watch`: its end message (a reply in its thread; none if its
@@ -221,8 +230,16 @@ impl Shared {
                 .acked_by
                 .is_none()
                 .then(|| tokio::time::Instant::now() + self.repeat);
-            let (alert, since, channels) = (o.alert.clone(), o.since_ms, o.channels.clone());
-            notes.extend(self.make(&alert, Kind::Notice, Some(since), &channels));
+            // The console recorded its firing when it folded.
+            let records = self.records(&o.channels);
+            let others: Vec<String> = o
+                .channels
+                .iter()
+                .filter(|c| !records.contains(c))
+                .cloned()
+                .collect();
+            let (alert, since) = (o.alert.clone(), o.since_ms);
+            notes.extend(self.make(&alert, Kind::Notice, Some(since), &others));
         }
         notes
     }

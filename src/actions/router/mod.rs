@@ -180,6 +180,7 @@ impl Router {
                         ChannelKind::Alertmanager(a) => Some(a.resend),
                         _ => None,
                     },
+                    record: matches!(cfg.kind, ChannelKind::Console),
                 },
             );
         }
