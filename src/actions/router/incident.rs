@@ -8,6 +8,9 @@
 //! everything that resolved inside), the end a reply in the same thread
 //! (`Notification::thread`).
 //!
+//! A restart that failed or did not bring the service back (a critical `restart` event) is
+//! sent at once, as a reply in the thread: a person must hear it before the end.
+//!
 //! The incident ends when no cause fires any more and the restart it promised reported
 //! (or `SETTLE` after the last cause resolved, if the supervisor never reports: restarts
 //! paused, a `confirm` missing). Folded alerts are still judged, kept in the book (so
@@ -24,7 +27,7 @@ use crate::actions::notification::{next_id, unix_ms, Kind, Notification, Thread}
 use crate::actions::router::book::Incident;
 use crate::actions::router::book::{Key, Open};
 use crate::actions::router::dispatch::Shared;
-use crate::core::alert::{Alert, AlertState};
+use crate::core::alert::{Alert, AlertState, Severity};
 
 /// How long an incident whose causes all resolved waits for the restart it promised to
 /// report before it ends anyway.
@@ -149,6 +152,25 @@ impl Shared {
                 AlertState::Event => {
                     if alert.rule == crate::core::rule_names::RESTART_RULE {
                         inc.awaiting_restart = false;
+                        if alert.severity >= Severity::Critical && !inc.held {
+                            // A restart that failed or did not help is news a person must
+                            // hear now, not at the end: a reply in the thread.
+                            let records = self.records(&inc.channels);
+                            let people: Vec<String> = inc
+                                .channels
+                                .iter()
+                                .filter(|c| !records.contains(c))
+                                .cloned()
+                                .collect();
+                            let thread = inc.thread(false);
+                            notes.extend(self.make_in(
+                                alert,
+                                Kind::Notice,
+                                None,
+                                &people,
+                                Some(&thread),
+                            ));
+                        }
                     }
                     inc.story.push(alert.summary.clone());
                 }
