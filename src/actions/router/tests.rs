@@ -568,8 +568,15 @@ fn incident_router(dir: &std::path::Path) -> (Router, crate::core::shutdown::Shu
     (router, trigger)
 }
 
+/// An alert of `bot`: critical, but a `restart` event is a warning (a verified restart, as
+/// the supervisor sends it; a failed one is critical).
 fn bot_alert(rule: &str, state: AlertState, summary: &str) -> Alert {
-    Alert::new("bot", rule, Severity::Critical, state, summary.into())
+    let severity = if rule == crate::core::rule_names::RESTART_RULE {
+        Severity::Warning
+    } else {
+        Severity::Critical
+    };
+    Alert::new("bot", rule, severity, state, summary.into())
 }
 
 fn send(router: &mut Router, a: Alert) {
