@@ -243,7 +243,8 @@ pub struct RawRule {
     pub when: Option<Located<RuleKindText>>,
     pub pattern: Option<Located<String>>,
     pub threshold: Option<Located<u64>>,
-    pub resolve_below: Option<Located<u64>>,
+    /// `rate`: a count (a whole number); `value`, `ratio`: a number like `above`.
+    pub resolve_below: Option<Located<f64>>,
     pub window: Option<Located<ConfigDuration>>,
     pub min: Option<Located<u64>>,
     pub after: Option<Located<ConfigDuration>>,
@@ -271,6 +272,52 @@ pub struct RawRule {
     pub enabled: Option<Located<bool>>,
     /// What to do when it fires: `["alert"]` (default) or `["alert", "restart"]`.
     pub then: Option<Vec<Located<ActionText>>>,
+    // `value` and `ratio` rules (`config/value_rules.rs`; docs/detection.md, "Numbers from
+    // lines").
+    /// `value`: the named group of the pattern's regexes whose text is the number.
+    pub field: Option<Located<String>>,
+    /// `value`: the unit the field is written in (`ms`, `s`, `us`); values are then seconds.
+    pub unit: Option<Located<UnitText>>,
+    /// `value`: what is computed over the window's values.
+    pub aggregate: Option<Located<AggregateText>>,
+    /// `value`, `ratio`: fires above this.
+    pub above: Option<Located<f64>>,
+    /// `value`: fires below this.
+    pub below: Option<Located<f64>>,
+    /// `value` with `below`: resolves above this.
+    pub resolve_above: Option<Located<f64>>,
+    /// `ratio`: the pattern whose matches are the denominator.
+    pub over: Option<Located<String>>,
+    /// `value`: a named group whose text is a label (one alert per label value).
+    pub by: Option<Located<String>>,
+    /// `value` with `by`: most distinct label values; more are folded into `other`.
+    pub max_labels: Option<Located<u64>>,
+    /// `value`: upper bounds of the `/metrics` histogram's buckets.
+    pub buckets: Option<Located<Vec<f64>>>,
+}
+
+/// The `unit` of a `value` rule's field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitText {
+    S,
+    Ms,
+    Us,
+}
+
+/// The `aggregate` of a `value` rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AggregateText {
+    P50,
+    P90,
+    P95,
+    P99,
+    Max,
+    Min,
+    Avg,
+    Sum,
+    Count,
 }
 
 /// The `when` of a rule.
@@ -284,6 +331,8 @@ pub enum RuleKindText {
     #[serde(rename = "new-kind")]
     NewKind,
     Anomaly,
+    Value,
+    Ratio,
 }
 
 /// Severity as written in config.
@@ -516,7 +565,17 @@ impl RawRule {
             holidays_file,
             severity,
             enabled,
-            then
+            then,
+            field,
+            unit,
+            aggregate,
+            above,
+            below,
+            resolve_above,
+            over,
+            by,
+            max_labels,
+            buckets
         );
     }
 }

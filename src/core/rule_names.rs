@@ -11,3 +11,15 @@ pub const CONFIG_RULE: &str = "config-rejected";
 pub const LINES_LOST_RULE: &str = "lines-lost";
 /// The watch name of alerts about logwarden itself (a refused reload).
 pub const SELF_WATCH: &str = "logwarden";
+
+/// The alert name of one label value of a rule with `by` (a `value` rule): `RULE[VALUE]`.
+/// Configured rule names hold no `[` (see `config::raw::valid_name`), so the rule's own name
+/// is everything before the first one.
+pub fn labelled(rule: &str, label: &str) -> String {
+    format!("{rule}[{label}]")
+}
+
+/// The configured rule an alert name stands for: itself, or the rule of a labelled alert.
+pub fn base_rule(name: &str) -> &str {
+    name.split_once('[').map_or(name, |(rule, _)| rule)
+}

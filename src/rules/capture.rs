@@ -1,0 +1,144 @@
+//! A number (and a label) from a line a pattern matched: the text of a named group of the
+//! pattern's regexes (`(?P<request_time>[\d.]+)`).
+//!
+//! Only lines whose slots include the rule's pattern come here (the engine checks the bit),
+//! so lines that match nothing, or only other patterns, cost nothing extra. The capture
+//! positions are one reused `CaptureLocations` per regex: taking a value allocates nothing.
+
+use regex::bytes::{CaptureLocations, Regex, RegexBuilder};
+
+use crate::matcher::pack::PatternPack;
+
+/// The regexes of one pattern that have the field's group, ready to capture.
+#[derive(Debug)]
+pub struct Capture {
+    /// In pack order, then file order; the first that matches with the field gives it.
+    regexes: Vec<Capturing>,
+}
+
+#[derive(Debug)]
+struct Capturing {
+    re: Regex,
+    /// Reused positions of `re`'s groups.
+    locs: CaptureLocations,
+    /// Index of the value's group.
+    field: usize,
+    /// Index of the label's group (`by`).
+    by: Option<usize>,
+}
+
+/// What one line gave.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Taken<'l> {
+    /// The number as written (before the rule's unit scale).
+    pub value: f64,
+    /// The label's text, when the rule has `by` and the regex has its group (empty when the
+    /// group did not take part).
+    pub label: Option<&'l [u8]>,
+}
+
+impl Capture {
+    /// The regexes of `pattern` in `packs` with a group named `field` (config has checked
+    /// there is one, and that each also has `by`).
+    pub fn new(packs: &[PatternPack], pattern: &str, field: &str, by: Option<&str>) -> Capture {
+        let mut regexes = Vec::new();
+        for def in packs
+            .iter()
+            .flat_map(|p| &p.patterns)
+            .filter(|d| d.name == pattern)
+        {
+            for src in &def.regexes {
+                let Ok(re) = RegexBuilder::new(src)
+                    .case_insensitive(!def.case_sensitive)
+                    .unicode(false)
+                    .build()
+                    .or_else(|_| {
+                        RegexBuilder::new(src)
+                            .case_insensitive(!def.case_sensitive)
+                            .build()
+                    })
+                else {
+                    continue;
+                };
+                let index = |name: &str| re.capture_names().position(|n| n == Some(name));
+                let Some(field) = index(field) else {
+                    continue;
+                };
+                let by = by.and_then(index);
+                regexes.push(Capturing {
+                    locs: re.capture_locations(),
+                    re,
+                    field,
+                    by,
+                });
+            }
+        }
+        Capture { regexes }
+    }
+
+    /// The value (and label) of `line`: from the first regex that matches it with the field
+    /// written as a number. `None` when none does (`-` for an upstream time nginx did not
+    /// have, a literal of the same pattern matched instead).
+    pub fn take<'l>(&mut self, line: &'l [u8]) -> Option<Taken<'l>> {
+        for c in &mut self.regexes {
+            if c.re.captures_read(&mut c.locs, line).is_none() {
+                continue;
+            }
+            let Some((s, e)) = c.locs.get(c.field) else {
+                continue;
+            };
+            let Some(value) = number(&line[s..e]) else {
+                continue;
+            };
+            let label =
+                c.by.map(|i| c.locs.get(i).map_or(&line[0..0], |(s, e)| &line[s..e]));
+            return Some(Taken { value, label });
+        }
+        None
+    }
+}
+
+/// A finite number written in ASCII (`0.25`, `12`, `1e3`); anything else is none.
+fn number(text: &[u8]) -> Option<f64> {
+    let v: f64 = std::str::from_utf8(text).ok()?.trim().parse().ok()?;
+    v.is_finite().then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::pack::PatternDef;
+
+    fn packs(regexes: &[&str]) -> Vec<PatternPack> {
+        vec![PatternPack {
+            name: "p".into(),
+            origin: "t".into(),
+            patterns: vec![PatternDef {
+                name: "request".into(),
+                literals: vec![],
+                regexes: regexes.iter().map(|s| s.to_string()).collect(),
+                ignore: vec![],
+                ignore_regexes: vec![],
+                case_sensitive: false,
+            }],
+        }]
+    }
+
+    #[test]
+    fn the_first_regex_with_a_number_in_the_field_gives_it() {
+        let p = packs(&[
+            r"other (?P<x>\d+)",
+            r#"" (?P<status>\d{3}) .* (?P<t>[\d.-]+)$"#,
+            r"rt=(?P<t>\S+)",
+        ]);
+        let mut c = Capture::new(&p, "request", "t", Some("status"));
+        let got = c.take(br#"GET /" 503 12 "-" 0.250"#).unwrap();
+        assert_eq!(got.value, 0.25);
+        assert_eq!(got.label, Some(&b"503"[..]));
+        // `-` is no number: the next regex is tried, which has no label group.
+        let got = c.take(br#"" 200 1 - rt=7"#).unwrap();
+        assert_eq!((got.value, got.label), (7.0, None));
+        assert_eq!(c.take(b"nothing here"), None);
+        assert_eq!(c.take(b"rt=NaN"), None, "only finite numbers");
+    }
+}
