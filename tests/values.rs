@@ -14,18 +14,9 @@ use std::time::Duration;
 use common::{append, config_dir, free_port, http_get, Daemon};
 use serde_json::Value;
 
-/// A pack for the combined log format with `$request_time` at the end.
-const ACCESS_PACK: &str = r#"
-description = "test access log"
-
-[[pattern]]
-name = "request"
-regex = ['"(?P<method>[A-Z]+) /(?P<endpoint>[a-z]*)\S* HTTP/[\d.]+" (?P<status>\d{3}) \d+ "[^"]*" "[^"]*" (?P<request_time>[\d.]+)$']
-
-[[pattern]]
-name = "server-error"
-regex = ['HTTP/[\d.]+" 5\d\d ']
-"#;
+/// A pack for the combined log format with `$request_time` at the end (named groups
+/// `method`, `endpoint`, `status`, `request_time`).
+const ACCESS_PACK: &str = include_str!("packs/access.toml");
 
 const REPLAY_CONFIG: &str = r#"
 [daemon]

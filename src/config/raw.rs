@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::config::duration::ConfigDuration;
 use crate::config::located::Located;
+use crate::config::raw_values::{AggregateText, UnitText};
 use crate::core::alert::Severity;
 
 /// One config file (`logwarden.toml` or a drop-in).
@@ -272,8 +273,7 @@ pub struct RawRule {
     pub enabled: Option<Located<bool>>,
     /// What to do when it fires: `["alert"]` (default) or `["alert", "restart"]`.
     pub then: Option<Vec<Located<ActionText>>>,
-    // `value` and `ratio` rules (`config/value_rules.rs`; docs/detection.md, "Numbers from
-    // lines").
+    // `value` and `ratio` rules (`config/value_rules.rs`).
     /// `value`: the named group of the pattern's regexes whose text is the number.
     pub field: Option<Located<String>>,
     /// `value`: the unit the field is written in (`ms`, `s`, `us`); values are then seconds.
@@ -294,30 +294,6 @@ pub struct RawRule {
     pub max_labels: Option<Located<u64>>,
     /// `value`: upper bounds of the `/metrics` histogram's buckets.
     pub buckets: Option<Located<Vec<f64>>>,
-}
-
-/// The `unit` of a `value` rule's field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UnitText {
-    S,
-    Ms,
-    Us,
-}
-
-/// The `aggregate` of a `value` rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AggregateText {
-    P50,
-    P90,
-    P95,
-    P99,
-    Max,
-    Min,
-    Avg,
-    Sum,
-    Count,
 }
 
 /// The `when` of a rule.

@@ -72,37 +72,7 @@ pub(super) fn resolve_rule(
         RuleKindText::Ratio => "ratio",
     };
     // Settings of another kind are errors (see `check_keys`).
-    let allowed: &[&str] = match when.value {
-        RuleKindText::Rate => &["pattern", "threshold", "resolve_below", "window"],
-        RuleKindText::Stale => &["after"],
-        RuleKindText::Absent => &["pattern", "min", "window"],
-        RuleKindText::Match => &["pattern", "cooldown"],
-        RuleKindText::NewKind => &["pattern", "learn", "max_templates", "header"],
-        RuleKindText::Anomaly => &["pattern", "sensitivity", "min_count", "seasonal", "learn"],
-        RuleKindText::Value => &[
-            "pattern",
-            "field",
-            "unit",
-            "aggregate",
-            "window",
-            "above",
-            "below",
-            "resolve_below",
-            "resolve_above",
-            "min_count",
-            "by",
-            "max_labels",
-            "buckets",
-        ],
-        RuleKindText::Ratio => &[
-            "pattern",
-            "over",
-            "above",
-            "resolve_below",
-            "window",
-            "min_count",
-        ],
-    };
+    let allowed = allowed_keys(when.value);
     check_keys(
         &r,
         allowed,
@@ -164,6 +134,41 @@ pub(super) fn resolve_rule(
         then_restart: recovery::wants_restart(&r.then),
         schedule,
     })
+}
+
+/// The keys a rule of kind `when` takes besides those of every rule.
+fn allowed_keys(when: RuleKindText) -> &'static [&'static str] {
+    match when {
+        RuleKindText::Rate => &["pattern", "threshold", "resolve_below", "window"],
+        RuleKindText::Stale => &["after"],
+        RuleKindText::Absent => &["pattern", "min", "window"],
+        RuleKindText::Match => &["pattern", "cooldown"],
+        RuleKindText::NewKind => &["pattern", "learn", "max_templates", "header"],
+        RuleKindText::Anomaly => &["pattern", "sensitivity", "min_count", "seasonal", "learn"],
+        RuleKindText::Value => &[
+            "pattern",
+            "field",
+            "unit",
+            "aggregate",
+            "window",
+            "above",
+            "below",
+            "resolve_below",
+            "resolve_above",
+            "min_count",
+            "by",
+            "max_labels",
+            "buckets",
+        ],
+        RuleKindText::Ratio => &[
+            "pattern",
+            "over",
+            "above",
+            "resolve_below",
+            "window",
+            "min_count",
+        ],
+    }
 }
 
 /// Settings that do not apply to this kind are errors: a `window` on a stale rule is a

@@ -1068,6 +1068,7 @@ files = ["/var/log/bot.log"]
 /// `RANGES`' good value, or by a bad one in the case under test).
 const EVERY_NUMBER: &str = r#"
 [daemon]
+patterns_dir = "@PACKS@"
 poll_interval = {{poll_interval}}
 heartbeat_every = {{heartbeat_every}}
 
@@ -1183,6 +1184,31 @@ max_line_bytes = {{max_line_bytes}}
   sensitivity = {{sensitivity}}
   min_count = {{min_count}}
   learn = {{anomaly.learn}}
+
+[[watch]]
+name = "web"
+files = ["/var/log/nginx/access.log"]
+patterns = ["access"]
+
+  [[watch.rule]]
+  name = "fast"
+  when = "value"
+  pattern = "request"
+  field = "request_time"
+  aggregate = "p50"
+  window = "5m"
+  below = {{below}}
+  resolve_above = {{resolve_above}}
+  by = "endpoint"
+  max_labels = {{max_labels}}
+
+  [[watch.rule]]
+  name = "5xx"
+  when = "ratio"
+  pattern = "server-error"
+  over = "request"
+  above = {{ratio.above}}
+  window = "5m"
 "#;
 
 /// Each `{{key}}` of `EVERY_NUMBER`: a value in range, values out of it, and the words of the
@@ -1440,11 +1466,21 @@ const RANGES: &[(&str, &str, &[&str], &str)] = &[
         &["\"1000000000d\""],
         "learn must be between 0s and 90d",
     ),
+    ("below", "0.05", &["nan", "inf"], "below must be a number"),
+    ("resolve_above", "0.1", &["0.01", "nan"], "resolve_above"),
+    (
+        "max_labels",
+        "50",
+        &["0", "1001"],
+        "max_labels must be between 1 and 1000",
+    ),
+    ("ratio.above", "0.01", &["-0.5", "nan"], "above"),
 ];
 
 /// `EVERY_NUMBER` with every key at its good value except `key`, set to `value`.
 fn every_number_with(key: &str, value: &str) -> String {
-    let mut text = EVERY_NUMBER.to_string();
+    let packs = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/packs");
+    let mut text = EVERY_NUMBER.replace("@PACKS@", packs);
     for (k, good, _, _) in RANGES {
         text = text.replace(
             &format!("{{{{{k}}}}}"),

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::config::error::Diagnostics;
 use crate::config::range::{self, days, ms};
-use crate::config::raw::{AggregateText, RawRule, UnitText};
+use crate::config::raw::RawRule;
+use crate::config::raw_values::{AggregateText, UnitText};
 use crate::config::rule_kinds::KindCx;
 use crate::config::types::{
     Aggregate, Bound, RuleKind, ValueRule, DEFAULT_BUCKETS, DEFAULT_MAX_LABELS,
@@ -226,6 +227,9 @@ fn resolve_at(r: &RawRule, bound: Bound, cx: &KindCx, diags: &mut Diagnostics) -
         return threshold;
     };
     let v = finite(g, key, cx, diags);
+    if !g.value.is_finite() {
+        return threshold;
+    }
     let past = match bound {
         Bound::Above(_) => v > threshold,
         Bound::Below(_) => v < threshold,

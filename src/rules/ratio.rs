@@ -188,3 +188,51 @@ fn percent(f: f64) -> String {
     let s = format!("{:.3}", f * 100.0);
     format!("{}%", s.trim_end_matches('0').trim_end_matches('.'))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PART: SlotSet = 1;
+    const WHOLE: SlotSet = 2;
+
+    #[test]
+    fn fires_above_the_fraction_once_min_count_is_reached_and_resolves_with_hysteresis() {
+        let t0 = Instant::now();
+        let ms = |m: u64| t0 + Duration::from_millis(m);
+        let mut r = Ratio::new(
+            ("err", PART),
+            ("req", WHOLE),
+            (0.1, 0.05),
+            Duration::from_secs(10),
+            10,
+        );
+        // 3 errors in the first 5 requests: 60 %, but too few requests to judge.
+        for i in 0..5 {
+            let slots = if i < 3 { PART | WHOLE } else { WHOLE };
+            assert!(r.on_match(ms(i * 10), slots, "l", "f").is_none());
+        }
+        for i in 5..9 {
+            assert!(r.on_match(ms(i * 100), WHOLE, "l", "f").is_none());
+        }
+        let fired = r
+            .on_match(ms(900), WHOLE, "l", "f")
+            .expect("3 of 10 > 10 %");
+        assert!(
+            fired.summary.contains("30% of req within 10s: 3 of 10"),
+            "{}",
+            fired.summary
+        );
+        // 8 % after 28 more good requests (3 of 38): between 5 % and 10 %, still firing.
+        for i in 0..28 {
+            assert!(r.on_match(ms(1000 + i * 100), WHOLE, "l", "f").is_none());
+        }
+        assert!(r.on_time(ms(4000)).is_none());
+        // The errors leave the window at 10 s (their bucket at 0 s): 0 of 35.
+        let d = r.deadline().expect("firing");
+        assert_eq!(d, ms(10_000));
+        let resolved = r.on_time(d).expect("resolves");
+        assert_eq!(resolved.state, AlertState::Resolved);
+        assert!(resolved.summary.contains("0% now"), "{}", resolved.summary);
+    }
+}

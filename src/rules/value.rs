@@ -274,3 +274,134 @@ fn number(v: f64) -> String {
         s.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::types::DEFAULT_BUCKETS;
+    use crate::matcher::pack::PatternDef;
+
+    fn packs() -> Vec<PatternPack> {
+        vec![PatternPack {
+            name: "p".into(),
+            origin: "t".into(),
+            patterns: vec![PatternDef {
+                name: "req".into(),
+                literals: vec![],
+                regexes: vec![r"(?P<ep>\w+) took (?P<ms>\d+)ms".into()],
+                ignore: vec![],
+                ignore_regexes: vec![],
+                case_sensitive: false,
+            }],
+        }]
+    }
+
+    fn rule(bound: Bound, resolve_at: f64, by: bool) -> Value {
+        let cfg = ValueRule {
+            pattern: "req".into(),
+            field: "ms".into(),
+            scale: 1e-3,
+            aggregate: Aggregate::Max,
+            window: Duration::from_secs(10),
+            bound,
+            resolve_at,
+            min_count: 2,
+            by: by.then(|| "ep".to_string()),
+            max_labels: 2,
+            buckets: DEFAULT_BUCKETS.to_vec(),
+        };
+        let telemetry =
+            crate::telemetry::Telemetry::new(&crate::config::load_texts(vec![]).unwrap());
+        let h = telemetry.value_histograms("w", "r", &cfg.buckets);
+        Value::new(&cfg, &packs(), h)
+    }
+
+    fn secs(t0: Instant, s: u64) -> Instant {
+        t0 + Duration::from_secs(s)
+    }
+
+    #[test]
+    fn fires_above_after_min_count_and_resolves_only_past_the_hysteresis_bound() {
+        let t0 = Instant::now();
+        let mut v = rule(Bound::Above(1.0), 0.5, false);
+        // One value over the bound is not enough (min_count 2); ms are seconds / 1000.
+        assert!(v.on_match(t0, "a took 3000ms", "f").is_none());
+        let fired = v.on_match(secs(t0, 1), "a took 100ms", "f").expect("fires");
+        assert_eq!(fired.outcome.state, AlertState::Firing);
+        assert!(
+            fired
+                .outcome
+                .summary
+                .contains("max of ms within 10s is 3s, above 1s (2 values)"),
+            "{}",
+            fired.outcome.summary
+        );
+        // The 3 s leaves the window at t0 + 10 s; 0.7 s is still above resolve_at.
+        assert!(v.on_match(secs(t0, 9), "a took 700ms", "f").is_none());
+        let mut out = Vec::new();
+        v.on_time(secs(t0, 10), &mut out);
+        assert!(out.is_empty(), "max 0.7 s > resolve_at 0.5: {out:?}");
+        // Later, only small values: it resolves once the 0.7 s left too.
+        assert!(v.on_match(secs(t0, 12), "a took 200ms", "f").is_none());
+        assert!(v.on_match(secs(t0, 13), "a took 200ms", "f").is_none());
+        let d = v.deadline().expect("a deadline while firing");
+        assert_eq!(d, secs(t0, 19), "when 0.7 s leaves the window");
+        v.on_time(d, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].outcome.state, AlertState::Resolved);
+        assert!(
+            out[0].outcome.summary.contains("is 0.2s now"),
+            "{}",
+            out[0].outcome.summary
+        );
+    }
+
+    #[test]
+    fn below_fires_when_values_drop_and_too_few_values_resolve() {
+        let t0 = Instant::now();
+        let mut v = rule(Bound::Below(0.5), 0.8, false);
+        assert!(v.on_match(t0, "a took 100ms", "f").is_none());
+        let fired = v
+            .on_match(secs(t0, 1), "a took 200ms", "f")
+            .expect("max 0.2 < 0.5");
+        assert!(
+            fired.outcome.summary.contains("below 0.5s"),
+            "{}",
+            fired.outcome.summary
+        );
+        let mut out = Vec::new();
+        v.on_time(secs(t0, 20), &mut out);
+        assert_eq!(out.len(), 1, "no values left: resolved");
+        assert!(
+            out[0].outcome.summary.contains("too few values"),
+            "{}",
+            out[0].outcome.summary
+        );
+    }
+
+    #[test]
+    fn labels_past_max_labels_fold_into_other_with_alerts_of_their_own() {
+        let t0 = Instant::now();
+        let mut v = rule(Bound::Above(1.0), 1.0, true);
+        for (i, ep) in ["a", "b", "c"].iter().enumerate() {
+            let at = secs(t0, i as u64);
+            assert!(v.on_match(at, &format!("{ep} took 5000ms"), "f").is_none());
+        }
+        // `c` and `d` share `other`: its second value fires it; `a` has one value yet.
+        let got = v
+            .on_match(secs(t0, 3), "d took 5000ms", "f")
+            .expect("other fires");
+        assert_eq!(got.label.as_deref(), Some(OTHER_LABEL));
+        let got = v
+            .on_match(secs(t0, 5), "a took 5000ms", "f")
+            .expect("a fires");
+        assert_eq!(got.label.as_deref(), Some("a"));
+        assert_eq!(v.series.len(), 3);
+        assert_eq!(v.series[2].label, OTHER_LABEL);
+        assert_eq!(v.series[2].values.len(), 2);
+        assert!(
+            v.series[2].firing_since.is_some(),
+            "other fired with its second value"
+        );
+    }
+}
