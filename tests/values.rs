@@ -447,3 +447,100 @@ fn a_value_rule_without_its_field_or_threshold_is_an_error_naming_the_rule() {
         "{text}"
     );
 }
+
+/// A pack whose patterns find JSON lines (python-json-logger's shape) and logfmt lines (Go's
+/// slog) that carry a duration.
+const STRUCTURED_PACK: &str = r#"
+description = "structured lines with a duration"
+
+[[pattern]]
+name = "timed"
+any = ['"duration_ms"', " duration="]
+"#;
+
+fn structured_config(port: u16) -> String {
+    format!(
+        r#"
+[daemon]
+state_dir = "@DIR@/state"
+patterns_dir = "@DIR@/patterns"
+poll_interval = "100ms"
+listen = "127.0.0.1:{port}"
+
+[[watch]]
+name = "api"
+files = ["@DIR@/api.log"]
+patterns = ["structured"]
+
+  [[watch.rule]]
+  name = "slow-json"
+  when = "value"
+  pattern = "timed"
+  json = "http.duration_ms"
+  unit = "ms"
+  aggregate = "max"
+  window = "10m"
+  above = 2.0
+  by = "route"
+  buckets = [0.1, 1, 10]
+
+  [[watch.rule]]
+  name = "slow-logfmt"
+  when = "value"
+  pattern = "timed"
+  logfmt = "duration"
+  aggregate = "sum"
+  window = "10m"
+  above = 1.0
+"#
+    )
+}
+
+#[test]
+fn json_and_logfmt_fields_are_values_in_their_unit_and_malformed_json_is_no_value() {
+    let port = free_port();
+    let (dir, cfg) = config_dir(&structured_config(port));
+    std::fs::create_dir(dir.path().join("patterns")).unwrap();
+    std::fs::write(dir.path().join("patterns/structured.toml"), STRUCTURED_PACK).unwrap();
+    let log = dir.path().join("api.log");
+    append(&log, &["start".to_string()]);
+    let mut d = Daemon::start(&cfg);
+    d.wait_reading(&log);
+    let lines = [
+        // 50 ms and 3 s on /orders (ms, nested); the malformed line's 9 s is no value.
+        r#"{"asctime": "2026-11-23 09:00:00", "levelname": "INFO", "route": "/orders", "http": {"status": 200, "duration_ms": 50}}"#,
+        r#"{"asctime": "2026-11-23 09:00:01", "levelname": "INFO", "route": "/orders", "http": {"duration_ms": 9000}"#,
+        r#"{"asctime": "2026-11-23 09:00:02", "levelname": "INFO", "route": "/orders", "http": {"status": 200, "duration_ms": "3000"}}"#,
+        // logfmt: 0.4 + 0.7 seconds.
+        r#"time=2026-11-23T09:00:03Z level=INFO msg="order placed" duration=0.4"#,
+        r#"time=2026-11-23T09:00:04Z level=INFO msg="order placed" duration=0.7"#,
+        "end",
+    ];
+    append(&log, &lines.map(str::to_string));
+    let json = d.wait_alert("slow-json[/orders]", "firing", Duration::from_secs(10));
+    assert!(
+        json["summary"]
+            .as_str()
+            .unwrap()
+            .contains("max of http.duration_ms within 10m is 3s, above 2s (2 values)"),
+        "{json}"
+    );
+    let logfmt = d.wait_alert("slow-logfmt", "firing", Duration::from_secs(10));
+    assert!(
+        logfmt["summary"]
+            .as_str()
+            .unwrap()
+            .contains("sum of duration within 10m is 1.1, above 1 (2 values)"),
+        "{logfmt}"
+    );
+    let (_, metrics) = http_get(port, "/metrics").expect("GET");
+    for want in [
+        "logwarden_value_bucket{watch=\"api\",rule=\"slow-json\",label=\"/orders\",le=\"0.1\"} 1",
+        "logwarden_value_bucket{watch=\"api\",rule=\"slow-json\",label=\"/orders\",le=\"1\"} 1",
+        "logwarden_value_bucket{watch=\"api\",rule=\"slow-json\",label=\"/orders\",le=\"10\"} 2",
+        "logwarden_value_count{watch=\"api\",rule=\"slow-logfmt\"} 2",
+    ] {
+        assert!(metrics.lines().any(|l| l == want), "no {want} in\n{metrics}");
+    }
+    promtool_check(&metrics);
+}

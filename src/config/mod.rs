@@ -40,9 +40,10 @@ pub use packs::PackSet;
 pub use recovery::{ProbeConfig, ProbeKind, RestartConfig, RestartMethod};
 pub use secret::Secret;
 pub use types::{
-    Aggregate, Bound, Config, DaemonConfig, HttpAccess, JournalConfig, RuleConfig, RuleKind,
-    ValueRule, WatchConfig, DEFAULT_CONFIG_PATH, DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_TEMPLATES,
-    DEFAULT_MULTILINE_MAX_LINES, DEFAULT_MULTILINE_TIMEOUT, DEFAULT_NEW_KIND_LEARN,
+    Aggregate, Bound, Config, DaemonConfig, FieldFrom, HttpAccess, JournalConfig, RuleConfig,
+    RuleKind, ValueRule, WatchConfig, DEFAULT_CONFIG_PATH, DEFAULT_MAX_LINE_BYTES,
+    DEFAULT_MAX_TEMPLATES, DEFAULT_MULTILINE_MAX_LINES, DEFAULT_MULTILINE_TIMEOUT,
+    DEFAULT_NEW_KIND_LEARN,
 };
 
 #[cfg(test)]

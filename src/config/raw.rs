@@ -274,8 +274,11 @@ pub struct RawRule {
     /// What to do when it fires: `["alert"]` (default) or `["alert", "restart"]`.
     pub then: Option<Vec<Located<ActionText>>>,
     // `value` and `ratio` rules (`config/value_rules.rs`).
-    /// `value`: the named group of the pattern's regexes whose text is the number.
+    /// `value`: the named group of the pattern's regexes whose text is the number ...
     pub field: Option<Located<String>>,
+    /// ... or the JSON field (a dotted path) or the logfmt key that holds it.
+    pub json: Option<Located<String>>,
+    pub logfmt: Option<Located<String>>,
     /// `value`: the unit the field is written in (`ms`, `s`, `us`); values are then seconds.
     pub unit: Option<Located<UnitText>>,
     /// `value`: what is computed over the window's values.
@@ -543,6 +546,8 @@ impl RawRule {
             enabled,
             then,
             field,
+            json,
+            logfmt,
             unit,
             aggregate,
             above,

@@ -148,6 +148,8 @@ fn allowed_keys(when: RuleKindText) -> &'static [&'static str] {
         RuleKindText::Value => &[
             "pattern",
             "field",
+            "json",
+            "logfmt",
             "unit",
             "aggregate",
             "window",
@@ -181,8 +183,10 @@ fn check_keys(
     sources: &SourceMap,
     diags: &mut Diagnostics,
 ) {
-    let present: [(&str, Option<(usize, usize)>); 23] = [
+    let present: [(&str, Option<(usize, usize)>); 25] = [
         ("field", r.field.as_ref().map(|v| (v.file, v.span.start))),
+        ("json", r.json.as_ref().map(|v| (v.file, v.span.start))),
+        ("logfmt", r.logfmt.as_ref().map(|v| (v.file, v.span.start))),
         ("unit", r.unit.as_ref().map(|v| (v.file, v.span.start))),
         (
             "aggregate",

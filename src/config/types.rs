@@ -212,7 +212,10 @@ pub enum RuleKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValueRule {
     pub pattern: String,
-    /// The named group of the pattern's regexes whose text is the number.
+    /// Where the number is in a line: `field` names it.
+    pub from: FieldFrom,
+    /// The named group of the pattern's regexes, the JSON path or the logfmt key (as `from`
+    /// says) whose text is the number.
     pub field: String,
     /// Factor from the field's unit to seconds (`unit = "ms"`: 0.001); 1 without a unit.
     pub scale: f64,
@@ -224,12 +227,24 @@ pub struct ValueRule {
     pub resolve_at: f64,
     /// Fewest values within the window for the aggregate to be judged.
     pub min_count: u64,
-    /// A named group whose text is a label: one alert (and metric series) per label value.
+    /// A named group (a JSON path, a logfmt key, as `from` says) whose text is a label: one
+    /// alert (and metric series) per label value.
     pub by: Option<String>,
     /// Most distinct label values; later ones fold into `other`.
     pub max_labels: usize,
     /// Upper bounds of the `/metrics` histogram's buckets, increasing (`+Inf` is implied).
     pub buckets: Vec<f64>,
+}
+
+/// Where a `value` rule's number (and label) is in a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldFrom {
+    /// A named group of the pattern's regexes (`field = "ms"`).
+    Capture,
+    /// A field of a JSON object line, by dotted path (`json = "http.duration_ms"`).
+    Json,
+    /// A key of a logfmt line (`logfmt = "duration"`).
+    Logfmt,
 }
 
 /// What a `value` rule computes over its window.

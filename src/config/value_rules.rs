@@ -1,18 +1,21 @@
 //! The settings of `value` and `ratio` rules (numbers from lines), each read and range-checked
 //! here; `rule.rs` has already refused keys of other kinds. A `value` rule's `field` and `by`
-//! must be named groups of its pattern's regexes: a typo is an error at the key, not a rule
-//! that never sees a number.
+//! must be named groups of its pattern's regexes (a typo is an error at the key, not a rule
+//! that never sees a number); its `json` path or `logfmt` key must be one that can be looked
+//! up (which lines hold it only the lines can tell).
 
 use std::time::Duration;
 
 use crate::config::error::Diagnostics;
+use crate::config::located::Located;
 use crate::config::range::{self, days, ms};
 use crate::config::raw::RawRule;
 use crate::config::raw_values::{AggregateText, UnitText};
 use crate::config::rule_kinds::KindCx;
 use crate::config::types::{
-    Aggregate, Bound, RuleKind, ValueRule, DEFAULT_BUCKETS, DEFAULT_MAX_LABELS,
+    Aggregate, Bound, FieldFrom, RuleKind, ValueRule, DEFAULT_BUCKETS, DEFAULT_MAX_LABELS,
 };
+use crate::matcher::fields::FieldPath;
 use crate::matcher::pack::PatternPack;
 
 /// Most buckets one histogram may have (each is a series per label value in `/metrics`).
@@ -29,8 +32,27 @@ pub(super) fn value(
     packs: &[PatternPack],
     diags: &mut Diagnostics,
 ) -> Option<RuleKind> {
+    let fields = [
+        (&r.field, FieldFrom::Capture),
+        (&r.json, FieldFrom::Json),
+        (&r.logfmt, FieldFrom::Logfmt),
+    ];
+    let mut given = fields
+        .iter()
+        .filter_map(|(f, from)| Some((f.as_ref()?, *from)));
+    let first = given.next();
+    if let Some((extra, _)) = given.next() {
+        diags.at(
+            cx.sources,
+            extra,
+            format!(
+                "{}: give one of `field`, `json`, `logfmt` (where the number is)",
+                cx.label
+            ),
+        );
+    }
     let ok = cx.need(r.pattern.is_some(), "pattern", diags)
-        & cx.need(r.field.is_some(), "field", diags)
+        & cx.need(first.is_some(), "field` (or `json`, `logfmt`", diags)
         & cx.need(r.aggregate.is_some(), "aggregate", diags)
         & cx.need(r.window.is_some(), "window", diags)
         & cx.need(
@@ -38,47 +60,27 @@ pub(super) fn value(
             "above` or `below",
             diags,
         );
-    let (Some(pattern), Some(field), Some(aggregate), Some(_), true) =
-        (&r.pattern, &r.field, &r.aggregate, &r.window, ok)
+    let (Some(pattern), Some((field, from)), Some(aggregate), Some(_), true) =
+        (&r.pattern, first, &r.aggregate, &r.window, ok)
     else {
         return None;
     };
-    let groups = named_groups(packs, &pattern.value, &field.value);
-    if groups.with_field == 0 {
-        diags.at(
-            cx.sources,
-            field,
-            format!(
-                "{}: field {:?} is no named group of pattern {:?}'s regexes; its named groups: {}",
-                cx.label,
-                field.value,
-                pattern.value,
-                if groups.names.is_empty() {
-                    "none (write one as (?P<NAME>...))".to_string()
-                } else {
-                    groups.names.join(", ")
-                }
-            ),
-        );
+    match from {
+        FieldFrom::Capture => check_groups(r, cx, packs, &pattern.value, field, diags),
+        FieldFrom::Json | FieldFrom::Logfmt => {
+            for f in std::iter::once(field).chain(&r.by) {
+                check_field_name(f, from, cx, diags);
+            }
+        }
     }
-    if let Some(by) = &r.by {
-        let with_by = named_groups(packs, &pattern.value, &by.value).with_field_and(&field.value);
-        if groups.with_field > 0 && with_by < groups.with_field {
+    if r.by.is_none() {
+        if let Some(m) = &r.max_labels {
             diags.at(
                 cx.sources,
-                by,
-                format!(
-                    "{}: by {:?} must be a named group of every regex of pattern {:?} that captures {:?}",
-                    cx.label, by.value, pattern.value, field.value
-                ),
+                m,
+                format!("{}: max_labels applies only with `by`", cx.label),
             );
         }
-    } else if let Some(m) = &r.max_labels {
-        diags.at(
-            cx.sources,
-            m,
-            format!("{}: max_labels applies only with `by`", cx.label),
-        );
     }
     if let (Some(_), Some(b)) = (&r.above, &r.below) {
         diags.at(
@@ -103,6 +105,7 @@ pub(super) fn value(
     ) as usize;
     Some(RuleKind::Value(Box::new(ValueRule {
         pattern: pattern.value.clone(),
+        from,
         field: field.value.clone(),
         scale: match r.unit.as_ref().map(|u| u.value) {
             None | Some(UnitText::S) => 1.0,
@@ -175,6 +178,64 @@ pub(super) fn ratio(r: &RawRule, cx: &KindCx, diags: &mut Diagnostics) -> Option
     })
 }
 
+/// `field` (and `by`) must be named groups of the pattern's regexes: every regex with the
+/// field must have the label's group too.
+fn check_groups(
+    r: &RawRule,
+    cx: &KindCx,
+    packs: &[PatternPack],
+    pattern: &str,
+    field: &Located<String>,
+    diags: &mut Diagnostics,
+) {
+    let groups = named_groups(packs, pattern, &field.value);
+    if groups.with_field == 0 {
+        diags.at(
+            cx.sources,
+            field,
+            format!(
+                "{}: field {:?} is no named group of pattern {pattern:?}'s regexes; its named groups: {}",
+                cx.label,
+                field.value,
+                if groups.names.is_empty() {
+                    "none (write one as (?P<NAME>...))".to_string()
+                } else {
+                    groups.names.join(", ")
+                }
+            ),
+        );
+    }
+    if let Some(by) = &r.by {
+        if groups.with_field > 0 && groups.with_field_and(&by.value) < groups.with_field {
+            diags.at(
+                cx.sources,
+                by,
+                format!(
+                    "{}: by {:?} must be a named group of every regex of pattern {pattern:?} that captures {:?}",
+                    cx.label, by.value, field.value
+                ),
+            );
+        }
+    }
+}
+
+/// A JSON path (`a.b.c`) or a logfmt key (no space, `=` or `"`) that can be looked up.
+fn check_field_name(f: &Located<String>, from: FieldFrom, cx: &KindCx, diags: &mut Diagnostics) {
+    let problem = match from {
+        FieldFrom::Json => FieldPath::parse(&f.value).err().map(|e| e.to_string()),
+        _ if f.value.is_empty() || f.value.bytes().any(|b| b <= b' ' || b == b'=' || b == b'"') => {
+            Some(format!(
+                "logfmt key {:?} must be a word without spaces, `=` or `\"`",
+                f.value
+            ))
+        }
+        _ => None,
+    };
+    if let Some(p) = problem {
+        diags.at(cx.sources, f, format!("{}: {p}", cx.label));
+    }
+}
+
 /// `window`, between 1 s and 30 days.
 fn window_of(r: &RawRule, cx: &KindCx, diags: &mut Diagnostics) -> Duration {
     match &r.window {
@@ -184,12 +245,7 @@ fn window_of(r: &RawRule, cx: &KindCx, diags: &mut Diagnostics) -> Duration {
 }
 
 /// A threshold, which must be a finite number.
-fn finite(
-    v: &crate::config::located::Located<f64>,
-    key: &str,
-    cx: &KindCx,
-    diags: &mut Diagnostics,
-) -> f64 {
+fn finite(v: &Located<f64>, key: &str, cx: &KindCx, diags: &mut Diagnostics) -> f64 {
     if !v.value.is_finite() {
         diags.at(
             cx.sources,

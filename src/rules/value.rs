@@ -64,7 +64,7 @@ struct Series {
 impl Value {
     /// The rule `cfg` over the regexes of `packs`; its histograms in `histograms`.
     pub fn new(cfg: &ValueRule, packs: &[PatternPack], histograms: Arc<ValueHistograms>) -> Value {
-        let capture = Capture::new(packs, &cfg.pattern, &cfg.field, cfg.by.as_deref());
+        let capture = Capture::of(cfg, packs);
         let mut v = Value {
             cfg: cfg.clone(),
             capture,
@@ -299,6 +299,7 @@ mod tests {
     fn rule(bound: Bound, resolve_at: f64, by: bool) -> Value {
         let cfg = ValueRule {
             pattern: "req".into(),
+            from: crate::config::FieldFrom::Capture,
             field: "ms".into(),
             scale: 1e-3,
             aggregate: Aggregate::Max,
