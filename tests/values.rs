@@ -540,7 +540,10 @@ fn json_and_logfmt_fields_are_values_in_their_unit_and_malformed_json_is_no_valu
         "logwarden_value_bucket{watch=\"api\",rule=\"slow-json\",label=\"/orders\",le=\"10\"} 2",
         "logwarden_value_count{watch=\"api\",rule=\"slow-logfmt\"} 2",
     ] {
-        assert!(metrics.lines().any(|l| l == want), "no {want} in\n{metrics}");
+        assert!(
+            metrics.lines().any(|l| l == want),
+            "no {want} in\n{metrics}"
+        );
     }
     promtool_check(&metrics);
 }

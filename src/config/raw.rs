@@ -273,29 +273,22 @@ pub struct RawRule {
     pub enabled: Option<Located<bool>>,
     /// What to do when it fires: `["alert"]` (default) or `["alert", "restart"]`.
     pub then: Option<Vec<Located<ActionText>>>,
-    // `value` and `ratio` rules (`config/value_rules.rs`).
-    /// `value`: the named group of the pattern's regexes whose text is the number ...
+    // `value` and `ratio` rules: `config/value_rules.rs`, docs/config.md.
+    /// `value`: where the number is: a named group, a JSON path or a logfmt key.
     pub field: Option<Located<String>>,
-    /// ... or the JSON field (a dotted path) or the logfmt key that holds it.
     pub json: Option<Located<String>>,
     pub logfmt: Option<Located<String>>,
-    /// `value`: the unit the field is written in (`ms`, `s`, `us`); values are then seconds.
     pub unit: Option<Located<UnitText>>,
-    /// `value`: what is computed over the window's values.
     pub aggregate: Option<Located<AggregateText>>,
-    /// `value`, `ratio`: fires above this.
+    /// `value`, `ratio`: fires above this; `value`: or below, resolving at `resolve_above`.
     pub above: Option<Located<f64>>,
-    /// `value`: fires below this.
     pub below: Option<Located<f64>>,
-    /// `value` with `below`: resolves above this.
     pub resolve_above: Option<Located<f64>>,
     /// `ratio`: the pattern whose matches are the denominator.
     pub over: Option<Located<String>>,
-    /// `value`: a named group whose text is a label (one alert per label value).
+    /// `value`: a label (one alert per value, at most `max_labels`); histogram `buckets`.
     pub by: Option<Located<String>>,
-    /// `value` with `by`: most distinct label values; more are folded into `other`.
     pub max_labels: Option<Located<u64>>,
-    /// `value`: upper bounds of the `/metrics` histogram's buckets.
     pub buckets: Option<Located<Vec<f64>>>,
 }
 
