@@ -360,3 +360,117 @@ fn systemd_sample_counts_unit_failures_restarts_and_oom_kills() {
     );
     assert_eq!(sample_lines(&r, "systemd/oom"), [3, 4, 5]);
 }
+
+/// `tests/data/python-levels.log`, line by line: which of python-logging's `error` (E),
+/// `critical` (C), `warning` (W) and `traceback` (T) each line must match. The layouts are
+/// those of real programs (see the comments); the last 14 lines say "error", "ERROR" or
+/// "CRITICAL" inside an ordinary message and must match nothing.
+const PYTHON_LEVELS: &[&str] = &[
+    "E",  // 1  ERROR trader: ... (a journal message: the app dropped the time)
+    "EC", // 2  CRITICAL bot died
+    "EC", // 3  CRITICAL: ...
+    "E",  // 4  ERROR - ...
+    "E",  // 5  ERROR:root: (logging.basicConfig)
+    "W",  // 6  WARNING:urllib3...
+    "E",  // 7  [ERROR]
+    "E",  // 8  level=error (logfmt)
+    "E",  // 9  level=ERROR (Go slog text handler)
+    "EC", // 10 level=fatal (logrus)
+    "W",  // 11 level=WARN
+    "E",  // 12 Django's "verbose" format: {levelname} {asctime} {module} ...
+    "W",  // 13 the same at WARNING
+    "E",  // 14 [04/Dec/2026 10:00:00] ERROR (Django runserver)
+    "",   // 15 a runserver access line: no level
+    "E",  // 16 Celery [time: ERROR/MainProcess]
+    "W",  // 17 Celery WARNING/ForkPoolWorker-1
+    "EC", // 18 Celery CRITICAL
+    "E",  // 19 loguru | ERROR    |
+    "EC", // 20 loguru | CRITICAL |
+    "W",  // 21 loguru | WARNING  |
+    "E",  // 22 %(asctime)s - %(name)s - %(levelname)s - %(message)s
+    "EC", // 23 the same at CRITICAL
+    "W",  // 24 the same at WARNING
+    "E",  // 25 gunicorn error log [time] [pid] [ERROR]
+    "EC", // 26 gunicorn [CRITICAL] WORKER TIMEOUT
+    "W",  // 27 gunicorn [WARNING]
+    "E",  // 28 journalctl's short output: Dec 04 10:00:00 host tag[pid]: ERROR
+    "EC", // 29 journalctl -o short-iso: ... CRITICAL
+    "E",  // 30 %(asctime)s %(levelname)s %(name)s: %(message)s
+    "W",  // 31 %(asctime)s %(name)s %(levelname)s %(message)s
+    "E",  // 32 ISO time with Z, then the level
+    "E",  // 33 %(asctime)s [%(levelname)s] %(name)s: ...
+    "ET", // 34 Traceback (most recent call last):
+    "",   // 35 a traceback frame
+    "",   // 36 the exception line: "TimeoutError:" is not a level
+    "",   // 37 INFO retrying after error
+    "",   // 38 INFO ERROR count is 0
+    "",   // 39 - INFO - got ERROR from peer
+    "",   // 40 time INFO ERROR count is 0 (INFO is the level, not a logger name)
+    "",   // 41 - INFO - error budget
+    "",   // 42 ERRORS: 0
+    "",   // 43 loguru INFO saying ERROR
+    "",   // 44 Celery INFO saying 'no ERROR'
+    "",   // 45 level=info msg="error rate"
+    "",   // 46 msg="level=error ..." level=info (inside a quoted value)
+    "",   // 47 Error: (not as logging writes a level)
+    "",   // 48 - INFO - WARNING: ... (a level word inside the message)
+    "",   // 49 INFO CRITICAL section entered
+    "",   // 50 a runserver access line for /errors/
+];
+
+#[test]
+fn python_logging_counts_levels_where_real_formats_put_them_and_not_inside_messages() {
+    let r = pack_report("python-logging", "python-levels.log");
+    let count = |c: char| PYTHON_LEVELS.iter().filter(|l| l.contains(c)).count() as u64;
+    let matched = PYTHON_LEVELS.iter().filter(|l| !l.is_empty()).count() as u64;
+    assert_eq!(PYTHON_LEVELS.len(), 50);
+    assert_eq!(
+        (count('E'), count('C'), count('W'), count('T')),
+        (25, 8, 8, 1)
+    );
+    assert_eq!(totals(&r), [50, matched, 50 - matched, 0]);
+    assert_eq!(
+        per_pattern(&r),
+        expected(&[
+            ("python-logging/error", 25),
+            ("python-logging/critical", 8),
+            ("python-logging/warning", 8),
+            ("python-logging/traceback", 1),
+        ])
+    );
+    // Line by line, so that a count that happens to agree cannot hide a wrong line.
+    let text = std::fs::read_to_string(data("python-levels.log")).unwrap();
+    let mut wrong = Vec::new();
+    for (n, (line, want)) in text.lines().zip(PYTHON_LEVELS).enumerate() {
+        let mut child = logwarden(&["test-patterns", "python-logging", "-", "--json"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap();
+        let one: Value = serde_json::from_str(&success(child.wait_with_output().unwrap())).unwrap();
+        let got: String = [
+            ("error", 'E'),
+            ("critical", 'C'),
+            ("warning", 'W'),
+            ("traceback", 'T'),
+        ]
+        .iter()
+        .filter(|(p, _)| pattern(&one, &format!("python-logging/{p}"))["matched"] == 1)
+        .map(|(_, c)| *c)
+        .collect();
+        if got != *want {
+            wrong.push(format!(
+                "line {}: want {want:?}, got {got:?}: {line}",
+                n + 1
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
