@@ -214,7 +214,7 @@ fn an_unknown_pack_fails_with_the_available_ones() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            "unknown pattern pack \"pyhton-logging\"; available: celery, django, nginx, postgresql, python-logging, systemd, trading"
+            "unknown pattern pack \"pyhton-logging\"; available: celery, django, gunicorn, nginx, postgresql, python-logging, systemd, trading"
         ),
         "{stderr}"
     );
@@ -263,13 +263,14 @@ fn ibkr_sample_counts_disconnects_by_code_and_text_restores_and_rejections() {
 }
 
 #[test]
-fn django_sample_counts_request_errors_5xx_database_and_bad_requests() {
+fn django_sample_counts_request_errors_5xx_database_bad_requests_and_queries() {
     let r = pack_report("django", "django.log");
-    // 20 lines. error: Internal Server Error (4, 15), IntegrityError (8), OperationalError
+    // 21 lines. error: Internal Server Error (4, 15), IntegrityError (8), OperationalError
     // (16). 5xx access lines: 9, 17, 18 ("/static/500.html ... 200" at 20 is not one).
     // database: 16. bad-request: DisallowedHost (10), CSRF (12). "the previous error" (14)
-    // and the traceback frames match nothing in this pack.
-    assert_eq!(totals(&r), [20, 9, 11, 0]);
+    // and the traceback frames match nothing in this pack. query: the django.db.backends line
+    // (21), whose duration the pattern captures.
+    assert_eq!(totals(&r), [21, 10, 11, 0]);
     assert_eq!(
         per_pattern(&r),
         expected(&[
@@ -277,9 +278,11 @@ fn django_sample_counts_request_errors_5xx_database_and_bad_requests() {
             ("django/server-error", 3),
             ("django/database", 1),
             ("django/bad-request", 2),
+            ("django/query", 1),
         ])
     );
     assert_eq!(sample_lines(&r, "django/server-error"), [9, 17, 18]);
+    assert_eq!(sample_lines(&r, "django/query"), [21]);
 }
 
 #[test]
@@ -306,18 +309,45 @@ fn nginx_sample_counts_error_levels_upstream_failures_and_status_classes() {
     let r = pack_report("nginx", "nginx.log");
     // 15 lines. error: [error] (5, 7, 10), [crit] (12), [emerg] (13); [warn] (9) is not.
     // upstream: timed out (5), connection refused (7), no live upstreams (10). 5xx: 504 (6),
-    // 502 (8, 11); "?code=500 ... 200" (14) is a 200. 4xx: 404 (3), 401 (4).
-    assert_eq!(totals(&r), [15, 10, 5, 0]);
+    // 502 (8, 11); "?code=500 ... 200" (14) is a 200. 4xx: 404 (3), 401 (4). request:
+    // every access line (1-4, 6, 8, 11, 14, 15), none of the error log's.
+    assert_eq!(totals(&r), [15, 14, 1, 0]);
     assert_eq!(
         per_pattern(&r),
         expected(&[
             ("nginx/error", 5),
             ("nginx/upstream", 3),
+            ("nginx/request", 9),
             ("nginx/server-error", 3),
             ("nginx/client-error", 2),
         ])
     );
     assert_eq!(sample_lines(&r, "nginx/server-error"), [6, 8, 11]);
+    assert_eq!(sample_lines(&r, "nginx/request"), [1, 2, 3]);
+}
+
+#[test]
+fn gunicorn_sample_counts_requests_of_both_formats_and_runserver_status_classes_and_workers() {
+    let r = pack_report("gunicorn", "gunicorn.log");
+    // 20 lines. request: gunicorn with %(L)s (4-7, 10, 20), without (11), runserver (12, 13),
+    // runserver through a LOGGING formatter (14). 5xx: 500 (6), 502 (10), 503 (13);
+    // "?code=500 ... 200" (20) is a 200. 4xx: 404 (7). error: [CRITICAL] WORKER TIMEOUT (8),
+    // [ERROR] (9, 15, 17, 18). worker: timeout (8), SIGKILL (9), failed to boot (18), killed by
+    // signal 9 (19, a WARNING). The [INFO] lines (1-3, 16) are nothing.
+    assert_eq!(totals(&r), [20, 16, 4, 0]);
+    assert_eq!(
+        per_pattern(&r),
+        expected(&[
+            ("gunicorn/request", 10),
+            ("gunicorn/server-error", 3),
+            ("gunicorn/client-error", 1),
+            ("gunicorn/error", 5),
+            ("gunicorn/worker", 4),
+        ])
+    );
+    assert_eq!(sample_lines(&r, "gunicorn/server-error"), [6, 10, 13]);
+    assert_eq!(sample_lines(&r, "gunicorn/error"), [8, 9, 15]);
+    assert_eq!(sample_lines(&r, "gunicorn/worker"), [8, 9, 18]);
 }
 
 #[test]

@@ -20,6 +20,7 @@ pub mod pack;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexSet};
+use regex_syntax::hir::{Hir, HirKind};
 
 use crate::matcher::pack::PatternPack;
 
@@ -172,14 +173,16 @@ impl Matcher {
         } else {
             Some(RegexSet::new(&regex_src)?)
         };
-        // Each source is flag-free (see `set_source`), so grouping it is enough.
+        // Each source is flag-free (see `set_source`), so grouping it is enough. Captures are
+        // left out: the alternation only answers "any?", and two packs naming a capture alike
+        // (`status` in nginx and gunicorn) would make it a duplicate name that cannot compile.
         let any_regex = if regex_src.is_empty() {
             None
         } else {
             let alternation = regex_src
                 .iter()
-                .map(|r| format!("(?:{r})"))
-                .collect::<Vec<_>>()
+                .map(|r| Ok(format!("(?:{})", without_captures(parse(r, true)?))))
+                .collect::<Result<Vec<_>, BuildError>>()?
                 .join("|");
             Regex::new(&alternation).ok()
         };
@@ -284,13 +287,35 @@ impl Matcher {
 /// regexes. Wrapping the text instead (`(?i:RE)`) breaks on a `(?x)` comment, which would
 /// swallow the closing parenthesis (found by the `config` fuzz target).
 fn set_source(re: &str, case_sensitive: bool) -> Result<String, BuildError> {
-    let hir = regex_syntax::ParserBuilder::new()
+    Ok(parse(re, case_sensitive)?.to_string())
+}
+
+fn parse(re: &str, case_sensitive: bool) -> Result<Hir, BuildError> {
+    Ok(regex_syntax::ParserBuilder::new()
         .utf8(false)
         .case_insensitive(!case_sensitive)
         .build()
         .parse(re)
-        .map_err(Box::new)?;
-    Ok(hir.to_string())
+        .map_err(Box::new)?)
+}
+
+/// `hir` with every capture group replaced by what it holds: the same language, no names.
+fn without_captures(hir: Hir) -> Hir {
+    match hir.into_kind() {
+        HirKind::Capture(c) => without_captures(*c.sub),
+        HirKind::Repetition(mut r) => {
+            r.sub = Box::new(without_captures(*r.sub));
+            Hir::repetition(r)
+        }
+        HirKind::Concat(subs) => Hir::concat(subs.into_iter().map(without_captures).collect()),
+        HirKind::Alternation(subs) => {
+            Hir::alternation(subs.into_iter().map(without_captures).collect())
+        }
+        HirKind::Empty => Hir::empty(),
+        HirKind::Literal(l) => Hir::literal(l.0),
+        HirKind::Class(c) => Hir::class(c),
+        HirKind::Look(l) => Hir::look(l),
+    }
 }
 
 fn set_bit(hits: &mut [u64], vetoes: &mut [u64], entry: Entry) {
@@ -407,6 +432,29 @@ mod tests {
         assert_eq!(m.match_line(b"\xff\xfe\x00ERROR\x80", &mut s).slots, 1);
         assert_eq!(m.match_line(b"\xff failed \xc3", &mut s).slots, 1);
         assert_eq!(m.match_line(b"\xff\xff\xff", &mut s).slots, 0);
+    }
+
+    #[test]
+    fn packs_naming_a_capture_alike_keep_the_one_alternation() {
+        let m = Matcher::build(&[
+            pack(
+                "a",
+                vec![def("request", &[], &[r"\] (?P<status>\d{3}) "], &[], true)],
+            ),
+            pack(
+                "b",
+                vec![def("request", &[], &[r"^(?P<status>\d{3})$"], &[], true)],
+            ),
+        ])
+        .unwrap();
+        assert!(
+            m.any_regex.is_some(),
+            "a duplicate group name broke the alternation"
+        );
+        let mut s = m.scratch();
+        assert_eq!(m.match_line(b"[x] 502 y", &mut s).slots, 1);
+        assert_eq!(m.match_line(b"404", &mut s).slots, 1);
+        assert_eq!(m.match_line(b"4040", &mut s).slots, 0);
     }
 
     #[test]
