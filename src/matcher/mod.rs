@@ -16,6 +16,9 @@
 //! `trading/error`), and a rule's `pattern = "error"` means any of them. A line's slots are a
 //! `u64` bit set, which is what travels to the rules.
 
+pub mod fields;
+pub mod json_line;
+pub mod logfmt_line;
 pub mod pack;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
