@@ -67,6 +67,10 @@ pub struct RawWatch {
     pub olddir: Option<Located<String>>,
     /// How lines carry their time, for `replay`: `"auto"` or a strftime format.
     pub timestamp_format: Option<Located<String>>,
+    /// How lines are written: `"plain"`, `"json"`, `"logfmt"`, `"auto"` (structured lines).
+    pub format: Option<Located<String>>,
+    /// The key (JSON path) of a structured line's level, instead of the usual ones.
+    pub level_field: Option<Located<String>>,
     pub multiline: Option<Located<RawMultiline>>,
     pub journal: Option<Located<RawJournal>>,
     pub restart: Option<Located<RawRestart>>,

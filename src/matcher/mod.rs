@@ -20,12 +20,14 @@ pub mod fields;
 pub mod json_line;
 pub mod logfmt_line;
 pub mod pack;
+pub mod structured;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexSet};
 use regex_syntax::hir::{Hir, HirKind};
 
 use crate::matcher::pack::PatternPack;
+use crate::matcher::structured::{Level, LineFormat, LineStructure};
 
 /// Most distinct pattern names (slots) one watch can use; a `SlotSet` is a `u64`.
 pub const MAX_SLOTS: usize = 64;
@@ -51,7 +53,23 @@ pub struct Matcher {
     patterns: Vec<PatternInfo>,
     /// Slot names; a slot's index is its bit in a `SlotSet`.
     slots: Vec<String>,
+    /// A structured watch's format, and the pattern ids its levels count as; `None` for a
+    /// plain watch (which pays nothing for it).
+    structure: Option<Structure>,
 }
+
+/// The level fields of a structured watch as patterns (see `Matcher::with_structure`).
+#[derive(Debug)]
+struct Structure {
+    lines: LineStructure,
+    /// Pattern ids (pack `LEVEL_PACK`) of the `critical`, `error` and `warning` slots.
+    critical: Option<u32>,
+    error: Option<u32>,
+    warning: Option<u32>,
+}
+
+/// The pack name a level field's matches are reported under (`level-field/error`).
+pub const LEVEL_PACK: &str = "level-field";
 
 /// Which pattern an automaton or regex entry belongs to, and whether it vetoes.
 #[derive(Debug, Clone, Copy)]
@@ -197,7 +215,37 @@ impl Matcher {
             regexes,
             patterns,
             slots,
+            structure: None,
         })
+    }
+
+    /// This matcher for a watch whose lines are `lines.format`: a JSON or logfmt line whose
+    /// level field says error, critical or warning (see `structured::Level`) also matches the
+    /// slot of that name, if a pack of the watch has one (a critical line is an error too, as
+    /// in the packs). The matches count as patterns of the pack `LEVEL_PACK`. Patterns still
+    /// match the raw line. Call before `scratch`.
+    pub fn with_structure(mut self, lines: LineStructure) -> Matcher {
+        if lines.format == LineFormat::Plain {
+            self.structure = None;
+            return self;
+        }
+        let mut level = |name: &str| -> Option<u32> {
+            let slot = self.slot(name)?;
+            self.patterns.push(PatternInfo {
+                pack: LEVEL_PACK.to_string(),
+                name: name.to_string(),
+                slot,
+            });
+            Some(self.patterns.len() as u32 - 1)
+        };
+        let (error, critical, warning) = (level("error"), level("critical"), level("warning"));
+        self.structure = Some(Structure {
+            lines,
+            critical,
+            error,
+            warning,
+        });
+        self
     }
 
     /// A scratch sized for this matcher.
@@ -236,6 +284,22 @@ impl Matcher {
                     set_bit(&mut scratch.hits, &mut scratch.vetoes, self.regexes[i]);
                     any = true;
                 }
+            }
+        }
+        if let Some(st) = &self.structure {
+            let ids: [Option<u32>; 2] = match st.lines.level(line) {
+                None => [None, None],
+                Some(Level::Critical) => [st.critical, st.error],
+                Some(Level::Error) => [st.error, None],
+                Some(Level::Warning) => [st.warning, None],
+            };
+            for pattern in ids.into_iter().flatten() {
+                let entry = Entry {
+                    pattern,
+                    ignore: false,
+                };
+                set_bit(&mut scratch.hits, &mut scratch.vetoes, entry);
+                any = true;
             }
         }
         if !any {

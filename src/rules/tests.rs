@@ -58,6 +58,7 @@ fn watch(name: &str, packs: Vec<PatternPack>, rules: Vec<RuleConfig>) -> WatchCo
         max_line_bytes: 64 * 1024,
         olddir: None,
         timestamp_format: Default::default(),
+        structure: Default::default(),
         multiline: crate::source::multiline::MultilineRule {
             grouping: crate::source::multiline::Grouping::None,
             timeout: Duration::from_millis(300),
