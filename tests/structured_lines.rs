@@ -274,3 +274,125 @@ fn a_bad_format_or_level_field_is_refused_at_its_line_and_column() {
     assert!(e.contains(&at(9, 15)), "{e}");
     assert!(e.contains("set format"), "{e}");
 }
+
+/// (pattern, matched, sample line numbers) of the `http-fields` pack over its sample log.
+fn field_counts(format: &str) -> Vec<(String, u64, Vec<u64>)> {
+    let out = logwarden(&[
+        "test-patterns",
+        &data("http-fields.toml"),
+        &data("http-fields.log"),
+        "--json",
+        "--format",
+        format,
+    ])
+    .output()
+    .unwrap();
+    let r: Value = serde_json::from_str(&success(out)).unwrap();
+    r["patterns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["pattern"].as_str().unwrap().to_string(),
+                p["matched"].as_u64().unwrap(),
+                p["samples"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s[0].as_u64().unwrap())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn field_conditions_compare_numbers_numerically_and_words_without_case() {
+    let row = |n: &str, c: u64, s: &[u64]| (n.to_string(), c, s.to_vec());
+    // auto. server-error (status >= 500): 502 (2), "503" as a string (3), logfmt 500 (4), a
+    // plain line's `status=500` pair (7: auto reads a line not starting with `{` as logfmt),
+    // bare status=502 (10); not the nested http.status (6), not "five hundred" (9), not the
+    // cut JSON (8). slow-error (level in [error, critical] and duration_ms > 1000): 2, 4, and
+    // CRITICAL in capitals (6); not null (9). timeout ("timeout" and level == error): 2, 4;
+    // not at level info (5, 7), not in the cut JSON (8).
+    assert_eq!(
+        field_counts("auto"),
+        [
+            row("server-error", 5, &[2, 3, 4]),
+            row("slow-error", 3, &[2, 4, 6]),
+            row("timeout", 2, &[2, 4]),
+        ]
+    );
+    // json: the logfmt lines (4, 5, 7, 10) have no fields.
+    assert_eq!(
+        field_counts("json"),
+        [
+            row("server-error", 2, &[2, 3]),
+            row("slow-error", 2, &[2, 6]),
+            row("timeout", 1, &[2]),
+        ]
+    );
+    // plain: no line has fields, so no condition holds (a watch refuses this; see below).
+    assert_eq!(
+        field_counts("plain"),
+        [
+            row("server-error", 0, &[]),
+            row("slow-error", 0, &[]),
+            row("timeout", 0, &[]),
+        ]
+    );
+}
+
+#[test]
+fn a_bad_condition_is_refused_at_its_character_and_a_plain_watch_may_not_use_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let packs = dir.path().join("patterns");
+    std::fs::create_dir(&packs).unwrap();
+    let pack = packs.join("web.toml");
+    std::fs::write(
+        &pack,
+        "[[pattern]]\nname = \"server-error\"\nwhere = ['level == error', 'status => 500']\n",
+    )
+    .unwrap();
+    let out = logwarden(&["test-patterns", pack.to_str().unwrap(), "-"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let e = String::from_utf8_lossy(&out.stderr);
+    // 'status => 500' starts at column 28 of line 3; the operator at its 8th character.
+    assert!(e.contains(&format!("{}:3:36: ", pack.display())), "{e}");
+    assert!(e.contains("expected an operator"), "{e}");
+
+    std::fs::write(
+        &pack,
+        "[[pattern]]\nname = \"server-error\"\nwhere = ['status >= 500']\n",
+    )
+    .unwrap();
+    let config = dir.path().join("logwarden.toml");
+    let text = format!(
+        "[daemon]\npatterns_dir = {:?}\nstate_dir = \"/tmp\"\n\n[[watch]]\nname = \"web\"\nfiles = [\"/tmp/web.log\"]\npatterns = [\"python-logging\", \"web\"]\n",
+        packs.display().to_string()
+    );
+    let check = |text: &str| {
+        std::fs::write(&config, text).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_logwarden"))
+            .env_remove("LOGWARDEN_CONFIG")
+            .arg("check")
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let out = check(&text);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains(&format!("{}:8:31: ", config.display())), "{e}");
+    assert!(
+        e.contains("pattern web/server-error has `where` conditions"),
+        "{e}"
+    );
+    let out = check(&format!("{text}format = \"json\"\n"));
+    assert!(out.status.success(), "{out:?}");
+}

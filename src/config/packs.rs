@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::config::error::Diagnostics;
 use crate::config::located::{Located, SourceMap};
+use crate::matcher::condition::Condition;
 use crate::matcher::pack::{PatternDef, PatternPack};
 
 /// Packs compiled into the binary: (name, file text).
@@ -53,6 +54,9 @@ struct RawPattern {
     ignore_regex: Vec<Located<String>>,
     #[serde(default)]
     case_sensitive: bool,
+    /// Field conditions on structured lines (`where = ["status >= 500"]`).
+    #[serde(default, rename = "where")]
+    conditions: Vec<Located<String>>,
 }
 
 /// All packs available to one config: shipped ones, overridden by those in `patterns_dir`.
@@ -167,15 +171,32 @@ pub fn parse_pack(
                 ),
             );
         }
-        if p.any.is_empty() && p.regex.is_empty() {
+        if p.any.is_empty() && p.regex.is_empty() && p.conditions.is_empty() {
             diags.at(
                 sources,
                 &p.name,
                 format!(
-                    "pattern {name}/{} has neither `any` literals nor `regex`: it would match nothing",
+                    "pattern {name}/{} has neither `any` literals nor `regex` nor `where`: it would match nothing",
                     p.name.value
                 ),
             );
+        }
+        let mut conditions = Vec::new();
+        for c in &p.conditions {
+            match Condition::parse(&c.value) {
+                Ok(condition) => conditions.push(condition),
+                Err(e) => {
+                    // +1 skips the opening quote, as for regexes.
+                    let pos = sources.position(c.file, c.span.start + 1 + e.offset);
+                    diags.push(format!(
+                        "{pos}: condition {:?} in pattern {name}/{}: {} (at character {})",
+                        c.value,
+                        p.name.value,
+                        e.message,
+                        e.offset + 1
+                    ));
+                }
+            }
         }
         for lit in p.any.iter().chain(&p.ignore) {
             if lit.value.is_empty() {
@@ -213,6 +234,7 @@ pub fn parse_pack(
             ignore: strings(p.ignore),
             ignore_regexes: strings(p.ignore_regex),
             case_sensitive: p.case_sensitive,
+            conditions,
         });
     }
     if diags.len() > errors_before {

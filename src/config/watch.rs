@@ -56,6 +56,23 @@ pub(super) fn resolve_watch(
     let multiline = resolve_multiline(&w, &watch_packs, max_line_bytes, sources, diags);
     let timestamp_format = resolve_timestamp_format(w.timestamp_format.as_ref(), sources, diags);
     let structure = resolve_structure(&w, sources, diags);
+    if structure.format == LineFormat::Plain {
+        for entry in w.patterns.iter().flat_map(|p| p.value.iter()) {
+            let Some(pack) = watch_packs.iter().find(|p| p.name == entry.value) else {
+                continue;
+            };
+            if let Some(def) = pack.patterns.iter().find(|d| !d.conditions.is_empty()) {
+                diags.at(
+                    sources,
+                    entry,
+                    format!(
+                        "pattern {}/{} has `where` conditions, which only JSON or logfmt lines can meet, but watch {name:?} reads plain lines; set format = \"json\", \"logfmt\" or \"auto\"",
+                        pack.name, def.name
+                    ),
+                );
+            }
+        }
+    }
     if let Some(f) = w
         .format
         .as_ref()

@@ -16,6 +16,7 @@
 //! `trading/error`), and a rule's `pattern = "error"` means any of them. A line's slots are a
 //! `u64` bit set, which is what travels to the rules.
 
+pub mod condition;
 pub mod fields;
 pub mod json_line;
 pub mod logfmt_line;
@@ -26,8 +27,9 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexSet};
 use regex_syntax::hir::{Hir, HirKind};
 
+use crate::matcher::condition::Condition;
 use crate::matcher::pack::PatternPack;
-use crate::matcher::structured::{Level, LineFormat, LineStructure};
+use crate::matcher::structured::{Level, LineFormat, LineStructure, StructuredLine};
 
 /// Most distinct pattern names (slots) one watch can use; a `SlotSet` is a `u64`.
 pub const MAX_SLOTS: usize = 64;
@@ -56,6 +58,18 @@ pub struct Matcher {
     /// A structured watch's format, and the pattern ids its levels count as; `None` for a
     /// plain watch (which pays nothing for it).
     structure: Option<Structure>,
+    /// Patterns with field conditions (`where`); empty for most watches.
+    conditional: Vec<Conditional>,
+}
+
+/// A pattern's field conditions, met by a structured line or not at all.
+#[derive(Debug)]
+struct Conditional {
+    /// Index into `Matcher::patterns`.
+    pattern: u32,
+    conditions: Box<[Condition]>,
+    /// The pattern has no literal or regex: the conditions alone decide.
+    alone: bool,
 }
 
 /// The level fields of a structured watch as patterns (see `Matcher::with_structure`).
@@ -136,6 +150,7 @@ impl Matcher {
         let mut literals = Vec::new();
         let mut regex_src = Vec::new();
         let mut regexes = Vec::new();
+        let mut conditional = Vec::new();
         for pack in packs {
             for def in &pack.patterns {
                 let slot = match slots.iter().position(|s| *s == def.name) {
@@ -151,6 +166,13 @@ impl Matcher {
                     name: def.name.clone(),
                     slot,
                 });
+                if !def.conditions.is_empty() {
+                    conditional.push(Conditional {
+                        pattern: id,
+                        conditions: def.conditions.clone().into_boxed_slice(),
+                        alone: def.literals.is_empty() && def.regexes.is_empty(),
+                    });
+                }
                 for (list, ignore) in [(&def.literals, false), (&def.ignore, true)] {
                     for lit in list {
                         literal_bytes.push(lit.as_bytes().to_vec());
@@ -216,6 +238,7 @@ impl Matcher {
             patterns,
             slots,
             structure: None,
+            conditional,
         })
     }
 
@@ -286,8 +309,12 @@ impl Matcher {
                 }
             }
         }
+        let fields = match &self.structure {
+            Some(st) => st.lines.read(line),
+            None => StructuredLine::Plain,
+        };
         if let Some(st) = &self.structure {
-            let ids: [Option<u32>; 2] = match st.lines.level(line) {
+            let ids: [Option<u32>; 2] = match st.lines.level_of(&fields) {
                 None => [None, None],
                 Some(Level::Critical) => [st.critical, st.error],
                 Some(Level::Error) => [st.error, None],
@@ -300,6 +327,20 @@ impl Matcher {
                 };
                 set_bit(&mut scratch.hits, &mut scratch.vetoes, entry);
                 any = true;
+            }
+        }
+        for c in &self.conditional {
+            let (word, bit) = (c.pattern as usize / 64, 1u64 << (c.pattern % 64));
+            if !c.alone && scratch.hits[word] & bit == 0 {
+                continue;
+            }
+            let met = !matches!(fields, StructuredLine::Plain)
+                && c.conditions.iter().all(|k| k.holds(fields.get(k.field())));
+            if met {
+                scratch.hits[word] |= bit;
+                any = true;
+            } else {
+                scratch.hits[word] &= !bit;
             }
         }
         if !any {
@@ -421,6 +462,7 @@ mod tests {
             ignore: ignore.iter().map(|s| s.to_string()).collect(),
             ignore_regexes: vec![],
             case_sensitive: cs,
+            conditions: vec![],
         }
     }
 

@@ -9,7 +9,7 @@
 
 use crate::matcher::fields::{FieldPath, FieldValue};
 use crate::matcher::json_line::JsonObject;
-use crate::matcher::logfmt_line::LogfmtPairs;
+use crate::matcher::logfmt_line::{logfmt_field, LogfmtPairs};
 
 /// How a watch's lines are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -129,45 +129,78 @@ pub fn default_level_fields() -> Vec<FieldPath> {
         .collect()
 }
 
+/// One line as its watch's format reads it: a JSON object, logfmt pairs, or neither.
+#[derive(Debug, Clone, Copy)]
+pub enum StructuredLine<'a> {
+    /// Not structured (a plain watch, or a line that is not what the format says).
+    Plain,
+    Json(JsonObject<'a>),
+    Logfmt(&'a [u8]),
+}
+
+impl<'a> StructuredLine<'a> {
+    /// The value of field `path` (for logfmt, a one-part path is the key), if the line has it.
+    pub fn get(&self, path: &FieldPath) -> Option<FieldValue<'a>> {
+        match *self {
+            StructuredLine::Plain => None,
+            StructuredLine::Json(object) => object.get(path),
+            StructuredLine::Logfmt(line) => {
+                let mut parts = path.parts();
+                let key = parts.next()?;
+                if parts.next().is_some() {
+                    return None;
+                }
+                logfmt_field(line, key)
+            }
+        }
+    }
+}
+
 impl LineStructure {
-    /// The level `line` states in one of its level fields, if it is a line of this format
-    /// (for `Auto`, of either structured format) and has one. Allocates nothing.
-    pub fn level(&self, line: &[u8]) -> Option<Level> {
-        debug_assert!(
-            self.format == LineFormat::Plain || !self.level_fields.is_empty(),
-            "a structured format has level fields"
-        );
+    /// `line` as this format reads it; for `Auto`, a line whose first byte past whitespace is
+    /// `{` is JSON (or, if it is not one valid object, plain), any other line logfmt.
+    pub fn read<'a>(&self, line: &'a [u8]) -> StructuredLine<'a> {
+        let json =
+            |line| JsonObject::parse(line).map_or(StructuredLine::Plain, StructuredLine::Json);
         match self.format {
-            LineFormat::Plain => None,
-            LineFormat::Json => self.json_level(line),
-            LineFormat::Logfmt => self.logfmt_level(line),
+            LineFormat::Plain => StructuredLine::Plain,
+            LineFormat::Json => json(line),
+            LineFormat::Logfmt => StructuredLine::Logfmt(line),
             LineFormat::Auto => {
                 if line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-                    self.json_level(line)
+                    json(line)
                 } else {
-                    self.logfmt_level(line)
+                    StructuredLine::Logfmt(line)
                 }
             }
         }
     }
 
-    fn json_level(&self, line: &[u8]) -> Option<Level> {
-        let object = JsonObject::parse(line)?;
-        self.level_fields
-            .iter()
-            .find_map(|path| object.get(path))
-            .and_then(|v| Level::of(&v))
+    /// The level `line` states in one of its level fields, if it is a line of this format
+    /// and has one. Allocates nothing.
+    pub fn level(&self, line: &[u8]) -> Option<Level> {
+        self.level_of(&self.read(line))
     }
 
-    /// The first pair whose key is a level field (a one-part path) decides.
-    fn logfmt_level(&self, line: &[u8]) -> Option<Level> {
-        let mut pairs = LogfmtPairs::new(line);
-        let value = pairs.find_map(|(key, value)| {
-            self.level_fields
-                .iter()
-                .any(|f| f.parts().len() == 1 && f.as_str().as_bytes() == key)
-                .then_some(value)
-        })?;
+    /// The level of a line already read: the first level field it has decides (for logfmt,
+    /// the first pair whose key is one).
+    pub fn level_of(&self, line: &StructuredLine<'_>) -> Option<Level> {
+        debug_assert!(
+            self.format == LineFormat::Plain || !self.level_fields.is_empty(),
+            "a structured format has level fields"
+        );
+        let value = match *line {
+            StructuredLine::Plain => return None,
+            StructuredLine::Json(object) => {
+                self.level_fields.iter().find_map(|path| object.get(path))?
+            }
+            StructuredLine::Logfmt(line) => LogfmtPairs::new(line).find_map(|(key, value)| {
+                self.level_fields
+                    .iter()
+                    .any(|f| f.parts().len() == 1 && f.as_str().as_bytes() == key)
+                    .then_some(value)
+            })?,
+        };
         Level::of(&value)
     }
 }

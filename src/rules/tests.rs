@@ -21,6 +21,7 @@ fn def(name: &str, literals: &[&str]) -> PatternDef {
         ignore: vec![],
         ignore_regexes: vec![],
         case_sensitive: true,
+        conditions: vec![],
     }
 }
 
