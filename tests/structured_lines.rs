@@ -4,9 +4,12 @@
 //! malformed JSON and binary garbage are plain lines, never an error; a watch's `format` is
 //! checked at load with its position.
 
+mod common;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -395,4 +398,72 @@ fn a_bad_condition_is_refused_at_its_character_and_a_plain_watch_may_not_use_one
     );
     let out = check(&format!("{text}format = \"json\"\n"));
     assert!(out.status.success(), "{out:?}");
+}
+
+const DAEMON: &str = r#"
+[daemon]
+state_dir = "@DIR@/state"
+patterns_dir = "@DIR@/patterns"
+poll_interval = "100ms"
+
+[[watch]]
+name = "api"
+files = ["@DIR@/api.jsonl"]
+patterns = ["python-logging", "web"]
+format = "json"
+
+  [[watch.rule]]
+  name = "critical-line"
+  when = "match"
+  pattern = "critical"
+  cooldown = "0s"
+
+  [[watch.rule]]
+  name = "5xx"
+  when = "match"
+  pattern = "server-error"
+  cooldown = "0s"
+"#;
+
+#[test]
+fn the_daemon_alerts_on_a_json_level_and_a_field_condition_and_reads_a_cut_line_as_plain() {
+    let (dir, config) = common::config_dir(DAEMON);
+    std::fs::create_dir(dir.path().join("patterns")).unwrap();
+    std::fs::write(
+        dir.path().join("patterns/web.toml"),
+        "[[pattern]]\nname = \"server-error\"\nwhere = [\"status >= 500\"]\n",
+    )
+    .unwrap();
+    let log = dir.path().join("api.jsonl");
+    common::append(&log, &[r#"{"level":"info","msg":"start"}"#.to_string()]);
+    let mut d = common::Daemon::start(&config);
+    d.wait_reading(&log);
+    common::append(
+        &log,
+        &[
+            r#"{"level":"critical","msg":"cut"#.to_string(),
+            "\u{1}\u{2}{\"status\": 500".to_string(),
+            r#"{"level":"info","status":200,"msg":"CRITICAL - ok"}"#.to_string(),
+            r#"{"levelname":"CRITICAL","message":"loss limit reached"}"#.to_string(),
+            r#"{"level":"error","status":503,"msg":"upstream down"}"#.to_string(),
+        ],
+    );
+    let critical = d.wait_alert("critical-line", "event", Duration::from_secs(5));
+    assert!(
+        critical["line"]
+            .as_str()
+            .unwrap()
+            .contains("loss limit reached"),
+        "{critical}"
+    );
+    let server = d.wait_alert("5xx", "event", Duration::from_secs(5));
+    assert!(
+        server["line"].as_str().unwrap().contains("upstream down"),
+        "{server}"
+    );
+    d.collect_for(Duration::from_millis(800));
+    // The cut lines and the info line (whose message merely says CRITICAL) are no matches.
+    assert_eq!(d.count_alerts("critical-line", "event"), 1);
+    assert_eq!(d.count_alerts("5xx", "event"), 1);
+    assert!(d.stop(), "clean exit on SIGTERM");
 }
