@@ -15,6 +15,11 @@
 //! Patterns are grouped into *slots* by name: packs may share a name (`python-logging/error` and
 //! `trading/error`), and a rule's `pattern = "error"` means any of them. A line's slots are a
 //! `u64` bit set, which is what travels to the rules.
+//!
+//! A watch whose lines are JSON or logfmt (`structured.rs`) also has each line's level field
+//! counted as the `error`/`critical`/`warning` slot, and patterns with field conditions
+//! (`condition.rs`, a pack's `where`) kept only when the line's fields meet them. The line is
+//! read once for both, in place; a plain watch skips all of it.
 
 pub mod condition;
 pub mod fields;
