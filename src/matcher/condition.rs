@@ -272,4 +272,27 @@ mod tests {
         assert_eq!(e("a..b == 1").offset, 0);
         assert_eq!(e("level inside").offset, 6);
     }
+
+    #[test]
+    fn any_text_is_parsed_or_refused_never_panicked_on() {
+        let pieces = [
+            "é", "in", "[", "]", ",", "\"", "==", "<", "!", " ", "a.b", "5", "ü€", "\u{0}",
+        ];
+        let mut n = 0u32;
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in pieces {
+                        let text = format!("{a}{b}{c}{d}");
+                        if let Err(e) = Condition::parse(&text) {
+                            assert!(e.offset <= text.len(), "{text:?}");
+                            assert!(text.is_char_boundary(e.offset), "{text:?}");
+                        }
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(n, 14u32.pow(4));
+    }
 }
