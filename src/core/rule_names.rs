@@ -11,3 +11,5 @@ pub const CONFIG_RULE: &str = "config-rejected";
 pub const LINES_LOST_RULE: &str = "lines-lost";
 /// The watch name of alerts about logwarden itself (a refused reload).
 pub const SELF_WATCH: &str = "logwarden";
+/// The event announcing that an operator acknowledged an open alert.
+pub const ACK_RULE: &str = "acknowledged";

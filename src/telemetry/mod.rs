@@ -58,6 +58,13 @@ pub struct RuleStatus {
     /// A probe (a check logwarden runs), not a rule on the lines.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub probe: bool,
+    /// The id of the active silence covering it (its notifications are held); filled in by
+    /// `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced: Option<String>,
+    /// Who acknowledged it while it fires (no reminders); filled in by `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_by: Option<String>,
 }
 
 /// Matched lines of one watch per pattern slot: in all, and per minute of the last day.
@@ -102,6 +109,8 @@ pub struct ChannelCounts {
     pub dropped: u64,
     /// Notifications the channel refused for good, with no fallback: kept as dead letters.
     pub dead: u64,
+    /// Notifications a silence held back or dropped.
+    pub silenced: u64,
 }
 
 /// Everything the daemon reports about itself.
@@ -127,6 +136,8 @@ pub struct Telemetry {
     pub hands_off: Mutex<BTreeMap<String, String>>,
     /// Failed writes of the alert spool (a full or read-only state_dir).
     spool_errors: AtomicU64,
+    /// Active silences and acknowledgements, as the router last read them.
+    operator: Mutex<status::OperatorStatus>,
 }
 
 impl Telemetry {
@@ -140,6 +151,8 @@ impl Telemetry {
             summary: "ok".to_string(),
             since: started_at,
             probe,
+            silenced: None,
+            acked_by: None,
         };
         let mut rules = BTreeMap::new();
         for w in &config.watches {
@@ -169,6 +182,7 @@ impl Telemetry {
             restarts: Mutex::new(BTreeMap::new()),
             hands_off: Mutex::new(BTreeMap::new()),
             spool_errors: AtomicU64::new(0),
+            operator: Mutex::new(status::OperatorStatus::default()),
         })
     }
 
@@ -211,6 +225,8 @@ impl Telemetry {
                         summary: a.summary.clone(),
                         since: a.at,
                         probe,
+                        silenced: None,
+                        acked_by: None,
                     },
                 );
             }
@@ -259,6 +275,32 @@ impl Telemetry {
     pub fn on_dead(&self, channel: &str) {
         if let Ok(mut c) = self.channels.lock() {
             c.entry(channel.to_string()).or_default().dead += 1;
+        }
+    }
+
+    /// Notes one notification per channel of `channels` held back or dropped by a silence.
+    pub fn on_silenced(&self, channels: &[String]) {
+        if let Ok(mut c) = self.channels.lock() {
+            for ch in channels {
+                c.entry(ch.clone()).or_default().silenced += 1;
+            }
+        }
+    }
+
+    /// Notes the active silences, the acknowledged open alerts, and why the operator's file
+    /// could not be read (if it could not).
+    pub fn set_operator(
+        &self,
+        silences: Vec<status::SilenceStatus>,
+        acks: Vec<status::AckStatus>,
+        error: Option<String>,
+    ) {
+        if let Ok(mut o) = self.operator.lock() {
+            *o = status::OperatorStatus {
+                silences,
+                acks,
+                error,
+            };
         }
     }
 
