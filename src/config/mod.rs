@@ -23,6 +23,7 @@ pub mod packs;
 pub(crate) mod permissions;
 pub(crate) mod range;
 pub(crate) mod raw;
+mod raw_threshold;
 mod raw_values;
 pub(crate) mod recovery;
 mod rule;

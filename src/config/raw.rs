@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::config::duration::ConfigDuration;
 use crate::config::located::Located;
+pub use crate::config::raw_threshold::Threshold;
 use crate::config::raw_values::{AggregateText, UnitText};
 use crate::core::alert::Severity;
 
@@ -68,6 +69,10 @@ pub struct RawWatch {
     pub olddir: Option<Located<String>>,
     /// How lines carry their time, for `replay`: `"auto"` or a strftime format.
     pub timestamp_format: Option<Located<String>>,
+    /// How lines are written: `"plain"`, `"json"`, `"logfmt"`, `"auto"` (structured lines).
+    pub format: Option<Located<String>>,
+    /// The key (JSON path) of a structured line's level, instead of the usual ones.
+    pub level_field: Option<Located<String>>,
     pub multiline: Option<Located<RawMultiline>>,
     pub journal: Option<Located<RawJournal>>,
     pub restart: Option<Located<RawRestart>>,
@@ -146,41 +151,6 @@ pub enum ProbeKindText {
     Disk,
     Memory,
     Cert,
-}
-
-/// A probe's `warning` or `critical`: a number is a percent (`disk`, `memory`), a duration
-/// string is a time before expiry (`cert`, e.g. `"30d"`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Threshold {
-    Percent(f64),
-    Before(std::time::Duration),
-}
-
-impl<'de> Deserialize<'de> for Threshold {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Threshold;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a percent (80) or a duration before expiry (\"30d\")")
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Threshold, E> {
-                Ok(Threshold::Percent(v))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Threshold, E> {
-                Ok(Threshold::Percent(v as f64))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Threshold, E> {
-                Ok(Threshold::Percent(v as f64))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Threshold, E> {
-                crate::config::duration::parse_duration(v)
-                    .map(Threshold::Before)
-                    .map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
 }
 
 /// What to do when a rule or probe fires.

@@ -268,7 +268,7 @@ fn an_unknown_pack_is_an_error_listing_the_available_packs() {
     assert!(p.contains("unknown pattern pack \"tradng\""), "{p}");
     assert!(
         p.ends_with(
-            "available: celery, django, nginx, postgresql, python-logging, systemd, trading"
+            "available: celery, django, gunicorn, nginx, postgresql, python-logging, systemd, trading"
         ),
         "{p}"
     );

@@ -121,6 +121,8 @@ pub struct WatchConfig {
     pub olddir: Option<PathBuf>,
     /// How lines carry their time (read by `replay`).
     pub timestamp_format: crate::source::timestamp::TimestampFormat,
+    /// How lines are written (plain, JSON, logfmt) and where a structured line's level is.
+    pub structure: crate::matcher::structured::LineStructure,
     /// How lines are grouped into events.
     pub multiline: MultilineRule,
     /// Lines from the systemd journal, if configured.

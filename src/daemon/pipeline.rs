@@ -267,7 +267,7 @@ fn build_matchers(config: &Config) -> Result<Vec<Arc<Matcher>>, PipelineError> {
         .iter()
         .map(|w| {
             Matcher::build(&w.packs)
-                .map(Arc::new)
+                .map(|m| Arc::new(m.with_structure(w.structure.clone())))
                 .map_err(|source| PipelineError::Matcher {
                     watch: w.name.clone(),
                     source,

@@ -292,6 +292,7 @@ mod tests {
                 ignore: vec![],
                 ignore_regexes: vec![],
                 case_sensitive: false,
+                conditions: vec![],
             }],
         }]
     }
