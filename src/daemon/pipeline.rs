@@ -217,8 +217,22 @@ pub async fn run_with_sink(
         input_tx.clone(),
         output_tx.clone(),
         engine.activity(),
-        client,
+        client.clone(),
         telemetry.clone(),
+    );
+    // Telegram control panels write control files, then wake the supervisor.
+    let poke = Arc::new(tokio::sync::Notify::new());
+    crate::actions::telegram_control::start(
+        &config,
+        &crate::actions::telegram_control::Shared {
+            watches: Arc::new(config.watches.clone()),
+            telemetry: telemetry.clone(),
+            outputs: output_tx.clone(),
+            poke: poke.clone(),
+            http: client.clone(),
+        },
+        &shutdown,
+        &mut tasks,
     );
     let supervisor_tx = if supervisor.is_empty() {
         // It holds a sender of the output queue: the router ends only once all are gone.
@@ -231,7 +245,7 @@ pub async fn run_with_sink(
         // (`ALERT_QUEUE`) that every alert copied here passed, and the supervisor takes
         // each at once (bookkeeping, no I/O).
         let (tx, rx) = mpsc::unbounded_channel();
-        tasks.spawn(supervisor.run(rx, shutdown.clone()));
+        tasks.spawn(supervisor.run(rx, poke, shutdown.clone()));
         Some(tx)
     };
     drop(input_tx);

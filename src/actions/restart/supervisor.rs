@@ -34,6 +34,8 @@ use crate::core::rule_names::{HANDOVER_RULE, RESTART_RULE};
 use crate::core::shutdown::Shutdown;
 use crate::rules::{Activity, Input, Output};
 
+mod manual;
+
 /// How often a unit stopped by an operator is looked at again (one `systemctl show`, not
 /// logged): once it runs again, restarts are on again.
 const OPERATOR_STOP_RECHECK: Duration = Duration::from_secs(10);
@@ -41,7 +43,7 @@ const OPERATOR_STOP_RECHECK: Duration = Duration::from_secs(10);
 const FINISH_WITHIN: Duration = Duration::from_secs(3);
 
 /// The restart tasks under way, each giving its watch and outcome.
-type Tasks = JoinSet<(usize, TaskKind, Outcome)>;
+pub(super) type Tasks = JoinSet<(usize, TaskKind, Outcome)>;
 
 /// Decides and runs restarts for every watch that may be restarted.
 pub struct Supervisor {
@@ -132,6 +134,7 @@ impl Supervisor {
     pub async fn run(
         mut self,
         mut alerts_in: mpsc::UnboundedReceiver<Alert>,
+        poke: Arc<tokio::sync::Notify>,
         mut shutdown: Shutdown,
     ) {
         // Every restart under way is a task owned here.
@@ -152,6 +155,8 @@ impl Supervisor {
                     Err(e) => tracing::error!(error = %e, "a restart task ended without an outcome"),
                 },
                 _ = tick.tick(), if pending => {}
+                // An operator's request was written to a control file: look now.
+                _ = poke.notified() => {}
                 _ = shutdown.wait() => break,
             }
             for i in 0..self.watches.len() {
@@ -263,6 +268,10 @@ impl Supervisor {
             self.finish_interrupted(i, &control, tasks);
             return;
         }
+        if control.restart > self.watches[i].saved.restart_seen {
+            self.take_manual(i, &control, now, tasks).await;
+            return;
+        }
         let w = &self.watches[i];
         let mut wanted: Vec<String> = w.firing.intersection(&w.restart_on).cloned().collect();
         wanted.sort_unstable();
@@ -372,6 +381,7 @@ impl Supervisor {
         let w = &mut self.watches[i];
         w.saved = Saved {
             resume_seen: control.resume,
+            restart_seen: w.saved.restart_seen,
             ..Saved::default()
         };
         w.next_allowed = now;
