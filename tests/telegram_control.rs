@@ -32,8 +32,9 @@ listen = "127.0.0.1:@PORT@"
 
 [[watch]]
 name = "bot"
+unit = "bot.service"
 files = ["@DIR@/bot.log"]
-notify = ["console"]
+notify = ["console", "phone"]
 
   [watch.restart]
   command = ["/bin/sh", "-c", "echo restarted >> @DIR@/restarts"]
@@ -57,6 +58,7 @@ chat_id = 4242
 api_url = "@TG@"
 control = true
 control_users = [111]
+group_wait = "0s"
 "#;
 
 struct Setup {
@@ -237,6 +239,27 @@ fn pause_holds_automatic_restarts_and_resume_lets_them_through() {
 }
 
 #[test]
+fn a_firing_alert_carries_a_restart_button_that_asks_for_confirmation() {
+    let s = setup();
+    let _d = Daemon::start(&s.config);
+    s.bot.message(CHAT, OPERATOR, "/pause bot 1h");
+    s.bot.wait_sent("no automatic restarts", T);
+    s.healthy.store(false, Ordering::SeqCst);
+    let (alert, message_id) = s.bot.wait_sent("health firing", T);
+    let data = button(&alert);
+    assert_eq!(data, "r:bot", "{:?}", alert.params);
+    s.bot.press(CHAT, OPERATOR, message_id, &data);
+    let (ask, _) = s.bot.wait_sent("Restart bot?", T);
+    assert!(button(&ask).starts_with("R:"));
+    assert!(s
+        .bot
+        .calls()
+        .iter()
+        .any(|c| c.method == "editmessagereplymarkup" && c.params["message_id"] == message_id));
+    assert_eq!(restarts(s.dir.path()), 0, "paused, and not confirmed");
+}
+
+#[test]
 fn a_kill_9_after_a_command_with_telegram_resending_everything_runs_it_once() {
     let s = setup();
     // Telegram never hears the confirming poll: every update comes again, to both runs.
@@ -244,14 +267,25 @@ fn a_kill_9_after_a_command_with_telegram_resending_everything_runs_it_once() {
     let mut first = Daemon::start(&s.config);
     s.bot.message(CHAT, OPERATOR, "/restart bot");
     let (ask, message_id) = s.bot.wait_sent("Restart bot?", T);
-    s.bot.press(CHAT, OPERATOR, message_id, &button(&ask));
+    let press = s.bot.press(CHAT, OPERATOR, message_id, &button(&ask));
     wait_restarts(s.dir.path(), 1, T);
     // Killed once the restart is over (one killed in the middle of a restart is finished
     // by the next start, docs/restart.md): the confirmation must not run again.
     first.wait_alert("restart", "event", T);
     first.kill9();
 
+    let polls_before = s.bot.offsets().len();
     let second = Daemon::start(&s.config);
+    let deadline = Instant::now() + T;
+    while s.bot.offsets().len() <= polls_before {
+        assert!(Instant::now() < deadline, "the second run never polled");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        s.bot.offsets()[polls_before] > press,
+        "the second run's first poll starts past the confirmed press (offset kept in state_dir): {:?}",
+        s.bot.offsets()
+    );
     s.bot.message(CHAT, OPERATOR, "/status");
     s.bot.wait_sent("logwarden status", T);
     std::thread::sleep(Duration::from_secs(2));
@@ -338,4 +372,52 @@ fn hostile_text_never_crashes_and_is_never_echoed_raw() {
         );
     }
     assert_eq!(restarts(s.dir.path()), 0);
+}
+
+#[test]
+fn a_failing_bot_api_never_shows_the_token() {
+    // A Bot API that echoes the URL it was asked (token and all) in its error.
+    let echo = FakeHttp::start(|req| Response::text(502, &format!("Bad Gateway for {}", req.path)));
+    let s = setup();
+    for api in [echo.url(), format!("http://127.0.0.1:{}", free_port())] {
+        let text = std::fs::read_to_string(&s.config).unwrap();
+        let text = text.replace(&s.bot.url(), &api);
+        let config = s.dir.path().join("failing.toml");
+        std::fs::write(&config, text).unwrap();
+        let mut d = Daemon::start(&config);
+        let failed = d.wait_for("a failed poll", T, |v| {
+            v["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("getUpdates failed")
+        });
+        println!("{failed}");
+        let all: Vec<String> = d.kill9().iter().map(|v| v.to_string()).collect();
+        assert!(
+            all.iter()
+                .all(|l| !l.contains(TOKEN) && !l.contains("TEST-control")),
+            "{all:?}"
+        );
+    }
+    for entry in walk(&s.dir.path().join("state")) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(TOKEN),
+            "{}",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -148,19 +148,6 @@ impl FakeBot {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-
-    /// Waits until logwarden asked for updates from `offset` on (it confirmed those before).
-    pub fn wait_offset(&self, offset: i64, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while !self.offsets().iter().any(|&o| o >= offset) {
-            assert!(
-                Instant::now() < deadline,
-                "never polled from offset {offset}: {:?}",
-                self.offsets()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
 }
 
 fn ok(result: Value) -> Response {

@@ -28,6 +28,8 @@ pub struct Telegram {
     template: Option<String>,
     http: reqwest::Client,
     timeout: Duration,
+    /// `control = true`: firing alerts carry buttons (docs/telegram.md).
+    buttons: bool,
 }
 
 impl Telegram {
@@ -52,6 +54,7 @@ impl Telegram {
             template,
             http,
             timeout,
+            buttons: cfg.control.is_some(),
         })
     }
 }
@@ -59,7 +62,10 @@ impl Telegram {
 impl Channel for Telegram {
     fn send<'a>(&'a self, batch: &'a [Notification]) -> SendFuture<'a> {
         Box::pin(async move {
-            let body = payload(&self.chat, batch, self.template.as_deref());
+            let mut body = payload(&self.chat, batch, self.template.as_deref());
+            if let Some(markup) = self.buttons.then(|| buttons(batch)).flatten() {
+                body["reply_markup"] = markup;
+            }
             let resp = self
                 .http
                 .post(self.endpoint.expose())
@@ -110,6 +116,30 @@ pub fn payload(
     })
 }
 
+/// The buttons of a batch sent to a control channel: "Restart WATCH" for each watch with a
+/// unit that has an alert firing (at most 3, one row each); pressed, it asks for a
+/// confirmation as `/restart WATCH` does. `None` when no alert of the batch calls for one.
+pub fn buttons(batch: &[Notification]) -> Option<serde_json::Value> {
+    let mut watches: Vec<&str> = batch
+        .iter()
+        .filter(|n| {
+            n.alert.state == crate::core::alert::AlertState::Firing && n.alert.unit.is_some()
+        })
+        .map(|n| n.alert.watch.as_str())
+        .collect();
+    watches.sort_unstable();
+    watches.dedup();
+    let rows: Vec<serde_json::Value> = watches
+        .into_iter()
+        .filter_map(|w| {
+            let data = crate::actions::telegram_control::command::callback('r', w)?;
+            Some(json!([{ "text": format!("Restart {w}"), "callback_data": data }]))
+        })
+        .take(3)
+        .collect();
+    (!rows.is_empty()).then(|| json!({ "inline_keyboard": rows }))
+}
+
 /// The Bot API says why in `description`, and how long to wait in `parameters.retry_after`.
 fn classify(status: reqwest::StatusCode, answer: &serde_json::Value) -> SendError {
     let description = answer["description"]
@@ -124,4 +154,28 @@ fn classify(status: reqwest::StatusCode, answer: &serde_json::Value) -> SendErro
         return SendError::rate_limited(reason, Duration::from_secs(after));
     }
     SendError::from_status(status, None, description.trim()).with_reason(reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::notification::{sample, Kind};
+
+    #[test]
+    fn a_firing_alert_of_a_watch_with_a_unit_gets_a_restart_button() {
+        let mut n = sample(1, "phone", Kind::Notice);
+        assert_eq!(
+            buttons(std::slice::from_ref(&n)),
+            None,
+            "no unit, no button"
+        );
+        n.alert.unit = Some("bot.service".into());
+        let b = buttons(std::slice::from_ref(&n)).expect("a button");
+        assert_eq!(b["inline_keyboard"][0][0]["callback_data"], "r:bot");
+        n.alert.state = crate::core::alert::AlertState::Resolved;
+        assert_eq!(buttons(&[n.clone()]), None, "a resolution has none");
+        n.alert.state = crate::core::alert::AlertState::Firing;
+        n.alert.watch = "w".repeat(100);
+        assert_eq!(buttons(&[n]), None, "too long for callback_data: none");
+    }
 }

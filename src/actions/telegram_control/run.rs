@@ -68,6 +68,7 @@ impl Panel {
                 }
             };
             backoff = BACKOFF_MIN;
+            let resent = !updates.is_empty() && updates.iter().all(|u| u.update_id < offset.next);
             for u in updates {
                 if u.update_id < offset.next {
                     // Sent again by a Telegram that did not get the confirmation: taken already.
@@ -99,6 +100,14 @@ impl Panel {
             }
             if let Some(h) = highest {
                 offset.next = offset.next.max(h + 1);
+            }
+            if resent {
+                // Only updates taken already: a server ignoring the offset would make this
+                // loop spin; a pause keeps it to one poll a second.
+                tokio::select! {
+                    _ = tokio::time::sleep(BACKOFF_MIN) => {}
+                    _ = shutdown.wait() => break,
+                }
             }
         }
     }
