@@ -345,7 +345,7 @@ fn hostile_text_never_crashes_and_is_never_echoed_raw() {
     let _d = Daemon::start(&s.config);
     let evil = [
         format!("/{}", "\u{1b}]0;owned\u{7}".repeat(2000)),
-        format!("/pause \u{202e}bot\u{0} 1h"),
+        "/pause \u{202e}bot\u{0} 1h".to_string(),
         format!("/restart {}", "é😀".repeat(3000)),
         "/pause bot 99999999999999999999999h".to_string(),
         "/silence bot/\u{1b}[31m 2h \u{1b}[0m".to_string(),

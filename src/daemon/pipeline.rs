@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use crate::actions::redact::Redactor;
 use crate::actions::restart::supervisor::Supervisor;
 use crate::actions::router::{Router, RouterError};
-use crate::actions::AlertHandler;
+use crate::actions::{telegram_control as panels, AlertHandler};
 use crate::config::{Config, JournalConfig, WatchConfig};
 use crate::core::alert::Alert;
 use crate::core::logging::LogFormat;
@@ -217,23 +217,10 @@ pub async fn run_with_sink(
         input_tx.clone(),
         output_tx.clone(),
         engine.activity(),
-        client.clone(),
+        client,
         telemetry.clone(),
     );
-    // Telegram control panels write control files, then wake the supervisor.
-    let poke = Arc::new(tokio::sync::Notify::new());
-    crate::actions::telegram_control::start(
-        &config,
-        &crate::actions::telegram_control::Shared {
-            watches: Arc::new(config.watches.clone()),
-            telemetry: telemetry.clone(),
-            outputs: output_tx.clone(),
-            poke: poke.clone(),
-            http: client.clone(),
-        },
-        &shutdown,
-        &mut tasks,
-    );
+    tasks.spawn(panels::run(&config, &telemetry, &output_tx, &shutdown));
     let supervisor_tx = if supervisor.is_empty() {
         // It holds a sender of the output queue: the router ends only once all are gone.
         drop(supervisor);
@@ -245,7 +232,7 @@ pub async fn run_with_sink(
         // (`ALERT_QUEUE`) that every alert copied here passed, and the supervisor takes
         // each at once (bookkeeping, no I/O).
         let (tx, rx) = mpsc::unbounded_channel();
-        tasks.spawn(supervisor.run(rx, poke, shutdown.clone()));
+        tasks.spawn(supervisor.run(rx, shutdown.clone()));
         Some(tx)
     };
     drop(input_tx);

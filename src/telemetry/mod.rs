@@ -130,6 +130,9 @@ pub struct Telemetry {
     /// Per Telegram control channel: commands run, and updates refused (from another chat
     /// or user).
     telegram: Mutex<BTreeMap<String, TelegramCounts>>,
+    /// Notified after an operator's command wrote a watch's control file (Telegram's
+    /// `/restart`, `/pause`, `/resume`): the restart supervisor looks at once.
+    pub restart_poke: tokio::sync::Notify,
 }
 
 /// Commands of one Telegram control channel.
@@ -179,6 +182,7 @@ impl Telemetry {
             restarts: Mutex::new(BTreeMap::new()),
             hands_off: Mutex::new(BTreeMap::new()),
             spool_errors: AtomicU64::new(0),
+            restart_poke: tokio::sync::Notify::new(),
             telegram: Mutex::new(
                 config
                     .channels

@@ -134,7 +134,6 @@ impl Supervisor {
     pub async fn run(
         mut self,
         mut alerts_in: mpsc::UnboundedReceiver<Alert>,
-        poke: Arc<tokio::sync::Notify>,
         mut shutdown: Shutdown,
     ) {
         // Every restart under way is a task owned here.
@@ -156,7 +155,7 @@ impl Supervisor {
                 },
                 _ = tick.tick(), if pending => {}
                 // An operator's request was written to a control file: look now.
-                _ = poke.notified() => {}
+                _ = self.telemetry.restart_poke.notified() => {}
                 _ = shutdown.wait() => break,
             }
             for i in 0..self.watches.len() {

@@ -110,7 +110,7 @@ impl Panel {
         c.applied_update = Some(id);
         write_control(&self.state_dir, name, &c)
             .map_err(|e| Reply::text(format!("not done: cannot write the control file: {e}")))?;
-        self.shared.poke.notify_one();
+        self.shared.telemetry.restart_poke.notify_one();
         Ok(())
     }
 

@@ -17,7 +17,7 @@ mod run;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::config::channels::ChannelKind;
@@ -31,15 +31,12 @@ pub const COMMAND_RULE: &str = "telegram-command";
 
 /// What the panels of one daemon run share.
 #[derive(Clone)]
-pub struct Shared {
+struct Shared {
     /// The config's watches, by which commands name them.
-    pub watches: Arc<Vec<WatchConfig>>,
-    pub telemetry: Arc<Telemetry>,
+    watches: Arc<Vec<WatchConfig>>,
+    telemetry: Arc<Telemetry>,
     /// The actions' queue, for the announcements.
-    pub outputs: mpsc::Sender<Output>,
-    /// Wakes the restart supervisor after a control file changed.
-    pub poke: Arc<Notify>,
-    pub http: reqwest::Client,
+    outputs: mpsc::Sender<Output>,
 }
 
 /// One control channel.
@@ -53,8 +50,21 @@ struct Panel {
     shared: Shared,
 }
 
-/// Starts a panel task for each `telegram` channel with `control = true`.
-pub fn start(config: &Config, shared: &Shared, shutdown: &Shutdown, tasks: &mut JoinSet<()>) {
+/// Runs a panel for each `telegram` channel with `control = true` until shutdown,
+/// announcing into the actions' queue `outputs`; a panel that writes a control file wakes
+/// the restart supervisor (`Telemetry::restart_poke`).
+pub fn run(
+    config: &Config,
+    telemetry: &Arc<Telemetry>,
+    outputs: &mpsc::Sender<Output>,
+    shutdown: &Shutdown,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let shared = Shared {
+        watches: Arc::new(config.watches.clone()),
+        telemetry: telemetry.clone(),
+        outputs: outputs.clone(),
+    };
+    let mut panels = Vec::new();
     for (name, ch) in &config.channels {
         let ChannelKind::Telegram(t) = &ch.kind else {
             continue;
@@ -66,17 +76,38 @@ pub fn start(config: &Config, shared: &Shared, shutdown: &Shutdown, tasks: &mut 
         let Ok(chat) = t.chat_id.parse::<i64>() else {
             continue;
         };
+        let Some(http) = http_client(name) else {
+            continue;
+        };
         let state_dir = config.daemon.state_dir.clone();
-        let panel = Panel {
+        panels.push(Panel {
             name: name.clone(),
             chat,
             users: control.users.clone(),
-            api: api::BotApi::new(&t.api_url, &t.token, shared.http.clone()),
+            api: api::BotApi::new(&t.api_url, &t.token, http),
             offset_path: offset::path(&state_dir, name),
             state_dir,
             shared: shared.clone(),
-        };
-        tracing::info!(channel = %name, users = control.users.len(), "taking commands from Telegram (long polling)");
-        tasks.spawn(panel.run(shutdown.clone()));
+        });
     }
+    let shutdown = shutdown.clone();
+    async move {
+        let mut tasks = JoinSet::new();
+        for p in panels {
+            tracing::info!(channel = %p.name, users = p.users.len(), "taking commands from Telegram (long polling)");
+            tasks.spawn(p.run(shutdown.clone()));
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// The panel's own `reqwest` client (rustls, as every client of logwarden): a long poll holds
+/// its connection for `POLL_WAIT`, apart from the alert channels' pool. Each request sets
+/// its own timeout.
+fn http_client(channel: &str) -> Option<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .inspect_err(|e| tracing::error!(channel, error = %e, "cannot build an HTTP client: no Telegram commands"))
+        .ok()
 }
