@@ -233,6 +233,20 @@ fn pause_holds_automatic_restarts_and_resume_lets_them_through() {
         text.contains("FIRING") && text.contains("health") && text.contains("restarts paused"),
         "{text}"
     );
+    // A restart asked by hand is refused by the same policy, said at once.
+    s.bot.message(CHAT, OPERATOR, "/restart bot");
+    let (ask, message_id) = s.bot.wait_sent("Restart bot?", T);
+    s.bot.press(CHAT, OPERATOR, message_id, &button(&ask));
+    let refused = d.wait_alert("restart-refused", "event", T);
+    assert!(
+        refused["summary"].as_str().unwrap_or("").contains("paused"),
+        "{refused}"
+    );
+    assert_eq!(
+        restarts(s.dir.path()),
+        0,
+        "paused: no manual restart either"
+    );
     s.bot.message(CHAT, OPERATOR, "/resume bot");
     s.bot.wait_sent("automatic restarts are on again", T);
     wait_restarts(s.dir.path(), 1, T);

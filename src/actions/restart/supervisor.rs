@@ -30,7 +30,7 @@ use crate::actions::restart::watch::Watch;
 use crate::config::duration::format_duration;
 use crate::config::Config;
 use crate::core::alert::{Alert, AlertState, Severity};
-use crate::core::rule_names::{HANDOVER_RULE, RESTART_RULE};
+use crate::core::rule_names::{HANDOVER_RULE, RESTART_REFUSED_RULE, RESTART_RULE};
 use crate::core::shutdown::Shutdown;
 use crate::rules::{Activity, Input, Output};
 
@@ -191,7 +191,7 @@ impl Supervisor {
     }
 
     fn on_alert(&mut self, a: &Alert) {
-        if a.rule == RESTART_RULE || a.rule == HANDOVER_RULE {
+        if a.rule == RESTART_RULE || a.rule == HANDOVER_RULE || a.rule == RESTART_REFUSED_RULE {
             return;
         }
         let Some(w) = self.watches.iter_mut().find(|w| w.name == a.watch) else {

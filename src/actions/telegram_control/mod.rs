@@ -26,8 +26,7 @@ use crate::core::shutdown::Shutdown;
 use crate::rules::Output;
 use crate::telemetry::Telemetry;
 
-/// The rule name of the event alert announcing a command run from Telegram.
-pub const COMMAND_RULE: &str = "telegram-command";
+pub use crate::core::rule_names::COMMAND_RULE;
 
 /// What the panels of one daemon run share.
 #[derive(Clone)]

@@ -1,6 +1,6 @@
 //! A restart an operator asked for (Telegram's confirmed `/restart`, written to the watch's
 //! control file as a bumped `restart`): taken once, at once, through the policy of
-//! automatic restarts. It starts now, or it is refused with the reason, said as a restart
+//! automatic restarts. It starts now, or it is refused with the reason, said as a `restart-refused`
 //! event to every channel: not while the watch is paused, handed over to a person, or its
 //! unit stopped by an operator; not before the backoff has passed; not past `max_restarts`
 //! per `window`. A refused request is not kept for later (a restart hours after the ask
@@ -18,7 +18,7 @@ use crate::actions::restart::supervisor::{Supervisor, Tasks};
 use crate::actions::restart::task::TaskKind;
 use crate::config::duration::format_duration;
 use crate::core::alert::{AlertState, Severity};
-use crate::core::rule_names::RESTART_RULE;
+use crate::core::rule_names::RESTART_REFUSED_RULE;
 
 impl Supervisor {
     /// Takes the operator's restart request of watch `i` (newer than the last taken).
@@ -40,7 +40,7 @@ impl Supervisor {
             let summary = format!("restart asked by {by} refused: {why}");
             self.send(
                 i,
-                RESTART_RULE,
+                RESTART_REFUSED_RULE,
                 AlertState::Event,
                 Severity::Warning,
                 summary,
