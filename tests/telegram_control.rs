@@ -135,13 +135,16 @@ const T: Duration = Duration::from_secs(10);
 fn strangers_get_no_answer_and_are_counted() {
     let s = setup();
     let d = Daemon::start(&s.config);
+    std::thread::sleep(Duration::from_millis(300));
     s.bot.message(CHAT, 999, "/restart bot");
     s.bot.message(5555, OPERATOR, "/restart bot");
     s.bot.press(CHAT, 999, 77, "R:99999999999:bot");
     s.bot.message(5555, OPERATOR, "/status");
     // The allowed /status comes after them: once it is answered, they were seen.
+    let asked = Instant::now();
     s.bot.message(CHAT, OPERATOR, "/status");
     let (status, _) = s.bot.wait_sent("logwarden status", T);
+    println!("/status answered {:?} after it was queued", asked.elapsed());
     assert_eq!(status.params["chat_id"], CHAT);
     std::thread::sleep(Duration::from_millis(500));
     let calls = s.bot.calls();
@@ -160,7 +163,14 @@ fn strangers_get_no_answer_and_are_counted() {
         metrics.contains("logwarden_telegram_commands_total{channel=\"phone\"} 1"),
         "{metrics}"
     );
-    drop(d);
+    // A long poll under way does not hold up a stop.
+    let stopping = Instant::now();
+    assert!(d.stop(), "logwarden stops cleanly");
+    println!(
+        "stopped {:?} after SIGTERM, during a long poll",
+        stopping.elapsed()
+    );
+    assert!(stopping.elapsed() < Duration::from_secs(3));
 }
 
 #[test]
