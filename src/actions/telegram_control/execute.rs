@@ -82,12 +82,14 @@ impl Panel {
     /// The watch named, or the reply saying it does not exist.
     fn watch(&self, name: &str) -> Result<&crate::config::WatchConfig, Reply> {
         self.shared
+            .config
             .watches
             .iter()
             .find(|w| w.name == name)
             .ok_or_else(|| {
                 let known: Vec<&str> = self
                     .shared
+                    .config
                     .watches
                     .iter()
                     .map(|w| w.name.as_str())
@@ -231,7 +233,7 @@ impl Panel {
             .unwrap_or_default();
         let now = unix_now();
         let mut out = String::from("logwarden status\n");
-        for w in self.shared.watches.iter() {
+        for w in self.shared.config.watches.iter() {
             let fires: Vec<String> = firing
                 .iter()
                 .filter(|(watch, ..)| *watch == w.name)

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::config::channels::ChannelKind;
-use crate::config::{Config, WatchConfig};
+use crate::config::Config;
 use crate::core::shutdown::Shutdown;
 use crate::rules::Output;
 use crate::telemetry::Telemetry;
@@ -31,8 +31,8 @@ pub use crate::core::rule_names::COMMAND_RULE;
 /// What the panels of one daemon run share.
 #[derive(Clone)]
 struct Shared {
-    /// The config's watches, by which commands name them.
-    watches: Arc<Vec<WatchConfig>>,
+    /// The config of this run: its watches, by which commands name them.
+    config: Arc<Config>,
     telemetry: Arc<Telemetry>,
     /// The actions' queue, for the announcements.
     outputs: mpsc::Sender<Output>,
@@ -59,7 +59,7 @@ pub fn run(
     shutdown: &Shutdown,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     let shared = Shared {
-        watches: Arc::new(config.watches.clone()),
+        config: Arc::new(config.clone()),
         telemetry: telemetry.clone(),
         outputs: outputs.clone(),
     };
