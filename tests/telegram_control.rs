@@ -163,6 +163,27 @@ fn strangers_get_no_answer_and_are_counted() {
         metrics.contains("logwarden_telegram_commands_total{channel=\"phone\"} 1"),
         "{metrics}"
     );
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus)");
+    use std::io::Write;
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool rejects /metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A long poll under way does not hold up a stop.
     let stopping = Instant::now();
     assert!(d.stop(), "logwarden stops cleanly");
@@ -444,4 +465,24 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn a_command_whose_offset_cannot_be_saved_waits_until_it_can_and_is_not_lost() {
+    let s = setup();
+    // A file where the offset's directory should be: every save fails.
+    let blocker = s.dir.path().join("state").join("telegram");
+    std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let mut d = Daemon::start(&s.config);
+    s.bot.message(CHAT, OPERATOR, "/pause bot 1h");
+    d.wait_for("the failed save", T, |v| {
+        v["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("cannot save the Telegram offset")
+    });
+    assert!(s.bot.sent().is_empty(), "not run while it cannot be taken");
+    std::fs::remove_file(&blocker).unwrap();
+    s.bot.wait_sent("no automatic restarts for 1h", T);
 }

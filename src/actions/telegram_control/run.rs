@@ -69,6 +69,7 @@ impl Panel {
             };
             backoff = BACKOFF_MIN;
             let resent = !updates.is_empty() && updates.iter().all(|u| u.update_id < offset.next);
+            let mut stalled = false;
             for u in updates {
                 if u.update_id < offset.next {
                     // Sent again by a Telegram that did not get the confirmation: taken already.
@@ -91,6 +92,7 @@ impl Panel {
                 if let Err(e) = taken.save(&self.offset_path) {
                     // Not run: it stays unconfirmed and comes again with the next poll.
                     tracing::error!(channel = %self.name, error = %e, "cannot save the Telegram offset; the command is not run until it can be");
+                    stalled = true;
                     break;
                 }
                 self.take(&pending).await;
@@ -98,10 +100,11 @@ impl Panel {
                 self.save(&taken);
                 offset = taken;
             }
-            if let Some(h) = highest {
+            // Past what could not be read, but never past an update not taken.
+            if let Some(h) = highest.filter(|_| !stalled) {
                 offset.next = offset.next.max(h + 1);
             }
-            if resent {
+            if resent || stalled {
                 // Only updates taken already: a server ignoring the offset would make this
                 // loop spin; a pause keeps it to one poll a second.
                 tokio::select! {
