@@ -50,6 +50,8 @@ impl Panel {
         }
         let mut backoff = BACKOFF_MIN;
         let mut refusals = Refusals::default();
+        // Whether the last save failed: said once, not at every poll.
+        let mut save_failed = false;
         loop {
             let polled = tokio::select! {
                 r = self.api.get_updates(offset.next, POLL_WAIT) => r,
@@ -91,10 +93,13 @@ impl Panel {
                 };
                 if let Err(e) = taken.save(&self.offset_path) {
                     // Not run: it stays unconfirmed and comes again with the next poll.
-                    tracing::error!(channel = %self.name, error = %e, "cannot save the Telegram offset; the command is not run until it can be");
+                    if !std::mem::replace(&mut save_failed, true) {
+                        tracing::error!(channel = %self.name, error = %e, "cannot save the Telegram offset; the command is not run until it can be");
+                    }
                     stalled = true;
                     break;
                 }
+                save_failed = false;
                 self.take(&pending).await;
                 taken.pending = None;
                 self.save(&taken);
