@@ -78,5 +78,12 @@ def main():
                + strings([b"heartbeat"]) + strings([]))
     write("matcher", "error-pattern", b"\x01" + pattern + LOG)
 
+    # fields: mode 0 (arbitrary bytes), 1 (generated JSON), 2 (generated logfmt).
+    write("fields", "json-line", b"\x00" + b'{"time":"2026-11-23T09:41:42Z","level":"error",'
+          b'"msg":"order \\"1234\\" failed\\n","http":{"status":503,"ms":12.5},"tags":["a"],"ok":null}')
+    write("fields", "logfmt-line", b"\x03" + b'time=2026-11-23T09:41:42Z level=ERROR msg="a \\"b\\"" ms=250 retry')
+    write("fields", "generated-json", b"\x01\x04" + bytes(range(1, 120)))
+    write("fields", "generated-logfmt", b"\x02\x05" + bytes(range(200, 256)) + bytes(range(0, 60)))
+
 
 main()

@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use logwarden::cli::{
-    check, control, dead_letters, demo, kinds, load_or_report, probe, replay, runtime, status,
-    test_alert, test_patterns,
+    check, control, dead_letters, demo, kinds, load_or_report, operator, probe, replay, runtime,
+    status, test_alert, test_patterns,
 };
 use logwarden::config::{self, DEFAULT_CONFIG_PATH};
 use logwarden::core::logging::{self, LogFormat};
@@ -24,6 +24,8 @@ Examples:
   logwarden test-alert                            send a test message through every channel
   logwarden probe --json                          run every probe once; exit 0/1/2/3 (cron, Nagios)
   logwarden dead-letters --resend                 resend alerts a channel refused, once fixed
+  logwarden silence bot/stale --for 2h --reason deploy     hold bot/stale alerts for 2 h
+  logwarden ack bot/error-burst                   no more reminders until it resolves
   journalctl -u bot.service --since -1h | logwarden test-patterns python-logging -
   logwarden run                                   the daemon (what the systemd unit starts)";
 
@@ -140,6 +142,33 @@ enum Command {
     },
     /// Restart WATCH again when needed: ends a pause, and a hand-over after too many restarts.
     Resume { watch: String },
+    /// Hold the alerts of WATCH (or of one rule, WATCH/RULE) for a while; rules keep running,
+    /// a firing held is sent when the silence ends if it still fires, and an alert sent before
+    /// still gets its resolution. Prints the silence's id.
+    Silence {
+        /// WATCH or WATCH/RULE.
+        scope: String,
+        /// How long, e.g. 30m, 2h (at most 366d).
+        #[arg(long = "for", value_parser = parse_silence)]
+        duration: std::time::Duration,
+        /// Why, for whoever reads `logwarden silences` or `/status`.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// List the active silences: id, scope, end, who set it, reason.
+    Silences {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End the silence ID now; the alerts it held that still fire are sent.
+    Unsilence { id: String },
+    /// Acknowledge the firing alert WATCH/RULE: no more reminders until it resolves (a later
+    /// firing reminds again); announced once to the alert's channels.
+    Ack {
+        /// WATCH/RULE.
+        scope: String,
+    },
     /// Send a test message through each channel (or only CHANNEL) and say which failed and
     /// why; exit 1 if one did.
     #[command(name = "test-alert")]
@@ -264,6 +293,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Pause { watch, duration } => control::command(&cli.config, &watch, Some(duration)),
         Command::Resume { watch } => control::command(&cli.config, &watch, None),
+        Command::Silence {
+            scope,
+            duration,
+            reason,
+        } => operator::command(
+            &cli.config,
+            operator::Args::Silence {
+                scope: &scope,
+                duration,
+                reason: &reason,
+            },
+        ),
+        Command::Silences { json } => operator::command(&cli.config, operator::Args::List { json }),
+        Command::Unsilence { id } => {
+            operator::command(&cli.config, operator::Args::Unsilence { id: &id })
+        }
+        Command::Ack { scope } => {
+            operator::command(&cli.config, operator::Args::Ack { scope: &scope })
+        }
         Command::Demo => {
             let ok = runtime()?.block_on(demo::run(cli.log_format))?;
             Ok(if ok {
@@ -297,6 +345,17 @@ fn parse_pause(text: &str) -> Result<std::time::Duration, String> {
         return Err(format!(
             "a pause lasts between 1s and {}; use `logwarden resume` to end one",
             config::duration::format_duration(MAX_PAUSE)
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_silence(text: &str) -> Result<std::time::Duration, String> {
+    let d = config::duration::parse_duration(text)?;
+    if d.is_zero() || d > operator::MAX_SILENCE {
+        return Err(format!(
+            "a silence lasts between 1s and {}; `logwarden unsilence ID` ends one earlier",
+            config::duration::format_duration(operator::MAX_SILENCE)
         ));
     }
     Ok(d)

@@ -4,6 +4,7 @@
 //! (`tests/fuzz_regressions.rs`), so a crash found once is checked by every `cargo test`.
 
 pub mod config;
+pub mod fields;
 pub mod input;
 pub mod line_reader;
 pub mod matcher;
@@ -17,6 +18,7 @@ pub type Check = fn(&[u8]);
 /// The checks by target name.
 pub const TARGETS: &[(&str, Check)] = &[
     ("config", config::run),
+    ("fields", fields::run),
     ("line_reader", line_reader::run),
     ("matcher", matcher::run),
     ("multiline", multiline::run),

@@ -11,6 +11,7 @@ pub mod dead_letter;
 pub mod delivery;
 mod handler;
 pub mod notification;
+pub mod operator;
 pub mod quiet_hours;
 pub mod quote;
 #[cfg(test)]

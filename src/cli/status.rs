@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::actions::quote::escape_controls;
 use crate::cli::{load_or_report, runtime};
 use crate::telemetry::status::{StatusReport, WatchState};
 
@@ -75,6 +76,19 @@ fn print_human(v: &StatusReport) {
     for p in &v.problems {
         println!("  ! {p}");
     }
+    if let Some(e) = &v.operator_error {
+        println!("  ! {}", escape_controls(e, false));
+    }
+    for s in &v.silences {
+        println!(
+            "  silence {} on {} until {} by {}: {}",
+            s.id,
+            escape_controls(&s.scope, false),
+            s.ends_at,
+            escape_controls(&s.who, false),
+            escape_controls(&s.reason, false)
+        );
+    }
     for w in &v.watches {
         let state = match w.state {
             WatchState::Ok => "OK",
@@ -86,8 +100,15 @@ fn print_human(v: &StatusReport) {
             println!("  source {} lines={}", s.source, s.lines);
         }
         for (name, r) in w.rules.iter().filter(|(_, r)| r.firing) {
+            let mut marks = String::new();
+            if let Some(id) = &r.silenced {
+                marks.push_str(&format!(" (silenced by {id})"));
+            }
+            if let Some(who) = &r.acked_by {
+                marks.push_str(&format!(" (acked by {})", escape_controls(who, false)));
+            }
             println!(
-                "  FIRING {} [{}] since {}: {}",
+                "  FIRING {} [{}]{marks} since {}: {}",
                 name,
                 r.severity.label().to_lowercase(),
                 crate::core::timefmt::rfc3339(r.since),

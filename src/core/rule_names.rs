@@ -16,3 +16,5 @@ pub const SELF_WATCH: &str = "logwarden";
 pub const RESTART_REFUSED_RULE: &str = "restart-refused";
 /// The event announcing a command run from Telegram (docs/telegram.md).
 pub const COMMAND_RULE: &str = "telegram-command";
+/// The event announcing that an operator acknowledged an open alert.
+pub const ACK_RULE: &str = "acknowledged";

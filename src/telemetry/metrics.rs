@@ -140,6 +140,21 @@ impl Telemetry {
             }
         }
         m.family(
+            "logwarden_notifications_silenced_total",
+            "counter",
+            "Alert notifications a silence held back or dropped (firings held, events and resolutions of held firings dropped), per channel.",
+        );
+        if let Ok(ch) = self.channels.lock() {
+            for (c, n) in ch.iter() {
+                let l = [("channel", c.as_str())];
+                m.sample(
+                    "logwarden_notifications_silenced_total",
+                    &l,
+                    n.silenced as f64,
+                );
+            }
+        }
+        m.family(
             "logwarden_spool_write_errors_total",
             "counter",
             "Failed writes of the alert spool or the open alerts (state_dir full or read-only).",

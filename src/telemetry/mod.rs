@@ -58,6 +58,13 @@ pub struct RuleStatus {
     /// A probe (a check logwarden runs), not a rule on the lines.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub probe: bool,
+    /// The id of the active silence covering it (its notifications are held); filled in by
+    /// `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced: Option<String>,
+    /// Who acknowledged it while it fires (no reminders); filled in by `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_by: Option<String>,
 }
 
 /// Matched lines of one watch per pattern slot: in all, and per minute of the last day.
@@ -102,6 +109,8 @@ pub struct ChannelCounts {
     pub dropped: u64,
     /// Notifications the channel refused for good, with no fallback: kept as dead letters.
     pub dead: u64,
+    /// Notifications a silence held back or dropped.
+    pub silenced: u64,
 }
 
 /// Everything the daemon reports about itself.
@@ -133,6 +142,8 @@ pub struct Telemetry {
     /// Notified after an operator's command wrote a watch's control file (Telegram's
     /// `/restart`, `/pause`, `/resume`): the restart supervisor looks at once.
     pub restart_poke: tokio::sync::Notify,
+    /// Active silences and acknowledgements, as the router last read them.
+    operator: Mutex<status::OperatorStatus>,
 }
 
 /// Commands of one Telegram control channel.
@@ -153,6 +164,8 @@ impl Telemetry {
             summary: "ok".to_string(),
             since: started_at,
             probe,
+            silenced: None,
+            acked_by: None,
         };
         let mut rules = BTreeMap::new();
         for w in &config.watches {
@@ -191,6 +204,7 @@ impl Telemetry {
                     .map(|(n, _)| (n.clone(), TelegramCounts::default()))
                     .collect(),
             ),
+            operator: Mutex::new(status::OperatorStatus::default()),
         })
     }
 
@@ -265,6 +279,8 @@ impl Telemetry {
                         summary: a.summary.clone(),
                         since: a.at,
                         probe,
+                        silenced: None,
+                        acked_by: None,
                     },
                 );
             }
@@ -313,6 +329,32 @@ impl Telemetry {
     pub fn on_dead(&self, channel: &str) {
         if let Ok(mut c) = self.channels.lock() {
             c.entry(channel.to_string()).or_default().dead += 1;
+        }
+    }
+
+    /// Notes one notification per channel of `channels` held back or dropped by a silence.
+    pub fn on_silenced(&self, channels: &[String]) {
+        if let Ok(mut c) = self.channels.lock() {
+            for ch in channels {
+                c.entry(ch.clone()).or_default().silenced += 1;
+            }
+        }
+    }
+
+    /// Notes the active silences, the acknowledged open alerts, and why the operator's file
+    /// could not be read (if it could not).
+    pub fn set_operator(
+        &self,
+        silences: Vec<status::SilenceStatus>,
+        acks: Vec<status::AckStatus>,
+        error: Option<String>,
+    ) {
+        if let Ok(mut o) = self.operator.lock() {
+            *o = status::OperatorStatus {
+                silences,
+                acks,
+                error,
+            };
         }
     }
 

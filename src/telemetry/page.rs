@@ -131,6 +131,7 @@ pub fn render(
         }
         out.push_str("</ul>");
     }
+    silences(&mut out, report);
     if report.watches.is_empty() {
         out.push_str("<p>No watch is configured.</p>");
     }
@@ -139,6 +140,29 @@ pub fn render(
     }
     out.push_str("<p class=\"muted\">The same as JSON: <code>/status</code>; metrics: <code>/metrics</code>.</p></body></html>\n");
     out
+}
+
+/// The active silences and the operator file's error, if any.
+fn silences(out: &mut String, report: &StatusReport) {
+    if let Some(e) = &report.operator_error {
+        let _ = write!(out, "<p><b>Silences:</b> {}</p>", quote(e));
+    }
+    if report.silences.is_empty() {
+        return;
+    }
+    out.push_str("<section><h2>Silences</h2><div class=\"wrap\"><table><tr><th>id</th><th>scope</th><th>until</th><th>who</th><th>reason</th></tr>");
+    for s in &report.silences {
+        let _ = write!(
+            out,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&s.id),
+            escape(&s.scope),
+            escape(&s.ends_at),
+            escape(&s.who),
+            quote(&s.reason)
+        );
+    }
+    out.push_str("</table></div></section>");
 }
 
 /// The series of a watch the chart draws: those that matched in the day, busiest first, at
@@ -220,10 +244,24 @@ fn open_alerts(out: &mut String, w: &WatchStatus, now: SystemTime) {
         let sev = r.severity.label().to_ascii_lowercase();
         let _ = write!(
             out,
-            "<tr><td><span class=\"st {sev}\">{sev}</span> <b>{}</b></td><td>{}",
+            "<tr><td><span class=\"st {sev}\">{sev}</span> <b>{}</b>",
             escape(name),
-            quote(&r.summary),
         );
+        if let Some(id) = &r.silenced {
+            let _ = write!(
+                out,
+                " <span class=\"st info\">silenced {}</span>",
+                escape(id)
+            );
+        }
+        if let Some(who) = &r.acked_by {
+            let _ = write!(
+                out,
+                " <span class=\"st info\">acked by {}</span>",
+                escape(who)
+            );
+        }
+        let _ = write!(out, "</td><td>{}", quote(&r.summary));
         // The line behind it, from the rule's last alert.
         let line = w
             .recent_alerts
@@ -412,6 +450,8 @@ mod tests {
                 summary: format!("line {evil} & \"quoted\" 'too'"),
                 since: now - Duration::from_secs(90),
                 probe: false,
+                silenced: Some(format!("id{evil}")),
+                acked_by: Some(format!("u{evil}")),
             },
         );
         rules.insert(
@@ -422,6 +462,8 @@ mod tests {
                 summary: "ok".to_string(),
                 since: now,
                 probe: true,
+                silenced: None,
+                acked_by: None,
             },
         );
         let mut restart = Alert::new(
@@ -463,6 +505,15 @@ mod tests {
                     last_24h: 3,
                 }],
             }],
+            silences: vec![crate::telemetry::status::SilenceStatus {
+                id: format!("i{evil}"),
+                scope: format!("w{evil}"),
+                ends_at: evil.to_string(),
+                reason: format!("deploy {evil}"),
+                who: format!("u{evil}"),
+            }],
+            acks: Vec::new(),
+            operator_error: Some(format!("bad {evil}")),
         }
     }
 

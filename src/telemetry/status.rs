@@ -18,6 +18,65 @@ pub struct StatusReport {
     /// Why it is not healthy (empty when it is).
     pub problems: Vec<String>,
     pub watches: Vec<WatchStatus>,
+    /// Active silences (`logwarden silences`).
+    #[serde(default)]
+    pub silences: Vec<SilenceStatus>,
+    /// Open alerts an operator acknowledged.
+    #[serde(default)]
+    pub acks: Vec<AckStatus>,
+    /// Why the operator's file (silences, acknowledgements) cannot be read: the silences
+    /// read before stay in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_error: Option<String>,
+}
+
+/// One active silence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SilenceStatus {
+    pub id: String,
+    /// `WATCH` or `WATCH/RULE`.
+    pub scope: String,
+    /// RFC 3339.
+    pub ends_at: String,
+    /// Control characters already escaped, secrets redacted.
+    pub reason: String,
+    pub who: String,
+}
+
+/// One acknowledged open alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckStatus {
+    pub watch: String,
+    pub rule: String,
+    pub who: String,
+}
+
+/// What the router last read of the operator's file.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OperatorStatus {
+    pub(crate) silences: Vec<SilenceStatus>,
+    pub(crate) acks: Vec<AckStatus>,
+    pub(crate) error: Option<String>,
+}
+
+impl OperatorStatus {
+    /// Fills in each rule's silence and acknowledgement.
+    fn mark(&self, watch: &str, rules: &mut BTreeMap<String, RuleStatus>) {
+        for (name, r) in rules.iter_mut() {
+            r.silenced = self
+                .silences
+                .iter()
+                .find(|s| {
+                    s.scope == watch || s.scope.split_once('/') == Some((watch, name.as_str()))
+                })
+                .map(|s| s.id.clone());
+            r.acked_by = self
+                .acks
+                .iter()
+                .find(|a| a.watch == watch && &a.rule == name && r.firing)
+                .map(|a| a.who.clone());
+        }
+    }
 }
 
 /// One watch in the report.
@@ -80,9 +139,11 @@ impl Telemetry {
         let sources = self.sources.lock().map(|s| s.clone()).unwrap_or_default();
         let now_ms = self.now_ms();
         let mut patterns = self.pattern_totals();
+        let operator = self.operator.lock().map(|o| o.clone()).unwrap_or_default();
         let watches = rules
             .into_iter()
-            .map(|(name, rules)| {
+            .map(|(name, mut rules)| {
+                operator.mark(&name, &mut rules);
                 let critical = rules
                     .values()
                     .any(|r| r.firing && r.severity == Severity::Critical);
@@ -126,6 +187,9 @@ impl Telemetry {
             healthy: problems.is_empty(),
             problems,
             watches,
+            silences: operator.silences,
+            acks: operator.acks,
+            operator_error: operator.error,
         }
     }
 }

@@ -9,11 +9,15 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::actions::notification::unix_ms;
+use crate::actions::operator::OpenAlert;
 use crate::core::alert::Alert;
 use crate::core::state_file;
 
 /// The version of `alerts.json` written (see `core::state_file`).
 const BOOK_VERSION: u32 = 1;
+
+/// The book's file in `state_dir`.
+pub(super) const BOOK_FILE: &str = "alerts.json";
 
 /// An open alert's key: (watch, rule).
 pub(super) type Key = (String, String);
@@ -31,6 +35,13 @@ pub(super) struct Open {
     /// From an earlier run and not fired again in this one yet.
     #[serde(skip)]
     pub(super) carried: bool,
+    /// Fired while a silence covered it: not notified yet (sent when no silence covers it
+    /// any more, if it still fires; dropped without a word if it resolves first).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) held: bool,
+    /// Who acknowledged it: no reminders until it resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) acked_by: Option<String>,
     /// When the next reminder is due (this run's clock; `notified_ms` carries it over a
     /// restart).
     #[serde(skip)]
@@ -71,9 +82,9 @@ pub(super) fn load(path: &Path, repeat: Duration) -> BTreeMap<Key, Open> {
             .map(|mut o| {
                 o.carried = true;
                 let ago = unix_ms(SystemTime::now()).saturating_sub(o.notified_ms);
-                o.remind_at = Some(
-                    tokio::time::Instant::now() + repeat.saturating_sub(Duration::from_millis(ago)),
-                );
+                o.remind_at = (!o.held && o.acked_by.is_none()).then(|| {
+                    tokio::time::Instant::now() + repeat.saturating_sub(Duration::from_millis(ago))
+                });
                 (o.alert.key(), o)
             })
             .collect(),
@@ -87,4 +98,18 @@ pub(super) fn load(path: &Path, repeat: Duration) -> BTreeMap<Key, Open> {
             BTreeMap::new()
         }
     }
+}
+
+/// The alerts open in `state_dir` as the daemon last saved them (none if it saved none or
+/// the file cannot be read), for commands run beside the daemon (`logwarden ack`).
+pub fn open_alerts(state_dir: &Path) -> Vec<OpenAlert> {
+    load(&state_dir.join(BOOK_FILE), Duration::ZERO)
+        .into_values()
+        .map(|o| OpenAlert {
+            watch: o.alert.watch,
+            rule: o.alert.rule,
+            since_ms: o.since_ms,
+            acked_by: o.acked_by,
+        })
+        .collect()
 }

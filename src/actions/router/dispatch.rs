@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use crate::actions::notification::{next_id, Kind, Notification, VERSION};
 use crate::actions::quiet_hours;
 use crate::actions::router::book::{self, Key, Open};
+use crate::actions::router::operator_view::OperatorView;
 use crate::actions::spool::Spool;
 use crate::config::channels::QuietHours;
 use crate::core::alert::{Alert, Severity};
@@ -38,8 +39,10 @@ pub(super) struct Shared {
     pub(super) host: String,
     pub(super) repeat: Duration,
     pub(super) telemetry: Arc<Telemetry>,
-    /// The wall clock of the channels' quiet hours.
+    /// The wall clock of the channels' quiet hours and of silences.
     pub(super) wall: WallTime,
+    /// The silences and acknowledgements last read from the operator's file.
+    pub(super) operator: Mutex<OperatorView>,
 }
 
 impl Shared {

@@ -9,13 +9,22 @@
 //! (fire it again) within its rule's horizon after the start, it is resolved with a note,
 //! so nothing stays open forever because logwarden restarted.
 //!
+//! While a silence (`actions::operator`) covers an alert, the rules go on judging it, but
+//! its firing is held (kept open, marked `held`), its events dropped, and its resolution
+//! dropped if its firing was held; a firing notified before the silence always gets its
+//! resolution. A held firing is sent once no silence covers it and it still fires. An
+//! acknowledged alert gets no more reminders until it resolves.
+//!
 //! Its parts: `book` (the open alerts and their file), `dispatch` (channels, spool,
 //! queues), `horizons` (when a carried alert must have fired again), `reminders` (the task
-//! that reminds, keeps alive and resolves carried alerts).
+//! that reminds, keeps alive and resolves carried alerts), `operator_view` (the silences and
+//! acknowledgements read) and `operator_watch` (the task that reads and applies them).
 
 mod book;
 mod dispatch;
 mod horizons;
+mod operator_view;
+mod operator_watch;
 mod reminders;
 #[cfg(test)]
 mod tests;
@@ -33,6 +42,8 @@ use crate::actions::notification::{next_id, unix_ms, Kind, Notification};
 use crate::actions::redact::Redactor;
 use crate::actions::router::book::{Key, Open};
 use crate::actions::router::dispatch::{Shared, Target};
+use crate::actions::router::operator_view::OperatorView;
+
 use crate::actions::spool::Spool;
 use crate::actions::AlertHandler;
 use crate::config::{ChannelKind, Config};
@@ -42,6 +53,7 @@ use crate::core::shutdown::Shutdown;
 use crate::rules::gate::WallTime;
 use crate::source::Position;
 use crate::telemetry::Telemetry;
+pub use book::open_alerts;
 
 /// At shutdown, delivery workers get this long to make their last try.
 const FINISH_WITHIN: Duration = Duration::from_secs(8);
@@ -167,7 +179,7 @@ impl Router {
                 "undeliverable alerts wait as dead letters: `logwarden dead-letters` lists them, `--resend` sends them"
             );
         }
-        let book_path = config.daemon.state_dir.join("alerts.json");
+        let book_path = config.daemon.state_dir.join(book::BOOK_FILE);
         let open = book::load(&book_path, config.alerts.repeat);
         let shared = Arc::new(Shared {
             open: Mutex::new(open),
@@ -183,6 +195,7 @@ impl Router {
             repeat: config.alerts.repeat,
             telemetry,
             wall,
+            operator: Mutex::new(OperatorView::load(&config.daemon.state_dir)),
         });
         let mut router = Router {
             shared: shared.clone(),
@@ -219,8 +232,13 @@ impl Router {
             loaded,
         };
         router.tasks.push(tokio::spawn(reminders::remind(
-            shared,
+            shared.clone(),
             router.carry_deadlines(),
+            shutdown.clone(),
+        )));
+        router.tasks.push(tokio::spawn(operator_watch::watch(
+            shared,
+            config.daemon.state_dir.clone(),
             shutdown,
         )));
         Ok(router)
@@ -256,18 +274,37 @@ impl Router {
         let s = &self.shared;
         let key = alert.key();
         let now_ms = unix_ms(SystemTime::now());
+        let silence = s.silenced(&alert.watch, &alert.rule);
         let (channels, since_ms) = match alert.state {
             AlertState::Firing => {
                 let Ok(mut open) = s.open.lock() else { return };
                 if let Some(o) = open.get_mut(&key) {
-                    if o.carried {
-                        o.carried = false;
-                        tracing::info!(watch = %key.0, rule = %key.1,
-                            "still firing after the restart of logwarden; not notified again");
+                    if !o.carried {
+                        return;
                     }
+                    o.carried = false;
+                    tracing::info!(watch = %key.0, rule = %key.1,
+                        "still firing after the restart of logwarden; not notified again");
+                    if !o.held || silence.is_some() {
+                        return;
+                    }
+                    // Held before the restart, confirmed now, and no silence covers it any
+                    // more: notified now.
+                    o.held = false;
+                    o.notified_ms = now_ms;
+                    o.remind_at = o
+                        .acked_by
+                        .is_none()
+                        .then(|| tokio::time::Instant::now() + s.repeat);
+                    let (channels, since) = (o.channels.clone(), o.since_ms);
+                    drop(open);
+                    self.pending
+                        .extend(s.make(&alert, Kind::Notice, Some(since), &channels));
+                    s.save_book();
                     return;
                 }
                 let channels = s.channels_for(&alert.watch, alert.severity);
+                let held = silence.is_some();
                 open.insert(
                     key,
                     Open {
@@ -276,19 +313,49 @@ impl Router {
                         notified_ms: now_ms,
                         channels: channels.clone(),
                         carried: false,
-                        remind_at: Some(tokio::time::Instant::now() + s.repeat),
+                        held,
+                        acked_by: None,
+                        remind_at: (!held).then(|| tokio::time::Instant::now() + s.repeat),
                     },
                 );
+                if let Some(id) = &silence {
+                    drop(open);
+                    tracing::info!(watch = %alert.watch, rule = %alert.rule, silence = %id,
+                        "firing, held by a silence");
+                    s.telemetry.on_silenced(&channels);
+                    s.save_book();
+                    return;
+                }
                 (channels, None)
             }
             AlertState::Resolved => {
                 let Ok(mut open) = s.open.lock() else { return };
                 match open.remove(&key) {
+                    Some(o) if o.held => {
+                        drop(open);
+                        tracing::info!(watch = %key.0, rule = %key.1,
+                            "resolved while its firing was held by a silence: neither is sent");
+                        s.telemetry.on_silenced(&o.channels);
+                        s.save_book();
+                        return;
+                    }
                     Some(o) => (o.channels, Some(o.since_ms)),
+                    None if silence.is_some() => {
+                        s.telemetry
+                            .on_silenced(&s.channels_for(&alert.watch, alert.severity));
+                        return;
+                    }
                     None => (s.channels_for(&alert.watch, alert.severity), None),
                 }
             }
-            AlertState::Event => (s.channels_for(&alert.watch, alert.severity), None),
+            AlertState::Event => {
+                let channels = s.channels_for(&alert.watch, alert.severity);
+                if silence.is_some() {
+                    s.telemetry.on_silenced(&channels);
+                    return;
+                }
+                (channels, None)
+            }
         };
         let notes = s.make(&alert, Kind::Notice, since_ms, &channels);
         self.pending.extend(notes);

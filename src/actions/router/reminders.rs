@@ -39,8 +39,8 @@ pub(super) async fn remind(
             wake = wake.min(*at);
         }
         if let Ok(open) = s.open.lock() {
-            for o in open.values() {
-                wake = wake.min(o.remind_at.unwrap_or(now + s.repeat));
+            for at in open.values().filter_map(|o| o.remind_at) {
+                wake = wake.min(at);
             }
         }
         tokio::select! {
@@ -60,7 +60,11 @@ pub(super) async fn remind(
                     None
                 }
             });
-            if let Some(o) = closed {
+            if let Some(o) = closed.as_ref().filter(|o| o.held) {
+                // Never notified (held by a silence): nothing to resolve.
+                tracing::info!(watch = %o.alert.watch, rule = %o.alert.rule, "a firing held by a silence before the restart did not fire again: dropped");
+                s.save_book();
+            } else if let Some(o) = closed {
                 let mut a = o.alert.clone();
                 a.state = AlertState::Resolved;
                 a.at = SystemTime::now();
@@ -80,8 +84,10 @@ pub(super) async fn remind(
         let now_ms = unix_ms(SystemTime::now());
         let mut reminders = Vec::new();
         if let Ok(mut open) = s.open.lock() {
+            // Held (silenced) and acknowledged alerts have no `remind_at`.
             for o in open.values_mut() {
-                if o.remind_at.is_none_or(|at| at <= now) {
+                if o.remind_at.is_some_and(|at| at <= now) {
+                    debug_assert!(!o.held && o.acked_by.is_none());
                     o.notified_ms = now_ms;
                     o.remind_at = Some(now + s.repeat);
                     reminders.push((o.alert.clone(), o.since_ms, o.channels.clone()));
@@ -108,7 +114,7 @@ pub(super) async fn remind(
                 .lock()
                 .map(|o| {
                     o.values()
-                        .filter(|o| o.channels.contains(name))
+                        .filter(|o| !o.held && o.channels.contains(name))
                         .cloned()
                         .collect()
                 })

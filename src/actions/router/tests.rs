@@ -316,3 +316,192 @@ async fn quiet_drop_leaves_a_channel_out_of_a_night_warning_and_of_its_resolutio
         "{stale:?}"
     );
 }
+
+/// An acknowledgement (written to the operator's file as `logwarden ack` does) stops the
+/// reminders of the open alert, is announced once, lets its resolution through, and does not
+/// cover the next firing, which is reminded again.
+#[tokio::test(start_paused = true)]
+async fn an_ack_stops_reminders_until_the_alert_resolves_and_is_announced_once() {
+    use crate::actions::operator::store::{self, Ack};
+    use crate::core::rule_names::ACK_RULE;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.alerts.repeat = Duration::from_secs(4 * 3600);
+    if let Some(c) = cfg.channels.get_mut("second") {
+        c.group_wait = Duration::from_secs(100 * 86_400);
+    }
+    cfg.watches = vec![bot_watch(&["second"])];
+    let (_trigger, shutdown) = crate::core::shutdown::channel();
+    let telemetry = Telemetry::new(&cfg);
+    let mut router = Router::start(&cfg, LogFormat::Json, telemetry.clone(), shutdown).unwrap();
+    let spool = Spool::new(dir.path());
+    // (reminders of burst, announcements, resolutions of burst)
+    let counts = || {
+        let all = spool.load();
+        let of = |f: &dyn Fn(&Notification) -> bool| all.iter().filter(|n| f(n)).count();
+        (
+            of(&|n| n.kind == Kind::Reminder && n.alert.rule == "burst"),
+            of(&|n| n.alert.rule == ACK_RULE),
+            of(&|n| n.alert.rule == "burst" && n.alert.state == AlertState::Resolved),
+        )
+    };
+    let firing = Alert::new(
+        "bot",
+        "burst",
+        Severity::Critical,
+        AlertState::Firing,
+        "s".into(),
+    );
+    router.accept(firing.clone());
+    router.flush_pending(None);
+    router.release_written();
+    tokio::time::sleep(Duration::from_secs(4 * 3600 + 1)).await;
+    assert_eq!(counts(), (1, 0, 0), "reminded before the ack");
+
+    let open = crate::actions::router::open_alerts(dir.path());
+    assert_eq!(open.len(), 1);
+    store::update::<_, store::StoreError>(dir.path(), unix_ms(SystemTime::now()), |st| {
+        st.acks.push(Ack {
+            watch: "bot".into(),
+            rule: "burst".into(),
+            since_ms: open[0].since_ms,
+            who: "alice".into(),
+            at_ms: 0,
+        });
+        Ok(())
+    })
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(counts(), (1, 1, 0), "announced");
+    let announced = spool
+        .load()
+        .into_iter()
+        .find(|n| n.alert.rule == ACK_RULE)
+        .unwrap();
+    assert_eq!(
+        announced.alert.summary,
+        "acknowledged by alice: bot/burst (no more reminders until it resolves)"
+    );
+    assert_eq!(announced.alert.state, AlertState::Event);
+    assert_eq!(
+        crate::actions::router::open_alerts(dir.path())[0]
+            .acked_by
+            .as_deref(),
+        Some("alice")
+    );
+    assert_eq!(telemetry.status().acks.len(), 1);
+    tokio::time::sleep(Duration::from_secs(3 * 4 * 3600)).await;
+    assert_eq!(
+        counts(),
+        (1, 1, 0),
+        "no reminder after the ack, one announcement"
+    );
+
+    router.accept(Alert::new(
+        "bot",
+        "burst",
+        Severity::Critical,
+        AlertState::Resolved,
+        "ok".into(),
+    ));
+    router.flush_pending(None);
+    router.release_written();
+    assert_eq!(counts(), (1, 1, 1), "the resolution goes out");
+
+    // A new firing: the ack (of the earlier one) does not cover it.
+    let mut again = firing;
+    again.at = SystemTime::now() + Duration::from_secs(1);
+    router.accept(again);
+    router.flush_pending(None);
+    router.release_written();
+    tokio::time::sleep(Duration::from_secs(4 * 3600 + 1)).await;
+    assert_eq!(counts(), (2, 1, 1), "the new firing is reminded");
+}
+
+/// Firings held by a silence, then a restart of logwarden after the silence was lifted: the
+/// one the rules confirm is sent (once), the one they do not is dropped without a word (it
+/// was never sent, so there is nothing to resolve).
+#[tokio::test(start_paused = true)]
+async fn held_firings_after_a_restart_are_sent_if_confirmed_and_dropped_if_not() {
+    use crate::actions::operator::store::{self, Scope, Silence, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    if let Some(c) = cfg.channels.get_mut("second") {
+        c.group_wait = Duration::from_secs(100 * 86_400);
+    }
+    cfg.watches = vec![bot_watch(&["second"])];
+    let now_ms = unix_ms(SystemTime::now());
+    store::update::<_, StoreError>(dir.path(), now_ms, |st| {
+        st.silences.push(Silence {
+            id: "0000abcd".into(),
+            scope: Scope {
+                watch: "bot".into(),
+                rule: None,
+            },
+            starts_ms: now_ms,
+            ends_ms: now_ms + 3_600_000,
+            reason: String::new(),
+            who: "root".into(),
+        });
+        Ok(())
+    })
+    .unwrap();
+    let spool = Spool::new(dir.path());
+    let sent = |rule: &str| {
+        spool
+            .load()
+            .into_iter()
+            .filter(|n| n.alert.rule == rule)
+            .count()
+    };
+    let fire = |rule: &str| {
+        Alert::new(
+            "bot",
+            rule,
+            Severity::Critical,
+            AlertState::Firing,
+            "s".into(),
+        )
+    };
+    {
+        let (trigger, shutdown) = crate::core::shutdown::channel();
+        let telemetry = Telemetry::new(&cfg);
+        let mut router = Router::start(&cfg, LogFormat::Json, telemetry, shutdown).unwrap();
+        router.accept(fire("confirmed"));
+        router.accept(fire("gone"));
+        router.flush_pending(None);
+        router.release_written();
+        assert_eq!((sent("confirmed"), sent("gone")), (0, 0), "held");
+        // (The book is saved at each firing: what a crash or a stop leaves.)
+        trigger.trigger();
+        drop(router);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Lifted while logwarden was down.
+    store::update::<_, StoreError>(dir.path(), now_ms, |st| {
+        st.silences.clear();
+        Ok(())
+    })
+    .unwrap();
+    let (_trigger, shutdown) = crate::core::shutdown::channel();
+    let telemetry = Telemetry::new(&cfg);
+    let mut router = Router::start(&cfg, LogFormat::Json, telemetry, shutdown).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sent("confirmed"), 0, "not before the rules confirm it");
+    router.accept(fire("confirmed"));
+    router.flush_pending(None);
+    router.release_written();
+    assert_eq!(
+        sent("confirmed"),
+        1,
+        "confirmed and no longer silenced: sent"
+    );
+    // Past the carry horizon (120 s for these rules): the unconfirmed one is dropped.
+    tokio::time::sleep(Duration::from_secs(200)).await;
+    assert_eq!((sent("confirmed"), sent("gone")), (1, 0));
+    let open: Vec<String> = crate::actions::router::open_alerts(dir.path())
+        .into_iter()
+        .map(|o| o.rule)
+        .collect();
+    assert_eq!(open, ["confirmed"]);
+}
