@@ -121,6 +121,19 @@ fn wait_restarts(dir: &Path, n: usize, timeout: Duration) {
     }
 }
 
+/// The callback data of the button of a sent message whose data starts with `prefix`.
+fn button_with(call: &fake_bot::Call, prefix: &str) -> String {
+    call.params["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().into_iter().flatten())
+        .filter_map(|b| b["callback_data"].as_str())
+        .find(|d| d.starts_with(prefix))
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The callback data of the confirmation button of a sent message.
 fn button(call: &fake_bot::Call) -> String {
     call.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
@@ -291,8 +304,10 @@ fn a_firing_alert_carries_a_restart_button_that_asks_for_confirmation() {
     s.bot.wait_sent("no automatic restarts", T);
     s.healthy.store(false, Ordering::SeqCst);
     let (alert, message_id) = s.bot.wait_sent("health firing", T);
-    let data = button(&alert);
+    let data = button_with(&alert, "r:");
     assert_eq!(data, "r:bot", "{:?}", alert.params);
+    assert_eq!(button_with(&alert, "a:"), "a:bot/health");
+    assert_eq!(button_with(&alert, "s:"), "s:bot/health");
     s.bot.press(CHAT, OPERATOR, message_id, &data);
     let (ask, _) = s.bot.wait_sent("Restart bot?", T);
     assert!(button(&ask).starts_with("R:"));
@@ -302,6 +317,44 @@ fn a_firing_alert_carries_a_restart_button_that_asks_for_confirmation() {
         .iter()
         .any(|c| c.method == "editmessagereplymarkup" && c.params["message_id"] == message_id));
     assert_eq!(restarts(s.dir.path()), 0, "paused, and not confirmed");
+}
+
+#[test]
+fn silence_unsilence_and_ack_from_telegram() {
+    let s = setup();
+    let _d = Daemon::start(&s.config);
+    s.bot.message(CHAT, OPERATOR, "/pause bot 1h");
+    s.bot.wait_sent("no automatic restarts", T);
+    s.bot
+        .message(CHAT, OPERATOR, "/silence bot/health 2h deploy window");
+    let (said, _) = s.bot.wait_sent("silenced bot/health for 2h", T);
+    let text = said.params["text"].as_str().unwrap_or("").to_string();
+    let id = text
+        .split("(id ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(id.len(), 8, "{text}");
+    // The daemon reads the operator's file within a second (OPERATOR_POLL).
+    std::thread::sleep(Duration::from_millis(1500));
+    s.healthy.store(false, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !s.bot.sent().iter().any(|c| c.params["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("health firing")),
+        "held by the silence"
+    );
+    s.bot.message(CHAT, OPERATOR, &format!("/unsilence {id}"));
+    s.bot.wait_sent("ended", T);
+    let (alert, message_id) = s.bot.wait_sent("health firing", T);
+    s.bot
+        .press(CHAT, OPERATOR, message_id, &button_with(&alert, "a:"));
+    s.bot.wait_sent("bot/health acknowledged", T);
+    s.bot.message(CHAT, OPERATOR, "/ack bot/health");
+    s.bot.wait_sent("already acknowledged", T);
 }
 
 #[test]

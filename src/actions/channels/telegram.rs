@@ -116,24 +116,29 @@ pub fn payload(
     })
 }
 
-/// The buttons of a batch sent to a control channel: "Restart WATCH" for each watch with a
-/// unit that has an alert firing (at most 3, one row each); pressed, it asks for a
-/// confirmation as `/restart WATCH` does. `None` when no alert of the batch calls for one.
+/// The buttons of a batch sent to a control channel: for each firing alert (at most 3, one
+/// row each) **Ack** and **Silence 1h** of its rule, and **Restart** when its watch has a
+/// unit (pressed, it asks for a confirmation as `/restart WATCH` does). A button whose data
+/// would not fit the Bot API's 64 bytes is left out. `None` when nothing fires.
 pub fn buttons(batch: &[Notification]) -> Option<serde_json::Value> {
-    let mut watches: Vec<&str> = batch
+    use crate::actions::telegram_control::command::callback;
+    let rows: Vec<serde_json::Value> = batch
         .iter()
-        .filter(|n| {
-            n.alert.state == crate::core::alert::AlertState::Firing && n.alert.unit.is_some()
-        })
-        .map(|n| n.alert.watch.as_str())
-        .collect();
-    watches.sort_unstable();
-    watches.dedup();
-    let rows: Vec<serde_json::Value> = watches
-        .into_iter()
-        .filter_map(|w| {
-            let data = crate::actions::telegram_control::command::callback('r', w)?;
-            Some(json!([{ "text": format!("Restart {w}"), "callback_data": data }]))
+        .filter(|n| n.alert.state == crate::core::alert::AlertState::Firing)
+        .filter_map(|n| {
+            let (w, r) = (&n.alert.watch, &n.alert.rule);
+            let scope = format!("{w}/{r}");
+            let mut row = Vec::new();
+            if let Some(d) = callback('a', &scope) {
+                row.push(json!({ "text": "Ack", "callback_data": d }));
+            }
+            if let Some(d) = callback('s', &scope) {
+                row.push(json!({ "text": "Silence 1h", "callback_data": d }));
+            }
+            if let Some(d) = n.alert.unit.as_ref().and_then(|_| callback('r', w)) {
+                row.push(json!({ "text": format!("Restart {w}"), "callback_data": d }));
+            }
+            (!row.is_empty()).then(|| serde_json::Value::Array(row))
         })
         .take(3)
         .collect();
@@ -162,16 +167,16 @@ mod tests {
     use crate::actions::notification::{sample, Kind};
 
     #[test]
-    fn a_firing_alert_of_a_watch_with_a_unit_gets_a_restart_button() {
+    fn a_firing_alert_gets_ack_silence_and_restart_where_it_has_a_unit() {
         let mut n = sample(1, "phone", Kind::Notice);
-        assert_eq!(
-            buttons(std::slice::from_ref(&n)),
-            None,
-            "no unit, no button"
-        );
+        let b = buttons(std::slice::from_ref(&n)).expect("buttons");
+        let row = &b["inline_keyboard"][0];
+        assert_eq!(row[0]["callback_data"], "a:bot/burst");
+        assert_eq!(row[1]["callback_data"], "s:bot/burst");
+        assert!(row.get(2).is_none(), "no unit, no Restart: {b}");
         n.alert.unit = Some("bot.service".into());
-        let b = buttons(std::slice::from_ref(&n)).expect("a button");
-        assert_eq!(b["inline_keyboard"][0][0]["callback_data"], "r:bot");
+        let b = buttons(std::slice::from_ref(&n)).expect("buttons");
+        assert_eq!(b["inline_keyboard"][0][2]["callback_data"], "r:bot");
         n.alert.state = crate::core::alert::AlertState::Resolved;
         assert_eq!(buttons(&[n.clone()]), None, "a resolution has none");
         n.alert.state = crate::core::alert::AlertState::Firing;

@@ -26,14 +26,14 @@ const HELP: &str = "logwarden commands:
 /help - this text";
 
 /// What a command gives back: the reply, its buttons, and what to announce (watch, text).
-struct Reply {
-    text: String,
-    buttons: Vec<Vec<(String, String)>>,
-    announce: Option<(String, String)>,
+pub(super) struct Reply {
+    pub(super) text: String,
+    pub(super) buttons: Vec<Vec<(String, String)>>,
+    pub(super) announce: Option<(String, String)>,
 }
 
 impl Reply {
-    fn text(text: String) -> Reply {
+    pub(super) fn text(text: String) -> Reply {
         Reply {
             text,
             buttons: Vec::new(),
@@ -124,11 +124,8 @@ impl Panel {
             Command::Resume { watch } => self.resume(&watch, id),
             Command::Restart { watch } => self.ask_restart(&watch),
             Command::ConfirmRestart { watch, expires } => self.restart(&watch, expires, by, id),
-            Command::Silence { .. } | Command::Unsilence { .. } | Command::Ack { .. } => {
-                Ok(Reply::text(
-                    "silences and acknowledgements are not available in this build of logwarden"
-                        .into(),
-                ))
+            c @ (Command::Silence { .. } | Command::Unsilence { .. } | Command::Ack { .. }) => {
+                Ok(self.operator(c, by, taken))
             }
         };
         r.unwrap_or_else(|refused| refused)

@@ -12,6 +12,7 @@ mod api;
 pub mod command;
 mod execute;
 mod offset;
+mod operator_commands;
 mod run;
 
 use std::path::PathBuf;
