@@ -138,7 +138,7 @@ pub fn buttons(batch: &[Notification]) -> Option<serde_json::Value> {
             if let Some(d) = n.alert.unit.as_ref().and_then(|_| callback('r', w)) {
                 row.push(json!({ "text": format!("Restart {w}"), "callback_data": d }));
             }
-            (!row.is_empty()).then(|| serde_json::Value::Array(row))
+            (!row.is_empty()).then_some(serde_json::Value::Array(row))
         })
         .take(3)
         .collect();
