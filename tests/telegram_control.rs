@@ -338,6 +338,13 @@ fn silence_unsilence_and_ack_from_telegram() {
     assert_eq!(id.len(), 8, "{text}");
     // The daemon reads the operator's file within a second (OPERATOR_POLL).
     std::thread::sleep(Duration::from_millis(1500));
+    s.bot.message(CHAT, OPERATOR, "/status");
+    let (status, _) = s.bot.wait_sent("logwarden status", T);
+    let text = status.params["text"].as_str().unwrap_or("");
+    assert!(
+        text.contains(&format!("{id} bot/health for")) && text.contains("deploy window"),
+        "{text}"
+    );
     s.healthy.store(false, Ordering::SeqCst);
     std::thread::sleep(Duration::from_secs(2));
     assert!(
@@ -353,6 +360,9 @@ fn silence_unsilence_and_ack_from_telegram() {
     s.bot
         .press(CHAT, OPERATOR, message_id, &button_with(&alert, "a:"));
     s.bot.wait_sent("bot/health acknowledged", T);
+    s.bot.message(CHAT, OPERATOR, "/status");
+    s.bot
+        .wait_sent("health acknowledged by Telegram user 111", T);
     s.bot.message(CHAT, OPERATOR, "/ack bot/health");
     s.bot.wait_sent("already acknowledged", T);
 }

@@ -229,6 +229,9 @@ impl Panel {
             .map(|h| h.clone())
             .unwrap_or_default();
         let now = unix_now();
+        // Unreadable: shown without silences and acks rather than not at all.
+        let operator = crate::actions::operator::read(&self.shared.config.daemon.state_dir)
+            .unwrap_or_default();
         let mut out = String::from("logwarden status\n");
         for w in self.shared.config.watches.iter() {
             let fires: Vec<String> = firing
@@ -259,6 +262,33 @@ impl Panel {
             }
             if let Some(h) = hands_off.get(&w.name) {
                 out.push_str(&format!("  {h}\n"));
+            }
+            for a in operator.acks.iter().filter(|a| a.watch == w.name) {
+                out.push_str(&format!("  {} acknowledged by {}\n", a.rule, a.who));
+            }
+        }
+        let now_ms = now * 1000;
+        let silences: Vec<_> = operator
+            .silences
+            .iter()
+            .filter(|s| s.active(now_ms))
+            .collect();
+        if !silences.is_empty() {
+            out.push_str("\nsilences:\n");
+            for s in silences {
+                let left = Duration::from_millis(s.ends_ms - now_ms).as_secs().max(1);
+                out.push_str(&format!(
+                    "  {} {} for {} more, by {}{}\n",
+                    s.id,
+                    s.scope,
+                    format_duration(Duration::from_secs(left)),
+                    s.who,
+                    if s.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", s.reason)
+                    }
+                ));
             }
         }
         out
