@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::config::duration::ConfigDuration;
 use crate::config::located::Located;
+use crate::config::raw_values::{AggregateText, UnitText};
 use crate::core::alert::Severity;
 
 /// One config file (`logwarden.toml` or a drop-in).
@@ -243,7 +244,8 @@ pub struct RawRule {
     pub when: Option<Located<RuleKindText>>,
     pub pattern: Option<Located<String>>,
     pub threshold: Option<Located<u64>>,
-    pub resolve_below: Option<Located<u64>>,
+    /// `rate`: a count (a whole number); `value`, `ratio`: a number like `above`.
+    pub resolve_below: Option<Located<f64>>,
     pub window: Option<Located<ConfigDuration>>,
     pub min: Option<Located<u64>>,
     pub after: Option<Located<ConfigDuration>>,
@@ -271,6 +273,23 @@ pub struct RawRule {
     pub enabled: Option<Located<bool>>,
     /// What to do when it fires: `["alert"]` (default) or `["alert", "restart"]`.
     pub then: Option<Vec<Located<ActionText>>>,
+    // `value` and `ratio` rules: `config/value_rules.rs`, docs/config.md.
+    /// `value`: where the number is: a named group, a JSON path or a logfmt key.
+    pub field: Option<Located<String>>,
+    pub json: Option<Located<String>>,
+    pub logfmt: Option<Located<String>>,
+    pub unit: Option<Located<UnitText>>,
+    pub aggregate: Option<Located<AggregateText>>,
+    /// `value`, `ratio`: fires above this; `value`: or below, resolving at `resolve_above`.
+    pub above: Option<Located<f64>>,
+    pub below: Option<Located<f64>>,
+    pub resolve_above: Option<Located<f64>>,
+    /// `ratio`: the pattern whose matches are the denominator.
+    pub over: Option<Located<String>>,
+    /// `value`: a label (one alert per value, at most `max_labels`); histogram `buckets`.
+    pub by: Option<Located<String>>,
+    pub max_labels: Option<Located<u64>>,
+    pub buckets: Option<Located<Vec<f64>>>,
 }
 
 /// The `when` of a rule.
@@ -284,6 +303,8 @@ pub enum RuleKindText {
     #[serde(rename = "new-kind")]
     NewKind,
     Anomaly,
+    Value,
+    Ratio,
 }
 
 /// Severity as written in config.
@@ -520,7 +541,19 @@ impl RawRule {
             holidays_file,
             severity,
             enabled,
-            then
+            then,
+            field,
+            json,
+            logfmt,
+            unit,
+            aggregate,
+            above,
+            below,
+            resolve_above,
+            over,
+            by,
+            max_labels,
+            buckets
         );
     }
 }

@@ -1068,6 +1068,7 @@ files = ["/var/log/bot.log"]
 /// `RANGES`' good value, or by a bad one in the case under test).
 const EVERY_NUMBER: &str = r#"
 [daemon]
+patterns_dir = "@PACKS@"
 poll_interval = {{poll_interval}}
 heartbeat_every = {{heartbeat_every}}
 
@@ -1183,6 +1184,31 @@ max_line_bytes = {{max_line_bytes}}
   sensitivity = {{sensitivity}}
   min_count = {{min_count}}
   learn = {{anomaly.learn}}
+
+[[watch]]
+name = "web"
+files = ["/var/log/nginx/access.log"]
+patterns = ["access"]
+
+  [[watch.rule]]
+  name = "fast"
+  when = "value"
+  pattern = "request"
+  field = "request_time"
+  aggregate = "p50"
+  window = "5m"
+  below = {{below}}
+  resolve_above = {{resolve_above}}
+  by = "endpoint"
+  max_labels = {{max_labels}}
+
+  [[watch.rule]]
+  name = "5xx"
+  when = "ratio"
+  pattern = "server-error"
+  over = "request"
+  above = {{ratio.above}}
+  window = "5m"
 "#;
 
 /// Each `{{key}}` of `EVERY_NUMBER`: a value in range, values out of it, and the words of the
@@ -1440,11 +1466,21 @@ const RANGES: &[(&str, &str, &[&str], &str)] = &[
         &["\"1000000000d\""],
         "learn must be between 0s and 90d",
     ),
+    ("below", "0.05", &["nan", "inf"], "below must be a number"),
+    ("resolve_above", "0.1", &["0.01", "nan"], "resolve_above"),
+    (
+        "max_labels",
+        "50",
+        &["0", "1001"],
+        "max_labels must be between 1 and 1000",
+    ),
+    ("ratio.above", "0.01", &["-0.5", "nan"], "above"),
 ];
 
 /// `EVERY_NUMBER` with every key at its good value except `key`, set to `value`.
 fn every_number_with(key: &str, value: &str) -> String {
-    let mut text = EVERY_NUMBER.to_string();
+    let packs = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/packs");
+    let mut text = EVERY_NUMBER.replace("@PACKS@", packs);
     for (k, good, _, _) in RANGES {
         text = text.replace(
             &format!("{{{{{k}}}}}"),
@@ -1550,6 +1586,63 @@ fn every_number_key_of_the_schema_has_a_row_in_the_range_table() {
         }
     }
     assert!(missing.is_empty(), "no range row for: {missing:?}");
+}
+
+/// A watch of the access pack (`tests/packs/access.toml`) with one value rule whose keys
+/// after `pattern` are `keys`.
+fn value_rule(keys: &str) -> String {
+    let packs = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/packs");
+    format!(
+        "[daemon]\npatterns_dir = \"{packs}\"\n\n[[watch]]\nname = \"web\"\nfiles = [\"/var/log/a.log\"]\npatterns = [\"access\"]\n\n  [[watch.rule]]\n  name = \"slow\"\n  when = \"value\"\n  pattern = \"request\"\n  aggregate = \"p95\"\n  window = \"5m\"\n{keys}"
+    )
+}
+
+#[test]
+fn value_rules_read_their_source_unit_and_bounds() {
+    let c = main_only(&value_rule(
+        "  json = \"http.duration_ms\"\n  unit = \"ms\"\n  below = 0.5\n  by = \"route\"\n",
+    ))
+    .expect("loads");
+    let RuleKind::Value(v) = &c.watches[0].rules[0].kind else {
+        panic!("a value rule")
+    };
+    assert_eq!(v.from, crate::config::FieldFrom::Json);
+    assert_eq!(v.scale, 1e-3);
+    assert_eq!(v.bound, crate::config::Bound::Below(0.5));
+    assert_eq!(v.resolve_at, 0.5, "resolve_above defaults to the threshold");
+    assert_eq!(v.max_labels, crate::config::types::DEFAULT_MAX_LABELS);
+}
+
+#[test]
+fn value_rule_mistakes_are_reported_at_their_key() {
+    // A label group the capturing regex lacks.
+    let text = value_rule("  field = \"request_time\"\n  above = 2.0\n  by = \"user\"\n");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "\"user\""));
+    assert!(p.contains("by \"user\" must be a named group"), "{p}");
+    // Two sources, two bounds.
+    let text = value_rule("  field = \"request_time\"\n  logfmt = \"t\"\n  above = 2.0\n");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "\"t\""));
+    assert!(p.contains("give one of `field`, `json`, `logfmt`"), "{p}");
+    let text = value_rule("  field = \"request_time\"\n  above = 2.0\n  below = 1.0\n");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "1.0\n"));
+    // A JSON path with an empty part; a resolve bound past the threshold.
+    let text = value_rule("  json = \"http..ms\"\n  above = 2.0\n");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "\"http..ms\""));
+    assert!(p.contains("empty part"), "{p}");
+    let text = value_rule("  field = \"request_time\"\n  above = 2.0\n  resolve_below = 3.0\n");
+    let p = one_problem(main_only(&text));
+    assert!(p.contains("lies past the threshold"), "{p}");
+    // A rate rule's resolve_below stays a whole number.
+    let text = BASE.replace("threshold = 10", "threshold = 10\n  resolve_below = 2.5");
+    let p = one_problem(main_only(&text));
+    assert!(
+        p.contains("resolve_below must be between 1 and threshold + 1"),
+        "{p}"
+    );
 }
 
 // Telegram control (docs/telegram.md).

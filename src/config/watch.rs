@@ -55,7 +55,7 @@ pub(super) fn resolve_watch(
     let timestamp_format = resolve_timestamp_format(w.timestamp_format.as_ref(), sources, diags);
     let mut rules = Vec::new();
     for r in std::mem::take(&mut w.rule) {
-        if let Some(rule) = resolve_rule(&name, r, &pattern_names, sources, diags) {
+        if let Some(rule) = resolve_rule(&name, r, &pattern_names, &watch_packs, sources, diags) {
             rules.push(rule);
         }
     }

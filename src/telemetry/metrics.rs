@@ -14,6 +14,7 @@ impl Telemetry {
         metrics_of_sources(&mut m, &sources);
         metrics_of_files(&mut m, &sources);
         self.metrics_of_rules(&mut m);
+        self.metrics_of_values(&mut m);
         self.metrics_of_channels(&mut m);
         self.metrics_of_telegram(&mut m);
         self.metrics_of_process(&mut m);
@@ -309,17 +310,17 @@ fn metrics_of_files(m: &mut Metrics, sources: &[Arc<SourceTelemetry>]) {
 
 /// A tiny writer of the Prometheus text format.
 #[derive(Default)]
-struct Metrics {
+pub(super) struct Metrics {
     out: String,
 }
 
 impl Metrics {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
+    pub(super) fn family(&mut self, name: &str, kind: &str, help: &str) {
         self.out
             .push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
     }
 
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+    pub(super) fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         self.out.push_str(name);
         if !labels.is_empty() {
             self.out.push('{');

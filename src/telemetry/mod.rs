@@ -2,7 +2,7 @@
 //! watchdog: per-source counters and heartbeats, per-rule states, deliveries per channel,
 //! restarts per watch. Counters are atomics updated by their owners (a batch at a time, never
 //! a lock per line); rule states change only on transitions. `/status` is `status.rs`,
-//! `/metrics` is `metrics.rs`, the status page at `/` is `page.rs` (its charts `chart.rs`,
+//! `/metrics` is `metrics.rs` (the histograms of `value` rules `values.rs`), the status page at `/` is `page.rs` (its charts `chart.rs`,
 //! fed by the per-minute rings of `history.rs`; its escaping `html.rs`).
 
 mod chart;
@@ -10,6 +10,7 @@ pub mod history;
 pub(crate) mod metrics;
 pub mod page;
 pub(crate) mod status;
+pub(crate) mod values;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -144,6 +145,8 @@ pub struct Telemetry {
     pub restart_poke: tokio::sync::Notify,
     /// Active silences and acknowledgements, as the router last read them.
     operator: Mutex<status::OperatorStatus>,
+    /// The histograms of `value` rules, registered once each by the rules engine.
+    values: Mutex<Vec<Arc<values::ValueHistograms>>>,
 }
 
 /// Commands of one Telegram control channel.
@@ -205,6 +208,7 @@ impl Telemetry {
                     .collect(),
             ),
             operator: Mutex::new(status::OperatorStatus::default()),
+            values: Mutex::new(Vec::new()),
         })
     }
 
