@@ -322,13 +322,15 @@ pub struct RawChannel {
     pub to: Option<Located<Vec<Located<String>>>>,
     pub ca_file: Option<Located<String>>,
     pub subject: Option<Located<String>>,
-    // telegram
+    // telegram (`control`, `control_users`: docs/telegram.md)
     pub token: Option<Located<String>>,
     pub token_file: Option<Located<String>>,
     pub token_env: Option<Located<String>>,
     pub token_credential: Option<Located<String>>,
     pub chat_id: Option<Located<ChatIdText>>,
     pub api_url: Option<Located<String>>,
+    pub control: Option<Located<bool>>,
+    pub control_users: Option<Located<Vec<Located<i64>>>>,
     /// `ntfy`: the topic published to (anyone who knows it can read it: kept like a secret).
     pub topic: Option<Located<String>>,
     /// `matrix`: the room id (`!abc123:example.org`).

@@ -1644,3 +1644,54 @@ fn value_rule_mistakes_are_reported_at_their_key() {
         "{p}"
     );
 }
+
+// Telegram control (docs/telegram.md).
+
+fn telegram_channel(extra: &str) -> String {
+    format!(
+        r#"
+[[watch]]
+name = "bot"
+files = ["/var/log/bot.log"]
+notify = ["phone"]
+
+[channels.phone]
+type = "telegram"
+token = "123:abc"
+chat_id = 4242
+{extra}
+"#
+    )
+}
+
+#[test]
+fn telegram_control_takes_numeric_users_and_refuses_what_would_take_no_command() {
+    let c = main_only(&telegram_channel(
+        "control = true\ncontrol_users = [111, 222]",
+    ))
+    .unwrap();
+    let crate::config::ChannelKind::Telegram(t) = &c.channels["phone"].kind else {
+        panic!("not telegram");
+    };
+    assert_eq!(
+        t.control.as_ref().map(|c| c.users.clone()),
+        Some(vec![111, 222])
+    );
+    let text = telegram_channel("control = true");
+    assert_starts(
+        &problem_with(main_only(&text), "control_users"),
+        &at("main.toml", &text, "true"),
+    );
+    let text = telegram_channel("control_users = [111]");
+    assert!(problem_with(main_only(&text), "without control = true").contains("takes no commands"));
+    let text = telegram_channel("control = true\ncontrol_users = []");
+    assert!(problem_with(main_only(&text), "empty").contains("nobody"));
+    let text = telegram_channel("control = true\ncontrol_users = [-5]");
+    assert_starts(
+        &problem_with(main_only(&text), "not a Telegram user id"),
+        &at("main.toml", &text, "-5"),
+    );
+    let text =
+        telegram_channel("control = true\ncontrol_users = [1]").replace("4242", "\"@alerts\"");
+    assert!(problem_with(main_only(&text), "numeric chat_id").contains("@channel"));
+}

@@ -28,7 +28,7 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024;
 pub const NTFY_TOPIC_SECRET_LEN: usize = 12;
 
 /// A fully validated configuration.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub daemon: DaemonConfig,
     pub watches: Vec<WatchConfig>,

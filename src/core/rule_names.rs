@@ -11,6 +11,11 @@ pub const CONFIG_RULE: &str = "config-rejected";
 pub const LINES_LOST_RULE: &str = "lines-lost";
 /// The watch name of alerts about logwarden itself (a refused reload).
 pub const SELF_WATCH: &str = "logwarden";
+/// The event saying that a restart an operator asked for was refused by the policy (not a
+/// restart: not counted as one).
+pub const RESTART_REFUSED_RULE: &str = "restart-refused";
+/// The event announcing a command run from Telegram (docs/telegram.md).
+pub const COMMAND_RULE: &str = "telegram-command";
 /// The event announcing that an operator acknowledged an open alert.
 pub const ACK_RULE: &str = "acknowledged";
 

@@ -16,6 +16,7 @@ impl Telemetry {
         self.metrics_of_rules(&mut m);
         self.metrics_of_values(&mut m);
         self.metrics_of_channels(&mut m);
+        self.metrics_of_telegram(&mut m);
         self.metrics_of_process(&mut m);
         m.out
     }
@@ -62,6 +63,38 @@ impl Telemetry {
                     );
                 }
             }
+        }
+    }
+
+    /// Commands of Telegram control channels (docs/telegram.md).
+    fn metrics_of_telegram(&self, m: &mut Metrics) {
+        let counts = self.telegram_counts();
+        if counts.is_empty() {
+            return;
+        }
+        m.family(
+            "logwarden_telegram_commands_total",
+            "counter",
+            "Commands run from a Telegram control channel.",
+        );
+        for (c, n) in &counts {
+            m.sample(
+                "logwarden_telegram_commands_total",
+                &[("channel", c)],
+                n.run as f64,
+            );
+        }
+        m.family(
+            "logwarden_telegram_commands_refused_total",
+            "counter",
+            "Telegram updates refused (not from the channel's chat and control_users), never answered.",
+        );
+        for (c, n) in &counts {
+            m.sample(
+                "logwarden_telegram_commands_refused_total",
+                &[("channel", c)],
+                n.refused as f64,
+            );
         }
     }
 
