@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use logwarden::config::located::SourceMap;
 use logwarden::config::{Diagnostics, PackSet};
+use logwarden::matcher::structured::{LineFormat, LineStructure};
 use logwarden::matcher::Matcher;
 
 /// The system allocator, counting allocations (not frees: a free needs an allocation first).
@@ -100,8 +101,38 @@ fn main() {
         quiet_allocs, 0,
         "matching a non-matching line allocated ({quiet_allocs} allocations over 7,000 lines)"
     );
+    // A JSON watch: the same pack plus a level field and a `where` pattern. Reading the
+    // level and the condition's field allocates nothing either, matching or not.
+    let plain_json = structured_matcher(LineFormat::Plain);
+    let json = structured_matcher(LineFormat::Json);
+    let mut json_scratch = json.scratch();
+    for line in JSON_QUIET {
+        assert_eq!(
+            json.match_line(line, &mut json_scratch).slots,
+            0,
+            "{line:?}"
+        );
+    }
+    for line in JSON_LOUD {
+        assert_ne!(
+            json.match_line(line, &mut json_scratch).slots,
+            0,
+            "{line:?}"
+        );
+    }
+    let before = ALLOCATIONS.load(Relaxed);
+    for _ in 0..1000 {
+        for line in JSON_QUIET.iter().chain(JSON_LOUD) {
+            black_box(json.match_line(black_box(line), &mut json_scratch));
+        }
+    }
+    let json_allocs = ALLOCATIONS.load(Relaxed) - before;
+    assert_eq!(
+        json_allocs, 0,
+        "matching JSON lines by level and field allocated ({json_allocs} allocations)"
+    );
     if !measure {
-        println!("matcher bench: smoke run ok (no allocation on non-matching lines); `cargo bench --bench matcher` measures");
+        println!("matcher bench: smoke run ok (no allocation on non-matching lines, nor on JSON levels and fields); `cargo bench --bench matcher` measures");
         return;
     }
 
@@ -124,6 +155,10 @@ fn main() {
         "  10 KB non-matching line       {ns:8.1} ns/line   ({:.0} MB/s)",
         long.len() as f64 / ns * 1e3
     );
+    let ns_plain = time_lines(&plain_json, JSON_QUIET, 200_000);
+    let ns_json = time_lines(&json, JSON_QUIET, 200_000);
+    println!("  JSON line (~150 B), format plain {ns_plain:8.1} ns/line");
+    println!("  the same, format json (level + where) {ns_json:8.1} ns/line   0 allocations/line");
     if let Some(path) = std::env::var_os("BENCH_CORPUS") {
         let data = std::fs::read(&path).expect("read BENCH_CORPUS");
         let lines: Vec<&[u8]> = data
@@ -138,6 +173,56 @@ fn main() {
             data.len() as f64 / (ns * lines.len() as f64) * 1e3
         );
     }
+}
+
+/// JSON lines that match nothing (info level, status 200).
+const JSON_QUIET: &[&[u8]] = &[
+    br#"{"asctime": "2026-12-04 10:00:00,123", "name": "bot.broker", "levelname": "INFO", "message": "order 5531 status update qty=5", "status": 200, "duration_ms": 12}"#,
+    br#"{"time":"2026-12-04T10:00:03.000Z","level":"INFO","msg":"quote","symbol":"SPY","status":200}"#,
+];
+
+/// JSON lines that match by their level field or a field condition.
+const JSON_LOUD: &[&[u8]] = &[
+    br#"{"asctime": "2026-12-04 10:00:00,123", "name": "bot.broker", "levelname": "ERROR", "message": "quote request failed", "status": 200}"#,
+    br#"{"time":"2026-12-04T10:00:03.000Z","level":"INFO","msg":"upstream","status":502}"#,
+];
+
+/// The bench pack, python-logging, and a `where` pattern, for lines written as `format`.
+fn structured_matcher(format: LineFormat) -> Matcher {
+    let mut sources = SourceMap::default();
+    let mut diags = Diagnostics::default();
+    let packs = PackSet::load(None, &mut sources, &mut diags);
+    let mut bench = load_matcher_pack();
+    bench.patterns.extend(
+        logwarden::config::packs::parse_pack(
+            "fields",
+            Path::new("fields.toml"),
+            "[[pattern]]\nname = \"server-error\"\nwhere = ['status >= 500']\n",
+            &mut sources,
+            &mut diags,
+        )
+        .expect("where pack")
+        .patterns,
+    );
+    let python = packs.get("python-logging").expect("shipped").clone();
+    Matcher::build(&[bench, python])
+        .expect("compiles")
+        .with_structure(LineStructure {
+            format,
+            ..LineStructure::default()
+        })
+}
+
+/// The bench pack as loaded.
+fn load_matcher_pack() -> logwarden::matcher::pack::PatternPack {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/bench.toml");
+    PackSet::default()
+        .load_file(
+            &path,
+            &mut SourceMap::default(),
+            &mut Diagnostics::default(),
+        )
+        .expect("bench pack loads")
 }
 
 /// Loads the bench pack from `bench/bench.toml` and compiles it.

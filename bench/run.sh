@@ -6,7 +6,9 @@
 #
 #   bench/run.sh                     everything (2-3 minutes after the release build)
 #   BENCH_PARTS=matching,micro bench/run.sh     only some parts (matching, micro, follow,
-#                                    latency, idle, burst); README is then left alone
+#                                    latency, idle, burst, values); README is then left alone
+#   (`values`, bench/values.py: value and ratio rules replayed against awk, and their
+#   matching cost; it writes its own section of the README, between the values markers)
 #   BENCH_WORK=/some/dir             work directory (default: a new one under /tmp, removed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,11 +41,36 @@ if [[ ! -s $corpus ]]; then
 fi
 echo "   $(wc -l <"$corpus") lines, $(du -h "$corpus" | cut -f1), sha256 $(sha256sum "$corpus" | cut -c1-16)"
 
-parts=${BENCH_PARTS:-matching,micro,follow,latency,idle,burst}
-python3 bench/harness.py --bin target/release/logwarden --work "$work" --corpus "$corpus" \
-    --parts "$parts" --out "$work/results.md" &
-harness_pid=$!
-wait "$harness_pid"
+parts=${BENCH_PARTS:-matching,micro,follow,latency,idle,burst,values}
+harness_parts=$(echo "$parts" | tr ',' '\n' | grep -vx values | paste -sd, - || true)
+if [[ -n $harness_parts ]]; then
+    python3 bench/harness.py --bin target/release/logwarden --work "$work" --corpus "$corpus" \
+        --parts "$harness_parts" --out "$work/results.md" &
+    harness_pid=$!
+    wait "$harness_pid"
+fi
+
+if [[ ,$parts, == *,values,* ]]; then
+    echo "== value and ratio rules (bench/values.py)"
+    python3 bench/values.py --bin target/release/logwarden --work "$work" --corpus "$corpus" \
+        --out "$work/values.md"
+    if [[ -z ${BENCH_PARTS:-} ]]; then
+        {
+            echo "Taken $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, commit $(git rev-parse --short HEAD)."
+            echo
+            cat "$work/values.md"
+        } >"$work/values-section.md"
+        python3 - "$work/values-section.md" <<'PY'
+import sys
+new = open(sys.argv[1]).read()
+path = "bench/README.md"
+text = open(path).read()
+start, end = "<!-- values:start -->", "<!-- values:end -->"
+a, b = text.index(start) + len(start), text.index(end)
+open(path, "w").write(text[:a] + "\n" + new + text[b:])
+PY
+    fi
+fi
 
 if [[ -z ${BENCH_PARTS:-} ]]; then
     {

@@ -13,6 +13,8 @@ use logwarden::cli::{
 use logwarden::config::{self, DEFAULT_CONFIG_PATH};
 use logwarden::core::logging::{self, LogFormat};
 use logwarden::daemon::reload_loop;
+use logwarden::matcher::fields::FieldPath;
+use logwarden::matcher::structured::{default_level_fields, LineFormat, LineStructure};
 use logwarden::source::journal::JournalFilter;
 
 const EXAMPLES: &str = "\
@@ -69,6 +71,13 @@ enum Command {
         /// With --journal-*: how far back to read, e.g. 1h, 7d.
         #[arg(long, default_value = "1h", value_parser = parse_since)]
         since: std::time::Duration,
+        /// How the lines are written, as a watch's `format`: plain, json, logfmt or auto. A
+        /// structured line's level field counts as `level-field/error` etc.
+        #[arg(long, default_value = "plain", value_parser = parse_line_format)]
+        format: LineFormat,
+        /// The key (JSON path) of the level in structured lines, as a watch's `level_field`.
+        #[arg(long, value_name = "KEY", value_parser = parse_field_path)]
+        level_field: Option<FieldPath>,
     },
     /// Run the configured rules over past logs, on the times written in the lines, and print
     /// the alerts that would have fired (no channel is called, nothing is restarted).
@@ -254,6 +263,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             journal_unit,
             journal_identifier,
             since,
+            format,
+            level_field,
         } => {
             let journal =
                 (journal_unit.is_some() || journal_identifier.is_some()).then(|| JournalFilter {
@@ -261,7 +272,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     identifiers: journal_identifier.into_iter().collect(),
                     ..JournalFilter::default()
                 });
-            test_patterns::command(&cli.config, &args, json, journal.map(|f| (f, since)))
+            let structure = LineStructure {
+                format,
+                level_fields: level_field.map_or_else(default_level_fields, |f| vec![f]),
+            };
+            test_patterns::command(
+                &cli.config,
+                &args,
+                json,
+                journal.map(|f| (f, since)),
+                &structure,
+            )
         }
         Command::Replay {
             files,
@@ -348,6 +369,15 @@ fn parse_pause(text: &str) -> Result<std::time::Duration, String> {
         ));
     }
     Ok(d)
+}
+
+fn parse_line_format(text: &str) -> Result<LineFormat, String> {
+    LineFormat::parse(text)
+        .ok_or_else(|| format!("{text:?} is not one of plain, json, logfmt, auto"))
+}
+
+fn parse_field_path(text: &str) -> Result<FieldPath, String> {
+    FieldPath::parse(text).map_err(|e| e.to_string())
 }
 
 fn parse_silence(text: &str) -> Result<std::time::Duration, String> {

@@ -46,6 +46,35 @@ fn the_shipped_example_config_passes_check() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(": ok ("));
 }
 
+/// Every example besides the main one stands alone (copied out of `examples/`, whose
+/// `logwarden.d/` drop-ins belong to `logwarden.toml`) and passes check as shipped.
+#[test]
+fn every_standalone_example_passes_check() {
+    let mut checked = 0;
+    for e in std::fs::read_dir(examples()).expect("read examples") {
+        let path = e.expect("dir entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if !name.ends_with(".toml") || name == "logwarden.toml" {
+            continue;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let copy = dir.path().join(name);
+        std::fs::copy(&path, &copy).expect("copy example");
+        let out = check(&copy);
+        assert!(
+            out.status.success(),
+            "examples/{name} is refused:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 1, "no standalone example found");
+}
+
 #[test]
 fn a_misspelt_key_in_a_copy_of_the_example_is_reported_at_its_line_and_column() {
     let dir = tempfile::tempdir().expect("tempdir");

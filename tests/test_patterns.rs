@@ -214,7 +214,7 @@ fn an_unknown_pack_fails_with_the_available_ones() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            "unknown pattern pack \"pyhton-logging\"; available: celery, django, nginx, postgresql, python-logging, systemd, trading"
+            "unknown pattern pack \"pyhton-logging\"; available: celery, django, gunicorn, nginx, postgresql, python-logging, systemd, trading"
         ),
         "{stderr}"
     );
@@ -263,13 +263,14 @@ fn ibkr_sample_counts_disconnects_by_code_and_text_restores_and_rejections() {
 }
 
 #[test]
-fn django_sample_counts_request_errors_5xx_database_and_bad_requests() {
+fn django_sample_counts_request_errors_5xx_database_bad_requests_and_queries() {
     let r = pack_report("django", "django.log");
-    // 20 lines. error: Internal Server Error (4, 15), IntegrityError (8), OperationalError
+    // 21 lines. error: Internal Server Error (4, 15), IntegrityError (8), OperationalError
     // (16). 5xx access lines: 9, 17, 18 ("/static/500.html ... 200" at 20 is not one).
     // database: 16. bad-request: DisallowedHost (10), CSRF (12). "the previous error" (14)
-    // and the traceback frames match nothing in this pack.
-    assert_eq!(totals(&r), [20, 9, 11, 0]);
+    // and the traceback frames match nothing in this pack. query: the django.db.backends line
+    // (21), whose duration the pattern captures.
+    assert_eq!(totals(&r), [21, 10, 11, 0]);
     assert_eq!(
         per_pattern(&r),
         expected(&[
@@ -277,9 +278,11 @@ fn django_sample_counts_request_errors_5xx_database_and_bad_requests() {
             ("django/server-error", 3),
             ("django/database", 1),
             ("django/bad-request", 2),
+            ("django/query", 1),
         ])
     );
     assert_eq!(sample_lines(&r, "django/server-error"), [9, 17, 18]);
+    assert_eq!(sample_lines(&r, "django/query"), [21]);
 }
 
 #[test]
@@ -306,18 +309,45 @@ fn nginx_sample_counts_error_levels_upstream_failures_and_status_classes() {
     let r = pack_report("nginx", "nginx.log");
     // 15 lines. error: [error] (5, 7, 10), [crit] (12), [emerg] (13); [warn] (9) is not.
     // upstream: timed out (5), connection refused (7), no live upstreams (10). 5xx: 504 (6),
-    // 502 (8, 11); "?code=500 ... 200" (14) is a 200. 4xx: 404 (3), 401 (4).
-    assert_eq!(totals(&r), [15, 10, 5, 0]);
+    // 502 (8, 11); "?code=500 ... 200" (14) is a 200. 4xx: 404 (3), 401 (4). request:
+    // every access line (1-4, 6, 8, 11, 14, 15), none of the error log's.
+    assert_eq!(totals(&r), [15, 14, 1, 0]);
     assert_eq!(
         per_pattern(&r),
         expected(&[
             ("nginx/error", 5),
             ("nginx/upstream", 3),
+            ("nginx/request", 9),
             ("nginx/server-error", 3),
             ("nginx/client-error", 2),
         ])
     );
     assert_eq!(sample_lines(&r, "nginx/server-error"), [6, 8, 11]);
+    assert_eq!(sample_lines(&r, "nginx/request"), [1, 2, 3]);
+}
+
+#[test]
+fn gunicorn_sample_counts_requests_of_both_formats_and_runserver_status_classes_and_workers() {
+    let r = pack_report("gunicorn", "gunicorn.log");
+    // 20 lines. request: gunicorn with %(L)s (4-7, 10, 20), without (11), runserver (12, 13),
+    // runserver through a LOGGING formatter (14). 5xx: 500 (6), 502 (10), 503 (13);
+    // "?code=500 ... 200" (20) is a 200. 4xx: 404 (7). error: [CRITICAL] WORKER TIMEOUT (8),
+    // [ERROR] (9, 15, 17, 18). worker: timeout (8), SIGKILL (9), failed to boot (18), killed by
+    // signal 9 (19, a WARNING). The [INFO] lines (1-3, 16) are nothing.
+    assert_eq!(totals(&r), [20, 16, 4, 0]);
+    assert_eq!(
+        per_pattern(&r),
+        expected(&[
+            ("gunicorn/request", 10),
+            ("gunicorn/server-error", 3),
+            ("gunicorn/client-error", 1),
+            ("gunicorn/error", 5),
+            ("gunicorn/worker", 4),
+        ])
+    );
+    assert_eq!(sample_lines(&r, "gunicorn/server-error"), [6, 10, 13]);
+    assert_eq!(sample_lines(&r, "gunicorn/error"), [8, 9, 15]);
+    assert_eq!(sample_lines(&r, "gunicorn/worker"), [8, 9, 18]);
 }
 
 #[test]
@@ -359,4 +389,118 @@ fn systemd_sample_counts_unit_failures_restarts_and_oom_kills() {
         ])
     );
     assert_eq!(sample_lines(&r, "systemd/oom"), [3, 4, 5]);
+}
+
+/// `tests/data/python-levels.log`, line by line: which of python-logging's `error` (E),
+/// `critical` (C), `warning` (W) and `traceback` (T) each line must match. The layouts are
+/// those of real programs (see the comments); the last 14 lines say "error", "ERROR" or
+/// "CRITICAL" inside an ordinary message and must match nothing.
+const PYTHON_LEVELS: &[&str] = &[
+    "E",  // 1  ERROR trader: ... (a journal message: the app dropped the time)
+    "EC", // 2  CRITICAL bot died
+    "EC", // 3  CRITICAL: ...
+    "E",  // 4  ERROR - ...
+    "E",  // 5  ERROR:root: (logging.basicConfig)
+    "W",  // 6  WARNING:urllib3...
+    "E",  // 7  [ERROR]
+    "E",  // 8  level=error (logfmt)
+    "E",  // 9  level=ERROR (Go slog text handler)
+    "EC", // 10 level=fatal (logrus)
+    "W",  // 11 level=WARN
+    "E",  // 12 Django's "verbose" format: {levelname} {asctime} {module} ...
+    "W",  // 13 the same at WARNING
+    "E",  // 14 [04/Dec/2026 10:00:00] ERROR (Django runserver)
+    "",   // 15 a runserver access line: no level
+    "E",  // 16 Celery [time: ERROR/MainProcess]
+    "W",  // 17 Celery WARNING/ForkPoolWorker-1
+    "EC", // 18 Celery CRITICAL
+    "E",  // 19 loguru | ERROR    |
+    "EC", // 20 loguru | CRITICAL |
+    "W",  // 21 loguru | WARNING  |
+    "E",  // 22 %(asctime)s - %(name)s - %(levelname)s - %(message)s
+    "EC", // 23 the same at CRITICAL
+    "W",  // 24 the same at WARNING
+    "E",  // 25 gunicorn error log [time] [pid] [ERROR]
+    "EC", // 26 gunicorn [CRITICAL] WORKER TIMEOUT
+    "W",  // 27 gunicorn [WARNING]
+    "E",  // 28 journalctl's short output: Dec 04 10:00:00 host tag[pid]: ERROR
+    "EC", // 29 journalctl -o short-iso: ... CRITICAL
+    "E",  // 30 %(asctime)s %(levelname)s %(name)s: %(message)s
+    "W",  // 31 %(asctime)s %(name)s %(levelname)s %(message)s
+    "E",  // 32 ISO time with Z, then the level
+    "E",  // 33 %(asctime)s [%(levelname)s] %(name)s: ...
+    "ET", // 34 Traceback (most recent call last):
+    "",   // 35 a traceback frame
+    "",   // 36 the exception line: "TimeoutError:" is not a level
+    "",   // 37 INFO retrying after error
+    "",   // 38 INFO ERROR count is 0
+    "",   // 39 - INFO - got ERROR from peer
+    "",   // 40 time INFO ERROR count is 0 (INFO is the level, not a logger name)
+    "",   // 41 - INFO - error budget
+    "",   // 42 ERRORS: 0
+    "",   // 43 loguru INFO saying ERROR
+    "",   // 44 Celery INFO saying 'no ERROR'
+    "",   // 45 level=info msg="error rate"
+    "",   // 46 msg="level=error ..." level=info (inside a quoted value)
+    "",   // 47 Error: (not as logging writes a level)
+    "",   // 48 - INFO - WARNING: ... (a level word inside the message)
+    "",   // 49 INFO CRITICAL section entered
+    "",   // 50 a runserver access line for /errors/
+];
+
+#[test]
+fn python_logging_counts_levels_where_real_formats_put_them_and_not_inside_messages() {
+    let r = pack_report("python-logging", "python-levels.log");
+    let count = |c: char| PYTHON_LEVELS.iter().filter(|l| l.contains(c)).count() as u64;
+    let matched = PYTHON_LEVELS.iter().filter(|l| !l.is_empty()).count() as u64;
+    assert_eq!(PYTHON_LEVELS.len(), 50);
+    assert_eq!(
+        (count('E'), count('C'), count('W'), count('T')),
+        (25, 8, 8, 1)
+    );
+    assert_eq!(totals(&r), [50, matched, 50 - matched, 0]);
+    assert_eq!(
+        per_pattern(&r),
+        expected(&[
+            ("python-logging/error", 25),
+            ("python-logging/critical", 8),
+            ("python-logging/warning", 8),
+            ("python-logging/traceback", 1),
+        ])
+    );
+    // Line by line, so that a count that happens to agree cannot hide a wrong line.
+    let text = std::fs::read_to_string(data("python-levels.log")).unwrap();
+    let mut wrong = Vec::new();
+    for (n, (line, want)) in text.lines().zip(PYTHON_LEVELS).enumerate() {
+        let mut child = logwarden(&["test-patterns", "python-logging", "-", "--json"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap();
+        let one: Value = serde_json::from_str(&success(child.wait_with_output().unwrap())).unwrap();
+        let got: String = [
+            ("error", 'E'),
+            ("critical", 'C'),
+            ("warning", 'W'),
+            ("traceback", 'T'),
+        ]
+        .iter()
+        .filter(|(p, _)| pattern(&one, &format!("python-logging/{p}"))["matched"] == 1)
+        .map(|(_, c)| *c)
+        .collect();
+        if got != *want {
+            wrong.push(format!(
+                "line {}: want {want:?}, got {got:?}: {line}",
+                n + 1
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

@@ -74,7 +74,7 @@ fn value(input: &mut Input, depth: u32) -> Value {
                 .map(|_| value(input, depth + 1))
                 .collect(),
         ),
-        2 => Value::Bool(input.byte() % 2 == 0),
+        2 => Value::Bool(input.byte().is_multiple_of(2)),
         3 => Value::Null,
         4 => Value::from(f64::from(input.u16() as i16) / 8.0),
         5 => Value::from(i64::from(input.u16()) * 1_000_003),
@@ -127,7 +127,7 @@ fn generated_json(input: &mut Input) {
         let k = key(input);
         m.insert(k, value(input, 0));
     }
-    let pretty = input.byte() % 2 == 0;
+    let pretty = input.byte().is_multiple_of(2);
     let text = if pretty {
         serde_json::to_string_pretty(&m).unwrap()
     } else {

@@ -75,6 +75,7 @@ pub fn run(data: &[u8]) {
             ignore,
             ignore_regexes,
             case_sensitive,
+            conditions: Vec::new(),
         });
     }
     let pack = PatternPack {

@@ -21,6 +21,7 @@ pub mod render;
 pub mod restart;
 pub mod router;
 pub mod spool;
+pub mod telegram_control;
 pub mod test_alert;
 pub mod threads;
 

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::config::{self, Diagnostics, PackSet, DEFAULT_MAX_LINE_BYTES};
 use crate::matcher::pack::PatternPack;
+use crate::matcher::structured::LineStructure;
 use crate::matcher::{BuildError, Matcher};
 use crate::source::journal::JournalFilter;
 use crate::source::line_reader::LineReader;
@@ -56,12 +57,14 @@ pub enum TuneError {
     Read(#[from] io::Error),
 }
 
-/// Runs `packs` over every line of `input`.
+/// Runs `packs` over every line of `input`, lines written as `structure` says (a structured
+/// line's level field counts as the pack `level-field`'s pattern of that level).
 pub fn test_patterns<R: Read>(
     packs: &[PatternPack],
+    structure: &LineStructure,
     mut input: R,
 ) -> Result<TuneReport, TuneError> {
-    let matcher = Matcher::build(packs)?;
+    let matcher = Matcher::build(packs)?.with_structure(structure.clone());
     let mut scratch = matcher.scratch();
     let mut report = TuneReport {
         lines: 0,
@@ -172,6 +175,7 @@ pub fn command(
     args: &[String],
     json: bool,
     journal: Option<(JournalFilter, std::time::Duration)>,
+    structure: &LineStructure,
 ) -> anyhow::Result<ExitCode> {
     // Packs come from the config's patterns_dir when the config loads, else the default one.
     let patterns_dir = match config::load(config_path) {
@@ -220,13 +224,13 @@ pub fn command(
         (None, Some((filter, since))) => {
             let text = crate::source::journal::history(&filter, since)
                 .context("cannot read the journal")?;
-            test_patterns(&packs, text.as_slice())?
+            test_patterns(&packs, structure, text.as_slice())?
         }
         (Some(f), None) if f != "-" => {
             let file = std::fs::File::open(f).with_context(|| format!("cannot open {f}"))?;
-            test_patterns(&packs, file)?
+            test_patterns(&packs, structure, file)?
         }
-        _ => test_patterns(&packs, std::io::stdin().lock().take(u64::MAX))?,
+        _ => test_patterns(&packs, structure, std::io::stdin().lock().take(u64::MAX))?,
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -123,7 +123,7 @@ fn keys_of(kind: ChannelKindText) -> &'static [&'static str] {
         ChannelKindText::Email => &[
             "host", "port", "tls", "username", "password", "from", "to", "ca_file", "subject",
         ],
-        ChannelKindText::Telegram => &["token", "chat_id", "api_url"],
+        ChannelKindText::Telegram => &["token", "chat_id", "api_url", "control", "control_users"],
         ChannelKindText::Slack => &["url", "style"],
         ChannelKindText::Webhook => &["url", "body", "content_type"],
         ChannelKindText::Alertmanager => &["urls", "resend", "labels"],
@@ -141,7 +141,7 @@ fn present_keys(c: &RawChannel) -> Vec<(&'static str, usize, usize)> {
     fn at<T>(v: &Option<Located<T>>) -> Option<(usize, usize)> {
         v.as_ref().map(|v| (v.file, v.span.start))
     }
-    let keys: [(&'static str, Option<(usize, usize)>); 33] = [
+    let keys: [(&'static str, Option<(usize, usize)>); 35] = [
         ("host", at(&c.host)),
         ("port", at(&c.port)),
         ("tls", at(&c.tls)),
@@ -160,6 +160,8 @@ fn present_keys(c: &RawChannel) -> Vec<(&'static str, usize, usize)> {
         ("token", at(&c.token_credential)),
         ("chat_id", at(&c.chat_id)),
         ("api_url", at(&c.api_url)),
+        ("control", at(&c.control)),
+        ("control_users", at(&c.control_users)),
         ("url", at(&c.url)),
         ("url", at(&c.url_file)),
         ("url", at(&c.url_env)),

@@ -3,8 +3,8 @@
 
 use crate::config::channels::{
     AlertmanagerConfig, ChannelKind, DiscordConfig, EmailConfig, EmailTls, GotifyConfig,
-    MatrixConfig, NtfyConfig, PushoverConfig, SlackConfig, SlackStyle, TelegramConfig, WebhookBody,
-    WebhookConfig, DEFAULT_AM_RESEND,
+    MatrixConfig, NtfyConfig, PushoverConfig, SlackConfig, SlackStyle, TelegramConfig,
+    TelegramControl, WebhookBody, WebhookConfig, DEFAULT_AM_RESEND,
 };
 use crate::config::error::Diagnostics;
 use crate::config::located::{resolve_path, Located, SourceMap};
@@ -170,10 +170,17 @@ pub(super) fn telegram(
         Some(u) => http_url(u, cx.sources, diags).unwrap_or_default(),
         None => "https://api.telegram.org".to_string(),
     };
+    let control = telegram_control(c, cx, diags);
+    if let (Some(_), Some(chat)) = (&control, &c.chat_id) {
+        if !matches!(chat.value, ChatIdText::Number(_)) {
+            diags.at(cx.sources, chat, format!("channel {:?}: control = true needs the numeric chat_id of the chat the commands come from (a @channel cannot send commands); see docs/telegram.md", cx.name));
+        }
+    }
     if !(token_given && chat_ok) {
         return None;
     }
     Some(ChannelKind::Telegram(TelegramConfig {
+        control,
         token: token?,
         chat_id: match &c.chat_id.as_ref()?.value {
             ChatIdText::Number(n) => n.to_string(),
@@ -181,6 +188,52 @@ pub(super) fn telegram(
         },
         api_url: api_url.trim_end_matches('/').to_string(),
     }))
+}
+
+/// `control` and `control_users` of a `telegram` channel: users are required with
+/// `control = true` (an empty list would take commands from no one, a list without
+/// `control` would suggest it does).
+fn telegram_control(
+    c: &RawChannel,
+    cx: &ChannelCx,
+    diags: &mut Diagnostics,
+) -> Option<TelegramControl> {
+    let on = c.control.as_ref().is_some_and(|b| b.value);
+    let users: Vec<i64> = c
+        .control_users
+        .iter()
+        .flat_map(|u| u.value.iter().map(|id| id.value))
+        .collect();
+    let name = cx.name;
+    match (&c.control, &c.control_users) {
+        (Some(b), None) if b.value => {
+            diags.at(cx.sources, b, format!("channel {name:?}: control = true needs control_users = [<numeric Telegram user ids>]; see docs/telegram.md"));
+        }
+        (_, Some(u)) if !on => {
+            diags.at(
+                cx.sources,
+                u,
+                format!("channel {name:?}: control_users without control = true takes no commands"),
+            );
+        }
+        (_, Some(u)) if users.is_empty() => {
+            diags.at(
+                cx.sources,
+                u,
+                format!("channel {name:?}: control_users is empty: nobody could send a command"),
+            );
+        }
+        _ => {}
+    }
+    if let Some(u) = c
+        .control_users
+        .iter()
+        .flat_map(|u| u.value.iter())
+        .find(|id| id.value <= 0)
+    {
+        diags.at(cx.sources, u, format!("channel {name:?}: {} is not a Telegram user id (user ids are positive numbers; see docs/telegram.md)", u.value));
+    }
+    on.then_some(TelegramControl { users })
 }
 
 /// A `slack` or `webhook` channel: the URL (usually itself the credential).

@@ -193,6 +193,16 @@ pub struct TelegramConfig {
     pub token: Secret,
     pub chat_id: String,
     pub api_url: String,
+    /// `control = true`: commands are taken from the chat (docs/telegram.md), from these
+    /// users only; `None` without `control`.
+    pub control: Option<TelegramControl>,
+}
+
+/// Who may command logwarden through a `telegram` channel with `control = true`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelegramControl {
+    /// Telegram's numeric user ids (never usernames, which their owners can change).
+    pub users: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 //!
 //! The types are in `types.rs`; `load.rs` reads and merges the files; each part of a file
 //! has its resolver: `daemon_table.rs`, `channel.rs` (and `channel_kinds.rs`; the types in `channels.rs`), `watch.rs` (with `journal.rs`,
-//! `multiline.rs`, `recovery.rs`), `rule.rs` and `rule_kinds.rs`, `schedule.rs`. Files here
+//! `multiline.rs`, `recovery.rs`), `rule.rs` and `rule_kinds.rs` (`value_rules.rs` for numbers from lines), `schedule.rs`. Files here
 //! import each other by their own path, never through the re-exports below.
 
 mod channel;
@@ -23,12 +23,15 @@ pub mod packs;
 pub(crate) mod permissions;
 pub(crate) mod range;
 pub(crate) mod raw;
+mod raw_threshold;
+mod raw_values;
 pub(crate) mod recovery;
 mod rule;
 mod rule_kinds;
 pub mod schedule;
 pub(crate) mod secret;
 pub(crate) mod types;
+mod value_rules;
 mod watch;
 
 pub use channels::{AlertsConfig, ChannelConfig, ChannelKind};
@@ -38,9 +41,10 @@ pub use packs::PackSet;
 pub use recovery::{ProbeConfig, ProbeKind, RestartConfig, RestartMethod};
 pub use secret::Secret;
 pub use types::{
-    Config, DaemonConfig, HttpAccess, JournalConfig, RuleConfig, RuleKind, WatchConfig,
-    DEFAULT_CONFIG_PATH, DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_TEMPLATES,
-    DEFAULT_MULTILINE_MAX_LINES, DEFAULT_MULTILINE_TIMEOUT, DEFAULT_NEW_KIND_LEARN,
+    Aggregate, Bound, Config, DaemonConfig, FieldFrom, HttpAccess, JournalConfig, RuleConfig,
+    RuleKind, ValueRule, WatchConfig, DEFAULT_CONFIG_PATH, DEFAULT_MAX_LINE_BYTES,
+    DEFAULT_MAX_TEMPLATES, DEFAULT_MULTILINE_MAX_LINES, DEFAULT_MULTILINE_TIMEOUT,
+    DEFAULT_NEW_KIND_LEARN,
 };
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::config::error::Diagnostics;
 use crate::config::located::{Located, SourceMap};
+use crate::matcher::condition::Condition;
 use crate::matcher::pack::{PatternDef, PatternPack};
 
 /// Packs compiled into the binary: (name, file text).
@@ -25,6 +26,7 @@ pub const SHIPPED_PACKS: &[(&str, &str)] = &[
     ("nginx", include_str!("../../patterns/nginx.toml")),
     ("postgresql", include_str!("../../patterns/postgresql.toml")),
     ("systemd", include_str!("../../patterns/systemd.toml")),
+    ("gunicorn", include_str!("../../patterns/gunicorn.toml")),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +54,9 @@ struct RawPattern {
     ignore_regex: Vec<Located<String>>,
     #[serde(default)]
     case_sensitive: bool,
+    /// Field conditions on structured lines (`where = ["status >= 500"]`).
+    #[serde(default, rename = "where")]
+    conditions: Vec<Located<String>>,
 }
 
 /// All packs available to one config: shipped ones, overridden by those in `patterns_dir`.
@@ -166,15 +171,32 @@ pub fn parse_pack(
                 ),
             );
         }
-        if p.any.is_empty() && p.regex.is_empty() {
+        if p.any.is_empty() && p.regex.is_empty() && p.conditions.is_empty() {
             diags.at(
                 sources,
                 &p.name,
                 format!(
-                    "pattern {name}/{} has neither `any` literals nor `regex`: it would match nothing",
+                    "pattern {name}/{} has neither `any` literals nor `regex` nor `where`: it would match nothing",
                     p.name.value
                 ),
             );
+        }
+        let mut conditions = Vec::new();
+        for c in &p.conditions {
+            match Condition::parse(&c.value) {
+                Ok(condition) => conditions.push(condition),
+                Err(e) => {
+                    // +1 skips the opening quote, as for regexes.
+                    let pos = sources.position(c.file, c.span.start + 1 + e.offset);
+                    diags.push(format!(
+                        "{pos}: condition {:?} in pattern {name}/{}: {} (at character {})",
+                        c.value,
+                        p.name.value,
+                        e.message,
+                        e.offset + 1
+                    ));
+                }
+            }
         }
         for lit in p.any.iter().chain(&p.ignore) {
             if lit.value.is_empty() {
@@ -212,6 +234,7 @@ pub fn parse_pack(
             ignore: strings(p.ignore),
             ignore_regexes: strings(p.ignore_regex),
             case_sensitive: p.case_sensitive,
+            conditions,
         });
     }
     if diags.len() > errors_before {
@@ -301,6 +324,88 @@ mod tests {
             assert!(errors.is_empty(), "{name}: {errors:?}");
             assert!(!pack.unwrap().patterns.is_empty());
         }
+    }
+
+    /// The captures of the one regex of shipped pattern `pack/name` on `line`.
+    fn captures(pack: &str, name: &str, line: &str) -> Option<Vec<(String, String)>> {
+        let text = SHIPPED_PACKS.iter().find(|(n, _)| *n == pack).unwrap().1;
+        let pack = parse(text).0.unwrap();
+        let def = pack.patterns.iter().find(|p| p.name == name).unwrap();
+        assert_eq!(
+            def.regexes.len(),
+            1,
+            "one regex, so its captures are the pattern's"
+        );
+        let re = build_regex(&def.regexes[0], def.case_sensitive).unwrap();
+        let caps = re.captures(line.as_bytes())?;
+        Some(
+            re.capture_names()
+                .flatten()
+                .filter_map(|n| {
+                    let v = caps.name(n)?;
+                    Some((n.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+                })
+                .collect(),
+        )
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Option<Vec<(String, String)>> {
+        Some(
+            p.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn access_patterns_capture_status_and_request_time_where_the_format_has_it() {
+        let combined = r#"203.0.113.11 - - [23/Nov/2026:09:30:20 +0000] "GET /api/positions HTTP/1.1" 502 157 "-" "bot-ui/2.0""#;
+        let timed = r#"203.0.113.11 - - [23/Nov/2026:09:30:20 +0000] "GET /a?b=\x22 HTTP/1.1" 200 0 "-" "Mozilla/5.0 (X11)" 2.417"#;
+        let xff = r#"203.0.113.11 - - [23/Nov/2026:09:30:20 +0000] "GET / HTTP/2.0" 404 5 "https://x/" "curl/8" "10.0.0.1" 0.004"#;
+        let garbage =
+            r#"198.51.100.7 - - [23/Nov/2026:09:30:20 +0000] "\x16\x03\x01" 400 157 "-" "-""#;
+        assert_eq!(
+            captures("nginx", "request", combined),
+            pairs(&[("status", "502")])
+        );
+        assert_eq!(
+            captures("nginx", "request", timed),
+            pairs(&[("status", "200"), ("request_time", "2.417")])
+        );
+        assert_eq!(
+            captures("nginx", "request", xff),
+            pairs(&[("status", "404"), ("request_time", "0.004")])
+        );
+        assert_eq!(
+            captures("nginx", "request", garbage),
+            pairs(&[("status", "400")])
+        );
+        let error_log = r#"2026/11/23 09:30:10 [error] 812#812: *31 upstream timed out, request: "GET /api/fills HTTP/1.1", upstream: "http://127.0.0.1:8000/api/fills""#;
+        assert_eq!(captures("nginx", "request", error_log), None);
+
+        let gunicorn = r#"127.0.0.1 - - [04/Dec/2026:10:00:03 +0000] "POST /api/orders/ HTTP/1.1" 500 145 "-" "bot-ui/2.0" 2.417"#;
+        let gunicorn_default =
+            r#"127.0.0.1 - - [04/Dec/2026:10:00:03 +0000] "GET / HTTP/1.1" 200 - "-" "bot-ui/2.0""#;
+        let runserver = r#"[04/Dec/2026 10:00:42] "POST /api/orders/ HTTP/1.1" 503 88"#;
+        assert_eq!(
+            captures("gunicorn", "request", gunicorn),
+            pairs(&[("status", "500"), ("request_time", "2.417")])
+        );
+        assert_eq!(
+            captures("gunicorn", "request", gunicorn_default),
+            pairs(&[("status", "200")])
+        );
+        assert_eq!(
+            captures("gunicorn", "request", runserver),
+            pairs(&[("status", "503")])
+        );
+
+        let query = r#"(1.204) SELECT "o"."id" FROM "o" WHERE "o"."c" = 'a1' LIMIT 21; args=('a1',); alias=default"#;
+        assert_eq!(
+            captures("django", "query", query),
+            pairs(&[("duration", "1.204")])
+        );
+        assert_eq!(captures("django", "query", "(1.204) of the time"), None);
     }
 
     #[test]

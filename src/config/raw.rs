@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use crate::config::duration::ConfigDuration;
 use crate::config::located::Located;
+pub use crate::config::raw_threshold::Threshold;
+use crate::config::raw_values::{AggregateText, UnitText};
 use crate::core::alert::Severity;
 
 /// One config file (`logwarden.toml` or a drop-in).
@@ -67,6 +69,10 @@ pub struct RawWatch {
     pub olddir: Option<Located<String>>,
     /// How lines carry their time, for `replay`: `"auto"` or a strftime format.
     pub timestamp_format: Option<Located<String>>,
+    /// How lines are written: `"plain"`, `"json"`, `"logfmt"`, `"auto"` (structured lines).
+    pub format: Option<Located<String>>,
+    /// The key (JSON path) of a structured line's level, instead of the usual ones.
+    pub level_field: Option<Located<String>>,
     pub multiline: Option<Located<RawMultiline>>,
     pub journal: Option<Located<RawJournal>>,
     pub restart: Option<Located<RawRestart>>,
@@ -149,41 +155,6 @@ pub enum ProbeKindText {
     Cert,
 }
 
-/// A probe's `warning` or `critical`: a number is a percent (`disk`, `memory`), a duration
-/// string is a time before expiry (`cert`, e.g. `"30d"`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Threshold {
-    Percent(f64),
-    Before(std::time::Duration),
-}
-
-impl<'de> Deserialize<'de> for Threshold {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Threshold;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a percent (80) or a duration before expiry (\"30d\")")
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Threshold, E> {
-                Ok(Threshold::Percent(v))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Threshold, E> {
-                Ok(Threshold::Percent(v as f64))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Threshold, E> {
-                Ok(Threshold::Percent(v as f64))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Threshold, E> {
-                crate::config::duration::parse_duration(v)
-                    .map(Threshold::Before)
-                    .map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
 /// What to do when a rule or probe fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -253,7 +224,8 @@ pub struct RawRule {
     pub when: Option<Located<RuleKindText>>,
     pub pattern: Option<Located<String>>,
     pub threshold: Option<Located<u64>>,
-    pub resolve_below: Option<Located<u64>>,
+    /// `rate`: a count (a whole number); `value`, `ratio`: a number like `above`.
+    pub resolve_below: Option<Located<f64>>,
     pub window: Option<Located<ConfigDuration>>,
     pub min: Option<Located<u64>>,
     pub after: Option<Located<ConfigDuration>>,
@@ -284,6 +256,23 @@ pub struct RawRule {
     /// `"fold"` (default): folded into the watch's incident while one is open; `"apart"`:
     /// always its own messages (see docs/alerts.md, "Incidents, silences, acks").
     pub incident: Option<Located<IncidentText>>,
+    // `value` and `ratio` rules: `config/value_rules.rs`, docs/config.md.
+    /// `value`: where the number is: a named group, a JSON path or a logfmt key.
+    pub field: Option<Located<String>>,
+    pub json: Option<Located<String>>,
+    pub logfmt: Option<Located<String>>,
+    pub unit: Option<Located<UnitText>>,
+    pub aggregate: Option<Located<AggregateText>>,
+    /// `value`, `ratio`: fires above this; `value`: or below, resolving at `resolve_above`.
+    pub above: Option<Located<f64>>,
+    pub below: Option<Located<f64>>,
+    pub resolve_above: Option<Located<f64>>,
+    /// `ratio`: the pattern whose matches are the denominator.
+    pub over: Option<Located<String>>,
+    /// `value`: a label (one alert per value, at most `max_labels`); histogram `buckets`.
+    pub by: Option<Located<String>>,
+    pub max_labels: Option<Located<u64>>,
+    pub buckets: Option<Located<Vec<f64>>>,
 }
 
 /// The `when` of a rule.
@@ -297,6 +286,8 @@ pub enum RuleKindText {
     #[serde(rename = "new-kind")]
     NewKind,
     Anomaly,
+    Value,
+    Ratio,
 }
 
 /// Severity as written in config.
@@ -344,13 +335,15 @@ pub struct RawChannel {
     pub to: Option<Located<Vec<Located<String>>>>,
     pub ca_file: Option<Located<String>>,
     pub subject: Option<Located<String>>,
-    // telegram
+    // telegram (`control`, `control_users`: docs/telegram.md)
     pub token: Option<Located<String>>,
     pub token_file: Option<Located<String>>,
     pub token_env: Option<Located<String>>,
     pub token_credential: Option<Located<String>>,
     pub chat_id: Option<Located<ChatIdText>>,
     pub api_url: Option<Located<String>>,
+    pub control: Option<Located<bool>>,
+    pub control_users: Option<Located<Vec<Located<i64>>>>,
     /// `ntfy`: the topic published to (anyone who knows it can read it: kept like a secret).
     pub topic: Option<Located<String>>,
     /// `matrix`: the room id (`!abc123:example.org`).
@@ -530,7 +523,19 @@ impl RawRule {
             severity,
             enabled,
             then,
-            incident
+            incident,
+            field,
+            json,
+            logfmt,
+            unit,
+            aggregate,
+            above,
+            below,
+            resolve_above,
+            over,
+            by,
+            max_labels,
+            buckets
         );
     }
 }

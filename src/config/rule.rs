@@ -8,13 +8,16 @@ use crate::config::recovery;
 use crate::config::rule_kinds::{self, KindCx};
 use crate::config::schedule::resolve_schedule;
 use crate::config::types::RuleConfig;
+use crate::config::value_rules;
 use crate::core::alert::Severity;
+use crate::matcher::pack::PatternPack;
 
 /// One `[[watch.rule]]` of `watch` after checks (`None`: disabled, or in error).
 pub(super) fn resolve_rule(
     watch: &str,
     r: RawRule,
     pattern_names: &[&str],
+    packs: &[PatternPack],
     sources: &SourceMap,
     diags: &mut Diagnostics,
 ) -> Option<RuleConfig> {
@@ -53,7 +56,7 @@ pub(super) fn resolve_rule(
             sources,
             &r.name,
             format!(
-                "rule {watch}/{rule} has no `when`; use one of \"rate\", \"stale\", \"absent\", \"match\", \"new-kind\", \"anomaly\""
+                "rule {watch}/{rule} has no `when`; use one of \"rate\", \"stale\", \"absent\", \"match\", \"new-kind\", \"anomaly\", \"value\", \"ratio\""
             ),
         );
         return None;
@@ -65,16 +68,11 @@ pub(super) fn resolve_rule(
         RuleKindText::Match => "match",
         RuleKindText::NewKind => "new-kind",
         RuleKindText::Anomaly => "anomaly",
+        RuleKindText::Value => "value",
+        RuleKindText::Ratio => "ratio",
     };
     // Settings of another kind are errors (see `check_keys`).
-    let allowed: &[&str] = match when.value {
-        RuleKindText::Rate => &["pattern", "threshold", "resolve_below", "window"],
-        RuleKindText::Stale => &["after"],
-        RuleKindText::Absent => &["pattern", "min", "window"],
-        RuleKindText::Match => &["pattern", "cooldown"],
-        RuleKindText::NewKind => &["pattern", "learn", "max_templates", "header"],
-        RuleKindText::Anomaly => &["pattern", "sensitivity", "min_count", "seasonal", "learn"],
-    };
+    let allowed = allowed_keys(when.value);
     check_keys(
         &r,
         allowed,
@@ -95,8 +93,10 @@ pub(super) fn resolve_rule(
         RuleKindText::Match => rule_kinds::matched(&r, &cx, diags)?,
         RuleKindText::NewKind => rule_kinds::new_kind(&r, &cx, diags)?,
         RuleKindText::Anomaly => rule_kinds::anomaly(&r, &cx, diags)?,
+        RuleKindText::Value => value_rules::value(&r, &cx, packs, diags)?,
+        RuleKindText::Ratio => value_rules::ratio(&r, &cx, diags)?,
     };
-    if let Some(p) = &r.pattern {
+    for p in r.pattern.iter().chain(&r.over) {
         if !pattern_names.contains(&p.value.as_str()) {
             diags.at(
                 sources,
@@ -137,6 +137,43 @@ pub(super) fn resolve_rule(
     })
 }
 
+/// The keys a rule of kind `when` takes besides those of every rule.
+fn allowed_keys(when: RuleKindText) -> &'static [&'static str] {
+    match when {
+        RuleKindText::Rate => &["pattern", "threshold", "resolve_below", "window"],
+        RuleKindText::Stale => &["after"],
+        RuleKindText::Absent => &["pattern", "min", "window"],
+        RuleKindText::Match => &["pattern", "cooldown"],
+        RuleKindText::NewKind => &["pattern", "learn", "max_templates", "header"],
+        RuleKindText::Anomaly => &["pattern", "sensitivity", "min_count", "seasonal", "learn"],
+        RuleKindText::Value => &[
+            "pattern",
+            "field",
+            "json",
+            "logfmt",
+            "unit",
+            "aggregate",
+            "window",
+            "above",
+            "below",
+            "resolve_below",
+            "resolve_above",
+            "min_count",
+            "by",
+            "max_labels",
+            "buckets",
+        ],
+        RuleKindText::Ratio => &[
+            "pattern",
+            "over",
+            "above",
+            "resolve_below",
+            "window",
+            "min_count",
+        ],
+    }
+}
+
 /// Settings that do not apply to this kind are errors: a `window` on a stale rule is a
 /// misunderstanding the operator should hear about, not a silent no-op.
 fn check_keys(
@@ -147,7 +184,31 @@ fn check_keys(
     sources: &SourceMap,
     diags: &mut Diagnostics,
 ) {
-    let present: [(&str, Option<(usize, usize)>); 13] = [
+    let present: [(&str, Option<(usize, usize)>); 25] = [
+        ("field", r.field.as_ref().map(|v| (v.file, v.span.start))),
+        ("json", r.json.as_ref().map(|v| (v.file, v.span.start))),
+        ("logfmt", r.logfmt.as_ref().map(|v| (v.file, v.span.start))),
+        ("unit", r.unit.as_ref().map(|v| (v.file, v.span.start))),
+        (
+            "aggregate",
+            r.aggregate.as_ref().map(|v| (v.file, v.span.start)),
+        ),
+        ("above", r.above.as_ref().map(|v| (v.file, v.span.start))),
+        ("below", r.below.as_ref().map(|v| (v.file, v.span.start))),
+        (
+            "resolve_above",
+            r.resolve_above.as_ref().map(|v| (v.file, v.span.start)),
+        ),
+        ("over", r.over.as_ref().map(|v| (v.file, v.span.start))),
+        ("by", r.by.as_ref().map(|v| (v.file, v.span.start))),
+        (
+            "max_labels",
+            r.max_labels.as_ref().map(|v| (v.file, v.span.start)),
+        ),
+        (
+            "buckets",
+            r.buckets.as_ref().map(|v| (v.file, v.span.start)),
+        ),
         ("learn", r.learn.as_ref().map(|v| (v.file, v.span.start))),
         ("header", r.header.as_ref().map(|v| (v.file, v.span.start))),
         (

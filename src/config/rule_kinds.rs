@@ -24,7 +24,7 @@ pub(super) struct KindCx<'a> {
 
 impl KindCx<'_> {
     /// Reports `what` missing unless `present`; returns `present`.
-    fn need(&self, present: bool, what: &str, diags: &mut Diagnostics) -> bool {
+    pub(super) fn need(&self, present: bool, what: &str, diags: &mut Diagnostics) -> bool {
         if !present {
             diags.at(
                 self.sources,
@@ -46,14 +46,15 @@ pub(super) fn rate(r: &RawRule, cx: &KindCx, diags: &mut Diagnostics) -> Option<
     else {
         return None;
     };
+    // A count: `resolve_below` is read as a number for `value` and `ratio` rules too.
     let resolve_below = r
         .resolve_below
         .as_ref()
-        .map(|v| v.value)
+        .map(|v| v.value.max(0.0) as u64)
         .unwrap_or(threshold.value.saturating_add(1));
     let threshold = range::number(threshold, "threshold", 0, 1_000_000, cx.sources, diags);
     if let Some(rb) = &r.resolve_below {
-        if rb.value == 0 || rb.value > threshold + 1 {
+        if rb.value.fract() != 0.0 || resolve_below == 0 || resolve_below > threshold + 1 {
             diags.at(
                 cx.sources,
                 rb,

@@ -268,7 +268,7 @@ fn an_unknown_pack_is_an_error_listing_the_available_packs() {
     assert!(p.contains("unknown pattern pack \"tradng\""), "{p}");
     assert!(
         p.ends_with(
-            "available: celery, django, nginx, postgresql, python-logging, systemd, trading"
+            "available: celery, django, gunicorn, nginx, postgresql, python-logging, systemd, trading"
         ),
         "{p}"
     );
@@ -1068,6 +1068,7 @@ files = ["/var/log/bot.log"]
 /// `RANGES`' good value, or by a bad one in the case under test).
 const EVERY_NUMBER: &str = r#"
 [daemon]
+patterns_dir = "@PACKS@"
 poll_interval = {{poll_interval}}
 heartbeat_every = {{heartbeat_every}}
 
@@ -1183,6 +1184,31 @@ max_line_bytes = {{max_line_bytes}}
   sensitivity = {{sensitivity}}
   min_count = {{min_count}}
   learn = {{anomaly.learn}}
+
+[[watch]]
+name = "web"
+files = ["/var/log/nginx/access.log"]
+patterns = ["access"]
+
+  [[watch.rule]]
+  name = "fast"
+  when = "value"
+  pattern = "request"
+  field = "request_time"
+  aggregate = "p50"
+  window = "5m"
+  below = {{below}}
+  resolve_above = {{resolve_above}}
+  by = "endpoint"
+  max_labels = {{max_labels}}
+
+  [[watch.rule]]
+  name = "5xx"
+  when = "ratio"
+  pattern = "server-error"
+  over = "request"
+  above = {{ratio.above}}
+  window = "5m"
 "#;
 
 /// Each `{{key}}` of `EVERY_NUMBER`: a value in range, values out of it, and the words of the
@@ -1440,11 +1466,21 @@ const RANGES: &[(&str, &str, &[&str], &str)] = &[
         &["\"1000000000d\""],
         "learn must be between 0s and 90d",
     ),
+    ("below", "0.05", &["nan", "inf"], "below must be a number"),
+    ("resolve_above", "0.1", &["0.01", "nan"], "resolve_above"),
+    (
+        "max_labels",
+        "50",
+        &["0", "1001"],
+        "max_labels must be between 1 and 1000",
+    ),
+    ("ratio.above", "0.01", &["-0.5", "nan"], "above"),
 ];
 
 /// `EVERY_NUMBER` with every key at its good value except `key`, set to `value`.
 fn every_number_with(key: &str, value: &str) -> String {
-    let mut text = EVERY_NUMBER.to_string();
+    let packs = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/packs");
+    let mut text = EVERY_NUMBER.replace("@PACKS@", packs);
     for (k, good, _, _) in RANGES {
         text = text.replace(
             &format!("{{{{{k}}}}}"),
@@ -1571,4 +1607,112 @@ fn incident_apart_is_read_from_a_rule_and_a_drop_in_and_a_wrong_value_is_placed(
     let p = one_problem(main_only(&bad));
     assert_starts(&p, &at("main.toml", &bad, "\"maybe\""));
     assert!(p.contains("expected `fold` or `apart`"), "{p}");
+}
+
+/// A watch of the access pack (`tests/packs/access.toml`) with one value rule whose keys
+/// after `pattern` are `keys`.
+fn value_rule(keys: &str) -> String {
+    let packs = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/packs");
+    format!(
+        "[daemon]\npatterns_dir = \"{packs}\"\n\n[[watch]]\nname = \"web\"\nfiles = [\"/var/log/a.log\"]\npatterns = [\"access\"]\n\n  [[watch.rule]]\n  name = \"slow\"\n  when = \"value\"\n  pattern = \"request\"\n  aggregate = \"p95\"\n  window = \"5m\"\n{keys}"
+    )
+}
+
+#[test]
+fn value_rules_read_their_source_unit_and_bounds() {
+    let c = main_only(&value_rule(
+        "  json = \"http.duration_ms\"\n  unit = \"ms\"\n  below = 0.5\n  by = \"route\"\n",
+    ))
+    .expect("loads");
+    let RuleKind::Value(v) = &c.watches[0].rules[0].kind else {
+        panic!("a value rule")
+    };
+    assert_eq!(v.from, crate::config::FieldFrom::Json);
+    assert_eq!(v.scale, 1e-3);
+    assert_eq!(v.bound, crate::config::Bound::Below(0.5));
+    assert_eq!(v.resolve_at, 0.5, "resolve_above defaults to the threshold");
+    assert_eq!(v.max_labels, crate::config::types::DEFAULT_MAX_LABELS);
+}
+
+#[test]
+fn value_rule_mistakes_are_reported_at_their_key() {
+    // A label group the capturing regex lacks.
+    let text = value_rule("  field = \"request_time\"\n  above = 2.0\n  by = \"user\"\n");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "\"user\""));
+    assert!(p.contains("by \"user\" must be a named group"), "{p}");
+    // Two sources, two bounds.
+    let text = value_rule("  field = \"request_time\"\n  logfmt = \"t\"\n  above = 2.0\n");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "\"t\""));
+    assert!(p.contains("give one of `field`, `json`, `logfmt`"), "{p}");
+    let text = value_rule("  field = \"request_time\"\n  above = 2.0\n  below = 1.0\n");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "1.0\n"));
+    // A JSON path with an empty part; a resolve bound past the threshold.
+    let text = value_rule("  json = \"http..ms\"\n  above = 2.0\n");
+    let p = one_problem(main_only(&text));
+    assert_starts(&p, &at("main.toml", &text, "\"http..ms\""));
+    assert!(p.contains("empty part"), "{p}");
+    let text = value_rule("  field = \"request_time\"\n  above = 2.0\n  resolve_below = 3.0\n");
+    let p = one_problem(main_only(&text));
+    assert!(p.contains("lies past the threshold"), "{p}");
+    // A rate rule's resolve_below stays a whole number.
+    let text = BASE.replace("threshold = 10", "threshold = 10\n  resolve_below = 2.5");
+    let p = one_problem(main_only(&text));
+    assert!(
+        p.contains("resolve_below must be between 1 and threshold + 1"),
+        "{p}"
+    );
+}
+
+// Telegram control (docs/telegram.md).
+
+fn telegram_channel(extra: &str) -> String {
+    format!(
+        r#"
+[[watch]]
+name = "bot"
+files = ["/var/log/bot.log"]
+notify = ["phone"]
+
+[channels.phone]
+type = "telegram"
+token = "123:abc"
+chat_id = 4242
+{extra}
+"#
+    )
+}
+
+#[test]
+fn telegram_control_takes_numeric_users_and_refuses_what_would_take_no_command() {
+    let c = main_only(&telegram_channel(
+        "control = true\ncontrol_users = [111, 222]",
+    ))
+    .unwrap();
+    let crate::config::ChannelKind::Telegram(t) = &c.channels["phone"].kind else {
+        panic!("not telegram");
+    };
+    assert_eq!(
+        t.control.as_ref().map(|c| c.users.clone()),
+        Some(vec![111, 222])
+    );
+    let text = telegram_channel("control = true");
+    assert_starts(
+        &problem_with(main_only(&text), "control_users"),
+        &at("main.toml", &text, "true"),
+    );
+    let text = telegram_channel("control_users = [111]");
+    assert!(problem_with(main_only(&text), "without control = true").contains("takes no commands"));
+    let text = telegram_channel("control = true\ncontrol_users = []");
+    assert!(problem_with(main_only(&text), "empty").contains("nobody"));
+    let text = telegram_channel("control = true\ncontrol_users = [-5]");
+    assert_starts(
+        &problem_with(main_only(&text), "not a Telegram user id"),
+        &at("main.toml", &text, "-5"),
+    );
+    let text =
+        telegram_channel("control = true\ncontrol_users = [1]").replace("4242", "\"@alerts\"");
+    assert!(problem_with(main_only(&text), "numeric chat_id").contains("@channel"));
 }

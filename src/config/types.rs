@@ -28,7 +28,7 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024;
 pub const NTFY_TOPIC_SECRET_LEN: usize = 12;
 
 /// A fully validated configuration.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub daemon: DaemonConfig,
     pub watches: Vec<WatchConfig>,
@@ -121,6 +121,8 @@ pub struct WatchConfig {
     pub olddir: Option<PathBuf>,
     /// How lines carry their time (read by `replay`).
     pub timestamp_format: crate::source::timestamp::TimestampFormat,
+    /// How lines are written (plain, JSON, logfmt) and where a structured line's level is.
+    pub structure: crate::matcher::structured::LineStructure,
     /// How lines are grouped into events.
     pub multiline: MultilineRule,
     /// Lines from the systemd journal, if configured.
@@ -194,7 +196,86 @@ pub enum RuleKind {
         /// Where the baseline is saved.
         state_file: PathBuf,
     },
+    /// An aggregate of numbers taken from the lines `pattern` matched, above or below a bound
+    /// (see `ValueRule`).
+    Value(Box<ValueRule>),
+    /// Matches of `pattern` over matches of `over` within `window`, above a fraction.
+    Ratio {
+        pattern: String,
+        over: String,
+        above: f64,
+        /// Resolves when the ratio falls to this or below (<= `above`).
+        resolve_below: f64,
+        window: Duration,
+        /// Fewest matches of `over` within the window for the ratio to be judged.
+        min_count: u64,
+    },
 }
+
+/// A `value` rule's settings (boxed in `RuleKind`: it is the largest kind).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueRule {
+    pub pattern: String,
+    /// Where the number is in a line: `field` names it.
+    pub from: FieldFrom,
+    /// The named group of the pattern's regexes, the JSON path or the logfmt key (as `from`
+    /// says) whose text is the number.
+    pub field: String,
+    /// Factor from the field's unit to seconds (`unit = "ms"`: 0.001); 1 without a unit.
+    pub scale: f64,
+    pub aggregate: Aggregate,
+    pub window: Duration,
+    /// Fires above (or below) this, in seconds when the rule has a unit.
+    pub bound: Bound,
+    /// Resolves at or below (`Above`) or at or above (`Below`) this.
+    pub resolve_at: f64,
+    /// Fewest values within the window for the aggregate to be judged.
+    pub min_count: u64,
+    /// A named group (a JSON path, a logfmt key, as `from` says) whose text is a label: one
+    /// alert (and metric series) per label value.
+    pub by: Option<String>,
+    /// Most distinct label values; later ones fold into `other`.
+    pub max_labels: usize,
+    /// Upper bounds of the `/metrics` histogram's buckets, increasing (`+Inf` is implied).
+    pub buckets: Vec<f64>,
+}
+
+/// Where a `value` rule's number (and label) is in a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldFrom {
+    /// A named group of the pattern's regexes (`field = "ms"`).
+    Capture,
+    /// A field of a JSON object line, by dotted path (`json = "http.duration_ms"`).
+    Json,
+    /// A key of a logfmt line (`logfmt = "duration"`).
+    Logfmt,
+}
+
+/// What a `value` rule computes over its window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Aggregate {
+    /// The q-quantile (0.5, 0.9, 0.95, 0.99), linearly interpolated between closest ranks.
+    Quantile(f64),
+    Max,
+    Min,
+    Avg,
+    Sum,
+    Count,
+}
+
+/// Which side of its threshold a `value` rule fires on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    Above(f64),
+    Below(f64),
+}
+
+/// Default cap on the label values of a `value` rule with `by`.
+pub const DEFAULT_MAX_LABELS: usize = 50;
+/// Default histogram buckets of a `value` rule (Prometheus' default, in seconds).
+pub const DEFAULT_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// Default learning time of `new-kind` rules.
 pub const DEFAULT_NEW_KIND_LEARN: Duration = Duration::from_secs(3600);

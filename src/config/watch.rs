@@ -15,7 +15,9 @@ use crate::config::raw::{self, valid_name, RawWatch};
 use crate::config::recovery::{self, ProbeConfig, RestartConfig};
 use crate::config::rule::resolve_rule;
 use crate::config::types::{JournalConfig, RuleConfig, WatchConfig, DEFAULT_MAX_LINE_BYTES};
+use crate::matcher::fields::FieldPath;
 use crate::matcher::pack::PatternPack;
+use crate::matcher::structured::{LineFormat, LineStructure};
 use crate::source::StartAt;
 
 /// One `[[watch]]` after checks; `None` (and problems in `diags`) when it has errors.
@@ -53,9 +55,48 @@ pub(super) fn resolve_watch(
     let pattern_names = pattern_names(&name, &w, &watch_packs, journal.as_ref(), sources, diags);
     let multiline = resolve_multiline(&w, &watch_packs, max_line_bytes, sources, diags);
     let timestamp_format = resolve_timestamp_format(w.timestamp_format.as_ref(), sources, diags);
+    let structure = resolve_structure(&w, sources, diags);
+    if structure.format == LineFormat::Plain {
+        for entry in w.patterns.iter().flat_map(|p| p.value.iter()) {
+            let Some(pack) = watch_packs.iter().find(|p| p.name == entry.value) else {
+                continue;
+            };
+            if let Some(def) = pack.patterns.iter().find(|d| !d.conditions.is_empty()) {
+                diags.at(
+                    sources,
+                    entry,
+                    format!(
+                        "pattern {}/{} has `where` conditions, which only JSON or logfmt lines can meet, but watch {name:?} reads plain lines; set format = \"json\", \"logfmt\" or \"auto\"",
+                        pack.name, def.name
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(f) = w
+        .format
+        .as_ref()
+        .filter(|_| structure.format != LineFormat::Plain)
+    {
+        let defines = |slot: &str| {
+            watch_packs
+                .iter()
+                .any(|p| p.patterns.iter().any(|d| d.name == slot))
+        };
+        if !["error", "critical", "warning"].into_iter().any(defines) {
+            diags.at(
+                sources,
+                f,
+                format!(
+                    "format {:?} in watch {name:?} counts a line's level field as the pattern \"error\", \"critical\" or \"warning\", which none of its packs defines; add python-logging to its patterns",
+                    f.value
+                ),
+            );
+        }
+    }
     let mut rules = Vec::new();
     for r in std::mem::take(&mut w.rule) {
-        if let Some(rule) = resolve_rule(&name, r, &pattern_names, sources, diags) {
+        if let Some(rule) = resolve_rule(&name, r, &pattern_names, &watch_packs, sources, diags) {
             rules.push(rule);
         }
     }
@@ -73,6 +114,7 @@ pub(super) fn resolve_watch(
         max_line_bytes,
         olddir: w.olddir.as_ref().map(|d| resolve_path(sources, d)),
         timestamp_format,
+        structure,
         multiline,
         journal,
         restart,
@@ -287,6 +329,38 @@ fn resolve_recovery(
         }
     }
     (restart, probes)
+}
+
+/// `format` (default `"plain"`) and `level_field` (default: the usual level keys).
+fn resolve_structure(w: &RawWatch, sources: &SourceMap, diags: &mut Diagnostics) -> LineStructure {
+    let mut structure = LineStructure::default();
+    if let Some(f) = &w.format {
+        match LineFormat::parse(&f.value) {
+            Some(format) => structure.format = format,
+            None => diags.at(
+                sources,
+                f,
+                format!(
+                    "format {:?} is not one of \"plain\", \"json\", \"logfmt\", \"auto\"",
+                    f.value
+                ),
+            ),
+        }
+    }
+    if let Some(l) = &w.level_field {
+        match FieldPath::parse(&l.value) {
+            Ok(path) => structure.level_fields = vec![path],
+            Err(e) => diags.at(sources, l, format!("level_field: {e}")),
+        }
+        if structure.format == LineFormat::Plain {
+            diags.at(
+                sources,
+                l,
+                "level_field is read only from structured lines; set format = \"json\", \"logfmt\" or \"auto\" too".to_string(),
+            );
+        }
+    }
+    structure
 }
 
 /// `timestamp_format`: `"auto"` (or absent) or a strftime format, which must have a `%`.

@@ -488,6 +488,7 @@ mod tests {
                 ignore: vec![],
                 ignore_regexes: vec![],
                 case_sensitive: true,
+                conditions: vec![],
             }],
         };
         let matcher = Arc::new(Matcher::build(&[pack]).expect("matcher"));

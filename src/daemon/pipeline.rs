@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use crate::actions::redact::Redactor;
 use crate::actions::restart::supervisor::Supervisor;
 use crate::actions::router::{Router, RouterError};
-use crate::actions::AlertHandler;
+use crate::actions::{telegram_control as panels, AlertHandler};
 use crate::config::{Config, JournalConfig, WatchConfig};
 use crate::core::alert::Alert;
 use crate::core::logging::LogFormat;
@@ -220,6 +220,7 @@ pub async fn run_with_sink(
         client,
         telemetry.clone(),
     );
+    tasks.spawn(panels::run(&config, &telemetry, &output_tx, &shutdown));
     let supervisor_tx = if supervisor.is_empty() {
         // It holds a sender of the output queue: the router ends only once all are gone.
         drop(supervisor);
@@ -267,7 +268,7 @@ fn build_matchers(config: &Config) -> Result<Vec<Arc<Matcher>>, PipelineError> {
         .iter()
         .map(|w| {
             Matcher::build(&w.packs)
-                .map(Arc::new)
+                .map(|m| Arc::new(m.with_structure(w.structure.clone())))
                 .map_err(|source| PipelineError::Matcher {
                     watch: w.name.clone(),
                     source,

@@ -15,16 +15,26 @@
 //! Patterns are grouped into *slots* by name: packs may share a name (`python-logging/error` and
 //! `trading/error`), and a rule's `pattern = "error"` means any of them. A line's slots are a
 //! `u64` bit set, which is what travels to the rules.
+//!
+//! A watch whose lines are JSON or logfmt (`structured.rs`) also has each line's level field
+//! counted as the `error`/`critical`/`warning` slot, and patterns with field conditions
+//! (`condition.rs`, a pack's `where`) kept only when the line's fields meet them. The line is
+//! read once for both, in place; a plain watch skips all of it.
 
+pub mod condition;
 pub mod fields;
 pub mod json_line;
 pub mod logfmt_line;
 pub mod pack;
+pub mod structured;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexSet};
+use regex_syntax::hir::{Hir, HirKind};
 
+use crate::matcher::condition::Condition;
 use crate::matcher::pack::PatternPack;
+use crate::matcher::structured::{Level, LineFormat, LineStructure, StructuredLine};
 
 /// Most distinct pattern names (slots) one watch can use; a `SlotSet` is a `u64`.
 pub const MAX_SLOTS: usize = 64;
@@ -50,7 +60,35 @@ pub struct Matcher {
     patterns: Vec<PatternInfo>,
     /// Slot names; a slot's index is its bit in a `SlotSet`.
     slots: Vec<String>,
+    /// A structured watch's format, and the pattern ids its levels count as; `None` for a
+    /// plain watch (which pays nothing for it).
+    structure: Option<Structure>,
+    /// Patterns with field conditions (`where`); empty for most watches.
+    conditional: Vec<Conditional>,
 }
+
+/// A pattern's field conditions, met by a structured line or not at all.
+#[derive(Debug)]
+struct Conditional {
+    /// Index into `Matcher::patterns`.
+    pattern: u32,
+    conditions: Box<[Condition]>,
+    /// The pattern has no literal or regex: the conditions alone decide.
+    alone: bool,
+}
+
+/// The level fields of a structured watch as patterns (see `Matcher::with_structure`).
+#[derive(Debug)]
+struct Structure {
+    lines: LineStructure,
+    /// Pattern ids (pack `LEVEL_PACK`) of the `critical`, `error` and `warning` slots.
+    critical: Option<u32>,
+    error: Option<u32>,
+    warning: Option<u32>,
+}
+
+/// The pack name a level field's matches are reported under (`level-field/error`).
+pub const LEVEL_PACK: &str = "level-field";
 
 /// Which pattern an automaton or regex entry belongs to, and whether it vetoes.
 #[derive(Debug, Clone, Copy)]
@@ -117,6 +155,7 @@ impl Matcher {
         let mut literals = Vec::new();
         let mut regex_src = Vec::new();
         let mut regexes = Vec::new();
+        let mut conditional = Vec::new();
         for pack in packs {
             for def in &pack.patterns {
                 let slot = match slots.iter().position(|s| *s == def.name) {
@@ -132,6 +171,13 @@ impl Matcher {
                     name: def.name.clone(),
                     slot,
                 });
+                if !def.conditions.is_empty() {
+                    conditional.push(Conditional {
+                        pattern: id,
+                        conditions: def.conditions.clone().into_boxed_slice(),
+                        alone: def.literals.is_empty() && def.regexes.is_empty(),
+                    });
+                }
                 for (list, ignore) in [(&def.literals, false), (&def.ignore, true)] {
                     for lit in list {
                         literal_bytes.push(lit.as_bytes().to_vec());
@@ -175,14 +221,16 @@ impl Matcher {
         } else {
             Some(RegexSet::new(&regex_src)?)
         };
-        // Each source is flag-free (see `set_source`), so grouping it is enough.
+        // Each source is flag-free (see `set_source`), so grouping it is enough. Captures are
+        // left out: the alternation only answers "any?", and two packs naming a capture alike
+        // (`status` in nginx and gunicorn) would make it a duplicate name that cannot compile.
         let any_regex = if regex_src.is_empty() {
             None
         } else {
             let alternation = regex_src
                 .iter()
-                .map(|r| format!("(?:{r})"))
-                .collect::<Vec<_>>()
+                .map(|r| Ok(format!("(?:{})", without_captures(parse(r, true)?))))
+                .collect::<Result<Vec<_>, BuildError>>()?
                 .join("|");
             Regex::new(&alternation).ok()
         };
@@ -194,7 +242,38 @@ impl Matcher {
             regexes,
             patterns,
             slots,
+            structure: None,
+            conditional,
         })
+    }
+
+    /// This matcher for a watch whose lines are `lines.format`: a JSON or logfmt line whose
+    /// level field says error, critical or warning (see `structured::Level`) also matches the
+    /// slot of that name, if a pack of the watch has one (a critical line is an error too, as
+    /// in the packs). The matches count as patterns of the pack `LEVEL_PACK`. Patterns still
+    /// match the raw line. Call before `scratch`.
+    pub fn with_structure(mut self, lines: LineStructure) -> Matcher {
+        if lines.format == LineFormat::Plain {
+            self.structure = None;
+            return self;
+        }
+        let mut level = |name: &str| -> Option<u32> {
+            let slot = self.slot(name)?;
+            self.patterns.push(PatternInfo {
+                pack: LEVEL_PACK.to_string(),
+                name: name.to_string(),
+                slot,
+            });
+            Some(self.patterns.len() as u32 - 1)
+        };
+        let (error, critical, warning) = (level("error"), level("critical"), level("warning"));
+        self.structure = Some(Structure {
+            lines,
+            critical,
+            error,
+            warning,
+        });
+        self
     }
 
     /// A scratch sized for this matcher.
@@ -233,6 +312,40 @@ impl Matcher {
                     set_bit(&mut scratch.hits, &mut scratch.vetoes, self.regexes[i]);
                     any = true;
                 }
+            }
+        }
+        let fields = match &self.structure {
+            Some(st) => st.lines.read(line),
+            None => StructuredLine::Plain,
+        };
+        if let Some(st) = &self.structure {
+            let ids: [Option<u32>; 2] = match st.lines.level_of(&fields) {
+                None => [None, None],
+                Some(Level::Critical) => [st.critical, st.error],
+                Some(Level::Error) => [st.error, None],
+                Some(Level::Warning) => [st.warning, None],
+            };
+            for pattern in ids.into_iter().flatten() {
+                let entry = Entry {
+                    pattern,
+                    ignore: false,
+                };
+                set_bit(&mut scratch.hits, &mut scratch.vetoes, entry);
+                any = true;
+            }
+        }
+        for c in &self.conditional {
+            let (word, bit) = (c.pattern as usize / 64, 1u64 << (c.pattern % 64));
+            if !c.alone && scratch.hits[word] & bit == 0 {
+                continue;
+            }
+            let met = !matches!(fields, StructuredLine::Plain)
+                && c.conditions.iter().all(|k| k.holds(fields.get(k.field())));
+            if met {
+                scratch.hits[word] |= bit;
+                any = true;
+            } else {
+                scratch.hits[word] &= !bit;
             }
         }
         if !any {
@@ -287,13 +400,35 @@ impl Matcher {
 /// regexes. Wrapping the text instead (`(?i:RE)`) breaks on a `(?x)` comment, which would
 /// swallow the closing parenthesis (found by the `config` fuzz target).
 fn set_source(re: &str, case_sensitive: bool) -> Result<String, BuildError> {
-    let hir = regex_syntax::ParserBuilder::new()
+    Ok(parse(re, case_sensitive)?.to_string())
+}
+
+fn parse(re: &str, case_sensitive: bool) -> Result<Hir, BuildError> {
+    Ok(regex_syntax::ParserBuilder::new()
         .utf8(false)
         .case_insensitive(!case_sensitive)
         .build()
         .parse(re)
-        .map_err(Box::new)?;
-    Ok(hir.to_string())
+        .map_err(Box::new)?)
+}
+
+/// `hir` with every capture group replaced by what it holds: the same language, no names.
+fn without_captures(hir: Hir) -> Hir {
+    match hir.into_kind() {
+        HirKind::Capture(c) => without_captures(*c.sub),
+        HirKind::Repetition(mut r) => {
+            r.sub = Box::new(without_captures(*r.sub));
+            Hir::repetition(r)
+        }
+        HirKind::Concat(subs) => Hir::concat(subs.into_iter().map(without_captures).collect()),
+        HirKind::Alternation(subs) => {
+            Hir::alternation(subs.into_iter().map(without_captures).collect())
+        }
+        HirKind::Empty => Hir::empty(),
+        HirKind::Literal(l) => Hir::literal(l.0),
+        HirKind::Class(c) => Hir::class(c),
+        HirKind::Look(l) => Hir::look(l),
+    }
 }
 
 fn set_bit(hits: &mut [u64], vetoes: &mut [u64], entry: Entry) {
@@ -332,6 +467,7 @@ mod tests {
             ignore: ignore.iter().map(|s| s.to_string()).collect(),
             ignore_regexes: vec![],
             case_sensitive: cs,
+            conditions: vec![],
         }
     }
 
@@ -410,6 +546,29 @@ mod tests {
         assert_eq!(m.match_line(b"\xff\xfe\x00ERROR\x80", &mut s).slots, 1);
         assert_eq!(m.match_line(b"\xff failed \xc3", &mut s).slots, 1);
         assert_eq!(m.match_line(b"\xff\xff\xff", &mut s).slots, 0);
+    }
+
+    #[test]
+    fn packs_naming_a_capture_alike_keep_the_one_alternation() {
+        let m = Matcher::build(&[
+            pack(
+                "a",
+                vec![def("request", &[], &[r"\] (?P<status>\d{3}) "], &[], true)],
+            ),
+            pack(
+                "b",
+                vec![def("request", &[], &[r"^(?P<status>\d{3})$"], &[], true)],
+            ),
+        ])
+        .unwrap();
+        assert!(
+            m.any_regex.is_some(),
+            "a duplicate group name broke the alternation"
+        );
+        let mut s = m.scratch();
+        assert_eq!(m.match_line(b"[x] 502 y", &mut s).slots, 1);
+        assert_eq!(m.match_line(b"404", &mut s).slots, 1);
+        assert_eq!(m.match_line(b"4040", &mut s).slots, 0);
     }
 
     #[test]

@@ -29,4 +29,7 @@ pub struct PatternDef {
     pub ignore_regexes: Vec<String>,
     /// Whether literals and regexes compare case-sensitively.
     pub case_sensitive: bool,
+    /// Field conditions (`where`), all of which a structured line must meet: with literals
+    /// or regexes, besides a hit; alone, they are the whole pattern.
+    pub conditions: Vec<crate::matcher::condition::Condition>,
 }

@@ -9,6 +9,7 @@
 pub(crate) mod absent;
 pub(crate) mod activity;
 pub(crate) mod anomaly;
+pub(crate) mod capture;
 pub(crate) mod engine;
 pub(crate) mod gate;
 pub(crate) mod input;
@@ -18,9 +19,12 @@ pub(crate) mod match_rule;
 pub(crate) mod new_kind;
 pub(crate) mod probe_rule;
 pub(crate) mod rate;
+pub(crate) mod ratio;
 pub(crate) mod recent;
 pub(crate) mod stale;
 pub(crate) mod store;
+pub(crate) mod value;
+pub(crate) mod window_values;
 
 pub use activity::Activity;
 pub use engine::Engine;

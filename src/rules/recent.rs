@@ -68,19 +68,21 @@ impl Recent {
     }
 
     /// How many of the kept times lie within `window` before `now` (exact up to `capacity`).
+    /// Times are in order, so those out of the window are a prefix: a binary search, not a
+    /// walk over up to `threshold + 1` times at every match.
     pub fn count_within(&self, now: Instant, window: Duration) -> usize {
-        self.times
-            .iter()
-            .rev()
-            .take_while(|&&t| in_window(t, now, window))
-            .count()
+        self.times.len() - self.first_within(now, window)
+    }
+
+    /// The index of the oldest kept time within `window` before `now` (`len` if none).
+    fn first_within(&self, now: Instant, window: Duration) -> usize {
+        self.times.partition_point(|&t| !in_window(t, now, window))
     }
 
     /// When the oldest kept time that is still within the window leaves it.
     pub fn next_expiry(&self, now: Instant, window: Duration) -> Option<Instant> {
         self.times
-            .iter()
-            .find(|&&t| in_window(t, now, window))
+            .get(self.first_within(now, window))
             .map(|&t| t + window)
     }
 
@@ -105,6 +107,29 @@ fn in_window(t: Instant, now: Instant, window: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn the_binary_search_counts_as_a_walk_over_every_time(
+            steps in proptest::collection::vec(0u64..50, 0..60),
+            capacity in 1usize..40,
+            now_ms in 0u64..4000,
+            window_ms in 0u64..3000,
+        ) {
+            let t0 = Instant::now();
+            let mut r = Recent::new(capacity);
+            let mut at = 0;
+            for step in steps {
+                at += step;
+                r.push(t0 + Duration::from_millis(at));
+            }
+            let (now, window) = (t0 + Duration::from_millis(now_ms), Duration::from_millis(window_ms));
+            let within: Vec<Instant> =
+                r.times.iter().copied().filter(|&t| in_window(t, now, window)).collect();
+            proptest::prop_assert_eq!(r.count_within(now, window), within.len());
+            proptest::prop_assert_eq!(r.next_expiry(now, window), within.first().map(|&t| t + window));
+        }
+    }
 
     #[test]
     fn counts_exactly_up_to_capacity() {

@@ -21,6 +21,7 @@ fn def(name: &str, literals: &[&str]) -> PatternDef {
         ignore: vec![],
         ignore_regexes: vec![],
         case_sensitive: true,
+        conditions: vec![],
     }
 }
 
@@ -59,6 +60,7 @@ fn watch(name: &str, packs: Vec<PatternPack>, rules: Vec<RuleConfig>) -> WatchCo
         max_line_bytes: 64 * 1024,
         olddir: None,
         timestamp_format: Default::default(),
+        structure: Default::default(),
         multiline: crate::source::multiline::MultilineRule {
             grouping: crate::source::multiline::Grouping::None,
             timeout: Duration::from_millis(300),

@@ -14,7 +14,9 @@ impl Telemetry {
         metrics_of_sources(&mut m, &sources);
         metrics_of_files(&mut m, &sources);
         self.metrics_of_rules(&mut m);
+        self.metrics_of_values(&mut m);
         self.metrics_of_channels(&mut m);
+        self.metrics_of_telegram(&mut m);
         self.metrics_of_process(&mut m);
         m.out
     }
@@ -61,6 +63,38 @@ impl Telemetry {
                     );
                 }
             }
+        }
+    }
+
+    /// Commands of Telegram control channels (docs/telegram.md).
+    fn metrics_of_telegram(&self, m: &mut Metrics) {
+        let counts = self.telegram_counts();
+        if counts.is_empty() {
+            return;
+        }
+        m.family(
+            "logwarden_telegram_commands_total",
+            "counter",
+            "Commands run from a Telegram control channel.",
+        );
+        for (c, n) in &counts {
+            m.sample(
+                "logwarden_telegram_commands_total",
+                &[("channel", c)],
+                n.run as f64,
+            );
+        }
+        m.family(
+            "logwarden_telegram_commands_refused_total",
+            "counter",
+            "Telegram updates refused (not from the channel's chat and control_users), never answered.",
+        );
+        for (c, n) in &counts {
+            m.sample(
+                "logwarden_telegram_commands_refused_total",
+                &[("channel", c)],
+                n.refused as f64,
+            );
         }
     }
 
@@ -276,17 +310,17 @@ fn metrics_of_files(m: &mut Metrics, sources: &[Arc<SourceTelemetry>]) {
 
 /// A tiny writer of the Prometheus text format.
 #[derive(Default)]
-struct Metrics {
+pub(super) struct Metrics {
     out: String,
 }
 
 impl Metrics {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
+    pub(super) fn family(&mut self, name: &str, kind: &str, help: &str) {
         self.out
             .push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
     }
 
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+    pub(super) fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         self.out.push_str(name);
         if !labels.is_empty() {
             self.out.push('{');

@@ -2,7 +2,7 @@
 //! watchdog: per-source counters and heartbeats, per-rule states, deliveries per channel,
 //! restarts per watch. Counters are atomics updated by their owners (a batch at a time, never
 //! a lock per line); rule states change only on transitions. `/status` is `status.rs`,
-//! `/metrics` is `metrics.rs`, the status page at `/` is `page.rs` (its charts `chart.rs`,
+//! `/metrics` is `metrics.rs` (the histograms of `value` rules `values.rs`), the status page at `/` is `page.rs` (its charts `chart.rs`,
 //! fed by the per-minute rings of `history.rs`; its escaping `html.rs`).
 
 mod chart;
@@ -10,6 +10,7 @@ pub mod history;
 pub(crate) mod metrics;
 pub mod page;
 pub(crate) mod status;
+pub(crate) mod values;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -140,8 +141,23 @@ pub struct Telemetry {
     pub hands_off: Mutex<BTreeMap<String, String>>,
     /// Failed writes of the alert spool (a full or read-only state_dir).
     spool_errors: AtomicU64,
+    /// Per Telegram control channel: commands run, and updates refused (from another chat
+    /// or user).
+    telegram: Mutex<BTreeMap<String, TelegramCounts>>,
+    /// Notified after an operator's command wrote a watch's control file (Telegram's
+    /// `/restart`, `/pause`, `/resume`): the restart supervisor looks at once.
+    pub restart_poke: tokio::sync::Notify,
     /// Active silences and acknowledgements, as the router last read them.
     operator: Mutex<status::OperatorStatus>,
+    /// The histograms of `value` rules, registered once each by the rules engine.
+    values: Mutex<Vec<Arc<values::ValueHistograms>>>,
+}
+
+/// Commands of one Telegram control channel.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TelegramCounts {
+    pub run: u64,
+    pub refused: u64,
 }
 
 impl Telemetry {
@@ -187,8 +203,50 @@ impl Telemetry {
             restarts: Mutex::new(BTreeMap::new()),
             hands_off: Mutex::new(BTreeMap::new()),
             spool_errors: AtomicU64::new(0),
+            restart_poke: tokio::sync::Notify::new(),
+            telegram: Mutex::new(
+                config
+                    .channels
+                    .iter()
+                    .filter(|(_, c)| matches!(&c.kind, crate::config::ChannelKind::Telegram(t) if t.control.is_some()))
+                    .map(|(n, _)| (n.clone(), TelegramCounts::default()))
+                    .collect(),
+            ),
             operator: Mutex::new(status::OperatorStatus::default()),
+            values: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Counts a command of Telegram control channel `channel`: run, or refused.
+    pub fn on_telegram_command(&self, channel: &str, run: bool) {
+        if let Ok(mut t) = self.telegram.lock() {
+            let c = t.entry(channel.to_string()).or_default();
+            if run {
+                c.run += 1;
+            } else {
+                c.refused += 1;
+            }
+        }
+    }
+
+    /// The Telegram control channels' counts, by channel.
+    pub fn telegram_counts(&self) -> BTreeMap<String, TelegramCounts> {
+        self.telegram.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// What fires now: (watch, rule, severity, summary), by watch and rule.
+    pub fn firing(&self) -> Vec<(String, String, Severity, String)> {
+        let Ok(rules) = self.rules.lock() else {
+            return Vec::new();
+        };
+        rules
+            .iter()
+            .flat_map(|(w, rs)| {
+                rs.iter()
+                    .filter(|(_, st)| st.firing)
+                    .map(move |(r, st)| (w.clone(), r.clone(), st.severity, st.summary.clone()))
+            })
+            .collect()
     }
 
     /// The clock of heartbeats.

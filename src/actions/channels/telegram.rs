@@ -33,6 +33,8 @@ pub struct Telegram {
     timeout: Duration,
     /// The `message_id`s of the messages that opened incident threads.
     threads: Threads,
+    /// `control = true`: firing alerts carry buttons (docs/telegram.md).
+    buttons: bool,
 }
 
 impl Telegram {
@@ -59,6 +61,7 @@ impl Telegram {
             http,
             timeout,
             threads,
+            buttons: cfg.control.is_some(),
         })
     }
 }
@@ -76,6 +79,9 @@ impl Channel for Telegram {
                 // A reply to a message deleted meanwhile is sent as a plain message.
                 body["reply_to_message_id"] = json!(id);
                 body["allow_sending_without_reply"] = json!(true);
+            }
+            if let Some(markup) = self.buttons.then(|| buttons(batch)).flatten() {
+                body["reply_markup"] = markup;
             }
             let resp = self
                 .http
@@ -133,6 +139,35 @@ pub fn payload(
     })
 }
 
+/// The buttons of a batch sent to a control channel: for each firing alert (at most 3, one
+/// row each) **Ack** and **Silence 1h** of its rule, and **Restart** when its watch has a
+/// unit (pressed, it asks for a confirmation as `/restart WATCH` does). A button whose data
+/// would not fit the Bot API's 64 bytes is left out. `None` when nothing fires.
+pub fn buttons(batch: &[Notification]) -> Option<serde_json::Value> {
+    use crate::actions::telegram_control::command::callback;
+    let rows: Vec<serde_json::Value> = batch
+        .iter()
+        .filter(|n| n.alert.state == crate::core::alert::AlertState::Firing)
+        .filter_map(|n| {
+            let (w, r) = (&n.alert.watch, &n.alert.rule);
+            let scope = format!("{w}/{r}");
+            let mut row = Vec::new();
+            if let Some(d) = callback('a', &scope) {
+                row.push(json!({ "text": "Ack", "callback_data": d }));
+            }
+            if let Some(d) = callback('s', &scope) {
+                row.push(json!({ "text": "Silence 1h", "callback_data": d }));
+            }
+            if let Some(d) = n.alert.unit.as_ref().and_then(|_| callback('r', w)) {
+                row.push(json!({ "text": format!("Restart {w}"), "callback_data": d }));
+            }
+            (!row.is_empty()).then_some(serde_json::Value::Array(row))
+        })
+        .take(3)
+        .collect();
+    (!rows.is_empty()).then(|| json!({ "inline_keyboard": rows }))
+}
+
 /// The Bot API says why in `description`, and how long to wait in `parameters.retry_after`.
 fn classify(status: reqwest::StatusCode, answer: &serde_json::Value) -> SendError {
     let description = answer["description"]
@@ -147,4 +182,28 @@ fn classify(status: reqwest::StatusCode, answer: &serde_json::Value) -> SendErro
         return SendError::rate_limited(reason, Duration::from_secs(after));
     }
     SendError::from_status(status, None, description.trim()).with_reason(reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::notification::{sample, Kind};
+
+    #[test]
+    fn a_firing_alert_gets_ack_silence_and_restart_where_it_has_a_unit() {
+        let mut n = sample(1, "phone", Kind::Notice);
+        let b = buttons(std::slice::from_ref(&n)).expect("buttons");
+        let row = &b["inline_keyboard"][0];
+        assert_eq!(row[0]["callback_data"], "a:bot/burst");
+        assert_eq!(row[1]["callback_data"], "s:bot/burst");
+        assert!(row.get(2).is_none(), "no unit, no Restart: {b}");
+        n.alert.unit = Some("bot.service".into());
+        let b = buttons(std::slice::from_ref(&n)).expect("buttons");
+        assert_eq!(b["inline_keyboard"][0][2]["callback_data"], "r:bot");
+        n.alert.state = crate::core::alert::AlertState::Resolved;
+        assert_eq!(buttons(&[n.clone()]), None, "a resolution has none");
+        n.alert.state = crate::core::alert::AlertState::Firing;
+        n.alert.watch = "w".repeat(100);
+        assert_eq!(buttons(&[n]), None, "too long for callback_data: none");
+    }
 }

@@ -17,6 +17,18 @@ pub struct Control {
     /// Bumped by each `logwarden resume`.
     #[serde(default)]
     pub resume: u64,
+    /// Bumped by each restart an operator asked for (Telegram's confirmed `/restart`); the
+    /// supervisor takes each once, through its usual policy.
+    #[serde(default)]
+    pub restart: u64,
+    /// Who asked for the last one, for its alert and log line.
+    #[serde(default)]
+    pub restart_by: Option<String>,
+    /// The Telegram update whose command last wrote this file: a command run again after a
+    /// crash finds it here and changes nothing (its effect and this mark land in one
+    /// atomic write).
+    #[serde(default)]
+    pub applied_update: Option<i64>,
 }
 
 /// The version of control files written.

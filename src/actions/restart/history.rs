@@ -35,6 +35,9 @@ pub(super) struct Saved {
     pub(super) gave_up: bool,
     /// The last `Control::resume` acted on.
     pub(super) resume_seen: u64,
+    /// The last `Control::restart` (an operator's request) taken.
+    #[serde(default)]
+    pub(super) restart_seen: u64,
     /// Unix milliseconds before which the backoff allows no restart (version 2; absent in
     /// version 1 files).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -30,9 +30,11 @@ use crate::actions::restart::watch::Watch;
 use crate::config::duration::format_duration;
 use crate::config::Config;
 use crate::core::alert::{Alert, AlertState, Severity};
-use crate::core::rule_names::{HANDOVER_RULE, RESTART_RULE};
+use crate::core::rule_names::{HANDOVER_RULE, RESTART_REFUSED_RULE, RESTART_RULE};
 use crate::core::shutdown::Shutdown;
 use crate::rules::{Activity, Input, Output};
+
+mod manual;
 
 /// How often a unit stopped by an operator is looked at again (one `systemctl show`, not
 /// logged): once it runs again, restarts are on again.
@@ -41,7 +43,7 @@ const OPERATOR_STOP_RECHECK: Duration = Duration::from_secs(10);
 const FINISH_WITHIN: Duration = Duration::from_secs(3);
 
 /// The restart tasks under way, each giving its watch and outcome.
-type Tasks = JoinSet<(usize, TaskKind, Outcome)>;
+pub(super) type Tasks = JoinSet<(usize, TaskKind, Outcome)>;
 
 /// Decides and runs restarts for every watch that may be restarted.
 pub struct Supervisor {
@@ -152,6 +154,8 @@ impl Supervisor {
                     Err(e) => tracing::error!(error = %e, "a restart task ended without an outcome"),
                 },
                 _ = tick.tick(), if pending => {}
+                // An operator's request was written to a control file: look now.
+                _ = self.telemetry.restart_poke.notified() => {}
                 _ = shutdown.wait() => break,
             }
             for i in 0..self.watches.len() {
@@ -187,7 +191,7 @@ impl Supervisor {
     }
 
     fn on_alert(&mut self, a: &Alert) {
-        if a.rule == RESTART_RULE || a.rule == HANDOVER_RULE {
+        if a.rule == RESTART_RULE || a.rule == HANDOVER_RULE || a.rule == RESTART_REFUSED_RULE {
             return;
         }
         let Some(w) = self.watches.iter_mut().find(|w| w.name == a.watch) else {
@@ -261,6 +265,10 @@ impl Supervisor {
         self.take_resume(i, &control, now).await;
         if self.watches[i].interrupted {
             self.finish_interrupted(i, &control, tasks);
+            return;
+        }
+        if control.restart > self.watches[i].saved.restart_seen {
+            self.take_manual(i, &control, now, tasks).await;
             return;
         }
         let w = &self.watches[i];
@@ -372,6 +380,7 @@ impl Supervisor {
         let w = &mut self.watches[i];
         w.saved = Saved {
             resume_seen: control.resume,
+            restart_seen: w.saved.restart_seen,
             ..Saved::default()
         };
         w.next_allowed = now;

@@ -23,6 +23,8 @@ pub(super) fn horizons(config: &Config) -> HashMap<Key, Duration> {
                 RuleKind::Match { .. } | RuleKind::NewKind { .. } => Duration::ZERO,
                 // A spike shows within its minute, a drop after 3 quiet minutes.
                 RuleKind::Anomaly { .. } => Duration::from_secs(4 * 60),
+                RuleKind::Value(v) => v.window,
+                RuleKind::Ratio { window, .. } => *window,
             };
             out.insert((w.name.clone(), r.name.clone()), h);
         }
@@ -60,7 +62,16 @@ pub(super) fn carry_deadlines(
                 // The supervisor keeps its hand-over state itself and resolves it.
                 return None;
             }
-            let horizon = horizons.get(&key).copied().unwrap_or(Duration::ZERO);
+            // A labelled alert (`slow[/api]`) has its rule's horizon.
+            let base = (
+                key.0.clone(),
+                crate::core::rule_names::base_rule(&key.1).to_string(),
+            );
+            let horizon = horizons
+                .get(&key)
+                .or_else(|| horizons.get(&base))
+                .copied()
+                .unwrap_or(Duration::ZERO);
             Some((key, started + horizon + CARRY_MARGIN))
         })
         .collect()

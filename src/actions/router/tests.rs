@@ -172,6 +172,7 @@ fn bot_watch(notify: &[&str]) -> crate::config::WatchConfig {
         max_line_bytes: 1024,
         olddir: None,
         timestamp_format: Default::default(),
+        structure: Default::default(),
         multiline: crate::source::multiline::MultilineRule {
             grouping: crate::source::multiline::Grouping::None,
             timeout: Duration::from_millis(300),

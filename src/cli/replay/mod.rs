@@ -114,7 +114,7 @@ impl WatchReplay {
     /// Rules of `watch` (as configured in `config`), reading naive times in `tz`.
     pub fn new(config: &Config, watch: usize, tz: TimeZone) -> Result<WatchReplay, ReplayError> {
         let w = config.watches[watch].clone();
-        let matcher = Arc::new(Matcher::build(&w.packs)?);
+        let matcher = Arc::new(Matcher::build(&w.packs)?.with_structure(w.structure.clone()));
         let base = Instant::now();
         let telemetry = Telemetry::new(config);
         let engine = Engine::new(

@@ -7,16 +7,18 @@ use std::time::SystemTime;
 
 use tokio::time::Instant;
 
-use crate::config::recovery::ProbeConfig;
-use crate::config::{RuleConfig, RuleKind, WatchConfig};
+use crate::config::WatchConfig;
 use crate::core::alert::{Alert, AlertState, Severity};
-use crate::core::rule_names::LINES_LOST_RULE;
+use crate::core::rule_names::{labelled, LINES_LOST_RULE};
 use crate::matcher::{Matcher, SlotSet};
 use crate::rules::activity::Activity;
 use crate::rules::input::{Input, MatchedLine, Outcome};
-use crate::rules::{absent, anomaly, gate, match_rule, new_kind, probe_rule, rate, stale};
+use crate::rules::{
+    absent, anomaly, gate, match_rule, new_kind, probe_rule, rate, ratio, stale, value,
+};
 use crate::telemetry::{MatchCounters, Telemetry};
 
+mod build;
 mod run;
 
 #[derive(Debug)]
@@ -28,6 +30,8 @@ enum State {
     Probe(probe_rule::ProbeRule),
     NewKind(new_kind::NewKind),
     Anomaly(anomaly::Anomaly),
+    Value(Box<value::Value>),
+    Ratio(ratio::Ratio),
 }
 
 #[derive(Debug)]
@@ -92,8 +96,12 @@ impl Engine {
                 rules: w
                     .rules
                     .iter()
-                    .map(|r| rule_of(r, m, start, &clock))
-                    .chain(w.probes.iter().map(|p| probe_rule_of(p, start, &clock)))
+                    .map(|r| build::rule_of(r, w, m, start, &clock, &telemetry))
+                    .chain(
+                        w.probes
+                            .iter()
+                            .map(|p| build::probe_rule_of(p, start, &clock)),
+                    )
                     .collect(),
             })
             .collect::<Vec<_>>();
@@ -222,6 +230,8 @@ impl Engine {
             // (`rate`, `absent`); `match` and `new-kind` judge them as they come
             // (their alerts say they are old); `anomaly` leaves them out: its minutes
             // are the minutes lines arrive in, and a backlog would be a false spike.
+            // `value` and `ratio` count them at their written time.
+            let mut label = None;
             let o = match (&mut r.state, written) {
                 (State::Rate(s), Some(t)) => s.on_backlog_match(t, m.at, &m.line, &m.source),
                 (State::Rate(s), None) => s.on_match(m.at, &m.line, &m.source),
@@ -231,10 +241,20 @@ impl Engine {
                 (State::NewKind(s), _) => s.on_match(m.at, &self.clock, &m.line, &m.source),
                 (State::Anomaly(s), None) => s.on_match(m.at, &self.clock),
                 (State::Anomaly(_), Some(_)) => None,
+                (State::Value(s), t) => {
+                    s.on_match(t.unwrap_or(m.at), &m.line, &m.source).map(|l| {
+                        label = l.label;
+                        l.outcome
+                    })
+                }
+                (State::Ratio(s), t) => s.on_match(t.unwrap_or(m.at), m.slots, &m.line, &m.source),
                 (State::Stale(_) | State::Probe(_), _) => None,
             };
             if let Some(o) = o {
                 let mut a = alert(&w.name, &w.unit, r, o);
+                if let Some(l) = label {
+                    a.rule = labelled(&a.rule, &l);
+                }
                 // The alert quotes this line: quote what came before it too.
                 if a.line.as_deref() == Some(m.line.as_str()) {
                     a.context = m.context.clone();
@@ -385,6 +405,8 @@ impl Engine {
                 State::Stale(s) => s.reset(at),
                 State::Absent(s) => s.reset(at),
                 State::Anomaly(s) => s.reset(at),
+                State::Value(s) => s.reset(),
+                State::Ratio(s) => s.reset(),
                 State::Match(_) | State::Probe(_) | State::NewKind(_) => {}
             }
         }
@@ -392,12 +414,18 @@ impl Engine {
 
     /// Lets time pass to `now`; alerts it causes are pushed to `out`.
     pub fn on_time(&mut self, now: Instant, out: &mut Vec<Alert>) {
+        let mut labelled_outcomes = Vec::new();
         for w in &mut self.watches {
             for r in &mut w.rules {
                 if !open(r, &self.clock, now) {
                     continue;
                 }
                 let o = match &mut r.state {
+                    State::Value(s) => {
+                        s.on_time(now, &mut labelled_outcomes);
+                        None
+                    }
+                    State::Ratio(s) => s.on_time(now),
                     State::Rate(s) => s.on_time(now),
                     State::Stale(s) => s.on_time(now),
                     State::Absent(s) => s.on_time(now),
@@ -408,6 +436,13 @@ impl Engine {
                 };
                 if let Some(o) = o {
                     out.push(alert(&w.name, &w.unit, r, o));
+                }
+                for l in labelled_outcomes.drain(..) {
+                    let mut a = alert(&w.name, &w.unit, r, l.outcome);
+                    if let Some(label) = l.label {
+                        a.rule = labelled(&a.rule, &label);
+                    }
+                    out.push(a);
                 }
             }
         }
@@ -425,6 +460,8 @@ impl Engine {
                     State::Absent(s) => s.deadline(),
                     State::Match(s) => s.deadline(),
                     State::Anomaly(s) => s.deadline(),
+                    State::Value(s) => s.deadline(),
+                    State::Ratio(s) => s.deadline(),
                     State::Probe(_) | State::NewKind(_) => None,
                 };
                 match &r.gate {
@@ -433,103 +470,6 @@ impl Engine {
                 }
             })
             .min()
-    }
-}
-
-/// The state of one configured rule; `m` is its watch's matcher (for the pattern's slot).
-fn rule_of(r: &RuleConfig, m: &Matcher, start: Instant, clock: &gate::WallClock) -> Rule {
-    let slot_bit = |p: &str| m.slot(p).map(|s| 1u64 << s).unwrap_or(0);
-    let (slot_bit, state) = match &r.kind {
-        RuleKind::Rate {
-            pattern,
-            threshold,
-            resolve_below,
-            window,
-        } => (
-            slot_bit(pattern),
-            State::Rate(rate::Rate::new(
-                pattern,
-                *threshold,
-                *resolve_below,
-                *window,
-            )),
-        ),
-        RuleKind::Stale { after } => (0, State::Stale(stale::Stale::new(*after, start))),
-        RuleKind::Absent {
-            pattern,
-            min,
-            window,
-        } => (
-            slot_bit(pattern),
-            State::Absent(absent::Absent::new(pattern, *min, *window, start)),
-        ),
-        RuleKind::Match { pattern, cooldown } => (
-            slot_bit(pattern),
-            State::Match(match_rule::MatchRule::new(pattern, *cooldown)),
-        ),
-        RuleKind::NewKind {
-            pattern,
-            learn,
-            max_templates,
-            header,
-            ..
-        } => (
-            slot_bit(pattern),
-            State::NewKind(
-                new_kind::NewKind::new(pattern, *learn, *max_templates, start)
-                    .with_header(header.as_deref()),
-            ),
-        ),
-        RuleKind::Anomaly {
-            pattern,
-            sensitivity,
-            min_count,
-            seasonal,
-            learn,
-            ..
-        } => (
-            slot_bit(pattern),
-            State::Anomaly(anomaly::Anomaly::new(
-                pattern,
-                *sensitivity,
-                *min_count,
-                *seasonal,
-                *learn,
-                start,
-            )),
-        ),
-    };
-    let state_file = match &r.kind {
-        RuleKind::NewKind { state_file, .. } | RuleKind::Anomaly { state_file, .. } => {
-            Some(state_file.clone())
-        }
-        _ => None,
-    };
-    Rule {
-        name: r.name.clone(),
-        severity: r.severity,
-        slot_bit,
-        state,
-        gate: r
-            .schedule
-            .as_ref()
-            .map(|s| gate::Gate::new(s.clone(), clock, start)),
-        state_file,
-    }
-}
-
-/// The state of one configured probe's rule.
-fn probe_rule_of(p: &ProbeConfig, start: Instant, clock: &gate::WallClock) -> Rule {
-    Rule {
-        name: p.name.clone(),
-        severity: p.severity,
-        slot_bit: 0,
-        state: State::Probe(probe_rule::ProbeRule::default()),
-        gate: p
-            .schedule
-            .as_ref()
-            .map(|s| gate::Gate::new(s.clone(), clock, start)),
-        state_file: None,
     }
 }
 
@@ -548,6 +488,8 @@ fn open(r: &mut Rule, clock: &gate::WallClock, now: Instant) -> bool {
                 State::Stale(s) => s.reset(at),
                 State::Absent(s) => s.reset(at),
                 State::Anomaly(s) => s.reset(at),
+                State::Value(s) => s.reset(),
+                State::Ratio(s) => s.reset(),
                 State::Match(_) | State::Probe(_) | State::NewKind(_) => {}
             }
             true
