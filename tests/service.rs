@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::{append, config_dir, free_port, http_get, Daemon};
@@ -105,27 +105,7 @@ fn metrics_pass_promtool_and_health_and_status_tell_the_state() {
         "{metrics}"
     );
     assert!(metrics.contains("logwarden_lines_read_total"), "{metrics}");
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian package prometheus)");
-    use std::io::Write;
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(metrics.as_bytes())
-        .unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool rejects /metrics: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::promtool_check_metrics(&metrics);
     let (code, text) = status(&cfg);
     assert_eq!(code, 2, "a critical rule fires: exit 2\n{text}");
     assert!(text.contains("FIRING errors [critical]"), "{text}");

@@ -176,27 +176,7 @@ fn strangers_get_no_answer_and_are_counted() {
         metrics.contains("logwarden_telegram_commands_total{channel=\"phone\"} 1"),
         "{metrics}"
     );
-    let mut promtool = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian package prometheus)");
-    use std::io::Write;
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(metrics.as_bytes())
-        .unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool rejects /metrics: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::promtool_check_metrics(&metrics);
     // A long poll under way does not hold up a stop.
     let stopping = Instant::now();
     assert!(d.stop(), "logwarden stops cleanly");

@@ -8,7 +8,7 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::{append, config_dir, free_port, http_get, Daemon};
@@ -278,30 +278,6 @@ fn line(endpoint: &str, t: f64) -> String {
     )
 }
 
-fn promtool_check(metrics: &str) {
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian package prometheus)");
-    use std::io::Write;
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(metrics.as_bytes())
-        .unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool rejects /metrics: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn daemon_metrics_histogram_counts_a_known_sequence_exactly_and_folds_extra_labels() {
     let port = free_port();
@@ -379,7 +355,7 @@ fn daemon_metrics_histogram_counts_a_known_sequence_exactly_and_folds_extra_labe
         let value: f64 = value.parse().unwrap();
         assert!((got - value).abs() < 1e-9, "{name}: {got}, want {value}");
     }
-    promtool_check(&metrics);
+    common::promtool_check_metrics(&metrics);
     drop(d);
 }
 
@@ -545,5 +521,5 @@ fn json_and_logfmt_fields_are_values_in_their_unit_and_malformed_json_is_no_valu
             "no {want} in\n{metrics}"
         );
     }
-    promtool_check(&metrics);
+    common::promtool_check_metrics(&metrics);
 }

@@ -9,6 +9,31 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// Fails the test unless `promtool check metrics` (Debian's `prometheus`) accepts `metrics`,
+/// a scrape of `/metrics`.
+pub fn promtool_check_metrics(metrics: &str) {
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus)");
+    promtool
+        .stdin
+        .take()
+        .expect("promtool's stdin")
+        .write_all(metrics.as_bytes())
+        .expect("write to promtool");
+    let out = promtool.wait_with_output().expect("promtool ran");
+    assert!(
+        out.status.success(),
+        "promtool rejects /metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The binary under test.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_logwarden")
