@@ -52,7 +52,14 @@ fn files_appearing_later_and_rename_create_rotation_lose_and_repeat_no_line() {
     let logs = dir.path().join("logs");
     let log = logs.join("bot.log");
     let mut d = Daemon::start(&config);
-    std::thread::sleep(Duration::from_millis(300));
+    // The follower has started and found no file (a fixed sleep here lost the race to a slow
+    // start: the file was then there at start, and read from its end).
+    let p = log.display().to_string();
+    d.wait_for(
+        "the follower waiting for the file",
+        Duration::from_secs(10),
+        |v| v["message"] == "file does not exist (yet); waiting for it" && v["path"] == p.as_str(),
+    );
     // The directory and the file appear after start: read from the beginning.
     std::fs::create_dir_all(&logs).unwrap();
     append(&log, &(0..50).map(error).collect::<Vec<_>>());
