@@ -28,6 +28,24 @@ use crate::telemetry::values::{HistogramSeries, ValueHistograms};
 pub const JUDGE_EVERY: Duration = Duration::from_secs(1);
 /// The series label values past `max_labels` are counted in.
 pub const OTHER_LABEL: &str = "other";
+/// Longest label kept, in bytes; the rest of a longer value is cut off.
+pub const LABEL_MAX: usize = 64;
+
+/// A label value from a log line as the alert name `RULE[LABEL]` carries it into every
+/// output: ASCII letters, digits and `-_./:` kept, every other byte (a control byte, markup,
+/// `<!here>`, `@everyone`, a quote, a space, non-ASCII) written `-`, cut at `LABEL_MAX`.
+/// Written into `out`, a buffer the rule reuses, so a line with a known label allocates
+/// nothing. Values that differ only in what was replaced share a series.
+fn inert_label(raw: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend(raw.iter().take(LABEL_MAX).map(|&b| {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b':') {
+            b
+        } else {
+            b'-'
+        }
+    }));
+}
 
 /// A state change of one series: the label it is for (`None` without `by`).
 #[derive(Debug)]
@@ -48,6 +66,8 @@ pub struct Value {
     /// Index of the `other` series, once a label was folded.
     other: Option<usize>,
     histograms: Arc<ValueHistograms>,
+    /// The label of the line at hand, made inert (`inert_label`); reused.
+    label_buf: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -72,6 +92,7 @@ impl Value {
             index: HashMap::new(),
             other: None,
             histograms,
+            label_buf: Vec::with_capacity(LABEL_MAX),
         };
         if v.cfg.by.is_none() {
             v.add_series(String::new());
@@ -108,7 +129,17 @@ impl Value {
     }
 
     /// The series of a label's text, made when new (or `other` past `max_labels`).
-    fn series_of(&mut self, label: &[u8]) -> usize {
+    fn series_of(&mut self, raw: &[u8]) -> usize {
+        let mut label = std::mem::take(&mut self.label_buf);
+        inert_label(raw, &mut label);
+        let i = self.series_of_inert(&label);
+        self.label_buf = label;
+        i
+    }
+
+    /// `series_of` for a label already made inert.
+    fn series_of_inert(&mut self, label: &[u8]) -> usize {
+        debug_assert!(label.len() <= LABEL_MAX && label.is_ascii());
         if let Some(&i) = self.index.get(label) {
             return i;
         }
@@ -405,5 +436,27 @@ mod tests {
             v.series[2].firing_since.is_some(),
             "other fired with its second value"
         );
+    }
+
+    #[test]
+    fn a_label_from_a_hostile_line_is_inert_and_bounded_and_its_series_shared() {
+        let mut out = Vec::new();
+        inert_label(b"\x1b]0;pwn\x07<!here>@everyone `x` \"q\"\n", &mut out);
+        assert_eq!(out, b"--0-pwn---here--everyone--x---q--");
+        inert_label(b"/api/v1/orders:get_all", &mut out);
+        assert_eq!(out, b"/api/v1/orders:get_all");
+        inert_label(&[b'a'; 500], &mut out);
+        assert_eq!(out.len(), LABEL_MAX);
+        let t0 = Instant::now();
+        let mut v = rule(Bound::Above(1.0), 1.0, true);
+        let (long_a, long_b) = ("a".repeat(70), format!("{}b", "a".repeat(69)));
+        assert!(v
+            .on_match(t0, &format!("{long_a} took 5000ms"), "f")
+            .is_none());
+        let got = v
+            .on_match(secs(t0, 1), &format!("{long_b} took 5000ms"), "f")
+            .expect("one series: its second value fires it");
+        assert_eq!(got.label.as_deref(), Some(&long_a[..LABEL_MAX]));
+        assert_eq!(v.series.len(), 1);
     }
 }
