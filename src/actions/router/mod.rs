@@ -144,6 +144,7 @@ impl Router {
         }
         let mut tasks = Vec::new();
         let mut targets = HashMap::new();
+        let restartable = crate::actions::telegram_control::restartable_watches(config);
         for (name, cfg) in &config.channels {
             let channel = crate::actions::build_channel(
                 name,
@@ -151,6 +152,7 @@ impl Router {
                 format,
                 &http,
                 Some(&config.daemon.state_dir),
+                &restartable,
             )?;
             let (Some(tx), Some(rx)) = (senders.get(name), receivers.remove(name)) else {
                 continue;

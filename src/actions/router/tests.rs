@@ -803,13 +803,16 @@ async fn a_silence_holds_an_incident_and_its_end_follows_the_released_opening_in
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         made(dir.path()),
-        vec![(
-            "log-stale".into(),
-            AlertState::Firing,
-            Kind::Notice,
-            Some(true)
-        )],
-        "the opening is released; the folded alert stays folded"
+        vec![
+            (
+                "log-stale".into(),
+                AlertState::Firing,
+                Kind::Notice,
+                Some(true)
+            ),
+            ("silence".into(), AlertState::Event, Kind::Notice, None),
+        ],
+        "the opening is released; the folded alert stays folded; the unsilence is announced"
     );
     send(
         &mut router,
@@ -836,6 +839,7 @@ async fn a_silence_holds_an_incident_and_its_end_follows_the_released_opening_in
                 Kind::Notice,
                 Some(true)
             ),
+            ("silence".into(), AlertState::Event, Kind::Notice, None),
             (
                 "log-stale".into(),
                 AlertState::Resolved,
