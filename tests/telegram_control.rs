@@ -378,6 +378,26 @@ fn silence_unsilence_and_ack_from_telegram() {
         .wait_sent("health acknowledged by Telegram user 111", T);
     s.bot.message(CHAT, OPERATOR, "/ack bot/health");
     s.bot.wait_sent("already acknowledged", T);
+    // The silence and its early end were each announced once, as events (the set one
+    // even though the silence covers it), naming who set it.
+    let texts: Vec<String> = s
+        .bot
+        .sent()
+        .iter()
+        .map(|c| c.params["text"].as_str().unwrap_or("").to_string())
+        .collect();
+    let set = format!("silenced bot/health for 2h by Telegram user 111 (@user111) (id {id}");
+    let ended = format!("silence {id} of bot/health ended before its time");
+    assert_eq!(
+        texts.iter().filter(|t| t.contains(&set)).count(),
+        1,
+        "{texts:#?}"
+    );
+    assert_eq!(
+        texts.iter().filter(|t| t.contains(&ended)).count(),
+        1,
+        "{texts:#?}"
+    );
 }
 
 #[test]

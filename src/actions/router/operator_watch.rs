@@ -88,8 +88,8 @@ impl Shared {
         for c in changes {
             let text = match &c {
                 SilenceChange::Set(s) => {
-                    let d = crate::config::duration::format_duration(Duration::from_millis(
-                        s.ends_ms.saturating_sub(now_ms.max(s.starts_ms)),
+                    let d = crate::config::duration::format_duration(Duration::from_secs(
+                        s.ends_ms.saturating_sub(s.starts_ms).div_ceil(1000),
                     ));
                     let mut t = format!(
                         "silenced {} for {d} by {} (id {}; `logwarden unsilence {}` ends it)",
