@@ -144,7 +144,6 @@ impl Router {
         }
         let mut tasks = Vec::new();
         let mut targets = HashMap::new();
-        let restartable = crate::actions::telegram_control::restartable_watches(config);
         for (name, cfg) in &config.channels {
             let channel = crate::actions::build_channel(
                 name,
@@ -152,7 +151,7 @@ impl Router {
                 format,
                 &http,
                 Some(&config.daemon.state_dir),
-                &restartable,
+                &crate::actions::telegram_control::restartable_watches(config),
             )?;
             let (Some(tx), Some(rx)) = (senders.get(name), receivers.remove(name)) else {
                 continue;
