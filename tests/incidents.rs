@@ -1,25 +1,36 @@
 //! One frozen bot, one incident, one thread: a real systemd (PID 1 in a namespace) runs a bot
 //! that logs `Update VIX=...`; it is frozen (SIGSTOP), logwarden restarts and verifies it, and
-//! each channel — a real SMTP server (aiosmtpd) and a fake Telegram Bot API — gets exactly one
-//! "opened" message and one "ended" message, the ended one a reply to the opened one
-//! (`In-Reply-To`/`References` = its `Message-ID`; `reply_to_message_id` = its `message_id`).
+//! each channel — a real SMTP server (aiosmtpd), a fake Telegram Bot API and a fake Slack Web
+//! API (`chat.postMessage` with a bot token) — gets exactly one "opened" message and one
+//! "ended" message, the ended one a reply to the opened one (`In-Reply-To`/`References` = its
+//! `Message-ID`; `reply_to_message_id` = its `message_id`; `thread_ts` = its `ts`). While the
+//! incident is open, `/status` and `logwarden status` show it: the rule that opened it and
+//! the alerts folded into it.
 
 mod common;
 #[path = "common/fake_http.rs"]
 mod fake_http;
+#[path = "common/fake_slack.rs"]
+mod fake_slack;
 #[path = "common/smtp.rs"]
 mod smtp;
 #[path = "common/systemd.rs"]
 mod systemd;
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Daemon;
 use fake_http::FakeHttp;
+use fake_slack::FakeSlack;
 use smtp::{SmtpOptions, SmtpServer};
 use systemd::{shared_tempdir, SystemdNs};
 
 const TOKEN: &str = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0";
+const SLACK_TOKEN: &str = "xoxb-1234-5678-AbCdEfGhIjKlMnOp";
+const SLACK_CHANNEL: &str = "C0123ABCD";
 
 /// Logs a line every 200 ms until it is frozen.
 const BOT: &str = r#"#!/usr/bin/python3
@@ -57,6 +68,61 @@ fn header(raw: &str, name: &str) -> Option<String> {
     None
 }
 
+/// What `/status` and `logwarden status` showed while an incident was open.
+#[derive(Default)]
+struct Seen {
+    /// The first `/status` that shows an alert folded into an incident opened by another.
+    json: Option<serde_json::Value>,
+    /// `logwarden status` right after it.
+    text: Option<String>,
+    /// The last `/status` read, for a failure's message.
+    last: serde_json::Value,
+}
+
+/// Polls `/status` (bounded by `stop`) until it shows an incident holding an alert other
+/// than the one that opened it, then asks `logwarden status` once too.
+fn watch_status(
+    port: u16,
+    config: PathBuf,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Seen> {
+    std::thread::spawn(move || {
+        let mut seen = Seen::default();
+        while !stop.load(Ordering::SeqCst) && seen.json.is_none() {
+            if let Ok((200, body)) = common::http_get(port, "/status") {
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                let rules = &v["watches"][0]["rules"];
+                let folded = rules.as_object().is_some_and(|r| {
+                    r.iter()
+                        .any(|(name, r)| r["incident"].as_str().is_some_and(|by| by != name))
+                });
+                if folded {
+                    seen.text = Some(cli_status(&config));
+                    seen.json = Some(v);
+                } else if rules
+                    .as_object()
+                    .is_some_and(|r| r.values().any(|r| r["firing"] == true))
+                {
+                    seen.last = v;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        seen
+    })
+}
+
+/// `logwarden status --config CONFIG` (a second process), its standard output.
+fn cli_status(config: &Path) -> String {
+    let out = std::process::Command::new(common::bin())
+        .arg("status")
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run logwarden status");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn a_frozen_and_restarted_bot_is_one_opened_and_one_ended_message_per_channel_threaded() {
     let ns = SystemdNs::boot();
@@ -66,14 +132,20 @@ fn a_frozen_and_restarted_bot_is_one_opened_and_one_ended_message_per_channel_th
     ns.install_unit(
         "bot.service",
         &format!(
-            "[Service]\nExecStart=/usr/bin/python3 {} {}\nTimeoutStopSec=1s\n",
+            // Started again, the bot takes 3 s (as a bot that logs in first does): the log
+            // stays quiet past no-activity's window, which fires into the open incident.
+            "[Service]\nExecStartPre=/bin/sh -c 'test -e {started} && sleep 3; touch {started}'\nExecStart=/usr/bin/python3 {} {}\nTimeoutStopSec=1s\n",
             bot.display(),
-            log.display()
+            log.display(),
+            started = dir.path().join("started-once").display()
         ),
     );
     let mail = SmtpServer::start(SmtpOptions::default());
     let tg = FakeHttp::start(fake_http::telegram_api(TOKEN, None));
     std::fs::write(dir.path().join("tg-token"), TOKEN).unwrap();
+    let slack = FakeSlack::start(SLACK_TOKEN, SLACK_CHANNEL, &[]);
+    std::fs::write(dir.path().join("slack-token"), SLACK_TOKEN).unwrap();
+    let listen = common::free_port();
     let config = dir.path().join("logwarden.toml");
     std::fs::write(
         &config,
@@ -82,6 +154,7 @@ fn a_frozen_and_restarted_bot_is_one_opened_and_one_ended_message_per_channel_th
 [daemon]
 state_dir = "{state}"
 poll_interval = "200ms"
+listen = "127.0.0.1:{listen}"
 
 [alerts]
 group_wait = "0s"
@@ -91,7 +164,7 @@ name = "bot"
 unit = "bot.service"
 files = ["{log}"]
 patterns = ["trading"]
-notify = ["console", "mail", "phone"]
+notify = ["console", "mail", "phone", "team"]
 
   [watch.restart]
   stop_timeout = "1s"
@@ -128,12 +201,20 @@ type = "telegram"
 token_file = "{dir}/tg-token"
 chat_id = 4242
 api_url = "{tg}"
+
+[channels.team]
+type = "slack"
+token_file = "{dir}/slack-token"
+channel = "{slack_channel}"
+api_url = "{slack}"
 "#,
             state = dir.path().join("state").display(),
             log = log.display(),
             dir = dir.path().display(),
             port = mail.port(),
             tg = tg.url(),
+            slack = slack.url(),
+            slack_channel = SLACK_CHANNEL,
         ),
     )
     .unwrap();
@@ -144,6 +225,8 @@ api_url = "{tg}"
         assert!(Instant::now() < deadline, "the bot does not log");
         std::thread::sleep(Duration::from_millis(50));
     }
+    let stop_watching = Arc::new(AtomicBool::new(false));
+    let watcher = watch_status(listen, config.clone(), stop_watching.clone());
     ns.systemctl(&[
         "kill",
         "--kill-whom=main",
@@ -156,6 +239,8 @@ api_url = "{tg}"
             .as_str()
             .is_some_and(|t| t.starts_with("restarted") && t.contains("verified healthy"))
     });
+    stop_watching.store(true, Ordering::SeqCst);
+    let seen = watcher.join().expect("the status watcher");
     // Everything that follows the restart (resolutions, a late no-activity) has time to
     // arrive and be grouped, then more than a group_wait to be sent.
     d.collect_for(Duration::from_secs(8));
@@ -178,8 +263,18 @@ api_url = "{tg}"
     for b in &sent {
         println!("--- telegram: {}\n", b["text"]);
     }
+    let posted = slack.posted();
+    println!("frozen bot: {} Slack messages", posted.len());
+    for (ts, b) in &posted {
+        println!("--- slack {ts}: {}\n", b["text"]);
+    }
     assert_eq!(mails.len(), 2, "one opened and one ended mail");
     assert_eq!(sent.len(), 2, "one opened and one ended Telegram message");
+    assert_eq!(posted.len(), 2, "one opened and one ended Slack message");
+    assert!(
+        slack.http.requests().len() == 2,
+        "no Slack request was refused or repeated"
+    );
 
     let (_, _, opened) = smtp::envelope(&mails[0]);
     let (_, _, ended) = smtp::envelope(&mails[1]);
@@ -198,6 +293,40 @@ api_url = "{tg}"
     let end_text = sent[1]["text"].as_str().unwrap_or_default();
     assert!(end_text.contains("verified healthy"), "{end_text}");
     assert!(end_text.contains("log-stale"), "{end_text}");
+    assert!(
+        end_text.contains("no-activity resolved"),
+        "the folded alert's resolution is in the end: {end_text}"
+    );
+
+    // Slack: the ended message is posted in the opened one's thread, and to the channel.
+    let (opened_ts, opened) = &posted[0];
+    let (_, ended) = &posted[1];
+    assert!(opened.get("thread_ts").is_none(), "{opened}");
+    assert_eq!(ended["thread_ts"], opened_ts.as_str(), "{ended}");
+    assert_eq!(ended["reply_broadcast"], true, "{ended}");
+    assert_eq!(ended["channel"], SLACK_CHANNEL);
+    assert!(ended.to_string().contains("verified healthy"), "{ended}");
+
+    // While it was open, /status showed the incident: the rule that opened it and the
+    // alerts folded into it.
+    let Some(status) = seen.json else {
+        panic!(
+            "/status never showed an alert folded into the incident; last: {}",
+            seen.last["watches"][0]["rules"]
+        )
+    };
+    let rules = &status["watches"][0]["rules"];
+    println!("status while open: {rules}");
+    assert_eq!(rules["log-stale"]["firing"], true, "{rules}");
+    assert_eq!(rules["log-stale"]["incident"], "log-stale", "{rules}");
+    assert_eq!(rules["no-activity"]["incident"], "log-stale", "{rules}");
+    let text = seen.text.unwrap_or_default();
+    println!("logwarden status while open:\n{text}");
+    assert!(
+        text.lines().any(|l| l.contains("FIRING no-activity")
+            && l.contains("(in the incident log-stale opened)")),
+        "{text}"
+    );
     assert!(d.stop_in_pid_ns());
     drop(dir);
 }

@@ -71,6 +71,11 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_with(CONFIG)
+}
+
+/// `setup` with another config (the same placeholders).
+fn setup_with(config: &str) -> Setup {
     let bot = FakeBot::start(TOKEN);
     let healthy = Arc::new(AtomicBool::new(true));
     let h = healthy.clone();
@@ -82,7 +87,7 @@ fn setup() -> Setup {
         }
     });
     let port = free_port();
-    let (dir, config) = config_dir(CONFIG);
+    let (dir, config) = config_dir(config);
     let text = std::fs::read_to_string(&config).unwrap();
     let text = text
         .replace("@TG@", &bot.url())
@@ -300,6 +305,34 @@ fn a_firing_alert_carries_a_restart_button_that_asks_for_confirmation() {
 }
 
 #[test]
+fn a_watch_logwarden_does_not_restart_gets_no_restart_button() {
+    // The same watch, with its unit and its [watch.restart], but no rule or probe that asks
+    // for a restart: `/restart` would refuse, so no button offers it.
+    let only_alert = CONFIG.replace(r#"then = ["alert", "restart"]"#, r#"then = ["alert"]"#);
+    assert_ne!(only_alert, CONFIG);
+    let s = setup_with(&only_alert);
+    let _d = Daemon::start(&s.config);
+    s.healthy.store(false, Ordering::SeqCst);
+    let (alert, _) = s.bot.wait_sent("health firing", T);
+    assert_eq!(
+        button_with(&alert, "a:"),
+        "a:bot/health",
+        "{:?}",
+        alert.params
+    );
+    assert_eq!(button_with(&alert, "s:"), "s:bot/health");
+    assert_eq!(
+        button_with(&alert, "r:"),
+        "",
+        "no Restart: {:?}",
+        alert.params
+    );
+    s.bot.message(CHAT, OPERATOR, "/restart bot");
+    s.bot.wait_sent("logwarden does not restart this watch", T);
+    assert_eq!(restarts(s.dir.path()), 0);
+}
+
+#[test]
 fn silence_unsilence_and_ack_from_telegram() {
     let s = setup();
     let _d = Daemon::start(&s.config);
@@ -345,6 +378,26 @@ fn silence_unsilence_and_ack_from_telegram() {
         .wait_sent("health acknowledged by Telegram user 111", T);
     s.bot.message(CHAT, OPERATOR, "/ack bot/health");
     s.bot.wait_sent("already acknowledged", T);
+    // The silence and its early end were each announced once, as events (the set one
+    // even though the silence covers it), naming who set it.
+    let texts: Vec<String> = s
+        .bot
+        .sent()
+        .iter()
+        .map(|c| c.params["text"].as_str().unwrap_or("").to_string())
+        .collect();
+    let set = format!("silenced bot/health for 2h by Telegram user 111 (@user111) (id {id}");
+    let ended = format!("silence {id} of bot/health ended before its time");
+    assert_eq!(
+        texts.iter().filter(|t| t.contains(&set)).count(),
+        1,
+        "{texts:#?}"
+    );
+    assert_eq!(
+        texts.iter().filter(|t| t.contains(&ended)).count(),
+        1,
+        "{texts:#?}"
+    );
 }
 
 #[test]

@@ -132,6 +132,7 @@ pub async fn resend(config: &Config, only: Option<&str>, format: LogFormat) -> V
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .build();
+    let restartable = crate::actions::telegram_control::restartable_watches(config);
     let mut out = Vec::new();
     for letter in store.load() {
         let name = letter.notification.channel.clone();
@@ -142,7 +143,7 @@ pub async fn resend(config: &Config, only: Option<&str>, format: LogFormat) -> V
             (None, _) => Err(format!("no channel {name:?} in the config any more")),
             (_, Err(e)) => Err(format!("cannot set up the HTTP client: {e}")),
             (Some(cfg), Ok(http)) => {
-                match crate::actions::build_channel(&name, cfg, format, http, None) {
+                match crate::actions::build_channel(&name, cfg, format, http, None, &restartable) {
                     Err(e) => Err(e.reason),
                     Ok(ch) => {
                         let batch = std::slice::from_ref(&letter.notification);

@@ -131,13 +131,14 @@ pub struct BuildError {
 }
 
 /// Builds the channel `name` of `cfg`. With `state_dir` (the daemon's), a channel that
-/// threads replies by the id its server gave (Telegram) keeps those ids there.
+/// threads replies by the id its server gave (Telegram, Slack with a bot token) keeps those ids there.
 pub fn build_channel(
     name: &str,
     cfg: &ChannelConfig,
     format: LogFormat,
     http: &reqwest::Client,
     state_dir: Option<&std::path::Path>,
+    restartable: &std::collections::BTreeSet<String>,
 ) -> Result<Arc<dyn Channel>, BuildError> {
     let err = |reason: String| BuildError {
         channel: name.to_string(),
@@ -156,15 +157,20 @@ pub fn build_channel(
                 http.clone(),
                 cfg.timeout,
                 threads::Threads::load(state_dir, name),
+                restartable.clone(),
             )
             .map_err(err)?,
         ),
-        ChannelKind::Slack(s) => Arc::new(channels::slack::Slack::new(
-            s,
-            template,
-            http.clone(),
-            cfg.timeout,
-        )),
+        ChannelKind::Slack(s) => Arc::new(
+            channels::slack::Slack::new(
+                s,
+                template,
+                http.clone(),
+                cfg.timeout,
+                threads::Threads::load(state_dir, name),
+            )
+            .map_err(err)?,
+        ),
         ChannelKind::Webhook(w) => Arc::new(channels::webhook::Webhook::new(
             w,
             http.clone(),

@@ -31,6 +31,7 @@ pub async fn run(config: &Config, only: Option<&str>, format: LogFormat) -> Vec<
             }]
         }
     };
+    let restartable = crate::actions::telegram_control::restartable_watches(config);
     let mut out = Vec::new();
     for (name, cfg) in &config.channels {
         let wanted = match only {
@@ -41,41 +42,43 @@ pub async fn run(config: &Config, only: Option<&str>, format: LogFormat) -> Vec<
             continue;
         }
         let kind = cfg.kind.type_name();
-        let result = match crate::actions::build_channel(name, cfg, format, &http, None) {
-            Err(e) => Err(e.reason),
-            Ok(ch) => {
-                let mut alert = Alert::new(
-                    "logwarden",
-                    "test-alert",
-                    Severity::Info,
-                    AlertState::Event,
-                    format!(
-                        "Test alert from logwarden on {}: channel {name:?} works.",
-                        config.alerts.host
-                    ),
-                );
-                alert.at = SystemTime::now();
-                let n = Notification {
-                    version: VERSION,
-                    id: next_id(),
-                    channel: name.clone(),
-                    kind: Kind::Test,
-                    alert,
-                    host: config.alerts.host.clone(),
-                    since_ms: None,
-                    rerouted: None,
-                    origin: 0,
-                    siblings: Vec::new(),
-                    position: None,
-                    thread: None,
-                };
-                match tokio::time::timeout(cfg.timeout, ch.send(std::slice::from_ref(&n))).await {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(redactor.redact(&e.reason).into_owned()),
-                    Err(_) => Err(format!("no answer within {}s", cfg.timeout.as_secs())),
+        let result =
+            match crate::actions::build_channel(name, cfg, format, &http, None, &restartable) {
+                Err(e) => Err(e.reason),
+                Ok(ch) => {
+                    let mut alert = Alert::new(
+                        "logwarden",
+                        "test-alert",
+                        Severity::Info,
+                        AlertState::Event,
+                        format!(
+                            "Test alert from logwarden on {}: channel {name:?} works.",
+                            config.alerts.host
+                        ),
+                    );
+                    alert.at = SystemTime::now();
+                    let n = Notification {
+                        version: VERSION,
+                        id: next_id(),
+                        channel: name.clone(),
+                        kind: Kind::Test,
+                        alert,
+                        host: config.alerts.host.clone(),
+                        since_ms: None,
+                        rerouted: None,
+                        origin: 0,
+                        siblings: Vec::new(),
+                        position: None,
+                        thread: None,
+                    };
+                    match tokio::time::timeout(cfg.timeout, ch.send(std::slice::from_ref(&n))).await
+                    {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => Err(redactor.redact(&e.reason).into_owned()),
+                        Err(_) => Err(format!("no answer within {}s", cfg.timeout.as_secs())),
+                    }
                 }
-            }
-        };
+            };
         out.push(Outcome {
             channel: name.clone(),
             kind,

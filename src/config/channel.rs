@@ -14,6 +14,7 @@ use crate::config::located::{Located, SourceMap};
 use crate::config::range::{self, days, secs};
 use crate::config::raw::{severity_of, ChannelKindText, QuietText, RawAlerts, RawChannel};
 use crate::config::schedule::resolve_schedule;
+use crate::config::slack_channel;
 use crate::core::alert::Severity;
 
 /// Validates `[alerts]`.
@@ -124,7 +125,7 @@ fn keys_of(kind: ChannelKindText) -> &'static [&'static str] {
             "host", "port", "tls", "username", "password", "from", "to", "ca_file", "subject",
         ],
         ChannelKindText::Telegram => &["token", "chat_id", "api_url", "control", "control_users"],
-        ChannelKindText::Slack => &["url", "style"],
+        ChannelKindText::Slack => &["url", "style", "token", "channel", "api_url"],
         ChannelKindText::Webhook => &["url", "body", "content_type"],
         ChannelKindText::Alertmanager => &["urls", "resend", "labels"],
         ChannelKindText::Ntfy => &["url", "topic", "token"],
@@ -141,7 +142,7 @@ fn present_keys(c: &RawChannel) -> Vec<(&'static str, usize, usize)> {
     fn at<T>(v: &Option<Located<T>>) -> Option<(usize, usize)> {
         v.as_ref().map(|v| (v.file, v.span.start))
     }
-    let keys: [(&'static str, Option<(usize, usize)>); 35] = [
+    let keys: [(&'static str, Option<(usize, usize)>); 36] = [
         ("host", at(&c.host)),
         ("port", at(&c.port)),
         ("tls", at(&c.tls)),
@@ -159,6 +160,7 @@ fn present_keys(c: &RawChannel) -> Vec<(&'static str, usize, usize)> {
         ("token", at(&c.token_env)),
         ("token", at(&c.token_credential)),
         ("chat_id", at(&c.chat_id)),
+        ("channel", at(&c.channel)),
         ("api_url", at(&c.api_url)),
         ("control", at(&c.control)),
         ("control_users", at(&c.control_users)),
@@ -250,9 +252,8 @@ fn resolve_channel(
         ChannelKindText::Console => ChannelKind::Console,
         ChannelKindText::Email => channel_kinds::email(c, &cx, diags)?,
         ChannelKindText::Telegram => channel_kinds::telegram(c, &cx, diags)?,
-        ChannelKindText::Slack | ChannelKindText::Webhook => {
-            channel_kinds::url_channel(c, &cx, diags)?
-        }
+        ChannelKindText::Slack => slack_channel::slack(c, &cx, diags)?,
+        ChannelKindText::Webhook => channel_kinds::webhook(c, &cx, diags)?,
         ChannelKindText::Alertmanager => channel_kinds::alertmanager(c, &cx, diags)?,
         ChannelKindText::Ntfy => channel_kinds::ntfy(c, &cx, diags)?,
         ChannelKindText::Pushover => channel_kinds::pushover(c, &cx, diags)?,

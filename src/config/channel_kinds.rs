@@ -3,13 +3,13 @@
 
 use crate::config::channels::{
     AlertmanagerConfig, ChannelKind, DiscordConfig, EmailConfig, EmailTls, GotifyConfig,
-    MatrixConfig, NtfyConfig, PushoverConfig, SlackConfig, SlackStyle, TelegramConfig,
-    TelegramControl, WebhookBody, WebhookConfig, DEFAULT_AM_RESEND,
+    MatrixConfig, NtfyConfig, PushoverConfig, TelegramConfig, TelegramControl, WebhookBody,
+    WebhookConfig, DEFAULT_AM_RESEND,
 };
 use crate::config::error::Diagnostics;
 use crate::config::located::{resolve_path, Located, SourceMap};
 use crate::config::range::{self, days, secs};
-use crate::config::raw::{ChannelKindText, ChatIdText, EmailTlsText, RawChannel, SlackStyleText};
+use crate::config::raw::{ChannelKindText, ChatIdText, EmailTlsText, RawChannel};
 use crate::config::secret::{Secret, SecretSource};
 
 /// What the types' readers share: where to report, and the channel's name for messages.
@@ -236,14 +236,13 @@ fn telegram_control(
     on.then_some(TelegramControl { users })
 }
 
-/// A `slack` or `webhook` channel: the URL (usually itself the credential).
-pub(super) fn url_channel(
+/// The `url` of a `slack` (webhook mode) or `webhook` channel (usually itself the
+/// credential): whether one is given (reported when not), and its value if it could be read.
+pub(super) fn channel_url(
     c: &RawChannel,
     cx: &ChannelCx,
     diags: &mut Diagnostics,
-) -> Option<ChannelKind> {
-    let name = cx.name;
-    let kind = cx.kind;
+) -> (bool, Option<Secret>) {
     let u = secret_of(
         "url",
         &cx.owner,
@@ -262,25 +261,28 @@ pub(super) fn url_channel(
             diags.at(
                 cx.sources,
                 cx.at,
-                format!("channel {name:?}: the url must start with http:// or https://"),
+                format!(
+                    "channel {:?}: the url must start with http:// or https://",
+                    cx.name
+                ),
             );
         }
     }
+    (given, url)
+}
+
+/// A `webhook` channel: the URL and an optional body template.
+pub(super) fn webhook(
+    c: &RawChannel,
+    cx: &ChannelCx,
+    diags: &mut Diagnostics,
+) -> Option<ChannelKind> {
+    let (given, url) = channel_url(c, cx, diags);
     if !given {
         return None;
     }
-    Some(if kind == ChannelKindText::Slack {
-        ChannelKind::Slack(SlackConfig {
-            url: url?,
-            style: match c.style.as_ref().map(|s| s.value) {
-                None | Some(SlackStyleText::Blocks) => SlackStyle::Blocks,
-                Some(SlackStyleText::Text) => SlackStyle::Text,
-            },
-        })
-    } else {
-        let body = webhook_body(c, cx, diags);
-        ChannelKind::Webhook(WebhookConfig { url: url?, body })
-    })
+    let body = webhook_body(c, cx, diags);
+    Some(ChannelKind::Webhook(WebhookConfig { url: url?, body }))
 }
 
 /// A webhook's `body` template and `content_type`: the template's placeholders must be

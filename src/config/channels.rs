@@ -213,8 +213,35 @@ pub enum SlackStyle {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlackConfig {
-    pub url: Secret,
+    pub target: SlackTarget,
     pub style: SlackStyle,
+}
+
+/// Where a `slack` channel posts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SlackTarget {
+    /// An incoming webhook (the URL is the secret): no message id comes back, so an
+    /// incident's end is a message of its own.
+    Webhook(Secret),
+    /// A bot token and `chat.postMessage` to `channel`: the answer's `ts` threads the
+    /// incident's end (`thread_ts`).
+    Bot {
+        token: Secret,
+        /// A channel id (`C0123ABCD`) or name.
+        channel: String,
+        /// Slack's Web API base, `https://slack.com/api` unless overridden (tests).
+        api_url: String,
+    },
+}
+
+impl SlackTarget {
+    /// The secret the target holds (the webhook URL or the bot token).
+    pub fn secret(&self) -> &Secret {
+        match self {
+            SlackTarget::Webhook(url) => url,
+            SlackTarget::Bot { token, .. } => token,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -30,6 +30,7 @@ mod rule;
 mod rule_kinds;
 pub mod schedule;
 pub(crate) mod secret;
+mod slack_channel;
 pub(crate) mod types;
 mod value_rules;
 mod watch;

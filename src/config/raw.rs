@@ -359,6 +359,8 @@ pub struct RawChannel {
     pub url_env: Option<Located<String>>,
     pub url_credential: Option<Located<String>>,
     pub style: Option<Located<SlackStyleText>>,
+    /// `slack` with a bot `token`: the channel posted to (`C0123ABCD`).
+    pub channel: Option<Located<String>>,
     /// `webhook`: the request body, a template.
     pub body: Option<Located<String>>,
     /// `webhook`: the body's `Content-Type` (default `application/json`).

@@ -1716,3 +1716,52 @@ fn telegram_control_takes_numeric_users_and_refuses_what_would_take_no_command()
         telegram_channel("control = true\ncontrol_users = [1]").replace("4242", "\"@alerts\"");
     assert!(problem_with(main_only(&text), "numeric chat_id").contains("@channel"));
 }
+
+#[test]
+fn a_slack_channel_is_a_webhook_or_a_bot_token_with_a_channel_never_both() {
+    let cfg = |keys: &str| {
+        format!("[channels.team]\ntype = \"slack\"\n{keys}\n[[watch]]\nname = \"bot\"\nfiles = [\"/var/log/bot.log\"]\nnotify = [\"team\"]\n")
+    };
+    let team = |c: &Config| match c.channels.get("team").map(|c| &c.kind) {
+        Some(ChannelKind::Slack(s)) => s.target.clone(),
+        _ => panic!("a slack channel"),
+    };
+    use crate::config::channels::SlackTarget;
+    let hook = main_only(&cfg("url = \"https://hooks.slack.com/services/T0/B0/x\"")).unwrap();
+    assert!(matches!(team(&hook), SlackTarget::Webhook(_)));
+    let bot = main_only(&cfg("token = \"xoxb-1-2-abc\"\nchannel = \"C0123ABCD\"")).unwrap();
+    let SlackTarget::Bot {
+        token,
+        channel,
+        api_url,
+    } = team(&bot)
+    else {
+        panic!("a bot");
+    };
+    assert_eq!(token.expose(), "xoxb-1-2-abc");
+    assert_eq!(channel, "C0123ABCD");
+    assert_eq!(api_url, "https://slack.com/api");
+    assert!(bot.secret_values().contains(&"xoxb-1-2-abc"));
+    let local = main_only(&cfg(
+        "token = \"xoxb-1\"\nchannel = \"C1\"\napi_url = \"http://127.0.0.1:9/api/\"",
+    ))
+    .unwrap();
+    assert!(
+        matches!(team(&local), SlackTarget::Bot { api_url, .. } if api_url == "http://127.0.0.1:9/api")
+    );
+    problem_with(
+        main_only(&cfg(
+            "url = \"https://hooks.slack.com/x\"\ntoken = \"xoxb-1\"\nchannel = \"C1\"",
+        )),
+        "not both",
+    );
+    problem_with(main_only(&cfg("token = \"xoxb-1\"")), "needs `channel");
+    problem_with(main_only(&cfg("channel = \"C1\"")), "needs `token_file");
+    problem_with(main_only(&cfg("")), "needs `url");
+    problem_with(
+        main_only(&cfg(
+            "url = \"https://hooks.slack.com/x\"\napi_url = \"http://x\"",
+        )),
+        "api_url applies to a bot",
+    );
+}

@@ -53,7 +53,7 @@ impl Config {
             match &c.kind {
                 ChannelKind::Email(e) => out.extend(e.password.as_ref().map(Secret::expose)),
                 ChannelKind::Telegram(t) => out.push(t.token.expose()),
-                ChannelKind::Slack(s) => out.push(s.url.expose()),
+                ChannelKind::Slack(s) => out.push(s.target.secret().expose()),
                 ChannelKind::Webhook(w) => out.push(w.url.expose()),
                 ChannelKind::Discord(d) => out.push(d.url.expose()),
                 ChannelKind::Matrix(m) => out.push(m.token.expose()),

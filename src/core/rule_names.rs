@@ -18,6 +18,8 @@ pub const RESTART_REFUSED_RULE: &str = "restart-refused";
 pub const COMMAND_RULE: &str = "telegram-command";
 /// The event announcing that an operator acknowledged an open alert.
 pub const ACK_RULE: &str = "acknowledged";
+/// The event announcing that a silence was set, or ended by `unsilence` (CLI or Telegram).
+pub const SILENCE_RULE: &str = "silence";
 
 /// The alert name of one label value of a rule with `by` (a `value` rule): `RULE[VALUE]`.
 /// Configured rule names hold no `[` (see `config::raw::valid_name`), so the rule's own name

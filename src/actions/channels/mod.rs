@@ -9,5 +9,6 @@ pub mod matrix;
 pub mod ntfy;
 pub mod pushover;
 pub mod slack;
+pub mod slack_api;
 pub mod telegram;
 pub mod webhook;

@@ -1,13 +1,18 @@
-//! The `slack` channel: an incoming webhook, as Block Kit sections or plain text.
+//! The `slack` channel: Block Kit sections or plain text, posted to an incoming webhook or,
+//! with a bot token, by `chat.postMessage` (`slack_api`), whose answer's `ts` is kept in
+//! `state_dir` (`actions::threads`) so that an incident's end is posted in the thread its
+//! opening started (`thread_ts`), broadcast to the channel too (`reply_broadcast`).
 
 use std::time::Duration;
 
 use serde_json::json;
 
+use crate::actions::channels::slack_api;
 use crate::actions::channels::webhook::post_json;
 use crate::actions::notification::Notification;
+use crate::actions::threads::Threads;
 use crate::actions::{render, Channel, SendFuture};
-use crate::config::channels::{SlackConfig, SlackStyle};
+use crate::config::channels::{SlackConfig, SlackStyle, SlackTarget};
 use crate::config::Secret;
 
 /// Slack's limit on the text of one section block.
@@ -15,29 +20,62 @@ const SECTION_MAX: usize = 3000;
 /// Slack cuts messages longer than this.
 const TEXT_MAX: usize = 39_000;
 
-/// Posts alerts to a Slack incoming webhook.
+/// Posts alerts to Slack.
 pub struct Slack {
-    url: Secret,
+    target: Target,
     style: SlackStyle,
     template: Option<String>,
     http: reqwest::Client,
     timeout: Duration,
 }
 
+/// Where the messages go.
+enum Target {
+    /// The incoming webhook's URL (a secret).
+    Webhook(Secret),
+    Bot {
+        /// `{api_url}/chat.postMessage`.
+        endpoint: String,
+        token: Secret,
+        channel: String,
+        /// The `ts` of the messages that opened incident threads.
+        threads: Threads,
+    },
+}
+
 impl Slack {
+    /// `threads` is used by the bot form only.
     pub fn new(
         cfg: &SlackConfig,
         template: Option<String>,
         http: reqwest::Client,
         timeout: Duration,
-    ) -> Slack {
-        Slack {
-            url: cfg.url.clone(),
+        threads: Threads,
+    ) -> Result<Slack, String> {
+        let target = match &cfg.target {
+            SlackTarget::Webhook(url) => Target::Webhook(url.clone()),
+            SlackTarget::Bot {
+                token,
+                channel,
+                api_url,
+            } => {
+                let endpoint = format!("{api_url}/chat.postMessage");
+                reqwest::Url::parse(&endpoint).map_err(|e| format!("api_url is not a URL: {e}"))?;
+                Target::Bot {
+                    endpoint,
+                    token: token.clone(),
+                    channel: channel.clone(),
+                    threads,
+                }
+            }
+        };
+        Ok(Slack {
+            target,
             style: cfg.style,
             template,
             http,
             timeout,
-        }
+        })
     }
 }
 
@@ -115,10 +153,40 @@ pub fn payload(
 impl Channel for Slack {
     fn send<'a>(&'a self, batch: &'a [Notification]) -> SendFuture<'a> {
         Box::pin(async move {
-            let body = payload(batch, self.style, self.template.as_deref());
-            post_json(&self.http, self.url.expose(), &body, self.timeout)
-                .await
-                .map(|_| ())
+            let mut body = payload(batch, self.style, self.template.as_deref());
+            let (endpoint, token, channel, threads) = match &self.target {
+                Target::Webhook(url) => {
+                    return post_json(&self.http, url.expose(), &body, self.timeout)
+                        .await
+                        .map(|_| ());
+                }
+                Target::Bot {
+                    endpoint,
+                    token,
+                    channel,
+                    threads,
+                } => (endpoint, token, channel, threads),
+            };
+            body["channel"] = json!(channel);
+            // A link in a quoted log line stays a link, never a preview fetched from it.
+            body["unfurl_links"] = json!(false);
+            body["unfurl_media"] = json!(false);
+            let thread = batch.iter().find_map(|n| n.thread.as_ref());
+            if let Some(ts) = thread
+                .filter(|t| !t.opens)
+                .and_then(|t| threads.get(&t.key))
+            {
+                // The end of an incident: in its thread, and shown in the channel too, as a
+                // Telegram reply or a mail reply is (docs/alerts.md).
+                body["thread_ts"] = json!(ts);
+                body["reply_broadcast"] = json!(true);
+            }
+            let ts =
+                slack_api::post_message(&self.http, endpoint, token, &body, self.timeout).await?;
+            if let (Some(t), Some(ts)) = (thread.filter(|t| t.opens), ts) {
+                threads.put(&t.key, ts);
+            }
+            Ok(())
         })
     }
 }

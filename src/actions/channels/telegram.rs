@@ -9,6 +9,7 @@
 //! gets a 5xx answer (a retry delay of its own we cannot turn off, against our single retry
 //! queue) and reports a 502 as "invalid JSON"; see docs/decisions.md.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::json;
@@ -35,6 +36,8 @@ pub struct Telegram {
     threads: Threads,
     /// `control = true`: firing alerts carry buttons (docs/telegram.md).
     buttons: bool,
+    /// The watches logwarden restarts: only their alerts carry a **Restart** button.
+    restartable: BTreeSet<String>,
 }
 
 impl Telegram {
@@ -44,6 +47,7 @@ impl Telegram {
         http: reqwest::Client,
         timeout: Duration,
         threads: Threads,
+        restartable: BTreeSet<String>,
     ) -> Result<Telegram, String> {
         reqwest::Url::parse(&cfg.api_url).map_err(|e| format!("api_url is not a URL: {e}"))?;
         let chat = match cfg.chat_id.parse::<i64>() {
@@ -62,6 +66,7 @@ impl Telegram {
             timeout,
             threads,
             buttons: cfg.control.is_some(),
+            restartable,
         })
     }
 }
@@ -80,7 +85,11 @@ impl Channel for Telegram {
                 body["reply_to_message_id"] = json!(id);
                 body["allow_sending_without_reply"] = json!(true);
             }
-            if let Some(markup) = self.buttons.then(|| buttons(batch)).flatten() {
+            if let Some(markup) = self
+                .buttons
+                .then(|| buttons(batch, &self.restartable))
+                .flatten()
+            {
                 body["reply_markup"] = markup;
             }
             let resp = self
@@ -140,10 +149,14 @@ pub fn payload(
 }
 
 /// The buttons of a batch sent to a control channel: for each firing alert (at most 3, one
-/// row each) **Ack** and **Silence 1h** of its rule, and **Restart** when its watch has a
-/// unit (pressed, it asks for a confirmation as `/restart WATCH` does). A button whose data
-/// would not fit the Bot API's 64 bytes is left out. `None` when nothing fires.
-pub fn buttons(batch: &[Notification]) -> Option<serde_json::Value> {
+/// row each) **Ack** and **Silence 1h** of its rule, and **Restart** when logwarden restarts
+/// its watch (in `restartable`: a `[watch.restart]` and a rule or probe with `then =
+/// ["restart"]`; pressed, it asks for a confirmation as `/restart WATCH` does). A button whose
+/// data would not fit the Bot API's 64 bytes is left out. `None` when nothing fires.
+pub fn buttons(
+    batch: &[Notification],
+    restartable: &BTreeSet<String>,
+) -> Option<serde_json::Value> {
     use crate::actions::telegram_control::command::callback;
     let rows: Vec<serde_json::Value> = batch
         .iter()
@@ -158,7 +171,7 @@ pub fn buttons(batch: &[Notification]) -> Option<serde_json::Value> {
             if let Some(d) = callback('s', &scope) {
                 row.push(json!({ "text": "Silence 1h", "callback_data": d }));
             }
-            if let Some(d) = n.alert.unit.as_ref().and_then(|_| callback('r', w)) {
+            if let Some(d) = restartable.contains(w).then(|| callback('r', w)).flatten() {
                 row.push(json!({ "text": format!("Restart {w}"), "callback_data": d }));
             }
             (!row.is_empty()).then_some(serde_json::Value::Array(row))
@@ -190,20 +203,29 @@ mod tests {
     use crate::actions::notification::{sample, Kind};
 
     #[test]
-    fn a_firing_alert_gets_ack_silence_and_restart_where_it_has_a_unit() {
+    fn a_firing_alert_gets_ack_silence_and_restart_where_logwarden_restarts_its_watch() {
         let mut n = sample(1, "phone", Kind::Notice);
-        let b = buttons(std::slice::from_ref(&n)).expect("buttons");
+        n.alert.unit = Some("bot.service".into());
+        let none = BTreeSet::new();
+        let b = buttons(std::slice::from_ref(&n), &none).expect("buttons");
         let row = &b["inline_keyboard"][0];
         assert_eq!(row[0]["callback_data"], "a:bot/burst");
         assert_eq!(row[1]["callback_data"], "s:bot/burst");
-        assert!(row.get(2).is_none(), "no unit, no Restart: {b}");
-        n.alert.unit = Some("bot.service".into());
-        let b = buttons(std::slice::from_ref(&n)).expect("buttons");
+        assert!(
+            row.get(2).is_none(),
+            "a unit but no restart: no Restart: {b}"
+        );
+        let bot = BTreeSet::from(["bot".to_string()]);
+        let b = buttons(std::slice::from_ref(&n), &bot).expect("buttons");
         assert_eq!(b["inline_keyboard"][0][2]["callback_data"], "r:bot");
         n.alert.state = crate::core::alert::AlertState::Resolved;
-        assert_eq!(buttons(&[n.clone()]), None, "a resolution has none");
+        assert_eq!(buttons(&[n.clone()], &bot), None, "a resolution has none");
         n.alert.state = crate::core::alert::AlertState::Firing;
         n.alert.watch = "w".repeat(100);
-        assert_eq!(buttons(&[n]), None, "too long for callback_data: none");
+        assert_eq!(
+            buttons(&[n], &bot),
+            None,
+            "too long for callback_data: none"
+        );
     }
 }

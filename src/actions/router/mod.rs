@@ -151,6 +151,7 @@ impl Router {
                 format,
                 &http,
                 Some(&config.daemon.state_dir),
+                &crate::actions::telegram_control::restartable_watches(config),
             )?;
             let (Some(tx), Some(rx)) = (senders.get(name), receivers.remove(name)) else {
                 continue;

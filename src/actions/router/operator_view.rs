@@ -3,7 +3,8 @@
 //! time or length). A file that cannot be read keeps the silences read last (a corrupt file
 //! never lifts a silence by itself); the error is logged once per change and shown in
 //! `/status`. At a start with such a file there is nothing read before: no silence holds
-//! anything (alerts go out) until it is fixed.
+//! anything (alerts go out) until it is fixed. The silences set or ended (by `unsilence`,
+//! not by running out) since the start are kept for the router to announce once.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -19,6 +20,18 @@ pub(super) struct OperatorView {
     pub(super) stamp: Option<(u64, SystemTime, u64)>,
     /// Why the file could not be read at the last change (cleared by a good read).
     pub(super) error: Option<String>,
+    /// Whether the start's read was done: what is in force at the start is no news.
+    started: bool,
+    /// The silences set or ended since the last `take_changes`, to announce.
+    changes: Vec<SilenceChange>,
+}
+
+/// A silence that came or went, as read from the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum SilenceChange {
+    Set(Silence),
+    /// Gone from the file: by `unsilence` if before its end (one that ran out is no news).
+    Gone(Silence),
 }
 
 impl OperatorView {
@@ -27,7 +40,13 @@ impl OperatorView {
     pub(super) fn load(state_dir: &Path) -> OperatorView {
         let mut v = OperatorView::default();
         v.refresh(state_dir);
+        v.started = true;
         v
+    }
+
+    /// The silences set or ended since the last call, oldest first.
+    pub(super) fn take_changes(&mut self) -> Vec<SilenceChange> {
+        std::mem::take(&mut self.changes)
     }
 
     /// Reads the file again if it changed; returns whether the state changed.
@@ -48,7 +67,10 @@ impl OperatorView {
             Ok(state) => {
                 self.error = None;
                 let changed = state != self.state;
-                log_changes(&self.state, &state);
+                let news = changes(&self.state, &state);
+                if self.started {
+                    self.changes.extend(news);
+                }
                 self.state = state;
                 changed
             }
@@ -69,20 +91,25 @@ impl OperatorView {
     }
 }
 
-/// Logs the silences that appeared and those that went between `before` and `after`.
-fn log_changes(before: &OperatorState, after: &OperatorState) {
+/// Logs the silences that appeared and those that went between `before` and `after`, and
+/// returns them.
+fn changes(before: &OperatorState, after: &OperatorState) -> Vec<SilenceChange> {
+    let mut out = Vec::new();
     for s in &after.silences {
         if !before.silences.iter().any(|b| b.id == s.id) {
             tracing::info!(id = %s.id, scope = %s.scope, who = %s.who, reason = %s.reason,
                 until = %crate::core::timefmt::rfc3339(operator::until_time(s.ends_ms)),
                 "silence in force");
+            out.push(SilenceChange::Set(s.clone()));
         }
     }
     for s in &before.silences {
         if !after.silences.iter().any(|a| a.id == s.id) {
             tracing::info!(id = %s.id, scope = %s.scope, "silence ended");
+            out.push(SilenceChange::Gone(s.clone()));
         }
     }
+    out
 }
 
 #[cfg(test)]

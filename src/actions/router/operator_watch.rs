@@ -5,6 +5,8 @@
 //!   (ended, expired or removed by `unsilence`);
 //! - applies new acknowledgements to the open alerts they name (no more reminders), and
 //!   announces each once to the alert's channels;
+//! - announces each silence set, and each ended by `unsilence`, once to its watch's
+//!   channels (whoever set it: the CLI or Telegram), past the silence itself;
 //! - prunes expired silences from the file, and tells the telemetry what is active.
 //!
 //! A file that cannot be read keeps the silences read last (see `operator_view`).
@@ -16,8 +18,9 @@ use std::time::{Duration, SystemTime};
 use crate::actions::notification::{unix_ms, Kind};
 use crate::actions::operator;
 use crate::actions::router::dispatch::Shared;
-use crate::core::alert::{Alert, AlertState};
-use crate::core::rule_names::ACK_RULE;
+use crate::actions::router::operator_view::SilenceChange;
+use crate::core::alert::{Alert, AlertState, Severity};
+use crate::core::rule_names::{ACK_RULE, SILENCE_RULE};
 use crate::core::shutdown::Shutdown;
 use crate::telemetry::status::{AckStatus, IncidentStatus, SilenceStatus};
 
@@ -70,7 +73,52 @@ impl Shared {
         }
         self.release_unsilenced(now_ms);
         self.apply_acks();
+        self.announce_silences(now_ms);
         self.publish_operator(now_ms);
+    }
+
+    /// Announces the silences set, and those ended before their time, since the last look:
+    /// an event to the channels of the silence's watch, sent even though the silence covers
+    /// it (the people it silences are the ones to tell).
+    fn announce_silences(&self, now_ms: u64) {
+        let changes = match self.operator.lock() {
+            Ok(mut v) => v.take_changes(),
+            Err(_) => return,
+        };
+        for c in changes {
+            let text = match &c {
+                SilenceChange::Set(s) => {
+                    let d = crate::config::duration::format_duration(Duration::from_secs(
+                        s.ends_ms.saturating_sub(s.starts_ms).div_ceil(1000),
+                    ));
+                    let mut t = format!(
+                        "silenced {} for {d} by {} (id {}; `logwarden unsilence {}` ends it)",
+                        s.scope, s.who, s.id, s.id
+                    );
+                    if !s.reason.is_empty() {
+                        t.push_str(&format!(": {}", s.reason));
+                    }
+                    t
+                }
+                SilenceChange::Gone(s) if s.ends_ms > now_ms => format!(
+                    "silence {} of {} ended before its time (unsilence): what it held and still fires is sent now",
+                    s.id, s.scope
+                ),
+                SilenceChange::Gone(_) => continue,
+            };
+            let s = match &c {
+                SilenceChange::Set(s) | SilenceChange::Gone(s) => s,
+            };
+            let e = Alert::new(
+                &s.scope.watch,
+                SILENCE_RULE,
+                Severity::Info,
+                AlertState::Event,
+                text,
+            );
+            let channels = self.channels_for(&s.scope.watch, Severity::Info);
+            self.notify(&e, Kind::Notice, None, &channels);
+        }
     }
 
     /// Sends the held firings that no silence covers any more (and that were confirmed in

@@ -803,13 +803,16 @@ async fn a_silence_holds_an_incident_and_its_end_follows_the_released_opening_in
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         made(dir.path()),
-        vec![(
-            "log-stale".into(),
-            AlertState::Firing,
-            Kind::Notice,
-            Some(true)
-        )],
-        "the opening is released; the folded alert stays folded"
+        vec![
+            (
+                "log-stale".into(),
+                AlertState::Firing,
+                Kind::Notice,
+                Some(true)
+            ),
+            ("silence".into(), AlertState::Event, Kind::Notice, None),
+        ],
+        "the opening is released; the folded alert stays folded; the unsilence is announced"
     );
     send(
         &mut router,
@@ -836,6 +839,7 @@ async fn a_silence_holds_an_incident_and_its_end_follows_the_released_opening_in
                 Kind::Notice,
                 Some(true)
             ),
+            ("silence".into(), AlertState::Event, Kind::Notice, None),
             (
                 "log-stale".into(),
                 AlertState::Resolved,
@@ -843,5 +847,65 @@ async fn a_silence_holds_an_incident_and_its_end_follows_the_released_opening_in
                 Some(false)
             ),
         ]
+    );
+}
+
+/// A silence written to the operator's file (as `logwarden silence` does) is announced once
+/// to its watch's channels, past itself; one in force at the start is no news; one removed
+/// before its end (`unsilence`) is announced once.
+#[tokio::test(start_paused = true)]
+async fn silences_set_and_ended_by_the_cli_are_announced_once() {
+    use crate::actions::operator::store::{self, Scope, Silence, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let now_ms = unix_ms(SystemTime::now());
+    let silence = |id: &str, ends_ms: u64| Silence {
+        id: id.into(),
+        scope: Scope {
+            watch: "bot".into(),
+            rule: None,
+        },
+        starts_ms: now_ms,
+        ends_ms,
+        reason: "deploy".into(),
+        who: "root".into(),
+    };
+    store::update::<_, StoreError>(dir.path(), now_ms, |st| {
+        st.silences.push(silence("00000old", now_ms + 3_600_000));
+        Ok(())
+    })
+    .unwrap();
+    let (_router, _trigger) = incident_router(dir.path());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(made(dir.path()), vec![], "in force at the start: no news");
+    store::update::<_, StoreError>(dir.path(), now_ms, |st| {
+        st.silences.push(silence("0000abcd", now_ms + 7_200_000));
+        Ok(())
+    })
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let texts = || -> Vec<String> {
+        let mut all = Spool::new(dir.path()).load();
+        all.sort_by_key(|n| n.id);
+        all.into_iter()
+            .filter(|n| n.alert.rule == crate::core::rule_names::SILENCE_RULE)
+            .map(|n| n.alert.summary)
+            .collect()
+    };
+    assert_eq!(
+        texts(),
+        vec!["silenced bot for 2h by root (id 0000abcd; `logwarden unsilence 0000abcd` ends it): deploy".to_string()],
+        "announced once, though the silence covers its watch"
+    );
+    store::update::<_, StoreError>(dir.path(), now_ms, |st| {
+        st.silences.retain(|s| s.id != "0000abcd");
+        Ok(())
+    })
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let t = texts();
+    assert_eq!(t.len(), 2, "{t:?}");
+    assert!(
+        t[1].starts_with("silence 0000abcd of bot ended before its time"),
+        "{t:?}"
     );
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::actions::restart::control::{read_control, write_control, Control};
 use crate::actions::telegram_control::command::{callback, inert, Command};
 use crate::actions::telegram_control::run::{unix_now, who, Asked};
-use crate::actions::telegram_control::{Panel, COMMAND_RULE};
+use crate::actions::telegram_control::{restartable, Panel, COMMAND_RULE};
 use crate::config::duration::format_duration;
 use crate::core::alert::{Alert, AlertState, Severity};
 use crate::rules::Output;
@@ -159,16 +159,9 @@ impl Panel {
         })
     }
 
-    /// Whether logwarden restarts watch `w` at all (a restart method, and a rule or probe
-    /// that asks for one: the supervisor's watches).
-    fn restartable(w: &crate::config::WatchConfig) -> bool {
-        w.restart.is_some()
-            && (w.rules.iter().any(|r| r.then_restart) || w.probes.iter().any(|p| p.then_restart))
-    }
-
     fn ask_restart(&self, name: &str) -> Result<Reply, Reply> {
         let w = self.watch(name)?;
-        if !Self::restartable(w) {
+        if !restartable(w) {
             return Err(Reply::text(format!("{}: logwarden does not restart this watch (no [watch.restart] with a rule or probe then = [\"restart\"])", w.name)));
         }
         let expires = unix_now() + CONFIRM_WITHIN.as_secs();
@@ -191,7 +184,7 @@ impl Panel {
 
     fn restart(&self, name: &str, expires: u64, by: &str, id: i64) -> Result<Reply, Reply> {
         let w = self.watch(name)?;
-        if !Self::restartable(w) {
+        if !restartable(w) {
             return Err(Reply::text(format!(
                 "{}: logwarden does not restart this watch",
                 w.name

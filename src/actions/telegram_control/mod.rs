@@ -50,6 +50,23 @@ struct Panel {
     shared: Shared,
 }
 
+/// Whether logwarden restarts watch `w` at all (a restart method, and a rule or probe that
+/// asks for one: the supervisor's watches): `/restart` and the **Restart** button.
+pub fn restartable(w: &crate::config::WatchConfig) -> bool {
+    w.restart.is_some()
+        && (w.rules.iter().any(|r| r.then_restart) || w.probes.iter().any(|p| p.then_restart))
+}
+
+/// The names of the watches logwarden restarts (see [`restartable`]).
+pub fn restartable_watches(config: &Config) -> std::collections::BTreeSet<String> {
+    config
+        .watches
+        .iter()
+        .filter(|w| restartable(w))
+        .map(|w| w.name.clone())
+        .collect()
+}
+
 /// Runs a panel for each `telegram` channel with `control = true` until shutdown,
 /// announcing into the actions' queue `outputs`; a panel that writes a control file wakes
 /// the restart supervisor (`Telemetry::restart_poke`).

@@ -61,7 +61,8 @@ impl Panel {
             Ok(Done::Unsilenced(s)) => Reply {
                 text: format!("silence {} ({}) ended: alerts it held that still fire are sent within a second", s.id, s.scope),
                 buttons: Vec::new(),
-                announce: Some((s.scope.watch.clone(), format!("ended silence {} of {} from Telegram", s.id, s.scope))),
+                // The router announces a silence set or ended itself, whoever did it.
+                announce: None,
             },
             // The router announces an ack once to the alert's channels itself.
             Ok(Done::Acked(a)) => Reply::text(format!("{}/{} acknowledged: no more reminders until it resolves", a.watch, a.rule)),
@@ -99,6 +100,7 @@ fn silenced(s: &operator::Silence) -> Reply {
     Reply {
         text: format!("silenced {} for {d} (id {}): its alerts are held, rules keep running; /unsilence {} ends it", s.scope, s.id, s.id),
         buttons: Vec::new(),
-        announce: Some((s.scope.watch.clone(), format!("silenced {} for {d} from Telegram (id {})", s.scope, s.id))),
+        // The router announces a silence set or ended itself, whoever did it.
+        announce: None,
     }
 }
