@@ -14,6 +14,20 @@ use crate::core::rule_names::SELF_WATCH;
 use crate::core::shutdown;
 use crate::source::file::hub;
 
+/// How long after a (re)start the memory freed by start-up is given back.
+const TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Gives the free pages of every malloc arena back to the system. Compiling patterns and
+/// loading the config free several MB that glibc would otherwise keep resident (measured:
+/// 17.8 MB anonymous before, 11.4 MB after; docs/decisions.md "Idle cost").
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the system; any thread may call it.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// How often config and pattern files are looked at.
 const CONFIG_LOOK: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -52,8 +66,17 @@ pub async fn run(path: PathBuf, mut config: Config, format: LogFormat) -> anyhow
         let mut pipeline = tokio::spawn(crate::daemon::pipeline::run(
             config, format, shutdown, about_rx,
         ));
+        // Once the pipeline has started (patterns compiled, sources open), what start-up
+        // freed goes back to the system: a one-shot timer, not a periodic one.
+        let trim = tokio::time::sleep(TRIM_AFTER);
+        tokio::pin!(trim);
+        let mut trimmed = false;
         let next = loop {
             tokio::select! {
+                _ = &mut trim, if !trimmed => {
+                    trimmed = true;
+                    release_freed_memory();
+                }
                 r = &mut pipeline => {
                     return match r {
                         Ok(r) => r.map_err(anyhow::Error::from),

@@ -1,7 +1,9 @@
-//! One inotify watcher and one timer for every followed file and glob of the process, so an
-//! idle daemon sleeps: followers block on their channel until this hub nudges them.
+//! One inotify watcher per directory and one timer for every followed file and glob of the
+//! process, so an idle daemon sleeps: followers block on their channel until this hub nudges
+//! them.
 //!
-//! - inotify (one `notify` watcher, one thread): an event in a watched directory nudges the
+//! - inotify (one `notify` watcher and its thread per directory, shared by every file in
+//!   it): an event in a watched directory nudges the
 //!   followers of the paths it names (an error, such as a queue overflow, nudges everyone);
 //! - the timer (one thread, "file-timer"): every poll interval it stats each registered path
 //!   (the fallback for what inotify misses: NFS, a full queue, a directory that did not exist
@@ -76,12 +78,20 @@ struct State {
     next_id: u64,
 }
 
+/// One directory's inotify watch. One watcher (an inotify fd and its thread) per directory,
+/// not one for all: the kernel merges a burst of identical events only when nothing comes
+/// between them, and the events of several busy directories in one queue would interleave
+/// and each reach the thread (measured: tests/logrotate.rs took twice as long).
+struct DirWatch {
+    refs: usize,
+    watcher: Option<notify::RecommendedWatcher>,
+}
+
 #[derive(Default)]
 struct Watches {
-    watcher: Option<notify::RecommendedWatcher>,
     /// Directories registrations need, with how many need each and whether inotify
     /// watches it yet.
-    dirs: HashMap<PathBuf, (usize, bool)>,
+    dirs: HashMap<PathBuf, DirWatch>,
     warned: bool,
 }
 
@@ -155,9 +165,12 @@ pub fn register(
     };
     if watch != Watch::ShutdownOnly {
         let mut w = lock(&hub.watches);
-        let n = w.dirs.entry(dir.clone()).or_insert((0, false));
-        n.0 += 1;
-        if !n.1 {
+        let n = w.dirs.entry(dir.clone()).or_insert(DirWatch {
+            refs: 0,
+            watcher: None,
+        });
+        n.refs += 1;
+        if n.watcher.is_none() {
             try_watch(&mut w, &dir);
         }
     }
@@ -197,44 +210,38 @@ impl Drop for Registration {
         let mut w = lock(&hub.watches);
         let last = match w.dirs.get_mut(&gone.dir) {
             Some(n) => {
-                n.0 -= 1;
-                n.0 == 0
+                n.refs -= 1;
+                n.refs == 0
             }
             None => false,
         };
         if last {
+            // Dropping the watcher ends its thread.
             w.dirs.remove(&gone.dir);
-            if let Some(watcher) = &mut w.watcher {
-                let _ = watcher.unwatch(&gone.dir);
-            }
         }
     }
 }
 
 /// Watches `dir` if it can (it may not exist yet: the timer tries again).
 fn try_watch(w: &mut Watches, dir: &Path) {
-    if w.watcher.is_none() {
-        match notify::recommended_watcher(on_event) {
-            Ok(watcher) => w.watcher = Some(watcher),
-            Err(e) => {
-                if !w.warned {
-                    tracing::warn!(error = %e, "inotify unavailable; polling");
-                    w.warned = true;
-                }
-                return;
+    let mut watcher = match notify::recommended_watcher(on_event) {
+        Ok(watcher) => watcher,
+        Err(e) => {
+            if !w.warned {
+                tracing::warn!(error = %e, "inotify unavailable; polling");
+                w.warned = true;
+            }
+            return;
+        }
+    };
+    match watcher.watch(dir, RecursiveMode::NonRecursive) {
+        Ok(()) => {
+            if let Some(n) = w.dirs.get_mut(dir) {
+                n.watcher = Some(watcher);
             }
         }
-    }
-    if let Some(watcher) = &mut w.watcher {
-        match watcher.watch(dir, RecursiveMode::NonRecursive) {
-            Ok(()) => {
-                if let Some(n) = w.dirs.get_mut(dir) {
-                    n.1 = true;
-                }
-            }
-            Err(e) => {
-                tracing::debug!(dir = %dir.display(), error = %e, "cannot watch directory yet; polling");
-            }
+        Err(e) => {
+            tracing::debug!(dir = %dir.display(), error = %e, "cannot watch directory yet; polling");
         }
     }
 }
@@ -347,7 +354,7 @@ fn timer_loop() {
             // Directories that did not exist (or could not be watched) before.
             let mut w = lock(&hub.watches);
             for (_, _, dir) in &due {
-                if w.dirs.get(dir).is_some_and(|n| !n.1) && dir.is_dir() {
+                if w.dirs.get(dir).is_some_and(|n| n.watcher.is_none()) && dir.is_dir() {
                     try_watch(&mut w, dir);
                 }
             }
