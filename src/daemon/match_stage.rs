@@ -250,6 +250,12 @@ impl FileFeed {
 }
 
 impl LineSink for FileFeed {
+    fn idle(&mut self) {
+        // Asleep until an event: healthy. `problems()` subtracts saturating, so this
+        // heartbeat never looks silent; the next `batch_end` sets a real one again.
+        self.core.telemetry.heartbeat_ms.store(u64::MAX, Relaxed);
+    }
+
     fn file_changed(&mut self, id: &FileIdentity) {
         if self.file != Some(*id) {
             (self.file_len, self.file_mtime_ns, self.file_born_ns) = (0, 0, 0);
@@ -405,6 +411,11 @@ fn describe(meta: &EntryMeta) -> Arc<str> {
 }
 
 impl JournalSink for JournalFeed {
+    fn idle(&mut self) {
+        // As `FileFeed::idle`: asleep until the journal changes, healthy.
+        self.core.telemetry.heartbeat_ms.store(u64::MAX, Relaxed);
+    }
+
     fn entry(
         &mut self,
         message: &[u8],

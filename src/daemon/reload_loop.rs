@@ -12,6 +12,24 @@ use crate::core::logging::LogFormat;
 use crate::core::rule_names::CONFIG_RULE;
 use crate::core::rule_names::SELF_WATCH;
 use crate::core::shutdown;
+use crate::source::file::hub;
+
+/// How long after a (re)start the memory freed by start-up is given back.
+const TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Gives the free pages of every malloc arena back to the system. Compiling patterns and
+/// loading the config free several MB that glibc would otherwise keep resident (measured:
+/// 17.8 MB anonymous before, 11.4 MB after; docs/decisions.md "Idle cost").
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the system; any thread may call it.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// How often config and pattern files are looked at.
+const CONFIG_LOOK: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Runs the pipeline until SIGTERM/SIGINT, reloading on SIGHUP or when a config or pattern
 /// file changes. A new config is validated whole first; a bad one is refused with its
@@ -38,13 +56,27 @@ pub async fn run(path: PathBuf, mut config: Config, format: LogFormat) -> anyhow
                 None,
             ));
         }
+        // Config files are looked at every 2 s by the file hub's one timer (a stat each; this
+        // loop wakes only when one changed) and at once on an inotify event.
+        let changed = std::sync::Arc::new(tokio::sync::Notify::new());
+        let _looks: Vec<_> = files
+            .iter()
+            .map(|f| hub::register_notify(f, CONFIG_LOOK, shutdown.clone(), changed.clone()))
+            .collect();
         let mut pipeline = tokio::spawn(crate::daemon::pipeline::run(
             config, format, shutdown, about_rx,
         ));
-        // Config files are looked at every 2 s: a few stats, no watcher to keep alive.
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        // Once the pipeline has started (patterns compiled, sources open), what start-up
+        // freed goes back to the system: a one-shot timer, not a periodic one.
+        let trim = tokio::time::sleep(TRIM_AFTER);
+        tokio::pin!(trim);
+        let mut trimmed = false;
         let next = loop {
             tokio::select! {
+                _ = &mut trim, if !trimmed => {
+                    trimmed = true;
+                    release_freed_memory();
+                }
                 r = &mut pipeline => {
                     return match r {
                         Ok(r) => r.map_err(anyhow::Error::from),
@@ -60,7 +92,7 @@ pub async fn run(path: PathBuf, mut config: Config, format: LogFormat) -> anyhow
                         Err(a) => { refused = true; let _ = about_logwarden.send(*a); }
                     }
                 }
-                _ = tick.tick() => {
+                _ = changed.notified() => {
                     let now = file_stamps(&files);
                     if now != stamps {
                         // Tried once per change: a broken file is not reported every 2 s.

@@ -2,8 +2,8 @@
 //! appear, and asks for a follower for each new one.
 //!
 //! Only the file name may hold wildcards (`*`, `?`, `[...]`); the directory is fixed (checked
-//! when the config is loaded). The directory is watched with inotify and listed again at least
-//! once per poll interval. A file found at start follows the watch's `start_at`; a file that
+//! when the config is loaded). The directory is watched with inotify (`file/hub.rs`) and listed
+//! again when an event comes or when its stat changes (the hub looks once per poll interval). A file found at start follows the watch's `start_at`; a file that
 //! appears later is read from its start. Each path gets one follower for the life of the
 //! daemon, which also handles its rotation and deletion: a pattern should therefore not match
 //! rotated names (`*.log`, not `*.log*`), or a rotated file would be read twice.
@@ -12,8 +12,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
-
-use notify::{RecursiveMode, Watcher};
 
 use crate::core::shutdown::Shutdown;
 
@@ -58,24 +56,22 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("glob-source".into())
         .spawn(move || {
+            // Nudged by the hub: an event in the directory, a change of the directory's stat
+            // (its timer's look every poll interval), shutdown.
             let (tx, rx) = mpsc::sync_channel::<()>(1);
-            let mut watcher: Option<notify::RecommendedWatcher> = None;
+            let nudge = tx.clone();
+            let _registration = crate::source::file::hub::register(
+                &dir,
+                crate::source::file::hub::Watch::Dir,
+                poll_interval,
+                shutdown.clone(),
+                Box::new(move || {
+                    let _ = nudge.try_send(());
+                }),
+            );
             let mut known: HashSet<PathBuf> = HashSet::new();
             let mut first = true;
             while !shutdown.is_triggered() {
-                if watcher.is_none() {
-                    let tx = tx.clone();
-                    watcher =
-                        notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-                            if crate::source::wakes(&ev) {
-                                let _ = tx.try_send(());
-                            }
-                        })
-                        .ok()
-                        .and_then(|mut w| {
-                            w.watch(&dir, RecursiveMode::NonRecursive).ok().map(|()| w)
-                        });
-                }
                 if let Ok(entries) = std::fs::read_dir(&dir) {
                     let mut new: Vec<PathBuf> = entries
                         .filter_map(|e| e.ok())
@@ -94,7 +90,9 @@ pub fn spawn(
                     }
                 }
                 first = false;
-                let _ = rx.recv_timeout(poll_interval);
+                // `tx` is alive, so this ends only by a nudge.
+                let _ = rx.recv();
             }
+            drop(tx);
         })
 }

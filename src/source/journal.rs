@@ -1,8 +1,9 @@
 //! Follows the systemd journal through `sd_journal` (the `systemd` crate), for watches whose
 //! service logs only to the journal.
 //!
-//! `Journal` is not `Send`, so it lives on its own thread, which waits with `sd_journal_wait`
-//! (a bounded wait, so shutdown is seen within a poll interval) and hands entries to a
+//! `Journal` is not `Send`, so it lives on its own thread, which sleeps in `poll(2)` on the
+//! journal's fd and on a pipe that the file hub (`file/hub.rs`) writes to at shutdown, so an
+//! idle journal costs no wake-up and shutdown is still seen at once; it hands entries to a
 //! `JournalSink`. The position is the journal cursor: saved like file positions, resumed with
 //! `seek_cursor` + `next` + `test_cursor` (if the saved entry is still there it was handed on
 //! already and is skipped; if it was vacuumed, reading goes on at the next one). A corrupt
@@ -44,7 +45,8 @@ pub struct JournalSourceConfig {
     pub start_at: StartAt,
     /// The cursor saved by an earlier run.
     pub resume: Option<String>,
-    /// Longest wait for new entries before looking at the shutdown signal.
+    /// The longest sleep without a journal event is 30 of these (a fallback: the journal's
+    /// fd wakes the source when entries come, and shutdown wakes it at once).
     pub poll_interval: Duration,
 }
 
@@ -77,6 +79,9 @@ pub trait JournalSink: Send {
     /// When the last entry read before this start was written (an earlier run's last one,
     /// or the tail's): a silence counts from then. Told once, at the first open.
     fn last_written(&mut self, _at: std::time::SystemTime) {}
+    /// The source goes to sleep until the journal changes or shutdown: healthy, though it
+    /// will not call `batch_end` until then.
+    fn idle(&mut self) {}
 }
 
 /// Entries read before the cursor is passed on, so a flood does not wait for its end.
@@ -115,10 +120,80 @@ mod imp {
     use std::io;
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-    use systemd::journal::{Journal, JournalWaitResult, OpenDirectoryOptions, OpenOptions};
+    use systemd::journal::{Journal, OpenDirectoryOptions, OpenOptions};
+
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
     use super::{EntryMeta, JournalFilter, JournalSink, JournalSourceConfig, BATCH};
     use crate::core::shutdown::Shutdown;
+    use crate::source::file::hub;
+
+    /// Longest sleep without a journal event, in poll intervals: the fallback for a journal
+    /// whose changes inotify does not report.
+    const SAFETY_LOOK_POLLS: u32 = 30;
+
+    /// A pipe written to at shutdown (by the hub's timer thread): its read end is polled
+    /// beside the journal's fd.
+    struct StopPipe {
+        read: OwnedFd,
+        _registration: hub::Registration,
+    }
+
+    impl StopPipe {
+        fn new(shutdown: &Shutdown) -> io::Result<StopPipe> {
+            let mut fds = [0; 2];
+            // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+            if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: both were just created and are owned by nobody else.
+            let (read, write) =
+                unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+            let registration = hub::register(
+                std::path::Path::new(""),
+                hub::Watch::ShutdownOnly,
+                Duration::from_secs(1),
+                shutdown.clone(),
+                Box::new(move || {
+                    // SAFETY: writes one byte from a live buffer to a descriptor we own;
+                    // a full pipe (EAGAIN) already wakes the reader.
+                    let _ = unsafe { libc::write(write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+                }),
+            );
+            Ok(StopPipe {
+                read,
+                _registration: registration,
+            })
+        }
+
+        /// Sleeps until the journal's fd or the pipe is readable, or `at_most` passed.
+        fn wait(&self, j: &mut Journal, at_most: Duration) -> io::Result<()> {
+            let mut fds = [
+                libc::pollfd {
+                    fd: j.fd()?,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.read.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            let ms = at_most.as_millis().min(i32::MAX as u128) as libc::c_int;
+            // SAFETY: `fds` is a live array of two pollfd.
+            let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            // Acknowledges what woke the journal's fd (files added, appended, removed).
+            j.process()?;
+            Ok(())
+        }
+    }
     use crate::source::StartAt;
 
     /// Reused buffers for one entry's fields, so reading an entry allocates nothing.
@@ -323,11 +398,19 @@ mod imp {
         let mut fields = Fields::default();
         let mut backoff = Duration::from_millis(100);
         let mut first_open = true;
+        let stop = match StopPipe::new(&shutdown) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(source = %config.key, error = %e, "journal source not started: no pipe");
+                return;
+            }
+        };
         while !shutdown.is_triggered() {
             match follow(
                 &config,
                 &mut sink,
                 &shutdown,
+                &stop,
                 &mut cursor,
                 &mut fields,
                 &mut first_open,
@@ -348,6 +431,7 @@ mod imp {
         config: &JournalSourceConfig,
         sink: &mut impl JournalSink,
         shutdown: &Shutdown,
+        stop: &StopPipe,
         cursor: &mut Option<String>,
         fields: &mut Fields,
         first_open: &mut bool,
@@ -413,12 +497,10 @@ mod imp {
             if shutdown.is_triggered() {
                 return Ok(true);
             }
-            match j.wait(Some(config.poll_interval))? {
-                JournalWaitResult::Nop | JournalWaitResult::Append => {}
-                // Files were added or removed (rotation, vacuum, journald restart): sd_journal
-                // follows that by itself; nothing to do but go on reading.
-                JournalWaitResult::Invalidate => {}
-            }
+            // Files added or removed (rotation, vacuum, journald restart): sd_journal follows
+            // that by itself (`process`); nothing to do but go on reading.
+            sink.idle();
+            stop.wait(&mut j, config.poll_interval * SAFETY_LOOK_POLLS)?;
         }
     }
 

@@ -47,6 +47,9 @@ pub trait LineSink: Send {
     fn wake_in(&self) -> Option<std::time::Duration> {
         None
     }
+    /// The source goes to sleep with nothing pending, until an event or its timer's stat
+    /// wakes it (no `batch_end` until then): healthy, though silent.
+    fn idle(&mut self) {}
     /// The identity of the current file now covers more of its first bytes (it was opened
     /// while shorter than the fingerprint): the same file, to be saved with the wider one.
     fn identity_widened(&mut self, _id: &FileIdentity) {}

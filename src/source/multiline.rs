@@ -210,6 +210,10 @@ impl<S: LineSink> LineSink for Assembler<S> {
         self.inner.lost(file, bytes, why);
     }
 
+    fn idle(&mut self) {
+        self.inner.idle();
+    }
+
     fn wake_in(&self) -> Option<Duration> {
         let own =
             (self.lines > 0).then(|| self.rule.timeout.saturating_sub(self.last_line.elapsed()));

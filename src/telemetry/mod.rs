@@ -37,7 +37,8 @@ pub struct SourceTelemetry {
     /// A path, or `journal:WATCH`.
     pub key: String,
     pub lines: AtomicU64,
-    /// `monotonic_ms()` at the source's last wake-up.
+    /// `monotonic_ms()` at the source's last wake-up; `u64::MAX` while it sleeps with
+    /// nothing pending until an event wakes it (healthy: never counted as silent).
     pub heartbeat_ms: AtomicU64,
     /// For file sources: bytes, rotations, truncations.
     pub file: Option<Arc<FileStats>>,

@@ -296,16 +296,35 @@ impl Shared {
     }
 }
 
-/// Looks at the operator's file every `OPERATOR_POLL` and at each silence's end.
+/// The longest sleep between looks when no event came. In production the file hub's timer
+/// stats the file every `OPERATOR_POLL` and nudges this task only when it changed (inotify
+/// nudges it at once), so an idle daemon does not wake for it; the unit tests run on paused
+/// time, where a real thread's nudge cannot be awaited, and look every `OPERATOR_POLL`.
+const OPERATOR_FALLBACK: Duration = if cfg!(test) {
+    OPERATOR_POLL
+} else {
+    Duration::from_secs(60)
+};
+
+/// Looks at the operator's file when it changed (at most `OPERATOR_POLL` later), at each
+/// silence's end, and at least every `OPERATOR_FALLBACK`.
 pub(super) async fn watch(s: Arc<Shared>, state_dir: PathBuf, mut shutdown: Shutdown) {
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let _looks = crate::source::file::hub::register_notify(
+        &operator::store::path(&state_dir),
+        OPERATOR_POLL,
+        shutdown.clone(),
+        changed.clone(),
+    );
     loop {
         s.look_at_operator(&state_dir);
-        let mut wake = tokio::time::Instant::now() + OPERATOR_POLL;
+        let mut wake = tokio::time::Instant::now() + OPERATOR_FALLBACK;
         if let Some(end) = s.next_silence_end() {
             wake = wake.min(end);
         }
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}
+            _ = changed.notified() => {}
             _ = shutdown.wait() => return,
         }
     }

@@ -2,7 +2,9 @@
 //! rename+create rotation, copytruncate, truncation, deletion, and restarts of logwarden.
 //!
 //! Identity is device+inode plus a checksum of the first bytes (`identity.rs`). On each wake
-//! (an inotify event in the file's directory, or the poll interval passing) the open file is
+//! (a nudge from `hub.rs`: an inotify event naming the file, a change the hub's timer saw in
+//! its stat, shutdown; or a timeout while a partial line, a rotated-away file or an error
+//! is pending) the open file is
 //! read to its end first, and only then is the path examined:
 //! - another file at the path: the old one was rotated away and has been drained (lines
 //!   written just before the rotation are kept); the new one is read from its start;
@@ -22,12 +24,10 @@
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, SystemTime};
-
-use notify::{RecursiveMode, Watcher};
 
 use crate::core::shutdown::Shutdown;
 use crate::source::checkpoint::FilePosition;
@@ -38,6 +38,7 @@ use crate::source::LineSink;
 use crate::source::StartAt;
 
 mod catch_up;
+pub(crate) mod hub;
 mod rotation;
 
 /// What a file follower needs to know.
@@ -134,6 +135,9 @@ struct Follower<S: LineSink> {
     /// The last rotated generation read (its identity, and how far): when logrotate is still
     /// copying the live file into it, the live file continues where the copy ended.
     last_generation: Option<LastGeneration>,
+    /// The last look found something only a timed look will see change (an error to retry,
+    /// a deleted file still open): wait at most a poll interval, not for a nudge.
+    needs_poll: bool,
 }
 
 /// The last rotated generation read in a catch-up, kept open (see `settle_last_generation`).
@@ -162,25 +166,36 @@ impl<S: LineSink> Follower<S> {
             stopped: false,
             behind: false,
             last_generation: None,
+            needs_poll: false,
         }
     }
 
     fn run(mut self) {
-        // Wake-ups from inotify: a channel of one slot, so a burst of events is one wake-up.
+        // Wake-ups: a channel of one slot, so a burst of events is one wake-up. The hub sends
+        // on it for inotify events, for changes its timer's stat sees, and at shutdown.
         let (tx, rx) = mpsc::sync_channel::<()>(1);
-        let mut watcher = None;
+        let nudge = tx.clone();
+        let _registration = hub::register(
+            &self.config.path,
+            hub::Watch::File,
+            self.config.poll_interval,
+            self.shutdown.clone(),
+            Box::new(move || {
+                // Full means a wake-up is already due.
+                let _ = nudge.try_send(());
+            }),
+        );
         let mut quiet_since = std::time::Instant::now();
         loop {
             if self.shutdown.is_triggered() || self.stopped {
                 return;
             }
-            if watcher.is_none() {
-                watcher = self.watch_directory(tx.clone());
-            }
+            self.needs_poll = false;
             let read = match self.poll() {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(path = %self.key, error = %e, "read failed; will retry");
+                    self.needs_poll = true;
                     0
                 }
             };
@@ -193,17 +208,35 @@ impl<S: LineSink> Follower<S> {
                 self.reader.flush_partial(|l, f| sink.line(l, f));
             }
             self.end_batch();
-            let mut wait = if self.reader.pending() > 0 {
-                self.config.partial_flush.min(self.config.poll_interval)
-            } else {
-                self.config.poll_interval
-            };
-            if let Some(w) = self.sink.wake_in() {
-                wait = wait.min(w.max(Duration::from_millis(1)));
+            match self.wait() {
+                Some(wait) => {
+                    let _ = rx.recv_timeout(wait);
+                }
+                None => {
+                    // Nothing to do until a nudge (`tx` is alive, so this ends only by one).
+                    self.sink.idle();
+                    let _ = rx.recv();
+                }
             }
-            // `tx` is kept alive above, so this only ends by an event or the timeout.
-            let _ = rx.recv_timeout(wait);
         }
+    }
+
+    /// How long to wait at most before looking again; `None`: until nudged.
+    fn wait(&self) -> Option<Duration> {
+        let mut wait = None::<Duration>;
+        let mut at_most = |d: Duration| wait = Some(wait.map_or(d, |w| w.min(d)));
+        if self.reader.pending() > 0 {
+            at_most(self.config.partial_flush);
+        }
+        // A rotated-away file may be written to outside the watched directory (`olddir`), or
+        // after its deletion: looked at every poll interval while it is read.
+        if self.needs_poll || self.retired.is_some() {
+            at_most(self.config.poll_interval);
+        }
+        if let Some(w) = self.sink.wake_in() {
+            at_most(w.max(Duration::from_millis(1)));
+        }
+        wait
     }
 
     /// Tells the sink a batch ended, with the position reached.
@@ -215,27 +248,6 @@ impl<S: LineSink> Follower<S> {
             .map(|o| position(&self.key, o.id, offset, o.seen_len, o.seen_mtime, o.born));
         if !self.sink.batch_end(position.as_ref()) {
             self.stopped = true;
-        }
-    }
-
-    /// Watches the file's directory; without it (no directory yet, inotify limits) we poll.
-    fn watch_directory(&self, tx: mpsc::SyncSender<()>) -> Option<notify::RecommendedWatcher> {
-        let dir = self.config.path.parent().unwrap_or(Path::new("/"));
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            // Full means a wake-up is already due. An error (such as a queue overflow) also
-            // just wakes us: every wake-up re-reads and re-examines the file, a full rescan.
-            if crate::source::wakes(&res) {
-                let _ = tx.try_send(());
-            }
-        })
-        .map_err(|e| tracing::warn!(error = %e, "inotify unavailable; polling"))
-        .ok()?;
-        match watcher.watch(dir, RecursiveMode::NonRecursive) {
-            Ok(()) => Some(watcher),
-            Err(e) => {
-                tracing::debug!(dir = %dir.display(), error = %e, "cannot watch directory yet; polling");
-                None
-            }
         }
     }
 
@@ -257,7 +269,9 @@ impl<S: LineSink> Follower<S> {
                         total += self.finish_last_generation();
                     }
                 }
-                // A deleted file may still be written through open handles: keep reading it.
+                // A deleted file may still be written through open handles: keep reading it
+                // (no event tells of that: looked at every poll interval).
+                self.needs_poll = self.open.is_some();
                 return Ok(total);
             }
             Err(e) => return Err(e),
