@@ -205,10 +205,12 @@ impl FeedCore {
             source,
             written,
         );
-        if batch.is_full() {
-            self.flush();
-        }
         true
+    }
+
+    /// Whether the batch being filled is to be sent now (after its position is set).
+    fn batch_full(&self) -> bool {
+        self.batch.as_ref().is_some_and(|b| b.is_full())
     }
 
     /// Sends a position on (once per distinct position) after the lines before it: with
@@ -295,6 +297,20 @@ impl FileFeed {
     }
 }
 
+impl FileFeed {
+    /// The position just past a line of the current file that ends at `end`.
+    fn position_at(&self, id: FileIdentity, end: u64) -> FilePosition {
+        FilePosition {
+            path: self.source.to_string(),
+            id,
+            offset: end,
+            len: self.file_len.max(end),
+            mtime_ns: self.file_mtime_ns,
+            born_ns: self.file_born_ns,
+        }
+    }
+}
+
 impl LineSink for FileFeed {
     fn file_changed(&mut self, id: &FileIdentity) {
         if self.file != Some(*id) {
@@ -342,6 +358,15 @@ impl LineSink for FileFeed {
         if flags.positioned {
             self.matched_end = Some(flags.end);
         }
+        if self.core.batch_full() {
+            // Sent now, with the position after this line: its alerts and that position
+            // reach the router together.
+            if let (Some(id), Some(end)) = (self.file, self.matched_end.take()) {
+                self.core
+                    .position(Position::File(self.position_at(id, end)));
+            }
+            self.core.flush();
+        }
     }
 
     fn batch_end(&mut self, position: Option<&FilePosition>) -> bool {
@@ -355,14 +380,8 @@ impl LineSink for FileFeed {
             self.core.file_position(p);
         } else if let (Some(id), Some(end)) = (self.file, matched_end) {
             // No position for the batch: the last matched line's own.
-            self.core.position(Position::File(FilePosition {
-                path: self.source.to_string(),
-                id,
-                offset: end,
-                len: self.file_len.max(end),
-                mtime_ns: self.file_mtime_ns,
-                born_ns: self.file_born_ns,
-            }));
+            self.core
+                .position(Position::File(self.position_at(id, end)));
         }
         self.core.finish()
     }
@@ -482,6 +501,9 @@ impl JournalSink for JournalFeed {
                     key: self.key.clone(),
                     cursor: c,
                 }));
+            }
+            if self.core.batch_full() {
+                self.core.flush();
             }
         }
     }

@@ -21,8 +21,11 @@ use crate::source::Position;
 
 /// Batches of one source in flight at most (each bounded by `BATCH_LINES`/`BATCH_TEXT`).
 pub const POOL_BATCHES: usize = 8;
-/// A batch is sent early once it holds this many matched lines...
-pub const BATCH_LINES: usize = 512;
+/// A batch is sent early (with the position after its last line) once it holds this many
+/// matched lines, so that a batch's alerts and its position reach the router together (it
+/// takes up to 256 alerts before it spools them: see `pipeline::ALERT_BATCH`), keeping the
+/// window in which a `kill -9` can repeat an alert to one alert...
+pub const BATCH_LINES: usize = 64;
 /// ...or this many bytes of text.
 pub const BATCH_TEXT: usize = 256 * 1024;
 /// A batch whose arena grew beyond this (a burst of long lines) is freed, not kept.
@@ -203,6 +206,8 @@ pub struct BatchPool {
 
 #[derive(Debug, Default)]
 struct PoolState {
+    /// Boxed as they travel in `Input` (a pointer, not the batch, is moved through the queue).
+    #[allow(clippy::vec_box)]
     free: Vec<Box<MatchBatch>>,
     /// Batches that exist (free or in flight); at most `POOL_BATCHES`.
     made: usize,
@@ -233,7 +238,7 @@ impl BatchPool {
             state = self.returned.wait(state).unwrap_or_else(|e| e.into_inner());
         };
         drop(state);
-        debug_assert!(batch.is_empty() && batch.len() == 0);
+        debug_assert!(batch.is_empty(), "a free batch is cleared");
         batch.watch = watch;
         Pooled {
             batch: Some(batch),
