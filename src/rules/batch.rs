@@ -15,7 +15,6 @@ use std::time::SystemTime;
 use tokio::time::Instant;
 
 use crate::matcher::SlotSet;
-use crate::rules::input::CUT_MARK;
 use crate::source::context_lines::ContextLines;
 use crate::source::Position;
 
@@ -28,6 +27,8 @@ pub const POOL_BATCHES: usize = 8;
 pub const BATCH_LINES: usize = 64;
 /// ...or this many bytes of text.
 pub const BATCH_TEXT: usize = 256 * 1024;
+/// What a line cut at `max_line_bytes` ends with where it is quoted.
+pub const CUT_MARK: &str = " [line cut at max_line_bytes]";
 /// A batch whose arena grew beyond this (a burst of long lines) is freed, not kept.
 const KEEP_TEXT: usize = 1 << 20;
 

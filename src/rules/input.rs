@@ -112,8 +112,7 @@ pub struct MatchedLine {
     pub written: Option<SystemTime>,
 }
 
-/// What a line cut at `max_line_bytes` ends with where it is quoted.
-pub const CUT_MARK: &str = " [line cut at max_line_bytes]";
+pub use crate::rules::batch::CUT_MARK;
 
 impl MatchedLine {
     /// The one way a matched line is made, by the daemon's matching stage and by `replay`
