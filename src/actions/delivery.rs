@@ -97,6 +97,16 @@ impl Worker {
         };
         loop {
             let due = self.due(&st);
+            if due.is_some_and(|d| d <= Instant::now()) && !shutdown.is_triggered() {
+                // Due now (`group_wait = "0s"`, or its wait is over): no timer, whose 1 ms
+                // granularity would add a millisecond to every alert. What is queued already
+                // goes in the same batch.
+                while let Ok(n) = self.rx.try_recv() {
+                    self.enqueue(&mut st, n);
+                }
+                self.attempt(&mut st).await;
+                continue;
+            }
             let look_again = self.look_again(&st);
             tokio::select! {
                 n = self.rx.recv() => match n {

@@ -1,8 +1,10 @@
 //! Feeds: the sinks of sources. Each matches what its source reads and sends on what the
-//! rules need: matched lines (one message each), a line count per batch, and positions.
+//! rules need in one message per read (`rules::batch`): the matched lines, the line count and
+//! the position after them.
 //!
 //! This is where source meets matcher: a line that matches nothing costs no allocation and
-//! no message; the matcher is shared and immutable, the scratch is the feed's own.
+//! no message, a matched one a copy into a reused batch; the matcher is shared and immutable,
+//! the scratch is the feed's own.
 //!
 //! Backlogs: lines a source reads after downtime (or after falling behind) were written
 //! before they were read. The file follower says so (`backlog`, `caught_up`); a journal entry
@@ -24,7 +26,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::core::clock::monotonic_ms;
 use crate::matcher::{Matcher, Scratch, SlotSet};
 use crate::rules::activity::{Activity, FreshCheck};
-use crate::rules::{Input, MatchedLine};
+use crate::rules::batch::{BatchPool, Pooled};
+use crate::rules::Input;
 use crate::source::context_lines::ContextLines;
 use crate::source::journal::{EntryMeta, JournalSink, PRIORITIES};
 use crate::source::timestamp::{LineClock, TimestampFormat};
@@ -54,6 +57,10 @@ pub struct FeedCore {
     context: ContextLines,
     /// Where the feed is in a catch-up.
     backlog: BacklogState,
+    /// The batch being filled (taken from `pool` when the first thing goes in).
+    batch: Option<Pooled>,
+    /// This feed's batches, handed back by the engine when it has handled them.
+    pool: Arc<BatchPool>,
 }
 
 /// What a feed knows of the backlog it is reading (all empty outside one).
@@ -89,6 +96,23 @@ impl FeedCore {
             telemetry,
             context: ContextLines::new(crate::source::context_lines::DEFAULT_LINES),
             backlog: BacklogState::default(),
+            batch: None,
+            pool: BatchPool::new(),
+        }
+    }
+
+    /// The batch being filled.
+    fn batch(&mut self) -> &mut Pooled {
+        let (pool, watch) = (&self.pool, self.watch);
+        self.batch.get_or_insert_with(|| pool.take(watch))
+    }
+
+    /// Sends the batch being filled, if it holds anything (an empty one is kept for next).
+    fn flush(&mut self) {
+        if self.batch.as_ref().is_some_and(|b| !b.is_empty()) {
+            if let Some(b) = self.batch.take() {
+                self.send_now(Input::Batch(b));
+            }
         }
     }
 
@@ -122,7 +146,13 @@ impl FeedCore {
         });
     }
 
+    /// Sends `input` after what the batch being filled holds (the order lines were read in).
     fn send(&mut self, input: Input) {
+        self.flush();
+        self.send_now(input);
+    }
+
+    fn send_now(&mut self, input: Input) {
         if !self.closed && self.tx.blocking_send(input).is_err() {
             self.closed = true;
         }
@@ -163,30 +193,45 @@ impl FeedCore {
         } else {
             None
         };
-        let matched = MatchedLine::new(
-            self.watch,
-            Instant::now(),
+        let at = Instant::now();
+        let source = source();
+        let batch = self.batch.get_or_insert_with(|| self.pool.take(self.watch));
+        batch.push(
+            at,
             slots,
             line,
             truncated,
             &mut self.context,
-            source(),
+            source,
             written,
         );
-        self.send(Input::Matched(Box::new(matched)));
         true
     }
 
-    /// Sends a position on (once per distinct position).
+    /// Whether the batch being filled is to be sent now (after its position is set).
+    fn batch_full(&self) -> bool {
+        self.batch.as_ref().is_some_and(|b| b.is_full())
+    }
+
+    /// Sends a position on (once per distinct position) after the lines before it: with
+    /// the batch being filled, where a later one replaces it (it covers more).
     fn position(&mut self, p: Position) {
         if self.last_position.as_ref() != Some(&p) {
             self.last_position = Some(p.clone());
-            self.send(Input::Checkpoint(p));
+            self.batch().position = Some(p);
         }
     }
 
-    /// Sends the batch's line count on. Returns whether the engine still listens.
-    fn batch_end(&mut self) -> bool {
+    /// A file position to send on, unless it is the last one sent (compared before cloning).
+    fn file_position(&mut self, p: &FilePosition) {
+        if !matches!(&self.last_position, Some(Position::File(l)) if l == p) {
+            self.position(Position::File(p.clone()));
+        }
+    }
+
+    /// Ends a read: its backlog news and line count, then (after its position, if any) the
+    /// batch is sent with `finish`.
+    fn batch_counts(&mut self) {
         // Once per batch (sources wake at least once per poll interval): the heartbeat that
         // `/health` and the systemd watchdog look at, and the line count.
         self.telemetry.heartbeat_ms.store(monotonic_ms(), Relaxed);
@@ -207,13 +252,13 @@ impl FeedCore {
             self.telemetry.last_line_ms.store(now, Relaxed);
             let count = std::mem::take(&mut self.lines);
             let fresh = std::mem::take(&mut self.fresh_lines);
-            self.send(Input::Lines {
-                watch: self.watch,
-                count,
-                fresh,
-                at: Instant::now(),
-            });
+            self.batch().counted = Some((count, fresh, Instant::now()));
         }
+    }
+
+    /// Sends the batch. Returns whether the engine still listens.
+    fn finish(&mut self) -> bool {
+        self.flush();
         !self.closed
     }
 }
@@ -232,6 +277,8 @@ pub struct FileFeed {
     format: TimestampFormat,
     /// Reads the time of matching backlog lines; made when a backlog starts.
     clock: Option<LineClock>,
+    /// Where the last matched line of the batch being read ends (when it may be saved).
+    matched_end: Option<u64>,
 }
 
 impl FileFeed {
@@ -245,6 +292,21 @@ impl FileFeed {
             file_born_ns: 0,
             format,
             clock: None,
+            matched_end: None,
+        }
+    }
+}
+
+impl FileFeed {
+    /// The position just past a line of the current file that ends at `end`.
+    fn position_at(&self, id: FileIdentity, end: u64) -> FilePosition {
+        FilePosition {
+            path: self.source.to_string(),
+            id,
+            offset: end,
+            len: self.file_len.max(end),
+            mtime_ns: self.file_mtime_ns,
+            born_ns: self.file_born_ns,
         }
     }
 }
@@ -297,30 +359,37 @@ impl LineSink for FileFeed {
         {
             return;
         }
-        // A matched line may cause an alert: acknowledge it on its own, so its position is
-        // saved right after the alert is handled, not a batch later (no repeat after kill -9).
-        if let (Some(id), true) = (self.file, flags.positioned) {
-            self.core.position(Position::File(FilePosition {
-                path: self.source.to_string(),
-                id,
-                offset: flags.end,
-                len: self.file_len.max(flags.end),
-                mtime_ns: self.file_mtime_ns,
-                born_ns: self.file_born_ns,
-            }));
+        // A matched line may cause an alert: its position rides with its batch, so it is
+        // saved right after the alert is handled (no repeat after kill -9).
+        if flags.positioned {
+            self.matched_end = Some(flags.end);
+        }
+        if self.core.batch_full() {
+            // Sent now, with the position after this line: its alerts and that position
+            // reach the router together.
+            if let (Some(id), Some(end)) = (self.file, self.matched_end.take()) {
+                self.core
+                    .position(Position::File(self.position_at(id, end)));
+            }
+            self.core.flush();
         }
     }
 
     fn batch_end(&mut self, position: Option<&FilePosition>) -> bool {
-        let listening = self.core.batch_end();
+        self.core.batch_counts();
+        let matched_end = self.matched_end.take();
         if let Some(p) = position {
             if Some(p.id) == self.file {
                 (self.file_len, self.file_mtime_ns, self.file_born_ns) =
                     (p.len, p.mtime_ns, p.born_ns);
             }
-            self.core.position(Position::File(p.clone()));
+            self.core.file_position(p);
+        } else if let (Some(id), Some(end)) = (self.file, matched_end) {
+            // No position for the batch: the last matched line's own.
+            self.core
+                .position(Position::File(self.position_at(id, end)));
         }
-        listening
+        self.core.finish()
     }
 
     fn backlog(&mut self, written: Option<SystemTime>) {
@@ -444,6 +513,9 @@ impl JournalSink for JournalFeed {
                     cursor: c,
                 }));
             }
+            if self.core.batch_full() {
+                self.core.flush();
+            }
         }
     }
 
@@ -455,14 +527,14 @@ impl JournalSink for JournalFeed {
             let lag = now_ms.saturating_sub(self.last_realtime_usec / 1000);
             self.core.telemetry.journal_lag_ms.store(lag, Relaxed);
         }
-        let listening = self.core.batch_end();
+        self.core.batch_counts();
         if let Some(c) = cursor {
             self.core.position(Position::Journal(JournalCursor {
                 key: self.key.clone(),
                 cursor: c,
             }));
         }
-        listening
+        self.core.finish()
     }
 
     fn caught_up(&mut self) {
@@ -540,8 +612,10 @@ mod tests {
         let mut s = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for i in inputs {
             match i {
-                Input::Matched(m) => s.0.push(m.written),
-                Input::Lines { count, fresh, .. } => s.1.push((*count, *fresh)),
+                Input::Batch(b) => {
+                    s.0.extend(b.lines().map(|m| m.written));
+                    s.1.extend(b.counted.map(|(count, fresh, _)| (count, fresh)));
+                }
                 Input::Backlog { written, .. } => s.2.push(*written),
                 Input::CaughtUp { written, .. } => s.3.push(*written),
                 _ => {}

@@ -3,7 +3,7 @@
 //! endpoint (`http.rs`) and systemd's notification socket (`sd_notify.rs`).
 
 pub(crate) mod http;
-pub(crate) mod match_stage;
+pub mod match_stage;
 pub(crate) mod pipeline;
 pub mod reload_loop;
 pub(crate) mod sd_notify;

@@ -1,8 +1,8 @@
 //! The daemon's pipeline: sources -> matcher -> rules -> actions, wired and run until shutdown.
 //!
 //! Sources run on threads and match lines in place (the matcher is shared, immutable); only
-//! matched lines and per-batch line counts cross to the rules engine, so a line that matches
-//! nothing costs no allocation and no message. Queues are bounded: when the rules or the
+//! one batch per read (its matched lines, line count, position) crosses to the rules engine,
+//! so a line that matches nothing costs no allocation and no message. Queues are bounded: when the rules or the
 //! channels fall behind, the sources wait (back-pressure lands on our reading, never on the
 //! writer of the log, which just appends to its file).
 
@@ -36,9 +36,9 @@ use crate::source::Position;
 use crate::source::StartAt;
 use crate::telemetry::Telemetry;
 
-/// Inputs queued between the sources and the rules engine. Each message is a batch count or a
-/// matched line; 4096 absorbs a burst of matches while the engine sends an alert, and bounds
-/// memory to a few MB even with long matched lines.
+/// Inputs queued between the sources and the rules engine. A read's matched lines, count and
+/// position are one message (`rules::batch`: at most 8 in flight per source bound memory);
+/// the rest (probes, backlog news) are small.
 const INPUT_QUEUE: usize = 4096;
 /// Alerts and acknowledgements queued between the engine and the channels. Alerts are rare;
 /// when channels stall this fills and the engine (then the sources) wait rather than drop one.

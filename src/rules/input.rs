@@ -33,8 +33,11 @@ pub enum Input {
         fresh: u64,
         at: Instant,
     },
-    /// One line matched at least one slot.
+    /// One line matched at least one slot (`replay`, tests; the daemon sends `Batch`).
     Matched(Box<MatchedLine>),
+    /// What a source read at once: its matched lines, its line count and the position after
+    /// them, in one message (see `batch`). Dropping it hands its storage back for reuse.
+    Batch(crate::rules::batch::Pooled),
     /// A source of `watch` read lines at `at` that were written earlier (a catch-up after
     /// downtime, or a source that fell behind), the newest at `written` or before. Sent once
     /// per batch that had such lines; `CaughtUp` follows when the source has read everything.
@@ -109,8 +112,7 @@ pub struct MatchedLine {
     pub written: Option<SystemTime>,
 }
 
-/// What a line cut at `max_line_bytes` ends with where it is quoted.
-pub const CUT_MARK: &str = " [line cut at max_line_bytes]";
+pub use crate::rules::batch::CUT_MARK;
 
 impl MatchedLine {
     /// The one way a matched line is made, by the daemon's matching stage and by `replay`
@@ -143,5 +145,18 @@ impl MatchedLine {
             source,
             written,
         }
+    }
+
+    /// The line as the rules see it.
+    pub fn view(&self) -> crate::rules::batch::MatchRef<'_> {
+        crate::rules::batch::MatchRef::owned(
+            self.watch,
+            self.at,
+            self.slots,
+            &self.line,
+            &self.source,
+            self.written,
+            &self.context,
+        )
     }
 }

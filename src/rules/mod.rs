@@ -9,6 +9,7 @@
 pub(crate) mod absent;
 pub(crate) mod activity;
 pub(crate) mod anomaly;
+pub mod batch;
 pub(crate) mod capture;
 pub(crate) mod engine;
 pub(crate) mod gate;

@@ -48,11 +48,17 @@ impl ContextLines {
 
     /// The remembered lines, oldest first (invalid UTF-8 shown as U+FFFD).
     pub fn snapshot(&self) -> Vec<String> {
+        let mut v = Vec::with_capacity(self.filled);
+        self.for_each(|l| v.push(String::from_utf8_lossy(l).into_owned()));
+        v
+    }
+
+    /// Calls `f` with each remembered line's bytes, oldest first (allocates nothing).
+    pub fn for_each(&self, mut f: impl FnMut(&[u8])) {
         let n = self.slots.len();
-        (0..self.filled)
-            .map(|i| (self.next + n - self.filled + i) % n)
-            .map(|i| String::from_utf8_lossy(&self.slots[i]).into_owned())
-            .collect()
+        for i in 0..self.filled {
+            f(&self.slots[(self.next + n - self.filled + i) % n]);
+        }
     }
 }
 

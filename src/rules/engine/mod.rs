@@ -12,7 +12,8 @@ use crate::core::alert::{Alert, AlertState, Severity};
 use crate::core::rule_names::{labelled, LINES_LOST_RULE};
 use crate::matcher::{Matcher, SlotSet};
 use crate::rules::activity::Activity;
-use crate::rules::input::{Input, MatchedLine, Outcome};
+use crate::rules::batch::{MatchBatch, MatchRef};
+use crate::rules::input::{Input, Outcome};
 use crate::rules::{
     absent, anomaly, gate, match_rule, new_kind, probe_rule, rate, ratio, stale, value,
 };
@@ -156,7 +157,8 @@ impl Engine {
                 count,
                 fresh,
             } => self.on_lines(*watch, *at, *count, *fresh, out),
-            Input::Matched(m) => self.on_matched(m, out),
+            Input::Matched(m) => self.on_matched(m.view(), out),
+            Input::Batch(b) => self.handle_batch(b, out),
             Input::Backlog { watch, written, at } => self.on_backlog(*watch, *written, *at, out),
             Input::CaughtUp { watch, written, at } => self.on_caught_up(*watch, *written, *at, out),
             Input::LastWritten { watch, written, at } => {
@@ -177,6 +179,17 @@ impl Engine {
                 why,
             } => self.on_lost(*watch, file, *bytes, why, out),
             Input::Reset { watch, at } => self.on_reset(*watch, *at),
+        }
+    }
+
+    /// A source's batch: its matched lines, then its line count (its position is the
+    /// caller's to acknowledge once the alerts are sent on).
+    pub fn handle_batch(&mut self, b: &MatchBatch, out: &mut Vec<Alert>) {
+        for m in b.lines() {
+            self.on_matched(m, out);
+        }
+        if let Some((count, fresh, at)) = b.counted {
+            self.on_lines(b.watch, at, count, fresh, out);
         }
     }
 
@@ -211,7 +224,7 @@ impl Engine {
     }
 
     /// A matched line: counted per pattern, then judged by each rule of its slots.
-    fn on_matched(&mut self, m: &MatchedLine, out: &mut Vec<Alert>) {
+    fn on_matched(&mut self, m: MatchRef<'_>, out: &mut Vec<Alert>) {
         // Counted per pattern without a lock: one atomic add per matched slot, in the minute
         // the engine's clock gives the line (no clock read per line).
         if let Some(c) = self.match_counts.get(m.watch) {
@@ -233,21 +246,19 @@ impl Engine {
             // `value` and `ratio` count them at their written time.
             let mut label = None;
             let o = match (&mut r.state, written) {
-                (State::Rate(s), Some(t)) => s.on_backlog_match(t, m.at, &m.line, &m.source),
-                (State::Rate(s), None) => s.on_match(m.at, &m.line, &m.source),
-                (State::Absent(s), Some(t)) => s.on_backlog_match(t, m.at, &m.line, &m.source),
-                (State::Absent(s), None) => s.on_match(m.at, &m.line, &m.source),
-                (State::Match(s), _) => s.on_match(m.at, &m.line, &m.source),
-                (State::NewKind(s), _) => s.on_match(m.at, &self.clock, &m.line, &m.source),
+                (State::Rate(s), Some(t)) => s.on_backlog_match(t, m.at, m.line, m.source),
+                (State::Rate(s), None) => s.on_match(m.at, m.line, m.source),
+                (State::Absent(s), Some(t)) => s.on_backlog_match(t, m.at, m.line, m.source),
+                (State::Absent(s), None) => s.on_match(m.at, m.line, m.source),
+                (State::Match(s), _) => s.on_match(m.at, m.line, m.source),
+                (State::NewKind(s), _) => s.on_match(m.at, &self.clock, m.line, m.source),
                 (State::Anomaly(s), None) => s.on_match(m.at, &self.clock),
                 (State::Anomaly(_), Some(_)) => None,
-                (State::Value(s), t) => {
-                    s.on_match(t.unwrap_or(m.at), &m.line, &m.source).map(|l| {
-                        label = l.label;
-                        l.outcome
-                    })
-                }
-                (State::Ratio(s), t) => s.on_match(t.unwrap_or(m.at), m.slots, &m.line, &m.source),
+                (State::Value(s), t) => s.on_match(t.unwrap_or(m.at), m.line, m.source).map(|l| {
+                    label = l.label;
+                    l.outcome
+                }),
+                (State::Ratio(s), t) => s.on_match(t.unwrap_or(m.at), m.slots, m.line, m.source),
                 (State::Stale(_) | State::Probe(_), _) => None,
             };
             if let Some(o) = o {
@@ -256,8 +267,8 @@ impl Engine {
                     a.rule = labelled(&a.rule, &l);
                 }
                 // The alert quotes this line: quote what came before it too.
-                if a.line.as_deref() == Some(m.line.as_str()) {
-                    a.context = m.context.clone();
+                if a.line.as_deref() == Some(m.line) {
+                    a.context = m.context();
                 }
                 a.written = m.written;
                 out.push(a);

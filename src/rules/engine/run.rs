@@ -112,6 +112,13 @@ impl Engine {
             tokio::select! {
                 input = inputs.recv() => match input {
                     Some(Input::Checkpoint(position)) => ack = Some(position),
+                    Some(Input::Batch(mut batch)) => {
+                        self.handle_batch(&batch, &mut out);
+                        if let Some(position) = batch.position.take() {
+                            ack = Some(position);
+                        }
+                        // Dropped here: back to its source's pool.
+                    }
                     Some(input) => self.handle(&input, &mut out),
                     None => return,
                 },
