@@ -21,6 +21,7 @@
 //! (`condition.rs`, a pack's `where`) kept only when the line's fields meet them. The line is
 //! read once for both, in place; a plain watch skips all of it.
 
+pub mod buffer_scan;
 pub mod condition;
 pub mod fields;
 pub mod json_line;
@@ -32,6 +33,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexSet};
 use regex_syntax::hir::{Hir, HirKind};
 
+use crate::matcher::buffer_scan::{BufferScan, ScanLiteral};
 use crate::matcher::condition::Condition;
 use crate::matcher::pack::PatternPack;
 use crate::matcher::structured::{Level, LineFormat, LineStructure, StructuredLine};
@@ -65,6 +67,8 @@ pub struct Matcher {
     structure: Option<Structure>,
     /// Patterns with field conditions (`where`); empty for most watches.
     conditional: Vec<Conditional>,
+    /// The same searches over a whole buffer (`buffer_scan.rs`); `None` if they cannot compile.
+    scan: Option<BufferScan>,
 }
 
 /// A pattern's field conditions, met by a structured line or not at all.
@@ -234,6 +238,15 @@ impl Matcher {
                 .join("|");
             Regex::new(&alternation).ok()
         };
+        let scan_literals: Vec<ScanLiteral> = literal_bytes
+            .iter()
+            .zip(&literals)
+            .map(|(bytes, lit)| ScanLiteral {
+                bytes,
+                case_sensitive: lit.exact.is_some(),
+            })
+            .collect();
+        let scan = BufferScan::build(&scan_literals, &regex_src).ok();
         Ok(Matcher {
             ac,
             literals,
@@ -244,6 +257,7 @@ impl Matcher {
             slots,
             structure: None,
             conditional,
+            scan,
         })
     }
 
@@ -363,6 +377,13 @@ impl Matcher {
             }
         }
         out
+    }
+
+    /// The buffer-level search (`buffer_scan.rs`), or `None` when every line must go through
+    /// `match_line`: a structured watch reads every line's level field, and a scan that could
+    /// not compile (regex size limits) has nothing to offer.
+    pub fn buffer_scan(&self) -> Option<&BufferScan> {
+        self.structure.is_none().then_some(self.scan.as_ref()).flatten()
     }
 
     /// Pattern ids that matched (and were not vetoed) in the last `match_line` with `scratch`.
