@@ -1,9 +1,10 @@
 //! Searching a whole buffer of lines at once: which lines could match anything at all?
 //!
 //! `Matcher::match_line` asks its "anything at all?" questions once per line, and most lines
-//! answer no. Like ripgrep, a `BufferScan` asks them once per *buffer*: one Aho-Corasick search
-//! over every literal and one search of the alternation of every regex run over the whole
-//! buffer, line boundaries are found (`memchr`/`memrchr`) only around a hit, and the lines
+//! answer no. Like ripgrep, a `BufferScan` asks them once per *buffer*: one regex, the
+//! alternation of every literal and every regex, searched over the whole buffer for the
+//! earliest match end (one pass, with the regex crate's literal prefilters; two searches, an
+//! Aho-Corasick automaton and the regexes, when it is too big to compile), line boundaries are found (`memchr`/`memrchr`) only around a hit, and the lines
 //! between hits are only counted, never visited one by one. Each line it yields is a
 //! *candidate*, to be classified with `match_line`; a line it does not yield would match nothing.
 //!
@@ -15,9 +16,10 @@
 //!   at the same bytes: a line's neighbours in the buffer are `\n` (or the buffer's ends), which
 //!   a word boundary sees as a non-word character, just like the end of a haystack, and at
 //!   which the multi-line anchors hold, just like `^`/`$` at a haystack's ends.
-//! - A search from the start of line `k` returns the leftmost match (regex) or the one ending
-//!   first (the automaton's standard semantics); both lie in one line, at or before any line
-//!   after `k` that has a match. The scan yields that line and searches again from the start of
+//! - A search from the start of line `k` returns the match ending first (the one regex), or
+//!   the leftmost one (the two searches); either lies in one line, at or before any line from
+//!   `k` on that has a match (a match ending first ends at or before it, one leftmost starts
+//!   at or before it; neither crosses a newline). The scan yields that line and searches again from the start of
 //!   the NEXT line, never from further on; a cached result is reused only while it lies at or
 //!   after that start. By induction, every line with a match is yielded.
 //! - Where the buffer is not what `match_line` sees, the scan yields the lines itself: a line
@@ -31,19 +33,30 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 use regex::bytes::Regex;
-use regex_syntax::hir::{Class, Hir, HirKind, Look};
+use regex_syntax::hir::{Class, ClassBytes, ClassBytesRange, Hir, HirKind, Look};
 
 use crate::matcher::{parse, BuildError};
 
 /// The buffer-level searches of one matcher (see the module doc).
 #[derive(Debug)]
 pub struct BufferScan {
-    /// Every literal without a `\n`; case-sensitive only when every literal is.
-    ac: Option<AhoCorasick>,
-    /// The alternation of every regex, made line-local.
-    regex: Option<Regex>,
+    search: Search,
     /// A regex has an end anchor: a buffer holding a `\r` is yielded line by line.
     end_anchored: bool,
+}
+
+#[derive(Debug)]
+enum Search {
+    /// One regex: every literal (as bytes, ASCII case folded unless case-sensitive) and every
+    /// regex made line-local, searched for the earliest match end in one pass.
+    One(Regex),
+    /// The same as two searches, when the one regex does not compile (size limits): the
+    /// automaton over every literal without a `\n` (leftmost-first, which lets it use its
+    /// fast prefilters), and the line-local alternation of every regex.
+    Two {
+        ac: Option<AhoCorasick>,
+        regex: Option<Regex>,
+    },
 }
 
 /// One candidate line of a buffer.
@@ -75,37 +88,60 @@ impl BufferScan {
         literals: &[ScanLiteral<'_>],
         regexes: &[String],
     ) -> Result<BufferScan, BuildError> {
-        let kept: Vec<&[u8]> = literals
+        let kept: Vec<&ScanLiteral> = literals
             .iter()
-            .map(|l| l.bytes)
-            .filter(|b| !b.contains(&b'\n'))
+            .filter(|l| !l.bytes.contains(&b'\n'))
             .collect();
+        let mut end_anchored = false;
+        let mut line_local_regexes = Vec::with_capacity(regexes.len());
+        for src in regexes {
+            // The source states its flags (`set_source`): parsed as case-sensitive, it keeps them.
+            line_local_regexes.push(line_local(parse(src, true)?, &mut end_anchored));
+        }
+        let one: Vec<String> = kept
+            .iter()
+            .map(|l| literal_hir(l))
+            .chain(line_local_regexes.iter().cloned())
+            .map(|h| format!("(?:{h})"))
+            .collect();
+        if one.is_empty() {
+            let search = Search::Two {
+                ac: None,
+                regex: None,
+            };
+            return Ok(BufferScan {
+                search,
+                end_anchored,
+            });
+        }
+        if let Ok(regex) = Regex::new(&one.join("|")) {
+            return Ok(BufferScan {
+                search: Search::One(regex),
+                end_anchored,
+            });
+        }
         let ac = if kept.is_empty() {
             None
         } else {
-            let insensitive = literals.iter().any(|l| !l.case_sensitive);
+            let insensitive = kept.iter().any(|l| !l.case_sensitive);
             Some(
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(insensitive)
-                    .match_kind(MatchKind::Standard)
-                    .build(&kept)?,
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(kept.iter().map(|l| l.bytes))?,
             )
         };
-        let mut end_anchored = false;
-        let mut alternation = Vec::with_capacity(regexes.len());
-        for src in regexes {
-            // The source states its flags (`set_source`): parsed as case-sensitive, it keeps them.
-            let hir = line_local(parse(src, true)?, &mut end_anchored);
-            alternation.push(format!("(?:{hir})"));
-        }
-        let regex = if alternation.is_empty() {
+        let regex = if line_local_regexes.is_empty() {
             None
         } else {
+            let alternation: Vec<String> = line_local_regexes
+                .iter()
+                .map(|h| format!("(?:{h})"))
+                .collect();
             Some(Regex::new(&alternation.join("|"))?)
         };
         Ok(BufferScan {
-            ac,
-            regex,
+            search: Search::Two { ac, regex },
             end_anchored,
         })
     }
@@ -125,15 +161,19 @@ impl BufferScan {
         }
         let mut lines = 0u64;
         let mut pos = 0;
-        let (mut next_ac, mut next_re) = (Next::Unknown, Next::Unknown);
+        let (mut next_a, mut next_b) = (Next::Unknown, Next::Unknown);
         while pos < buf.len() {
-            let at = [
-                next_ac.from(pos, |p| self.find_literal(buf, p)),
-                next_re.from(pos, |p| self.find_regex(buf, p)),
-            ]
-            .into_iter()
-            .flatten()
-            .min()
+            // A position in the first line from `pos` on with a match, or in an earlier one.
+            let at = match &self.search {
+                Search::One(regex) => next_a.from(pos, |p| regex.shortest_match_at(buf, p)),
+                Search::Two { ac, regex } => [
+                    next_a.from(pos, |p| find_literal(ac.as_ref()?, buf, p)),
+                    next_b.from(pos, |p| Some(regex.as_ref()?.find_at(buf, p)?.start())),
+                ]
+                .into_iter()
+                .flatten()
+                .min(),
+            }
             // An empty match past a final `\n` is in no line (a line's own is before its `\n`).
             .filter(|&at| at < buf.len() || buf.last() != Some(&b'\n'));
             let Some(at) = at else {
@@ -150,18 +190,36 @@ impl BufferScan {
         lines
     }
 
-    /// Where the first literal match from `pos` on starts (in standard semantics: the one
-    /// ending first).
-    fn find_literal(&self, buf: &[u8], pos: usize) -> Option<usize> {
-        let ac = self.ac.as_ref()?;
-        ac.find(Input::new(buf).span(pos..buf.len()))
-            .map(|m| m.start())
-    }
+}
 
-    /// Where the leftmost regex match from `pos` on starts.
-    fn find_regex(&self, buf: &[u8], pos: usize) -> Option<usize> {
-        self.regex.as_ref()?.find_at(buf, pos).map(|m| m.start())
+/// Where the leftmost literal match from `pos` on starts.
+fn find_literal(ac: &AhoCorasick, buf: &[u8], pos: usize) -> Option<usize> {
+    ac.find(Input::new(buf).span(pos..buf.len()))
+        .map(|m| m.start())
+}
+
+/// A literal as a regex: its bytes, each ASCII letter a class of both cases unless the literal
+/// is case-sensitive (the automaton of `match_line` folds ASCII case only).
+fn literal_hir(lit: &ScanLiteral<'_>) -> Hir {
+    if lit.case_sensitive {
+        return Hir::literal(lit.bytes);
     }
+    Hir::concat(
+        lit.bytes
+            .iter()
+            .map(|&b| {
+                if b.is_ascii_alphabetic() {
+                    let (lo, up) = (b.to_ascii_lowercase(), b.to_ascii_uppercase());
+                    Hir::class(Class::Bytes(ClassBytes::new([
+                        ClassBytesRange::new(lo, lo),
+                        ClassBytesRange::new(up, up),
+                    ])))
+                } else {
+                    Hir::literal([b])
+                }
+            })
+            .collect(),
+    )
 }
 
 /// A search result kept while it is still ahead of the scan.
@@ -206,7 +264,7 @@ fn count_lines<'a>(
     let mut n = 0u64;
     if to - from <= max_line {
         // No line here can be too long: only count.
-        n = memchr::memchr_iter(b'\n', &buf[from..to]).count() as u64;
+        n = count_newlines(&buf[from..to]);
     } else {
         let mut start = from;
         for i in memchr::memchr_iter(b'\n', &buf[from..to]) {
@@ -228,6 +286,24 @@ fn count_lines<'a>(
         n += 1;
     }
     n
+}
+
+/// How many `\n` `bytes` holds: eight bytes at a time (a byte is `\n` when it is zero after
+/// an xor, found without carries between bytes), which the compiler vectorizes; `memchr_iter`
+/// stops at each of the dense newlines of a log.
+fn count_newlines(bytes: &[u8]) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const NL: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    let words = bytes.chunks_exact(8);
+    let tail = words.remainder();
+    let mut n = 0u64;
+    for w in words {
+        let x = u64::from_ne_bytes(w.try_into().expect("8 bytes")) ^ NL;
+        // High bit set for each byte that is not zero.
+        let nonzero = ((x & LOW7).wrapping_add(LOW7)) | x;
+        n += u64::from((!nonzero & !LOW7).count_ones());
+    }
+    n + tail.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 /// Yields every line of `buf`; returns how many.
@@ -312,9 +388,7 @@ fn without_newline(class: Class) -> Class {
             Class::Unicode(c)
         }
         Class::Bytes(mut c) => {
-            let nl = regex_syntax::hir::ClassBytes::new([regex_syntax::hir::ClassBytesRange::new(
-                b'\n', b'\n',
-            )]);
+            let nl = ClassBytes::new([ClassBytesRange::new(b'\n', b'\n')]);
             c.difference(&nl);
             Class::Bytes(c)
         }
@@ -431,6 +505,17 @@ mod tests {
         same(&m, b"\xff\x00ERROR\x80\nHealth error\n\xff failed \xc3\nzz\n\n\x00\x00\x00z\n", 99);
         let m = matcher(&["Error"], &[], &[], true);
         same(&m, b"ERROR\nerror\nError\n", 99);
+    }
+
+    #[test]
+    fn newlines_are_counted_at_any_alignment() {
+        let data: Vec<u8> = (0..300u32).map(|i| [b'\n', b'a', 0x8a, 0x0b, 0xff][(i as usize * 7 + i as usize / 3) % 5]).collect();
+        for from in 0..20 {
+            for to in from..data.len() {
+                let want = data[from..to].iter().filter(|&&b| b == b'\n').count() as u64;
+                assert_eq!(super::count_newlines(&data[from..to]), want);
+            }
+        }
     }
 
     #[test]
