@@ -105,9 +105,16 @@ fn pieces(m: &Matcher, log: &[u8], max_line: usize, sizes: &[usize]) {
         want_lines += 1;
     };
     let mut src = reader(log);
-    while line_reader.read_from(&mut src, &mut on_line).expect("no error") > 0 {}
+    while line_reader
+        .read_from(&mut src, &mut on_line)
+        .expect("no error")
+        > 0
+    {}
     line_reader.flush_partial(&mut on_line);
-    assert_eq!(lines, want_lines, "line count of {log:?} in pieces {sizes:?}");
+    assert_eq!(
+        lines, want_lines,
+        "line count of {log:?} in pieces {sizes:?}"
+    );
     assert_eq!(got, want, "hit lines of {log:?} in pieces {sizes:?}");
 }
 
@@ -179,12 +186,8 @@ pub fn run(data: &[u8]) {
     whole_buffer(&matcher, log, max_line);
     whole_buffer(&matcher, log, 1 << 16);
     pieces(&matcher, log, max_line, &sizes);
-    let got = test_patterns(
-        std::slice::from_ref(&pack),
-        &LineStructure::default(),
-        log,
-    )
-    .expect("builds and reads");
+    let got = test_patterns(std::slice::from_ref(&pack), &LineStructure::default(), log)
+        .expect("builds and reads");
     let want = report_line_by_line(&matcher, log, &got);
     assert_eq!(
         serde_json::to_value(&got).expect("serializes"),

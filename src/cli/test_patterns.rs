@@ -10,10 +10,10 @@ use anyhow::Context;
 
 use serde::Serialize;
 
+use crate::cli::line_blocks::{LineBlocks, Piece};
 use crate::config::{self, Diagnostics, PackSet, DEFAULT_MAX_LINE_BYTES};
 use crate::matcher::pack::PatternPack;
 use crate::matcher::structured::LineStructure;
-use crate::cli::line_blocks::{LineBlocks, Piece};
 use crate::matcher::{BuildError, Matcher, Scratch};
 use crate::source::journal::JournalFilter;
 
@@ -115,8 +115,7 @@ struct Tally<'m> {
 impl Tally<'_> {
     /// Counts a block of whole lines (see `test_patterns`).
     fn block(&mut self, mut block: &[u8], max_line: usize) {
-        while self.matcher.buffer_scan().is_none()
-            || self.report.unmatched_samples.len() < SAMPLES
+        while self.matcher.buffer_scan().is_none() || self.report.unmatched_samples.len() < SAMPLES
         {
             let Some(i) = memchr::memchr(b'\n', block) else {
                 return;
@@ -251,7 +250,14 @@ pub fn command(
     };
     let mut sources = config::located::SourceMap::default();
     let mut diags = Diagnostics::default();
-    let mut set = PackSet::load(Some(&patterns_dir), &mut sources, &mut diags);
+    // Parsing the shipped packs and the patterns directory compiles every regex in them (to
+    // validate it), which costs more than matching a few MB: skipped when no argument can
+    // name one of them (`test-patterns bench.toml LOG`, what bench/ times).
+    let mut set = if names_no_known_pack(args, &patterns_dir) {
+        PackSet::default()
+    } else {
+        PackSet::load(Some(&patterns_dir), &mut sources, &mut diags)
+    };
     let (pack_args, file) = split_pack_args(args, &set);
     let mut packs = Vec::new();
     for a in pack_args {
@@ -296,6 +302,26 @@ pub fn command(
         print!("{}", render_human(&report));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `PACK.toml... FILE` holds only pack files and a log, none of them a name a pack of
+/// `PackSet::load` could have (a shipped pack's, or a file stem in `patterns_dir`): then
+/// `split_pack_args` and the pack lookup give the same answer with an empty set.
+fn names_no_known_pack(args: &[String], patterns_dir: &Path) -> bool {
+    let unknown = |a: &str| {
+        !config::packs::SHIPPED_PACKS
+            .iter()
+            .any(|(name, _)| *name == a)
+            && !patterns_dir.join(format!("{a}.toml")).exists()
+    };
+    let Some((last, packs)) = args.split_last() else {
+        return false;
+    };
+    !packs.is_empty()
+        && packs
+            .iter()
+            .all(|a| a.ends_with(".toml") && Path::new(a).is_file() && unknown(a))
+        && (last == "-" || (!last.ends_with(".toml") && Path::new(last).is_file() && unknown(last)))
 }
 
 /// Splits `PACK... [FILE|-]`: the last argument is the log when it is `-` or an existing file

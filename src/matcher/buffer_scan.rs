@@ -189,7 +189,6 @@ impl BufferScan {
         }
         lines
     }
-
 }
 
 /// Where the leftmost literal match from `pos` on starts.
@@ -381,9 +380,10 @@ fn line_local(hir: Hir, end_anchored: &mut bool) -> Hir {
 fn without_newline(class: Class) -> Class {
     match class {
         Class::Unicode(mut c) => {
-            let nl = regex_syntax::hir::ClassUnicode::new([
-                regex_syntax::hir::ClassUnicodeRange::new('\n', '\n'),
-            ]);
+            let nl =
+                regex_syntax::hir::ClassUnicode::new([regex_syntax::hir::ClassUnicodeRange::new(
+                    '\n', '\n',
+                )]);
             c.difference(&nl);
             Class::Unicode(c)
         }
@@ -462,12 +462,21 @@ mod tests {
     }
 
     fn same(m: &Matcher, buf: &[u8], max_line: usize) {
-        assert_eq!(scanned(m, buf, max_line), naive(m, buf, max_line), "{buf:?}");
+        assert_eq!(
+            scanned(m, buf, max_line),
+            naive(m, buf, max_line),
+            "{buf:?}"
+        );
     }
 
     #[test]
     fn a_hit_across_a_newline_is_no_hit_and_hides_none_after_it() {
-        let m = matcher(&["ab"], &[r"c\sd", r"e[^x]f", r"g\s+h", r"(?s)i.j"], &[], true);
+        let m = matcher(
+            &["ab"],
+            &[r"c\sd", r"e[^x]f", r"g\s+h", r"(?s)i.j"],
+            &[],
+            true,
+        );
         same(&m, b"a\nb\nc\nd\ne\nf\ng\n\nh\ni\nj\n", 1 << 16);
         same(&m, b"a\nab\nc\nc d\ne\neyf\ng\n\ng \th\ni\nixj", 1 << 16);
         let (lines, hits) = scanned(&m, b"g\n\nh\ng  h\n", 1 << 16);
@@ -476,8 +485,17 @@ mod tests {
 
     #[test]
     fn anchors_hold_at_line_starts_and_ends_not_only_the_buffer_s() {
-        let m = matcher(&[], &[r"^ERROR", r"done$", r"\Astart", r"end\z", r"^$"], &[], true);
-        same(&m, b"x ERROR\nERROR x\nnot done\ndone yet\nstart\nxstart\nthe end\n\nend x\n", 99);
+        let m = matcher(
+            &[],
+            &[r"^ERROR", r"done$", r"\Astart", r"end\z", r"^$"],
+            &[],
+            true,
+        );
+        same(
+            &m,
+            b"x ERROR\nERROR x\nnot done\ndone yet\nstart\nxstart\nthe end\n\nend x\n",
+            99,
+        );
         same(&m, b"\n\n\nERROR", 99);
         same(&m, b"done", 99);
         same(&m, b"", 99);
@@ -494,7 +512,11 @@ mod tests {
     #[test]
     fn long_lines_are_cut_and_a_match_at_the_cut_is_kept() {
         let m = matcher(&["tail"], &[r"abc$", r"abc\b", r"^x{5}"], &[], true);
-        same(&m, b"zzzzzzzabcdef\nxxxxxxxxxxxxxxxxxx\nshort abc\nzzzzzzzzzz tail\n", 10);
+        same(
+            &m,
+            b"zzzzzzzabcdef\nxxxxxxxxxxxxxxxxxx\nshort abc\nzzzzzzzzzz tail\n",
+            10,
+        );
         same(&m, b"1\n2\n3\n4\n5\n6\nzzzzzzzabcdef", 10);
         same(&m, b"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzabc\n", 1);
     }
@@ -502,14 +524,20 @@ mod tests {
     #[test]
     fn case_ignore_nul_and_invalid_utf8() {
         let m = matcher(&["Error"], &[r"fail\w+", r"[^a]{3}z"], &["health"], false);
-        same(&m, b"\xff\x00ERROR\x80\nHealth error\n\xff failed \xc3\nzz\n\n\x00\x00\x00z\n", 99);
+        same(
+            &m,
+            b"\xff\x00ERROR\x80\nHealth error\n\xff failed \xc3\nzz\n\n\x00\x00\x00z\n",
+            99,
+        );
         let m = matcher(&["Error"], &[], &[], true);
         same(&m, b"ERROR\nerror\nError\n", 99);
     }
 
     #[test]
     fn newlines_are_counted_at_any_alignment() {
-        let data: Vec<u8> = (0..300u32).map(|i| [b'\n', b'a', 0x8a, 0x0b, 0xff][(i as usize * 7 + i as usize / 3) % 5]).collect();
+        let data: Vec<u8> = (0..300u32)
+            .map(|i| [b'\n', b'a', 0x8a, 0x0b, 0xff][(i as usize * 7 + i as usize / 3) % 5])
+            .collect();
         for from in 0..20 {
             for to in from..data.len() {
                 let want = data[from..to].iter().filter(|&&b| b == b'\n').count() as u64;
