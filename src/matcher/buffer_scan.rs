@@ -35,8 +35,6 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 use regex::bytes::Regex;
 use regex_syntax::hir::{Class, ClassBytes, ClassBytesRange, Hir, HirKind, Look};
 
-use crate::matcher::{parse, BuildError};
-
 /// The buffer-level searches of one matcher (see the module doc).
 #[derive(Debug)]
 pub struct BufferScan {
@@ -83,11 +81,8 @@ pub(super) struct ScanLiteral<'a> {
 
 impl BufferScan {
     /// The searches over every literal and regex source (as `set_source` printed it) of a
-    /// matcher, ignore entries included.
-    pub(super) fn build(
-        literals: &[ScanLiteral<'_>],
-        regexes: &[String],
-    ) -> Result<BufferScan, BuildError> {
+    /// matcher, ignore entries included; `None` if they do not compile (regex size limits).
+    pub(super) fn build(literals: &[ScanLiteral<'_>], regexes: &[String]) -> Option<BufferScan> {
         let kept: Vec<&ScanLiteral> = literals
             .iter()
             .filter(|l| !l.bytes.contains(&b'\n'))
@@ -96,7 +91,12 @@ impl BufferScan {
         let mut line_local_regexes = Vec::with_capacity(regexes.len());
         for src in regexes {
             // The source states its flags (`set_source`): parsed as case-sensitive, it keeps them.
-            line_local_regexes.push(line_local(parse(src, true)?, &mut end_anchored));
+            let hir = regex_syntax::ParserBuilder::new()
+                .utf8(false)
+                .build()
+                .parse(src)
+                .ok()?;
+            line_local_regexes.push(line_local(hir, &mut end_anchored));
         }
         let one: Vec<String> = kept
             .iter()
@@ -109,13 +109,13 @@ impl BufferScan {
                 ac: None,
                 regex: None,
             };
-            return Ok(BufferScan {
+            return Some(BufferScan {
                 search,
                 end_anchored,
             });
         }
         if let Ok(regex) = Regex::new(&one.join("|")) {
-            return Ok(BufferScan {
+            return Some(BufferScan {
                 search: Search::One(regex),
                 end_anchored,
             });
@@ -128,7 +128,8 @@ impl BufferScan {
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(insensitive)
                     .match_kind(MatchKind::LeftmostFirst)
-                    .build(kept.iter().map(|l| l.bytes))?,
+                    .build(kept.iter().map(|l| l.bytes))
+                    .ok()?,
             )
         };
         let regex = if line_local_regexes.is_empty() {
@@ -138,9 +139,9 @@ impl BufferScan {
                 .iter()
                 .map(|h| format!("(?:{h})"))
                 .collect();
-            Some(Regex::new(&alternation.join("|"))?)
+            Some(Regex::new(&alternation.join("|")).ok()?)
         };
-        Ok(BufferScan {
+        Some(BufferScan {
             search: Search::Two { ac, regex },
             end_anchored,
         })

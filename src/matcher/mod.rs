@@ -246,7 +246,7 @@ impl Matcher {
                 case_sensitive: lit.exact.is_some(),
             })
             .collect();
-        let scan = BufferScan::build(&scan_literals, &regex_src).ok();
+        let scan = BufferScan::build(&scan_literals, &regex_src);
         Ok(Matcher {
             ac,
             literals,
