@@ -78,6 +78,14 @@ def main():
                + strings([b"heartbeat"]) + strings([]))
     write("matcher", "error-pattern", b"\x01" + pattern + LOG)
 
+    # buffer_scan: the matcher's patterns; max_line, piece count and sizes; then the log.
+    anchored = (b"\x01" + strings([b" ERROR "]) + strings([rb"^Traceback", rb"\)$", rb"[^a-z]\s+File"])
+                + strings([b"health"]) + strings([]))
+    write("buffer_scan", "error-pattern", b"\x01" + pattern + b"\x10\x02\x07\x1f" + LOG)
+    write("buffer_scan", "anchors", b"\x01" + anchored + b"\x28\x01\x3f" + LOG)
+    write("buffer_scan", "anchors-crlf-cut", b"\x01" + anchored + b"\x05\x03\x01\x02\x05"
+          + LOG.replace(b"\n", b"\r\n") + b"no newline)")
+
     # fields: mode 0 (arbitrary bytes), 1 (generated JSON), 2 (generated logfmt).
     write("fields", "json-line", b"\x00" + b'{"time":"2026-11-23T09:41:42Z","level":"error",'
           b'"msg":"order \\"1234\\" failed\\n","http":{"status":503,"ms":12.5},"tags":["a"],"ok":null}')

@@ -57,17 +57,18 @@ fn hits(line: &[u8], lits: &[String], res: &[String], case_sensitive: bool) -> b
         })
 }
 
-pub fn run(data: &[u8]) {
-    let mut input = Input::new(data);
+/// A pack of up to six patterns (literals, regexes, ignore lists, case sensitivity) read from
+/// the input.
+pub fn pack(input: &mut Input) -> PatternPack {
     let count = 1 + input.byte() % 6;
     let mut patterns = Vec::new();
     for _ in 0..count {
         let flags = input.byte();
         let case_sensitive = flags & 1 == 1;
-        let literals_ = literals(&mut input);
-        let regexes_ = regexes(&mut input, case_sensitive);
-        let ignore = literals(&mut input);
-        let ignore_regexes = regexes(&mut input, case_sensitive);
+        let literals_ = literals(input);
+        let regexes_ = regexes(input, case_sensitive);
+        let ignore = literals(input);
+        let ignore_regexes = regexes(input, case_sensitive);
         patterns.push(PatternDef {
             name: NAMES[(flags >> 1) as usize % NAMES.len()].to_string(),
             literals: literals_,
@@ -78,11 +79,16 @@ pub fn run(data: &[u8]) {
             conditions: Vec::new(),
         });
     }
-    let pack = PatternPack {
+    PatternPack {
         name: "fuzz".into(),
         origin: "/fuzz/patterns/fuzz.toml".into(),
         patterns,
-    };
+    }
+}
+
+pub fn run(data: &[u8]) {
+    let mut input = Input::new(data);
+    let pack = pack(&mut input);
     let matcher = match Matcher::build(std::slice::from_ref(&pack)) {
         Ok(m) => m,
         // The size limits of the regex engines; every regex compiled alone.

@@ -3,6 +3,7 @@
 //! (`fuzz/fuzz_targets/`) and the regression test that replays saved inputs
 //! (`tests/fuzz_regressions.rs`), so a crash found once is checked by every `cargo test`.
 
+pub mod buffer_scan;
 pub mod config;
 pub mod fields;
 pub mod input;
@@ -17,6 +18,7 @@ pub type Check = fn(&[u8]);
 
 /// The checks by target name.
 pub const TARGETS: &[(&str, Check)] = &[
+    ("buffer_scan", buffer_scan::run),
     ("config", config::run),
     ("fields", fields::run),
     ("line_reader", line_reader::run),

@@ -6,6 +6,7 @@ pub mod control;
 pub mod dead_letters;
 pub mod demo;
 pub mod kinds;
+pub mod line_blocks;
 pub mod operator;
 pub mod probe;
 pub mod replay;

@@ -10,12 +10,12 @@ use anyhow::Context;
 
 use serde::Serialize;
 
+use crate::cli::line_blocks::{LineBlocks, Piece};
 use crate::config::{self, Diagnostics, PackSet, DEFAULT_MAX_LINE_BYTES};
 use crate::matcher::pack::PatternPack;
 use crate::matcher::structured::LineStructure;
-use crate::matcher::{BuildError, Matcher};
+use crate::matcher::{BuildError, Matcher, Scratch};
 use crate::source::journal::JournalFilter;
-use crate::source::line_reader::LineReader;
 
 /// Sample lines kept per pattern and for unmatched lines.
 pub const SAMPLES: usize = 3;
@@ -59,48 +59,108 @@ pub enum TuneError {
 
 /// Runs `packs` over every line of `input`, lines written as `structure` says (a structured
 /// line's level field counts as the pack `level-field`'s pattern of that level).
+///
+/// The lines are read in blocks (`LineBlocks`) and searched a block at a time
+/// (`matcher::buffer_scan`): only candidate lines are classified, the others are counted as
+/// matched by nothing. Lines go one by one through `match_line` while the report still wants
+/// samples of lines matched by nothing (the first `SAMPLES` of them), and always for a
+/// structured watch (its level fields are in every line).
 pub fn test_patterns<R: Read>(
     packs: &[PatternPack],
     structure: &LineStructure,
     mut input: R,
 ) -> Result<TuneReport, TuneError> {
     let matcher = Matcher::build(packs)?.with_structure(structure.clone());
-    let mut scratch = matcher.scratch();
-    let mut report = TuneReport {
-        lines: 0,
-        matched: 0,
-        unmatched: 0,
-        only_ignored: 0,
-        patterns: matcher
-            .patterns()
-            .iter()
-            .map(|p| PatternReport {
-                pack: p.pack.clone(),
-                pattern: p.name.clone(),
-                matched: 0,
-                ignored: 0,
-                samples: Vec::new(),
-                ignored_samples: Vec::new(),
-            })
-            .collect(),
-        unmatched_samples: Vec::new(),
+    let mut tally = Tally {
+        scratch: matcher.scratch(),
+        matcher: &matcher,
+        report: TuneReport {
+            lines: 0,
+            matched: 0,
+            unmatched: 0,
+            only_ignored: 0,
+            patterns: matcher
+                .patterns()
+                .iter()
+                .map(|p| PatternReport {
+                    pack: p.pack.clone(),
+                    pattern: p.name.clone(),
+                    matched: 0,
+                    ignored: 0,
+                    samples: Vec::new(),
+                    ignored_samples: Vec::new(),
+                })
+                .collect(),
+            unmatched_samples: Vec::new(),
+        },
     };
-    let mut reader = LineReader::new(DEFAULT_MAX_LINE_BYTES);
-    let mut on_line = |line: &[u8], _flags| {
-        report.lines += 1;
-        let n = report.lines;
-        let m = matcher.match_line(line, &mut scratch);
+    let mut reader = LineBlocks::new(DEFAULT_MAX_LINE_BYTES);
+    let max_line = reader.max_line();
+    let mut on_piece = |piece: Piece<'_>| match piece {
+        Piece::Line(line) => tally.next_line(line),
+        Piece::Lines(block) => tally.block(block, max_line),
+    };
+    while reader.read_from(&mut input, &mut on_piece)? > 0 {}
+    reader.finish(&mut on_piece);
+    Ok(tally.report)
+}
+
+/// The report being counted.
+struct Tally<'m> {
+    matcher: &'m Matcher,
+    scratch: Scratch,
+    report: TuneReport,
+}
+
+impl Tally<'_> {
+    /// Counts a block of whole lines (see `test_patterns`).
+    fn block(&mut self, mut block: &[u8], max_line: usize) {
+        while self.matcher.buffer_scan().is_none() || self.report.unmatched_samples.len() < SAMPLES
+        {
+            let Some(i) = memchr::memchr(b'\n', block) else {
+                return;
+            };
+            let mut line = &block[..i];
+            if let Some(b'\r') = line.last() {
+                line = &line[..line.len() - 1];
+            }
+            self.next_line(&line[..line.len().min(max_line)]);
+            block = &block[i + 1..];
+        }
+        let Some(scan) = self.matcher.buffer_scan() else {
+            return;
+        };
+        let first = self.report.lines;
+        let mut candidates = 0;
+        let lines = scan.scan(block, max_line, |c| {
+            candidates += 1;
+            self.line(first + c.index + 1, c.line);
+        });
+        // Every line not yielded matches nothing (and has no sample left to give).
+        self.report.unmatched += lines - candidates;
+        self.report.lines = first + lines;
+    }
+
+    fn next_line(&mut self, line: &[u8]) {
+        self.report.lines += 1;
+        self.line(self.report.lines, line);
+    }
+
+    /// Classifies line number `n`.
+    fn line(&mut self, n: u64, line: &[u8]) {
+        let report = &mut self.report;
+        let m = self.matcher.match_line(line, &mut self.scratch);
         let sample = |v: &mut Vec<(u64, String)>| {
             if v.len() < SAMPLES {
                 v.push((n, String::from_utf8_lossy(line).into_owned()));
             }
         };
-        for p in matcher.matched_patterns(&scratch) {
+        for p in self.matcher.matched_patterns(&self.scratch) {
             let r = &mut report.patterns[p];
             r.matched += 1;
             sample(&mut r.samples);
         }
-        for p in matcher.vetoed_patterns(&scratch) {
+        for p in self.matcher.vetoed_patterns(&self.scratch) {
             let r = &mut report.patterns[p];
             r.ignored += 1;
             sample(&mut r.ignored_samples);
@@ -113,10 +173,7 @@ pub fn test_patterns<R: Read>(
             report.unmatched += 1;
             sample(&mut report.unmatched_samples);
         }
-    };
-    while reader.read_from(&mut input, &mut on_line)? > 0 {}
-    reader.flush_partial(&mut on_line);
-    Ok(report)
+    }
 }
 
 /// Renders a report for a person.
@@ -193,7 +250,14 @@ pub fn command(
     };
     let mut sources = config::located::SourceMap::default();
     let mut diags = Diagnostics::default();
-    let mut set = PackSet::load(Some(&patterns_dir), &mut sources, &mut diags);
+    // Parsing the shipped packs and the patterns directory compiles every regex in them (to
+    // validate it), which costs more than matching a few MB: skipped when no argument can
+    // name one of them (`test-patterns bench.toml LOG`, what bench/ times).
+    let mut set = if names_no_known_pack(args, &patterns_dir) {
+        PackSet::default()
+    } else {
+        PackSet::load(Some(&patterns_dir), &mut sources, &mut diags)
+    };
     let (pack_args, file) = split_pack_args(args, &set);
     let mut packs = Vec::new();
     for a in pack_args {
@@ -238,6 +302,26 @@ pub fn command(
         print!("{}", render_human(&report));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `PACK.toml... FILE` holds only pack files and a log, none of them a name a pack of
+/// `PackSet::load` could have (a shipped pack's, or a file stem in `patterns_dir`): then
+/// `split_pack_args` and the pack lookup give the same answer with an empty set.
+fn names_no_known_pack(args: &[String], patterns_dir: &Path) -> bool {
+    let unknown = |a: &str| {
+        !config::packs::SHIPPED_PACKS
+            .iter()
+            .any(|(name, _)| *name == a)
+            && !patterns_dir.join(format!("{a}.toml")).exists()
+    };
+    let Some((last, packs)) = args.split_last() else {
+        return false;
+    };
+    !packs.is_empty()
+        && packs
+            .iter()
+            .all(|a| a.ends_with(".toml") && Path::new(a).is_file() && unknown(a))
+        && (last == "-" || (!last.ends_with(".toml") && Path::new(last).is_file() && unknown(last)))
 }
 
 /// Splits `PACK... [FILE|-]`: the last argument is the log when it is `-` or an existing file

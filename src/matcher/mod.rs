@@ -21,6 +21,7 @@
 //! (`condition.rs`, a pack's `where`) kept only when the line's fields meet them. The line is
 //! read once for both, in place; a plain watch skips all of it.
 
+pub mod buffer_scan;
 pub mod condition;
 pub mod fields;
 pub mod json_line;
@@ -32,6 +33,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexSet};
 use regex_syntax::hir::{Hir, HirKind};
 
+use crate::matcher::buffer_scan::{BufferScan, ScanLiteral};
 use crate::matcher::condition::Condition;
 use crate::matcher::pack::PatternPack;
 use crate::matcher::structured::{Level, LineFormat, LineStructure, StructuredLine};
@@ -65,6 +67,8 @@ pub struct Matcher {
     structure: Option<Structure>,
     /// Patterns with field conditions (`where`); empty for most watches.
     conditional: Vec<Conditional>,
+    /// The same searches over a whole buffer (`buffer_scan.rs`); `None` if they cannot compile.
+    scan: Option<BufferScan>,
 }
 
 /// A pattern's field conditions, met by a structured line or not at all.
@@ -234,6 +238,15 @@ impl Matcher {
                 .join("|");
             Regex::new(&alternation).ok()
         };
+        let scan_literals: Vec<ScanLiteral> = literal_bytes
+            .iter()
+            .zip(&literals)
+            .map(|(bytes, lit)| ScanLiteral {
+                bytes,
+                case_sensitive: lit.exact.is_some(),
+            })
+            .collect();
+        let scan = BufferScan::build(&scan_literals, &regex_src);
         Ok(Matcher {
             ac,
             literals,
@@ -244,6 +257,7 @@ impl Matcher {
             slots,
             structure: None,
             conditional,
+            scan,
         })
     }
 
@@ -365,6 +379,16 @@ impl Matcher {
         out
     }
 
+    /// The buffer-level search (`buffer_scan.rs`), or `None` when every line must go through
+    /// `match_line`: a structured watch reads every line's level field, and a scan that could
+    /// not compile (regex size limits) has nothing to offer.
+    pub fn buffer_scan(&self) -> Option<&BufferScan> {
+        self.structure
+            .is_none()
+            .then_some(self.scan.as_ref())
+            .flatten()
+    }
+
     /// Pattern ids that matched (and were not vetoed) in the last `match_line` with `scratch`.
     pub fn matched_patterns<'a>(
         &'a self,
@@ -455,145 +479,4 @@ fn bits<'a>(hits: &'a [u64], vetoes: &'a [u64], vetoed: bool) -> impl Iterator<I
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::matcher::pack::PatternDef;
-
-    fn def(name: &str, lits: &[&str], res: &[&str], ignore: &[&str], cs: bool) -> PatternDef {
-        PatternDef {
-            name: name.into(),
-            literals: lits.iter().map(|s| s.to_string()).collect(),
-            regexes: res.iter().map(|s| s.to_string()).collect(),
-            ignore: ignore.iter().map(|s| s.to_string()).collect(),
-            ignore_regexes: vec![],
-            case_sensitive: cs,
-            conditions: vec![],
-        }
-    }
-
-    fn pack(name: &str, patterns: Vec<PatternDef>) -> PatternPack {
-        PatternPack {
-            name: name.into(),
-            origin: "t".into(),
-            patterns,
-        }
-    }
-
-    #[test]
-    fn case_sensitive_and_insensitive_literals_share_one_automaton() {
-        let m = Matcher::build(&[pack(
-            "p",
-            vec![
-                def("error", &["ERROR"], &[], &[], true),
-                def("timeout", &["timeout"], &[], &[], false),
-            ],
-        )])
-        .unwrap();
-        let mut s = m.scratch();
-        let error = 1 << m.slot("error").unwrap();
-        let timeout = 1 << m.slot("timeout").unwrap();
-        assert_eq!(m.match_line(b"x ERROR y", &mut s).slots, error);
-        assert_eq!(m.match_line(b"x error y", &mut s).slots, 0);
-        assert_eq!(m.match_line(b"socket TimeOut", &mut s).slots, timeout);
-        assert_eq!(
-            m.match_line(b"ERROR timeout", &mut s).slots,
-            error | timeout
-        );
-    }
-
-    #[test]
-    fn packs_sharing_a_name_share_a_slot() {
-        let m = Matcher::build(&[
-            pack("a", vec![def("error", &["ERROR"], &[], &[], true)]),
-            pack(
-                "b",
-                vec![def("error", &[], &[r"connection\s+reset"], &[], false)],
-            ),
-        ])
-        .unwrap();
-        let mut s = m.scratch();
-        assert_eq!(m.slot_names(), &["error".to_string()]);
-        assert_eq!(m.match_line(b"Connection  RESET by peer", &mut s).slots, 1);
-        assert_eq!(m.match_line(b"ERROR", &mut s).slots, 1);
-        assert_eq!(m.match_line(b"fine", &mut s).slots, 0);
-    }
-
-    #[test]
-    fn ignore_vetoes_only_its_own_pattern() {
-        let m = Matcher::build(&[pack(
-            "p",
-            vec![
-                def("error", &["ERROR"], &[], &["HealthCheck"], true),
-                def("health", &["HealthCheck"], &[], &[], true),
-            ],
-        )])
-        .unwrap();
-        let mut s = m.scratch();
-        let r = m.match_line(b"ERROR HealthCheck failed", &mut s);
-        assert_eq!(r.slots, 1 << m.slot("health").unwrap());
-        assert!(r.vetoed);
-        assert_eq!(m.vetoed_patterns(&s).collect::<Vec<_>>(), vec![0]);
-    }
-
-    #[test]
-    fn invalid_utf8_and_nul_bytes_are_matched_bytewise() {
-        let m = Matcher::build(&[pack(
-            "p",
-            vec![def("error", &["ERROR"], &[r"fail\w+"], &[], true)],
-        )])
-        .unwrap();
-        let mut s = m.scratch();
-        assert_eq!(m.match_line(b"\xff\xfe\x00ERROR\x80", &mut s).slots, 1);
-        assert_eq!(m.match_line(b"\xff failed \xc3", &mut s).slots, 1);
-        assert_eq!(m.match_line(b"\xff\xff\xff", &mut s).slots, 0);
-    }
-
-    #[test]
-    fn packs_naming_a_capture_alike_keep_the_one_alternation() {
-        let m = Matcher::build(&[
-            pack(
-                "a",
-                vec![def("request", &[], &[r"\] (?P<status>\d{3}) "], &[], true)],
-            ),
-            pack(
-                "b",
-                vec![def("request", &[], &[r"^(?P<status>\d{3})$"], &[], true)],
-            ),
-        ])
-        .unwrap();
-        assert!(
-            m.any_regex.is_some(),
-            "a duplicate group name broke the alternation"
-        );
-        let mut s = m.scratch();
-        assert_eq!(m.match_line(b"[x] 502 y", &mut s).slots, 1);
-        assert_eq!(m.match_line(b"404", &mut s).slots, 1);
-        assert_eq!(m.match_line(b"4040", &mut s).slots, 0);
-    }
-
-    #[test]
-    fn a_verbose_regex_with_a_comment_builds_and_keeps_its_flags() {
-        // Found by the config fuzz target: `(?i:RE)` let the comment eat the `)`.
-        let m = Matcher::build(&[pack(
-            "p",
-            vec![
-                def("error", &[], &[r"(?x) order \s+ failed # why"], &[], false),
-                def("exact", &[], &[r"Halt"], &[], true),
-            ],
-        )])
-        .unwrap();
-        let mut s = m.scratch();
-        let error = 1 << m.slot("error").unwrap();
-        assert_eq!(m.match_line(b"ORDER  FAILED", &mut s).slots, error);
-        assert_eq!(m.match_line(b"order failed # why", &mut s).slots, error);
-        assert_eq!(
-            m.match_line(b"halt", &mut s).slots,
-            0,
-            "case-sensitive stays so"
-        );
-        assert_eq!(
-            m.match_line(b"Halt", &mut s).slots,
-            1 << m.slot("exact").unwrap()
-        );
-    }
-}
+mod tests;
