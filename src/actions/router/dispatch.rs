@@ -195,14 +195,18 @@ impl Shared {
         }
     }
 
-    /// Saves the open alerts (see `book`).
+    /// Saves the open alerts (see `book`), then shows what changed in `/status` at once (the
+    /// incidents and acknowledgements; the operator's task no longer looks every second).
     pub(super) fn save_book(&self) {
-        let (Ok(open), Ok(incidents)) = (self.open.lock(), self.incidents.lock()) else {
-            return;
-        };
-        if let Err(e) = book::save(&self.book_path, &open, &incidents) {
-            tracing::warn!(error = %e, path = %self.book_path.display(), "cannot save the open alerts");
-            self.telemetry.on_spool_error();
+        {
+            let (Ok(open), Ok(incidents)) = (self.open.lock(), self.incidents.lock()) else {
+                return;
+            };
+            if let Err(e) = book::save(&self.book_path, &open, &incidents) {
+                tracing::warn!(error = %e, path = %self.book_path.display(), "cannot save the open alerts");
+                self.telemetry.on_spool_error();
+            }
         }
+        self.publish_operator(self.wall_ms());
     }
 }

@@ -227,8 +227,11 @@ impl Shared {
         }
     }
 
-    /// Tells the telemetry the active silences and the acknowledged open alerts.
-    fn publish_operator(&self, now_ms: u64) {
+    /// Tells the telemetry the active silences, the acknowledged open alerts and the alerts
+    /// in incidents. Called after each look at the operator's file and each change of the
+    /// book (`save_book`); takes the operator, open and incidents locks, so no caller may
+    /// hold one of them.
+    pub(super) fn publish_operator(&self, now_ms: u64) {
         let (silences, error) = match self.operator.lock() {
             Ok(v) => (
                 v.state
