@@ -208,6 +208,13 @@ impl FeedCore {
         true
     }
 
+    /// The batch's last line ends at `end` of a file (see `MatchBatch::end_last_line`).
+    fn end_last_line(&mut self, end: u64, file: impl FnOnce(&mut Option<FilePosition>)) {
+        if let Some(b) = self.batch.as_mut() {
+            b.end_last_line(end, file);
+        }
+    }
+
     /// Whether the batch being filled is to be sent now (after its position is set).
     fn batch_full(&self) -> bool {
         self.batch.as_ref().is_some_and(|b| b.is_full())
@@ -321,6 +328,8 @@ impl LineSink for FileFeed {
     fn file_changed(&mut self, id: &FileIdentity) {
         if self.file != Some(*id) {
             (self.file_len, self.file_mtime_ns, self.file_born_ns) = (0, 0, 0);
+            // The lines of one batch are in one file (`MatchBatch::position_after`).
+            self.core.flush();
         }
         self.file = Some(*id);
     }
@@ -359,10 +368,32 @@ impl LineSink for FileFeed {
         {
             return;
         }
-        // A matched line may cause an alert: its position rides with its batch, so it is
-        // saved right after the alert is handled (no repeat after kill -9).
+        // A matched line may cause an alert: the engine acknowledges the position right
+        // after it once its alerts are sent on (no repeat after kill -9, and a crash while
+        // they are spooled never skips another line's alerts).
         if flags.positioned {
             self.matched_end = Some(flags.end);
+            if let Some(id) = self.file {
+                let (len, mtime_ns, born_ns) = (
+                    self.file_len.max(flags.end),
+                    self.file_mtime_ns,
+                    self.file_born_ns,
+                );
+                let source = &self.source;
+                self.core.end_last_line(flags.end, |file| match file {
+                    Some(f) => (f.id, f.len, f.mtime_ns, f.born_ns) = (id, len, mtime_ns, born_ns),
+                    None => {
+                        *file = Some(FilePosition {
+                            path: source.to_string(),
+                            id,
+                            offset: flags.end,
+                            len,
+                            mtime_ns,
+                            born_ns,
+                        })
+                    }
+                });
+            }
         }
         if self.core.batch_full() {
             // Sent now, with the position after this line: its alerts and that position
@@ -513,9 +544,9 @@ impl JournalSink for JournalFeed {
                     cursor: c,
                 }));
             }
-            if self.core.batch_full() {
-                self.core.flush();
-            }
+            // One entry per batch: a cursor is the entry's own position (no offset to
+            // split a batch at), and its alerts must be acknowledged right after them.
+            self.core.flush();
         }
     }
 

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::matcher::SlotSet;
 use crate::source::context_lines::ContextLines;
-use crate::source::Position;
+use crate::source::{FileIdentity, FilePosition, Position};
 
 /// Batches of one source in flight at most (each bounded by `BATCH_LINES`/`BATCH_TEXT`).
 pub const POOL_BATCHES: usize = 8;
@@ -43,6 +43,9 @@ struct Record {
     line: Range<usize>,
     /// Its context lines: `MatchBatch::context[context]`, oldest first.
     context: Range<usize>,
+    /// Where the line ends in its file (a file source's positioned line), so that the
+    /// engine can acknowledge the position right after the alerts this line caused.
+    end: Option<(FileIdentity, u64)>,
 }
 
 /// The matched lines of one read of a source, with its line count and position.
@@ -60,6 +63,9 @@ pub struct MatchBatch {
     /// Every line before this position is in this batch or was sent before it: the engine
     /// acknowledges it once it has handled them.
     pub position: Option<Position>,
+    /// The file the records' `end`s are in (its offset unused): kept when the batch is
+    /// cleared, its path made once, its other fields updated in place.
+    file: Option<FilePosition>,
 }
 
 /// A matched line as the rules see it: from a `MatchedLine` or from a batch.
@@ -158,7 +164,31 @@ impl MatchBatch {
             source,
             line: start..self.text.len(),
             context: first..self.context.len(),
+            end: None,
         });
+    }
+
+    /// The last line pushed ends at `end` of the file `file` describes (its offset unused;
+    /// `file` makes the path only the first time: then it is updated in place).
+    pub fn end_last_line(&mut self, end: u64, file: impl FnOnce(&mut Option<FilePosition>)) {
+        file(&mut self.file);
+        let id = self.file.as_ref().map(|f| f.id);
+        if let (Some(r), Some(id)) = (self.records.last_mut(), id) {
+            r.end = Some((id, end));
+        }
+    }
+
+    /// The position right after matched line `i` (in `lines()` order), when it is known:
+    /// acknowledged after the alerts that line caused, before those of the next line, so that
+    /// the alerts of one line, and never those of several, share a position in the spool.
+    pub fn position_after(&self, i: usize) -> Option<Position> {
+        let (id, end) = self.records.get(i)?.end?;
+        let f = self.file.as_ref().filter(|f| f.id == id)?;
+        Some(Position::File(FilePosition {
+            offset: end,
+            len: f.len.max(end),
+            ..f.clone()
+        }))
     }
 
     /// Matched lines in the batch.
@@ -330,6 +360,49 @@ mod tests {
         assert_eq!(pool.free(), 1);
         let b = pool.take(0);
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn each_positioned_line_has_its_own_position_and_a_line_of_another_file_none() {
+        let pool = BatchPool::new();
+        let mut ctx = ContextLines::new(2);
+        let mut b = pool.take(0);
+        let now = Instant::now();
+        let id = |ino| FileIdentity {
+            dev: 1,
+            ino,
+            head_len: 0,
+            checksum: 0,
+        };
+        let file = |ino, len| {
+            move |f: &mut Option<FilePosition>| {
+                *f = Some(FilePosition {
+                    path: "/log".into(),
+                    id: id(ino),
+                    offset: 0,
+                    len,
+                    mtime_ns: 7,
+                    born_ns: 0,
+                })
+            }
+        };
+        b.push(now, 1, b"ERROR a", false, &mut ctx, Arc::from("f"), None);
+        b.end_last_line(8, file(5, 8));
+        b.push(now, 1, b"ERROR b", false, &mut ctx, Arc::from("f"), None);
+        b.end_last_line(16, file(5, 10));
+        b.push(now, 1, b"ERROR c", false, &mut ctx, Arc::from("f"), None);
+        let offset = |p: Option<Position>| match p {
+            Some(Position::File(f)) => Some((f.id.ino, f.offset, f.len)),
+            _ => None,
+        };
+        assert_eq!(offset(b.position_after(0)), Some((5, 8, 10)));
+        assert_eq!(offset(b.position_after(1)), Some((5, 16, 16)));
+        assert_eq!(offset(b.position_after(2)), None, "not positioned");
+        // The file changed under the batch: an older line's end says nothing of the new one.
+        b.push(now, 1, b"ERROR d", false, &mut ctx, Arc::from("f"), None);
+        b.end_last_line(4, file(6, 4));
+        assert_eq!(offset(b.position_after(0)), None);
+        assert_eq!(offset(b.position_after(3)), Some((6, 4, 4)));
     }
 
     #[test]

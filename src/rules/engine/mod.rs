@@ -158,7 +158,8 @@ impl Engine {
                 fresh,
             } => self.on_lines(*watch, *at, *count, *fresh, out),
             Input::Matched(m) => self.on_matched(m.view(), out),
-            Input::Batch(b) => self.handle_batch(b, out),
+            // Positions are acknowledged by `run`, not here.
+            Input::Batch(b) => self.handle_batch(b, out, &mut Vec::new()),
             Input::Backlog { watch, written, at } => self.on_backlog(*watch, *written, *at, out),
             Input::CaughtUp { watch, written, at } => self.on_caught_up(*watch, *written, *at, out),
             Input::LastWritten { watch, written, at } => {
@@ -183,10 +184,25 @@ impl Engine {
     }
 
     /// A source's batch: its matched lines, then its line count (its position is the
-    /// caller's to acknowledge once the alerts are sent on).
-    pub fn handle_batch(&mut self, b: &MatchBatch, out: &mut Vec<Alert>) {
-        for m in b.lines() {
+    /// caller's to acknowledge once the alerts are sent on). Where a line caused alerts and
+    /// more lines follow in the batch, `acks` gets the position right after it, with how
+    /// many alerts of `out` come before it: one line's alerts, never several lines', are
+    /// spooled under one position (a crash between spool files then loses none of them).
+    pub fn handle_batch(
+        &mut self,
+        b: &MatchBatch,
+        out: &mut Vec<Alert>,
+        acks: &mut Vec<(usize, crate::source::Position)>,
+    ) {
+        let last = b.len().saturating_sub(1);
+        for (i, m) in b.lines().enumerate() {
+            let before = out.len();
             self.on_matched(m, out);
+            if out.len() > before && i < last {
+                if let Some(p) = b.position_after(i) {
+                    acks.push((out.len(), p));
+                }
+            }
         }
         if let Some((count, fresh, at)) = b.counted {
             self.on_lines(b.watch, at, count, fresh, out);

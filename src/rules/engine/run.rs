@@ -79,6 +79,8 @@ impl Engine {
     ) {
         let mut out = Vec::new();
         let mut ack = None;
+        // Positions to acknowledge between the alerts of `out` (see `handle_batch`).
+        let mut acks = Vec::new();
         let mut last_save = Instant::now();
         loop {
             let now = Instant::now();
@@ -93,11 +95,20 @@ impl Engine {
                 std::sync::atomic::Ordering::Relaxed,
             );
             self.on_time(now, &mut out);
-            for a in out.drain(..) {
+            let mut splits = acks.drain(..).peekable();
+            for (i, a) in out.drain(..).enumerate() {
                 if outputs.send(Output::Alert(a)).await.is_err() {
                     return;
                 }
+                // The position after the line whose alerts these were (`handle_batch`).
+                while let Some((_, p)) = splits.next_if(|(n, _)| *n == i + 1) {
+                    if outputs.send(Output::Ack(p)).await.is_err() {
+                        return;
+                    }
+                }
             }
+            debug_assert!(splits.next().is_none(), "every split is after an alert");
+            drop(splits);
             // Acknowledged only after the alerts its lines caused were sent on.
             if let Some(position) = ack.take() {
                 if outputs.send(Output::Ack(position)).await.is_err() {
@@ -113,7 +124,7 @@ impl Engine {
                 input = inputs.recv() => match input {
                     Some(Input::Checkpoint(position)) => ack = Some(position),
                     Some(Input::Batch(mut batch)) => {
-                        self.handle_batch(&batch, &mut out);
+                        self.handle_batch(&batch, &mut out, &mut acks);
                         if let Some(position) = batch.position.take() {
                             ack = Some(position);
                         }
